@@ -1,0 +1,55 @@
+"""The checker's own measurement of a model on the real Fashion-MNIST test set.
+
+The test set is loaded here with ``fashion_mnist.load_data()``, never taken from
+the student's variables, and scores are computed here, never read from a printout.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from autograder.checks.errors import CheckFailed
+
+
+@functools.cache
+def test_set() -> tuple[np.ndarray, np.ndarray]:
+    """The 10,000 test images as float32 rows of 784 in [0, 1], and their labels 0–9."""
+    from keras.datasets import fashion_mnist
+
+    (_, _), (x_test, y_test) = fashion_mnist.load_data()
+    return x_test.reshape(len(x_test), 784).astype("float32") / 255, y_test.astype("int64")
+
+
+def predictions(model) -> np.ndarray:
+    """``model``'s class probabilities for the test set, shape (10000, 10)."""
+    x_test, _ = test_set()
+    try:
+        probabilities = np.asarray(model.predict(x_test, verbose=0, batch_size=1000))
+    except Exception as e:
+        raise CheckFailed(
+            f"テストデータ (10000, 784) でモデルを予測できませんでした: {type(e).__name__}: {e}。"
+            "入力が 784、出力が 10 のモデルになっているか model.summary() で確認しましょう。"
+        ) from e
+    if probabilities.shape != (len(x_test), 10):
+        raise CheckFailed(f"予測結果の形が {probabilities.shape} です。最後の層を Dense(10, activation='softmax') にしましょう。")
+    return probabilities
+
+
+def measure(model) -> tuple[float, float]:
+    """``(loss, accuracy)`` of ``model`` on the test set: categorical cross-entropy and the share of right answers."""
+    probabilities = predictions(model)
+    _, labels = test_set()
+    picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
+    return float(-np.mean(np.log(picked))), float(np.mean(probabilities.argmax(axis=1) == labels))
+
+
+def check_accuracy(model, threshold: float) -> float:
+    """Raise ``CheckFailed`` unless ``model`` reaches ``threshold`` test accuracy; return the accuracy."""
+    _, accuracy = measure(model)
+    if accuracy < threshold:
+        raise CheckFailed(
+            f"テストデータでの正解率は {accuracy:.4f} でした（目標 {threshold} 以上）。"
+            "ニューロンの数、層、Dropout、エポック数を工夫してみましょう。"
+        )
+    return accuracy

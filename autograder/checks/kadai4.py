@@ -1,0 +1,131 @@
+"""The hidden checks of 課題4 (kadai4), one function per graded cell.
+
+Each function takes the notebook's namespace (``globals()`` in the test cell), so
+a missing variable gives a Japanese message instead of a ``NameError``.
+"""
+from __future__ import annotations
+
+import math
+
+from autograder.checks import accuracy, figures, history, model as structure
+from autograder.checks.errors import CheckFailed, NotAttempted
+from autograder.checks.model import dense, dropout
+
+ASSIGNMENT_ID = "kadai4"
+TRAIN_ROWS = 48_000  # 60,000 training images less validation_split=0.2
+
+MODEL1 = [dense(32, "relu", 784), dense(10, "softmax", 32)]  # 25,450 parameters
+MODEL2 = [dense(128, "relu", 784), dense(10, "softmax", 128)]  # 101,770
+MODEL3 = [dense(128, "relu", 784), dense(64, "relu", 128), dense(32, "relu", 64), dense(10, "softmax", 32)]  # 111,146
+MODEL4 = [MODEL3[0], dropout(0.5), *MODEL3[1:]]  # 111,146 with one Dropout
+
+
+def steps(batch_size: int) -> int:
+    """Batches per epoch with ``validation_split=0.2``."""
+    return math.ceil(TRAIN_ROWS / batch_size)
+
+
+def _get(ns: dict, name: str, made_by: str):
+    if name not in ns:
+        raise NotAttempted(f"変数 {name} がありません。{made_by} のセルを書いて実行しましたか？")
+    return ns[name]
+
+
+def check_model1(ns: dict) -> None:
+    """問1: 784→32→10 (25,450 parameters)."""
+    structure.check_structure(_get(ns, "model", "問1"), MODEL1)
+
+
+def check_fit1(ns: dict) -> None:
+    """問2: 30 epochs, batch_size=64, validation_split=0.2."""
+    history.check_history(_get(ns, "result", "問2"), epochs=30, steps=steps(64))
+
+
+def _figure_and_history(ns: dict):
+    result = _get(ns, "result", "問2")
+    return figures.last_figure(), history.history_of(result)
+
+
+def check_plot_layout(ns: dict) -> None:
+    """問3: figsize=(12,4), two panels side by side."""
+    figures.check_layout(figures.last_figure())
+
+
+def check_plot_loss(ns: dict) -> None:
+    """問3: left panel draws loss and val_loss with their labels."""
+    figure, hist = _figure_and_history(ns)
+    figures.check_panel(figure, 0, hist, ("loss", "val_loss"))
+
+
+def check_plot_accuracy(ns: dict) -> None:
+    """問3: right panel draws accuracy and val_accuracy with their labels."""
+    figure, hist = _figure_and_history(ns)
+    figures.check_panel(figure, 1, hist, ("accuracy", "val_accuracy"))
+
+
+def check_plot_legend(ns: dict) -> None:
+    """問3: each panel has a legend."""
+    figures.check_legends(figures.last_figure())
+
+
+def check_evaluate(ns: dict) -> None:
+    """問4: ``score = model.evaluate(x_test, y_test)`` agrees with the checker's own measurement."""
+    score = _get(ns, "score", "問4 (model.evaluate)")
+    try:
+        loss, acc = (float(v) for v in score)
+    except (TypeError, ValueError) as e:
+        raise CheckFailed(f"score は [損失, 正解率] の2つの値になるはずです（いまは {score!r}）。score = model.evaluate(x_test, y_test) と書きましょう。") from e
+    true_loss, true_acc = accuracy.measure(_get(ns, "model", "問1"))
+    # Keras computes the loss from logits, the checker from clipped probabilities:
+    # they differ by a few tenths of a percent, evaluating other data differs by far more.
+    if abs(acc - true_acc) > 5e-4 or abs(loss - true_loss) > 0.02 * true_loss:
+        raise CheckFailed(
+            f"score = {[loss, acc]} ですが、テストデータで測ると損失 {true_loss:.4f}・正解率 {true_acc:.4f} です。"
+            "model.evaluate(x_test, y_test) でテストデータを評価しましょう。"
+        )
+
+
+def check_predict(ns: dict) -> None:
+    """問4: ``test2 = model.predict(x_test)`` holds the model's predictions, and image 1 is a 2."""
+    import numpy as np
+
+    test2 = np.asarray(_get(ns, "test2", "問4 (model.predict)"))
+    expected = accuracy.predictions(_get(ns, "model", "問1"))
+    if test2.shape != expected.shape:
+        raise CheckFailed(f"test2 の形が {test2.shape} です。test2 = model.predict(x_test) なら {expected.shape} になります。")
+    if not np.allclose(test2, expected, atol=1e-4):
+        raise CheckFailed("test2 がテストデータ x_test に対する model の予測と一致しません。test2 = model.predict(x_test) と書きましょう。")
+    if int(np.argmax(test2[1])) != int(np.argmax(expected[1])):
+        raise CheckFailed("test2[1] の予測が正しくありません。")
+
+
+def _check_trained_model(ns: dict, expected, question: str, epochs: int = 10, batch_size: int = 256) -> None:
+    structure.check_structure(_get(ns, "model", question), expected)
+    result = _get(ns, "result", question)
+    if getattr(result, "model", None) is not ns["model"]:
+        raise CheckFailed(f"result が{question}のモデルの学習結果ではありません。result = model.fit(...) を実行しましょう。")
+    history.check_history(result, epochs=epochs, steps=steps(batch_size))
+
+
+def check_model2(ns: dict) -> None:
+    """問5: 128 units (101,770 parameters), trained 10 epochs."""
+    _check_trained_model(ns, MODEL2, "問5")
+
+
+def check_model3(ns: dict) -> None:
+    """問6: 128-64-32 (111,146 parameters), trained 10 epochs."""
+    _check_trained_model(ns, MODEL3, "問6")
+
+
+def check_model4(ns: dict) -> None:
+    """問7: Dropout(0.5) after the first Dense (111,146 parameters), trained 10 epochs."""
+    _check_trained_model(ns, MODEL4, "問7")
+
+
+def check_free(ns: dict, threshold: float | None = None) -> None:
+    """問8: any model reaching the course's accuracy threshold on the real test set."""
+    if threshold is None:
+        from autograder.course import current_course
+
+        threshold = current_course().config.assignment(ASSIGNMENT_ID).accuracy_threshold
+    accuracy.check_accuracy(_get(ns, "model", "問8"), threshold)

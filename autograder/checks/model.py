@@ -1,0 +1,119 @@
+"""Checks of a Keras model's structure: layer kinds, units, activations, shapes, parameters.
+
+Works on Keras 3, which removed ``layer.output_shape``: shapes are computed from
+the model's input with ``compute_output_shape``.  Accepts both the lecture's
+``Dense(32, input_shape=(784,))`` and ``keras.Input((784,))``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autograder.checks.errors import CheckFailed
+
+SUMMARY_HINT = "model.summary() で各層の Output Shape と Param # を確認しましょう。"
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One expected layer."""
+
+    kind: str
+    """Keras class name: ``Dense`` or ``Dropout``."""
+
+    units: int | None = None
+    """Dense units (output width)."""
+
+    activation: str | None = None
+    """Dense activation name, e.g. ``relu`` or ``softmax``."""
+
+    rate: float | None = None
+    """Dropout rate."""
+
+    params: int = 0
+    """Parameters of this layer (``Dense(32)`` after 784 inputs: 784*32+32 = 25,120)."""
+
+    def describe(self) -> str:
+        if self.kind == "Dropout":
+            return f"Dropout({self.rate})"
+        return f"Dense({self.units}, activation='{self.activation}')"
+
+
+def dense(units: int, activation: str, inputs: int) -> LayerSpec:
+    """The spec of ``Dense(units, activation=...)`` after a layer of width ``inputs``."""
+    return LayerSpec("Dense", units=units, activation=activation, params=inputs * units + units)
+
+
+def dropout(rate: float) -> LayerSpec:
+    return LayerSpec("Dropout", rate=rate)
+
+
+def _activation_name(layer) -> str | None:
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", None)
+
+
+def _input_shape(model) -> tuple:
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs:
+        raise CheckFailed(
+            "モデルの入力の形が決まっていません。最初の層に input_shape=(784,) を指定しましょう"
+            "（例: model.add(Dense(32, input_shape=(784,), activation='relu'))）。"
+        )
+    return tuple(inputs[0].shape)
+
+
+def layer_table(model) -> list[dict]:
+    """Each layer of ``model`` as a dict: kind, units, activation, rate, output shape, params."""
+    shape = _input_shape(model)
+    rows = []
+    for layer in model.layers:
+        shape = tuple(layer.compute_output_shape(shape))
+        rows.append({
+            "kind": type(layer).__name__,
+            "units": getattr(layer, "units", None),
+            "activation": _activation_name(layer),
+            "rate": getattr(layer, "rate", None),
+            "output_shape": shape,
+            "params": layer.count_params(),
+        })
+    return rows
+
+
+def check_structure(model, expected: list[LayerSpec], inputs: int = 784) -> None:
+    """Raise ``CheckFailed`` unless ``model`` has exactly the ``expected`` layers after ``inputs`` features."""
+    if not hasattr(model, "layers") or not hasattr(model, "count_params"):
+        raise CheckFailed(f"model が Keras のモデルではありません（{type(model).__name__} です）。Sequential() で作りましょう。")
+    shape = _input_shape(model)
+    if shape[1:] != (inputs,):
+        raise CheckFailed(f"入力の形が {shape} です。(None, {inputs}) になるように input_shape=({inputs},) を指定しましょう。")
+    rows = layer_table(model)
+    want = " → ".join(spec.describe() for spec in expected)
+    if len(rows) != len(expected):
+        have = " → ".join(r["kind"] for r in rows)
+        raise CheckFailed(
+            f"層の数が {len(rows)} です（{have}）。期待される構成は {want} の {len(expected)} 層です。{SUMMARY_HINT}"
+        )
+    for position, (row, spec) in enumerate(zip(rows, expected), start=1):
+        where = f"{position}層目"
+        if row["kind"] != spec.kind:
+            raise CheckFailed(f"{where}が {row['kind']} になっています。{spec.describe()} にしてください。期待される構成: {want}。{SUMMARY_HINT}")
+        if spec.kind == "Dense":
+            if row["units"] != spec.units:
+                raise CheckFailed(
+                    f"{where}の Dense のユニット数が {row['units']} です。{spec.units} にしてください"
+                    f"（Output Shape が (None, {spec.units}) になります）。{SUMMARY_HINT}"
+                )
+            if row["activation"] != spec.activation:
+                raise CheckFailed(
+                    f"{where}の Dense の活性化関数が '{row['activation']}' です。activation='{spec.activation}' にしてください。"
+                )
+        if spec.kind == "Dropout" and row["rate"] is not None and abs(row["rate"] - spec.rate) > 1e-9:
+            raise CheckFailed(f"{where}の Dropout の割合が {row['rate']} です。Dropout({spec.rate}) にしてください。")
+        if row["params"] != spec.params:
+            raise CheckFailed(f"{where}のパラメータ数が {row['params']:,} です。{spec.params:,} になるはずです。{SUMMARY_HINT}")
+    total = sum(spec.params for spec in expected)
+    if model.count_params() != total:
+        raise CheckFailed(f"パラメータの合計が {model.count_params():,} です。{total:,} になるはずです。{SUMMARY_HINT}")

@@ -1,0 +1,117 @@
+"""``python -m autograder``: parses arguments and calls the library; no grading logic lives here."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autograder.course import CourseError, load_course
+from autograder.results import SubmissionResult
+
+
+def _print_results(results: list[SubmissionResult]) -> None:
+    for r in results:
+        print(f"{r.student_id:<20} {r.status:<10} {r.score:>5g}/{r.max_score:<5g} {r.seconds:6.1f}s  {r.message}")
+
+
+def cmd_data(args) -> int:
+    from autograder.data import DataMissing, ensure_fashion_mnist
+
+    course = load_course(args.course_dir)
+    try:
+        report = ensure_fashion_mnist(course.config.data_dir, download=not args.no_download)
+    except DataMissing as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"Fashion-MNIST: {report.cache_dir} ({report.source})")
+    return 0
+
+
+def cmd_prove(args) -> int:
+    from autograder.prove import prove
+
+    proof = prove(load_course(args.course_dir), args.assignment)
+    for name, result in (("解答 solution", proof.solution), ("配布版 release", proof.release)):
+        if result is not None:
+            print(f"{name}: {result.status} {result.score:g}/{result.max_score:g} ({result.seconds:.0f}s)")
+    if proof.ok:
+        print(f"{args.assignment}: 証明できました / proved")
+        return 0
+    print("問題 / problems:\n- " + "\n- ".join(proof.problems), file=sys.stderr)
+    return 1
+
+
+def cmd_release(args) -> int:
+    from autograder.prove import ReleaseError, release
+
+    try:
+        path, proof = release(load_course(args.course_dir), args.assignment, skip_proof=args.skip_proof)
+    except ReleaseError as e:
+        print(e, file=sys.stderr)
+        return 1
+    if proof is None:
+        print("注意: 証明を省略しました / warning: proof skipped")
+    print(f"配布版を書きました / wrote {path}")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from autograder.grade import grade
+
+    results = grade(load_course(args.course_dir), args.assignment, [args.student] if args.student else None)
+    _print_results(results)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from autograder.export import export_grades
+
+    results = export_grades(load_course(args.course_dir), args.assignment, Path(args.out))
+    print(f"{len(results)} 行を書きました / wrote {len(results)} rows to {args.out}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from autograder.demo import run_demo
+
+    return run_demo(load_course(args.course_dir), Path(args.out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--course-dir", default=".", metavar="DIR",
+                        help="course folder holding course_config.py (default: the current folder)")
+    parser = argparse.ArgumentParser(prog="python -m autograder", parents=[common],
+                                     description="Autograded Keras notebooks on nbgrader (医療とAI・ビッグデータ応用)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, func, help_text):
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("data", cmd_data, "put Fashion-MNIST into Keras's cache (local copy, Debian package, or download)")
+    p.add_argument("--no-download", action="store_true", help="only copy from a local folder, never download")
+    p = command("prove", cmd_prove, "grade the solution (must be full marks) and the untouched release (must be 0)")
+    p.add_argument("assignment", help="assignment id, e.g. kadai4")
+    p = command("release", cmd_release, "prove, then write release/ASSIGNMENT/ASSIGNMENT.ipynb through nbgrader")
+    p.add_argument("assignment", help="assignment id, e.g. kadai4")
+    p.add_argument("--skip-proof", action="store_true", help="write the release without proving it first")
+    p = command("grade", cmd_grade, "grade submitted/STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb for every student (or one)")
+    p.add_argument("assignment", help="assignment id, e.g. kadai4")
+    p.add_argument("--student", metavar="ID", help="grade only this student")
+    p = command("export", cmd_export, "write the grades CSV: one row per student folder, one column per graded cell")
+    p.add_argument("assignment", help="assignment id, e.g. kadai4")
+    p.add_argument("--out", default="grades.csv", help="CSV file to write (default: grades.csv)")
+    p = command("demo", cmd_demo, "release kadai4 in a demo course, grade bundled example submissions, export grades")
+    p.add_argument("--out", default="demo-course", help="folder of the demo course (default: demo-course)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CourseError, KeyError) as e:
+        print(e.args[0] if e.args else e, file=sys.stderr)
+        return 2

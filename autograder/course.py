@@ -1,0 +1,84 @@
+"""A course folder: its course_config.py and the nbgrader folders beneath it."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+
+class CourseError(Exception):
+    """A course folder that cannot be used; the message is Japanese / English."""
+
+
+@dataclass(frozen=True)
+class Course:
+    """A course folder and its settings."""
+
+    root: Path
+    """The course folder: holds course_config.py, source/, release/, submitted/ …"""
+
+    config: object
+    """The ``CONFIG`` object of the folder's course_config.py (a ``CourseConfig``)."""
+
+    @property
+    def db_url(self) -> str:
+        """The gradebook's SQLAlchemy URL (SQLite in the course folder unless configured)."""
+        return self.config.db_url or f"sqlite:///{self.root / 'gradebook.db'}"
+
+    def source_notebook(self, assignment_id: str) -> Path:
+        return self.root / "source" / assignment_id / f"{assignment_id}.ipynb"
+
+    def release_notebook(self, assignment_id: str) -> Path:
+        return self.root / "release" / assignment_id / f"{assignment_id}.ipynb"
+
+    def submitted_dir(self) -> Path:
+        return self.root / "submitted"
+
+    def submission_notebook(self, assignment_id: str, student_id: str) -> Path:
+        return self.submitted_dir() / student_id / assignment_id / f"{assignment_id}.ipynb"
+
+    def autograded_dir(self, assignment_id: str, student_id: str) -> Path:
+        return self.root / "autograded" / student_id / assignment_id
+
+
+def _import_config(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"course_config_{abs(hash(path))}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_course(root: Path | str) -> Course:
+    """Read ``root/course_config.py``; raises ``CourseError`` if it is missing or has no ``CONFIG``."""
+    root = Path(root).resolve()
+    path = root / "course_config.py"
+    if not path.is_file():
+        raise CourseError(
+            f"{path} がありません。コースのフォルダで実行するか --course-dir を指定してください。 / "
+            f"{path} not found: run from the course folder or pass --course-dir."
+        )
+    module = _import_config(path)
+    if not hasattr(module, "CONFIG"):
+        raise CourseError(f"{path} に CONFIG がありません / {path} defines no CONFIG")
+    return Course(root=root, config=module.CONFIG)
+
+
+COURSE_DIR_ENV = "AUTOGRADER_COURSE_DIR"
+
+
+def current_course() -> Course:
+    """The course a grading kernel works for: ``$AUTOGRADER_COURSE_DIR``, else the nearest folder up with course_config.py."""
+    import os
+
+    if os.environ.get(COURSE_DIR_ENV):
+        return load_course(os.environ[COURSE_DIR_ENV])
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "course_config.py").is_file():
+            return load_course(folder)
+    raise CourseError(
+        f"course_config.py が見つかりません / no course_config.py above {here}; set {COURSE_DIR_ENV}"
+    )

@@ -1,0 +1,55 @@
+"""The grades CSV: one row per folder under submitted/, one column per graded cell."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from nbgrader.api import MissingEntry
+
+from autograder.assignment import graded_cells
+from autograder.course import Course
+from autograder.grade import read_results, student_ids
+from autograder.results import GRADED, NOT_GRADED, SubmissionResult, load_status
+
+BASE_COLUMNS = ["student_id", "score", "max_score", "status", "message"]
+
+
+def collect(course: Course, assignment_id: str) -> list[SubmissionResult]:
+    """The latest outcome for every student folder of ``assignment_id`` (graded or not)."""
+    results = []
+    for student_id in student_ids(course):
+        status = load_status(course.autograded_dir(assignment_id, student_id))
+        if status is None:
+            results.append(SubmissionResult(student_id, NOT_GRADED, "まだ採点していません / not graded yet"))
+            continue
+        if status["status"] == GRADED:
+            try:
+                result = read_results(course, assignment_id, student_id)
+            except MissingEntry:
+                result = SubmissionResult(student_id, NOT_GRADED, "成績簿にありません / not in the gradebook")
+            else:
+                result.message = status["message"]
+        else:
+            result = SubmissionResult(student_id, status["status"], status["message"])
+        results.append(result)
+    return results
+
+
+def export_grades(course: Course, assignment_id: str, out: Path) -> list[SubmissionResult]:
+    """Write the grades CSV of ``assignment_id`` to ``out`` (UTF-8 with BOM, so Excel reads Japanese) and return its rows.
+
+    Ungraded, invalid and failed submissions get 0 points, their status and a message.
+    """
+    cells = graded_cells(course.source_notebook(assignment_id))
+    max_score = sum(c.points for c in cells)
+    results = collect(course, assignment_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="", encoding="utf-8-sig") as f:
+        writer = csv.writer(f)
+        writer.writerow(BASE_COLUMNS + [c.grade_id for c in cells])
+        for result in results:
+            points = {c.grade_id: c.points for c in result.checks}
+            row = [result.student_id, f"{result.score:g}", f"{max_score:g}", result.status, result.message]
+            row += ["" if points.get(c.grade_id) is None else f"{points[c.grade_id]:g}" for c in cells]
+            writer.writerow(row)
+    return results

@@ -1,0 +1,112 @@
+"""Proving an assignment before release: the solution earns full marks, the untouched release earns 0.
+
+The steps, in order: the notebook agrees with course_config; nbgrader generates
+the student version in a scratch course; both versions are submitted there and
+graded exactly as students' work is; the verdicts are compared with what they
+must be.  Nothing of the real course (its gradebook, release/) is touched.
+"""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.assignment import disagreements
+from autograder.course import Course
+from autograder.grade import grade, nbgrader_api
+from autograder.results import GRADED, SubmissionResult
+
+SOLUTION, RELEASE = "_solution", "_release"
+
+# Errors a graded cell of the untouched release may end with: the student has not
+# written the code yet.  Any other (ImportError, TypeError inside a check …) is a
+# fault of the assignment or the toolkit, and the proof fails.
+NOT_YET_WRITTEN = ("NotAttempted", "AssertionError", "NameError", "NotImplementedError", "CheckFailed")
+
+
+class ReleaseError(Exception):
+    """Generating a student version failed; the message is bilingual."""
+
+
+@dataclass
+class Proof:
+    """The outcome of proving one assignment."""
+
+    solution: SubmissionResult | None = None
+    release: SubmissionResult | None = None
+    problems: list[str] = field(default_factory=list)
+    """Every reason the assignment may not be released (bilingual); empty if it may."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def generate_release(course: Course, assignment_id: str) -> Path:
+    """Run nbgrader's generate_assignment: source/<id>/ → release/<id>/; returns the release notebook."""
+    outcome = nbgrader_api(course).generate_assignment(assignment_id, force=True, create=True)
+    if not outcome["success"]:
+        raise ReleaseError(f"nbgrader generate_assignment failed: {outcome.get('error') or outcome.get('log')}")
+    return course.release_notebook(assignment_id)
+
+
+def scratch_course(course: Course, assignment_id: str, folder: Path) -> Course:
+    """A copy of ``course`` in ``folder`` with only ``assignment_id``'s source and its own SQLite gradebook."""
+    shutil.copytree(course.root / "source" / assignment_id, folder / "source" / assignment_id)
+    return Course(root=folder, config=dataclasses.replace(course.config, db_url=None))
+
+
+def _submit(course: Course, assignment_id: str, student_id: str, notebook: Path) -> None:
+    target = course.submission_notebook(assignment_id, student_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(notebook, target)
+
+
+def _judge(proof: Proof) -> None:
+    solution, release = proof.solution, proof.release
+    for name, result in (("solution", solution), ("release", release)):
+        if result.status != GRADED:
+            proof.problems.append(f"{name}: status {result.status}: {result.message}")
+    if solution.status == GRADED:
+        for check in solution.checks:
+            if not check.manual and not check.passed:
+                proof.problems.append(
+                    f"解答で {check.grade_id} が満点になりません / the solution loses {check.grade_id}: {check.message}"
+                )
+    if release.status == GRADED:
+        if release.score != 0:
+            proof.problems.append(f"未記入の配布版が {release.score:g} 点になります / the untouched release scores {release.score:g}")
+        for check in release.checks:
+            if check.error and check.error not in NOT_YET_WRITTEN:
+                proof.problems.append(f"配布版の {check.grade_id} で採点エラー / grader error in {check.grade_id}: {check.message}")
+
+
+def prove(course: Course, assignment_id: str) -> Proof:
+    """Grade the solution and the untouched student version of ``assignment_id`` in a scratch course."""
+    assignment = course.config.assignment(assignment_id)
+    proof = Proof(problems=disagreements(course.source_notebook(assignment_id), assignment))
+    if proof.problems:
+        return proof
+    with tempfile.TemporaryDirectory(prefix=f"prove-{assignment_id}-") as tmp:
+        scratch = scratch_course(course, assignment_id, Path(tmp))
+        release = generate_release(scratch, assignment_id)
+        _submit(scratch, assignment_id, SOLUTION, scratch.source_notebook(assignment_id))
+        _submit(scratch, assignment_id, RELEASE, release)
+        proof.solution, proof.release = grade(scratch, assignment_id, [SOLUTION, RELEASE])
+    _judge(proof)
+    return proof
+
+
+def release(course: Course, assignment_id: str, skip_proof: bool = False) -> tuple[Path, Proof | None]:
+    """Prove ``assignment_id`` (unless ``skip_proof``) and write ``release/<id>/<id>.ipynb``.
+
+    Raises ``ReleaseError`` listing every problem when the proof fails; nothing is written then.
+    """
+    proof = None
+    if not skip_proof:
+        proof = prove(course, assignment_id)
+        if not proof.ok:
+            raise ReleaseError("配布できません / cannot release:\n- " + "\n- ".join(proof.problems))
+    return generate_release(course, assignment_id), proof

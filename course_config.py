@@ -1,0 +1,94 @@
+"""Settings of the course 「医療とAI・ビッグデータ応用」: the one place to change them.
+
+Every command of ``python -m autograder`` reads this file from the course folder,
+and ``nbgrader_config.py`` only translates it for nbgrader, so one setting is
+edited in one place.  Values that also appear inside a notebook (the points of
+its test cells, the accuracy goal shown to students) are checked against this
+file by ``python -m autograder prove``, which refuses to release a notebook that
+disagrees with it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+TIMEZONE = "Asia/Tokyo"
+JST = ZoneInfo(TIMEZONE)
+
+
+@dataclass(frozen=True)
+class AssignmentConfig:
+    """One assignment (課題) of the course."""
+
+    id: str
+    """nbgrader's assignment name and folder: ``source/<id>/<id>.ipynb``."""
+
+    title: str
+    """Title students and the instructor see (Japanese)."""
+
+    due: datetime
+    """Deadline, with its time zone (late work is not accepted: see the lecture)."""
+
+    points: int
+    """Total points of the notebook, automatic and manual; must equal the sum of its graded cells."""
+
+    accuracy_threshold: float
+    """Test accuracy the free-design model must reach, measured by the grader on the real test set."""
+
+
+@dataclass(frozen=True)
+class CourseConfig:
+    """The course as a whole."""
+
+    course_id: str
+    """nbgrader's course id (stored in the gradebook)."""
+
+    timezone: str
+    """Time zone of every deadline and time stamp."""
+
+    assignments: tuple[AssignmentConfig, ...]
+    """Every assignment, in course order."""
+
+    cell_timeout: int
+    """Seconds one notebook cell may run while grading before it is interrupted."""
+
+    tf_threads: int
+    """TensorFlow intra-op and inter-op threads of each grading kernel (1 was fastest for these small MLPs on 2 cores)."""
+
+    data_dir: Path | None
+    """A local copy of the Fashion-MNIST ``*.gz`` files to fill Keras's cache from; ``None`` uses Debian's package."""
+
+    db_url: str | None
+    """The gradebook as an SQLAlchemy URL; ``None`` means ``sqlite:///<course dir>/gradebook.db``."""
+
+    def assignment(self, assignment_id: str) -> AssignmentConfig:
+        """The assignment called ``assignment_id``; raises ``KeyError`` naming the known ones."""
+        for assignment in self.assignments:
+            if assignment.id == assignment_id:
+                return assignment
+        known = ", ".join(a.id for a in self.assignments)
+        raise KeyError(
+            f"課題 {assignment_id!r} は course_config.py にありません（登録済み: {known}） / "
+            f"assignment {assignment_id!r} is not in course_config.py (known: {known})"
+        )
+
+
+CONFIG = CourseConfig(
+    course_id="medical-ai-bigdata",
+    timezone=TIMEZONE,
+    assignments=(
+        AssignmentConfig(
+            id="kadai4",
+            title="課題4 MLP②: 学習結果の可視化と過学習",
+            due=datetime(2027, 5, 16, 23, 59, tzinfo=JST),
+            points=25,
+            accuracy_threshold=0.88,
+        ),
+    ),
+    cell_timeout=600,
+    tf_threads=1,
+    data_dir=None,
+    db_url=None,
+)
