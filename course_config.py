@@ -84,7 +84,7 @@ CONFIG = CourseConfig(
             title="課題4 MLP②: 学習結果の可視化と過学習",
             due=datetime(2027, 5, 16, 23, 59, tzinfo=JST),
             points=25,
-            accuracy_threshold=0.88,
+            accuracy_threshold=0.87,
         ),
     ),
     cell_timeout=600,

@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
+from sqlalchemy.exc import SAWarning
 from tqdm import tqdm
 
 from autograder.assignment import graded_cells
@@ -22,6 +24,10 @@ from autograder.course import Course
 from autograder.grading_kernel import grading_environment
 from autograder.nbgrader_setup import nbgrader_config
 from autograder.results import ERROR, GRADED, INVALID, MISSING, CheckResult, SubmissionResult
+
+# nbgrader 0.9's gradebook code makes SQLAlchemy 2 warn about autoflush on every
+# submission; the warnings are about nbgrader's internals, not the instructor's data.
+warnings.filterwarnings("ignore", category=SAWarning)
 
 
 def nbgrader_api(course: Course) -> NbGraderAPI:

@@ -1,0 +1,67 @@
+"""Structure checks on Keras 3 models, in both styles the lecture and Keras docs use."""
+from __future__ import annotations
+
+import keras
+import pytest
+from keras.layers import Dense, Dropout
+from keras.models import Sequential
+
+from autograder.checks import CheckFailed
+from autograder.checks.kadai4 import MODEL1, MODEL3, MODEL4
+from autograder.checks.model import check_structure, layer_table
+
+
+def lecture_style(*layers):
+    model = Sequential()
+    first = True
+    for layer in layers:
+        if isinstance(layer, float):
+            model.add(Dropout(layer))
+        elif first:
+            model.add(Dense(layer[0], input_shape=(784,), activation=layer[1]))
+        else:
+            model.add(Dense(layer[0], activation=layer[1]))
+        first = first and isinstance(layer, float)
+    return model
+
+
+def test_both_input_styles_pass():
+    """Do Dense(32, input_shape=(784,)) and keras.Input((784,)) both pass, with the slide's 25,450 parameters?"""
+    check_structure(lecture_style((32, "relu"), (10, "softmax")), MODEL1)
+    model = Sequential([keras.Input((784,)), Dense(32, activation="relu"), Dense(10, activation="softmax")])
+    check_structure(model, MODEL1)
+    assert [row["params"] for row in layer_table(model)] == [25120, 330]
+    assert [row["output_shape"] for row in layer_table(model)] == [(None, 32), (None, 10)]
+
+
+def test_dropout_model_counts_like_the_slide():
+    """Does the Dropout model read as 128 → Dropout → 64 → 32 → 10 with 111,146 parameters?"""
+    model = lecture_style((128, "relu"), 0.5, (64, "relu"), (32, "relu"), (10, "softmax"))
+    check_structure(model, MODEL4)
+    assert model.count_params() == 111146
+    with pytest.raises(CheckFailed, match="層の数が 5 です"):
+        check_structure(model, MODEL3)
+
+
+@pytest.mark.parametrize("layers, message", [
+    ([(64, "relu"), (10, "softmax")], "ユニット数が 64 です"),
+    ([(32, "sigmoid"), (10, "softmax")], "活性化関数が 'sigmoid'"),
+    ([(32, "relu"), (16, "relu"), (10, "softmax")], "層の数が 3 です"),
+])
+def test_wrong_models_say_what_is_wrong(layers, message):
+    """Does a wrong model fail with a Japanese message naming the difference and model.summary()?"""
+    with pytest.raises(CheckFailed, match=message) as failure:
+        check_structure(lecture_style(*layers), MODEL1)
+    assert "model.summary()" in str(failure.value) or "activation=" in str(failure.value)
+
+
+def test_wrong_dropout_rate_and_missing_input():
+    """Are a Dropout(0.2) and a model without input shape both reported?"""
+    with pytest.raises(CheckFailed, match=r"Dropout\(0.5\)"):
+        check_structure(lecture_style((128, "relu"), 0.2, (64, "relu"), (32, "relu"), (10, "softmax")), MODEL4)
+    model = Sequential()
+    model.add(Dense(32, activation="relu"))
+    with pytest.raises(CheckFailed, match="input_shape=\\(784,\\)"):
+        check_structure(model, MODEL1)
+    with pytest.raises(CheckFailed, match="Keras のモデルではありません"):
+        check_structure("model", MODEL1)

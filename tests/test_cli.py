@@ -1,0 +1,33 @@
+"""The command line: every command has help and is documented in the README."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from autograder.cli import build_parser
+
+from conftest import ROOT
+
+
+def commands():
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    return sub.choices
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    """Is each subcommand described by --help and named in README.md as `python -m autograder NAME`?"""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert set(commands()) == {"data", "prove", "release", "grade", "export", "demo"}
+    for name, parser in commands().items():
+        assert parser.description, name
+        assert f"python -m autograder {name}" in readme, name
+
+
+def test_unknown_assignment_and_missing_course_fail_bilingually(tmp_path):
+    """Do a wrong assignment id and a folder without course_config.py give exit 2 and a Japanese/English message?"""
+    run = lambda *args: subprocess.run([sys.executable, "-m", "autograder", *args],  # noqa: E731
+                                       capture_output=True, text=True, timeout=120)
+    out = run("--course-dir", str(ROOT), "grade", "kadai99")
+    assert out.returncode == 2 and "kadai99" in out.stderr and "kadai4" in out.stderr and "course_config.py" in out.stderr
+    out = run("export", "kadai4", "--course-dir", str(tmp_path))
+    assert out.returncode == 2 and "--course-dir" in out.stderr and "見つかりません" not in out.stdout
