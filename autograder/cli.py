@@ -109,9 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from autograder.grade import NotReleased
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CourseError, KeyError) as e:
+    except (CourseError, KeyError, NotReleased) as e:
         print(e.args[0] if e.args else e, file=sys.stderr)
         return 2

@@ -5,7 +5,6 @@ course's course_config.py and source/, so the real gradebook is never touched.
 """
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from autograder.course import Course
 from autograder.examples import filled_in, mistake, with_mistakes
 from autograder.export import export_grades
 from autograder.grade import grade
-from autograder.prove import generate_release
+from autograder.prove import generate_release, scratch_course
 
 ASSIGNMENT = "kadai4"
 MARKER = ".autograder-demo"
@@ -33,11 +32,9 @@ def build_demo_course(course: Course, folder: Path) -> Course:
         if not (folder / MARKER).exists():
             raise FileExistsError(f"{folder} はデモ用フォルダではありません / {folder} exists and is not a demo course")
         shutil.rmtree(folder)
-    (folder / "source").mkdir(parents=True)
+    folder.mkdir(parents=True)
     (folder / MARKER).write_text("created by python -m autograder demo; safe to delete\n", encoding="utf-8")
-    shutil.copyfile(course.root / "course_config.py", folder / "course_config.py")
-    shutil.copytree(course.root / "source" / ASSIGNMENT, folder / "source" / ASSIGNMENT)
-    demo = Course(root=folder.resolve(), config=dataclasses.replace(course.config, db_url=None))
+    demo = scratch_course(course, ASSIGNMENT, folder.resolve())
     release = generate_release(demo, ASSIGNMENT)
 
     correct = filled_in(demo.source_notebook(ASSIGNMENT), release)

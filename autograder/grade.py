@@ -30,15 +30,19 @@ from autograder.results import ERROR, GRADED, INVALID, MISSING, CheckResult, Sub
 warnings.filterwarnings("ignore", category=SAWarning)
 
 
-def nbgrader_api(course: Course) -> NbGraderAPI:
-    """nbgrader's API object for ``course``.
+class NotReleased(Exception):
+    """The assignment is not in the gradebook yet: ``release`` (nbgrader's generate_assignment) must run first."""
 
-    nbgrader runs the ``alembic`` command to create a gradebook, so the folder of
-    this interpreter (a virtualenv's bin/, maybe not activated) goes onto PATH.
-    """
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+# nbgrader's Gradebook runs the ``alembic`` command, so the folder of this
+# interpreter (a virtualenv's bin/, maybe not activated) must be on PATH.
+_BIN = str(Path(sys.executable).parent)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
+
+
+def nbgrader_api(course: Course) -> NbGraderAPI:
+    """nbgrader's API object for ``course``."""
     return NbGraderAPI(config=nbgrader_config(course))
 
 
@@ -121,11 +125,17 @@ def grade_submission(course: Course, api: NbGraderAPI, assignment_id: str, stude
 def grade(course: Course, assignment_id: str, students: list[str] | None = None) -> list[SubmissionResult]:
     """Grade the submissions of ``students`` (all under ``submitted/`` by default), one after another.
 
-    Shows a progress bar on a terminal.  Raises ``MissingEntry`` if the assignment was never released.
+    Shows a progress bar on a terminal.  Raises ``NotReleased`` if the assignment was never released.
     """
     course.config.assignment(assignment_id)  # unknown assignment: KeyError with the known ones
     with Gradebook(course.db_url, course.config.course_id) as gb:
-        gb.find_assignment(assignment_id)
+        try:
+            gb.find_assignment(assignment_id)
+        except MissingEntry:
+            raise NotReleased(
+                f"{assignment_id} は成績簿にありません。先に python -m autograder release {assignment_id} を実行してください / "
+                f"{assignment_id} is not in the gradebook: run `python -m autograder release {assignment_id}` first"
+            ) from None
     api = nbgrader_api(course)
     results = []
     targets = students if students is not None else student_ids(course)
@@ -137,4 +147,3 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None)
     return results
 
 
-__all__ = ["grade", "grade_submission", "read_results", "student_ids", "MissingEntry"]

@@ -55,6 +55,7 @@ def generate_release(course: Course, assignment_id: str) -> Path:
 def scratch_course(course: Course, assignment_id: str, folder: Path) -> Course:
     """A copy of ``course`` in ``folder`` with only ``assignment_id``'s source and its own SQLite gradebook."""
     shutil.copytree(course.root / "source" / assignment_id, folder / "source" / assignment_id)
+    shutil.copyfile(course.root / "course_config.py", folder / "course_config.py")  # grading kernels read it
     return Course(root=folder, config=dataclasses.replace(course.config, db_url=None))
 
 

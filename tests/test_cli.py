@@ -31,3 +31,12 @@ def test_unknown_assignment_and_missing_course_fail_bilingually(tmp_path):
     assert out.returncode == 2 and "kadai99" in out.stderr and "kadai4" in out.stderr and "course_config.py" in out.stderr
     out = run("export", "kadai4", "--course-dir", str(tmp_path))
     assert out.returncode == 2 and "--course-dir" in out.stderr and "見つかりません" not in out.stdout
+
+
+def test_grading_before_release_says_to_release(tmp_path):
+    """Does `grade` in a course whose gradebook lacks kadai4 tell the instructor to run `release` first?"""
+    (tmp_path / "course_config.py").write_text((ROOT / "course_config.py").read_text(encoding="utf-8"), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "autograder", "grade", "kadai4", "--course-dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "python -m autograder release kadai4" in out.stderr and "先に" in out.stderr
