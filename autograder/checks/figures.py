@@ -96,6 +96,8 @@ def check_legends(figure) -> None:
         if legend is None:
             raise CheckFailed(f"{side}のグラフに凡例がありません。plt.plot(...) のあとに plt.legend() を書きましょう。")
         shown = {text.get_text() for text in legend.get_texts()}
+        if not shown:
+            raise CheckFailed(f"{side}のグラフの凡例に線の名前がありません。plt.plot(..., label='loss') のように label= を付けましょう。")
         labels = {line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")}
         if not labels <= shown:
             raise CheckFailed(f"{side}のグラフの凡例に {sorted(labels - shown)} がありません。")

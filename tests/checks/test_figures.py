@@ -61,3 +61,12 @@ def test_one_panel_small_figure_and_no_legend():
         check_layout(draw(size=(6.4, 4.8)))
     with pytest.raises(CheckFailed, match="凡例がありません"):
         check_legends(draw(legend=False))
+
+
+def test_legend_without_labels_counts_as_missing():
+    """Is plt.legend() over unlabelled lines (an empty legend box) reported as a missing label?"""
+    figure = draw(labels=("_a", "_b", "_c", "_d"))
+    with pytest.raises(CheckFailed, match="label= を付けましょう"):
+        check_legends(figure)
+    with pytest.raises(CheckFailed, match="label='loss' が付いていません"):
+        check_panel(figure, 0, HISTORY, ("loss", "val_loss"))
