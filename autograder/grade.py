@@ -7,16 +7,12 @@ notebook that cannot be read or graded is reported, never skipped.
 """
 from __future__ import annotations
 
-import os
-import sys
 import time
-import warnings
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
-from sqlalchemy.exc import SAWarning
 from tqdm import tqdm
 
 from autograder.assignment import graded_cells
@@ -25,20 +21,8 @@ from autograder.grading_kernel import grading_environment
 from autograder.nbgrader_setup import nbgrader_config
 from autograder.results import ERROR, GRADED, INVALID, MISSING, CheckResult, SubmissionResult
 
-# nbgrader 0.9's gradebook code makes SQLAlchemy 2 warn about autoflush on every
-# submission; the warnings are about nbgrader's internals, not the instructor's data.
-warnings.filterwarnings("ignore", category=SAWarning)
-
-
 class NotReleased(Exception):
     """The assignment is not in the gradebook yet: ``release`` (nbgrader's generate_assignment) must run first."""
-
-
-# nbgrader's Gradebook runs the ``alembic`` command, so the folder of this
-# interpreter (a virtualenv's bin/, maybe not activated) must be on PATH.
-_BIN = str(Path(sys.executable).parent)
-if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
 
 def nbgrader_api(course: Course) -> NbGraderAPI:
