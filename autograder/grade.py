@@ -101,6 +101,8 @@ def grade_submission(course: Course, api: NbGraderAPI, assignment_id: str, stude
         else:
             last = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
             result = SubmissionResult(student_id, ERROR, f"採点できませんでした / grading failed: {last[-1] if last else '?'}")
+    if result.status != GRADED:  # nothing was scored, but the row still says what the work was worth
+        result.max_score = sum(cell.points for cell in graded_cells(course.source_notebook(assignment_id)))
     result.seconds = time.monotonic() - started
     result.save(course.autograded_dir(assignment_id, student_id))
     return result
