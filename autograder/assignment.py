@@ -31,11 +31,15 @@ def graded_cells(notebook_path: Path) -> list[GradedCell]:
     return cells
 
 
+def total_points(notebook_path: Path) -> float:
+    """What the notebook is worth: the points of all its graded cells, automatic and manual."""
+    return sum(c.points for c in graded_cells(notebook_path))
+
+
 def disagreements(notebook_path: Path, assignment) -> list[str]:
     """Where the source notebook disagrees with its ``AssignmentConfig`` (bilingual sentences); empty if none."""
     problems = []
-    cells = graded_cells(notebook_path)
-    total = sum(c.points for c in cells)
+    total = total_points(notebook_path)
     if total != assignment.points:
         problems.append(
             f"採点セルの点数の合計が {total:g} 点ですが course_config.py では {assignment.points} 点です / "

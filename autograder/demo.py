@@ -14,7 +14,7 @@ import nbformat
 from autograder.course import Course
 from autograder.examples import filled_in, mistake, with_mistakes
 from autograder.export import export_grades
-from autograder.grade import grade
+from autograder.grade import file_submission, grade
 from autograder.prove import generate_release, scratch_course
 
 ASSIGNMENT = "kadai4"
@@ -44,9 +44,7 @@ def build_demo_course(course: Course, folder: Path) -> Course:
         "s2027003": nbformat.writes(correct)[:5000],
     }
     for student_id, text in notebooks.items():
-        path = demo.submission_notebook(ASSIGNMENT, student_id)
-        path.parent.mkdir(parents=True)
-        path.write_text(text, encoding="utf-8")
+        file_submission(demo, ASSIGNMENT, student_id, text)
     return demo
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from nbgrader.api import MissingEntry
 
-from autograder.assignment import graded_cells
+from autograder.assignment import graded_cells, total_points
 from autograder.course import Course
 from autograder.grade import read_results, student_ids
 from autograder.results import GRADED, NOT_GRADED, SubmissionResult, load_status
@@ -41,7 +41,7 @@ def export_grades(course: Course, assignment_id: str, out: Path) -> list[Submiss
     Ungraded, invalid and failed submissions get 0 points, their status and a message.
     """
     cells = graded_cells(course.source_notebook(assignment_id))
-    max_score = sum(c.points for c in cells)
+    max_score = total_points(course.source_notebook(assignment_id))
     results = collect(course, assignment_id)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8-sig") as f:

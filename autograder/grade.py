@@ -15,11 +15,12 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from tqdm import tqdm
 
-from autograder.assignment import graded_cells
+from autograder.assignment import graded_cells, total_points
 from autograder.course import Course
 from autograder.grading_kernel import grading_environment
 from autograder.nbgrader_setup import nbgrader_config
 from autograder.results import ERROR, GRADED, INVALID, MISSING, CheckResult, SubmissionResult
+
 
 class NotReleased(Exception):
     """The assignment is not in the gradebook yet: ``release`` (nbgrader's generate_assignment) must run first."""
@@ -28,6 +29,14 @@ class NotReleased(Exception):
 def nbgrader_api(course: Course) -> NbGraderAPI:
     """nbgrader's API object for ``course``."""
     return NbGraderAPI(config=nbgrader_config(course))
+
+
+def file_submission(course: Course, assignment_id: str, student_id: str, text: str) -> Path:
+    """Put ``text`` where nbgrader looks for ``student_id``'s notebook of ``assignment_id``; returns the path."""
+    path = course.submission_notebook(assignment_id, student_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def student_ids(course: Course) -> list[str]:
@@ -102,7 +111,7 @@ def grade_submission(course: Course, api: NbGraderAPI, assignment_id: str, stude
             last = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
             result = SubmissionResult(student_id, ERROR, f"採点できませんでした / grading failed: {last[-1] if last else '?'}")
     if result.status != GRADED:  # nothing was scored, but the row still says what the work was worth
-        result.max_score = sum(cell.points for cell in graded_cells(course.source_notebook(assignment_id)))
+        result.max_score = total_points(course.source_notebook(assignment_id))
     result.seconds = time.monotonic() - started
     result.save(course.autograded_dir(assignment_id, student_id))
     return result
@@ -131,5 +140,3 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None)
             bar.set_postfix_str(student_id)
             results.append(grade_submission(course, api, assignment_id, student_id))
     return results
-
-

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from autograder.assignment import disagreements
 from autograder.course import Course
-from autograder.grade import grade, nbgrader_api
+from autograder.grade import file_submission, grade, nbgrader_api
 from autograder.results import GRADED, SubmissionResult
 
 SOLUTION, RELEASE = "_solution", "_release"
@@ -59,12 +59,6 @@ def scratch_course(course: Course, assignment_id: str, folder: Path) -> Course:
     return Course(root=folder, config=dataclasses.replace(course.config, db_url=None))
 
 
-def _submit(course: Course, assignment_id: str, student_id: str, notebook: Path) -> None:
-    target = course.submission_notebook(assignment_id, student_id)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(notebook, target)
-
-
 def _judge(proof: Proof) -> None:
     solution, release = proof.solution, proof.release
     for name, result in (("solution", solution), ("release", release)):
@@ -93,8 +87,8 @@ def prove(course: Course, assignment_id: str) -> Proof:
     with tempfile.TemporaryDirectory(prefix=f"prove-{assignment_id}-") as tmp:
         scratch = scratch_course(course, assignment_id, Path(tmp))
         release = generate_release(scratch, assignment_id)
-        _submit(scratch, assignment_id, SOLUTION, scratch.source_notebook(assignment_id))
-        _submit(scratch, assignment_id, RELEASE, release)
+        file_submission(scratch, assignment_id, SOLUTION, scratch.source_notebook(assignment_id).read_text(encoding="utf-8"))
+        file_submission(scratch, assignment_id, RELEASE, release.read_text(encoding="utf-8"))
         proof.solution, proof.release = grade(scratch, assignment_id, [SOLUTION, RELEASE])
     _judge(proof)
     return proof

@@ -9,7 +9,7 @@ import pytest
 
 from autograder.course import Course, load_course
 from autograder.data import ensure_fashion_mnist
-from autograder.grade import grade
+from autograder.grade import file_submission, grade
 from autograder.prove import generate_release, scratch_course
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,8 +39,6 @@ def fresh_course(released, tmp_path) -> Course:
 
 def submit_and_grade(course: Course, student_id: str, notebook) -> object:
     """File ``notebook`` (a NotebookNode or raw text) as ``student_id``'s kadai4 and grade it."""
-    path = course.submission_notebook("kadai4", student_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(notebook if isinstance(notebook, str) else nbformat.writes(notebook), encoding="utf-8")
+    file_submission(course, "kadai4", student_id, notebook if isinstance(notebook, str) else nbformat.writes(notebook))
     (result,) = grade(course, "kadai4", [student_id])
     return result
