@@ -58,7 +58,8 @@ def cmd_release(args) -> int:
 def cmd_grade(args) -> int:
     from autograder.grade import grade
 
-    results = grade(load_course(args.course_dir), args.assignment, [args.student] if args.student else None)
+    results = grade(load_course(args.course_dir), args.assignment, [args.student] if args.student else None,
+                    workers=args.workers, scheduler=args.scheduler, force=args.force)
     _print_results(results)
     return 0
 
@@ -100,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("grade", cmd_grade, "grade submitted/STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb for every student (or one)")
     p.add_argument("assignment", help="assignment id, e.g. kadai4")
     p.add_argument("--student", metavar="ID", help="grade only this student")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="submissions graded at once on a local Dask cluster (default: course_config, else one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (workers need this toolkit installed)")
+    p.add_argument("--force", action="store_true",
+                   help="grade again even submissions unchanged since they were last graded")
     p = command("export", cmd_export, "write the grades CSV: one row per student folder, one column per graded cell")
     p.add_argument("assignment", help="assignment id, e.g. kadai4")
     p.add_argument("--out", default="grades.csv", help="CSV file to write (default: grades.csv)")

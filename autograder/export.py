@@ -4,35 +4,17 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from nbgrader.api import MissingEntry
-
 from autograder.assignment import graded_cells, total_points
 from autograder.course import Course
-from autograder.grade import read_results, student_ids
-from autograder.results import GRADED, NOT_GRADED, SubmissionResult, load_status
+from autograder.grade import saved_result, student_ids
+from autograder.results import SubmissionResult
 
 BASE_COLUMNS = ["student_id", "score", "max_score", "status", "message"]
 
 
 def collect(course: Course, assignment_id: str) -> list[SubmissionResult]:
     """The latest outcome for every student folder of ``assignment_id`` (graded or not)."""
-    results = []
-    for student_id in student_ids(course):
-        status = load_status(course.autograded_dir(assignment_id, student_id))
-        if status is None:
-            results.append(SubmissionResult(student_id, NOT_GRADED, "まだ採点していません / not graded yet"))
-            continue
-        if status["status"] == GRADED:
-            try:
-                result = read_results(course, assignment_id, student_id)
-            except MissingEntry:
-                result = SubmissionResult(student_id, NOT_GRADED, "成績簿にありません / not in the gradebook")
-            else:
-                result.message = status["message"]
-        else:
-            result = SubmissionResult(student_id, status["status"], status["message"])
-        results.append(result)
-    return results
+    return [saved_result(course, assignment_id, student_id) for student_id in student_ids(course)]
 
 
 def export_grades(course: Course, assignment_id: str, out: Path) -> list[SubmissionResult]:

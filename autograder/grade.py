@@ -1,25 +1,55 @@
-"""Grading submissions with nbgrader's autograde, in grading kernels, with a status for each.
+"""Grading submissions: nbgrader's autograde on Dask workers, one writer for the gradebook, a status for each.
 
 Layout (nbgrader's): ``submitted/<student_id>/<assignment>/<assignment>.ipynb`` in,
 ``autograded/<student_id>/<assignment>/`` out, scores in the gradebook.  Every
 student folder ends with a status record (``autograder.json``) so that a
 notebook that cannot be read or graded is reported, never skipped.
+
+The steps of ``grade``, in order:
+
+1. look at every submission here: missing or unreadable ones get their status
+   at once; ones whose fingerprint (bundle + notebook + time stamp) matches the
+   last grading keep that grade (unless ``force``);
+2. send the rest to Dask (a local cluster, or an existing scheduler) as
+   ``autograder.worker.grade_task`` with the assignment's bundle: nothing else
+   is shared with the workers;
+3. as each outcome returns, this process alone writes it: the autograded
+   notebook into ``autograded/``, its scores into the gradebook through
+   nbgrader's ``SaveAutoGrades`` and ``AssignLatePenalties``, the status record,
+   and a line in ``logs/grade-<assignment>.csv``.
 """
 from __future__ import annotations
 
-import time
+import csv
+import logging
+import os
+import shutil
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
+from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+from nbgrader.utils import parse_utc
 from tqdm import tqdm
 
 from autograder.assignment import graded_cells, total_points
+from autograder.bundle import GradingBundle, fingerprint, make_bundle
 from autograder.course import Course
-from autograder.grading_kernel import grading_environment
 from autograder.nbgrader_setup import nbgrader_config
-from autograder.results import ERROR, GRADED, INVALID, MISSING, CheckResult, SubmissionResult
+from autograder.results import (
+    ERROR,
+    GRADED,
+    INVALID,
+    MISSING,
+    NOT_GRADED,
+    CheckResult,
+    SubmissionResult,
+    load_status,
+)
+from autograder.worker import TaskOutcome, grade_task
 
 
 class NotReleased(Exception):
@@ -93,35 +123,116 @@ def read_results(course: Course, assignment_id: str, student_id: str) -> Submiss
         return SubmissionResult(student_id, GRADED, score=submission.score, max_score=submission.max_score, checks=checks)
 
 
-def grade_submission(course: Course, api: NbGraderAPI, assignment_id: str, student_id: str) -> SubmissionResult:
-    """Grade one student's submission and save its status; never raises for a bad submission."""
-    started = time.monotonic()
-    path = course.submission_notebook(assignment_id, student_id)
-    if not path.is_file():
-        result = SubmissionResult(student_id, MISSING, f"{path.name} がありません / no {path.name} in the folder")
-    elif reason := unreadable_reason(path):
-        result = SubmissionResult(student_id, INVALID, reason)
-    else:
-        outcome = api.autograde(assignment_id, student_id, force=True, create=True)
-        if outcome["success"]:
-            result = read_results(course, assignment_id, student_id)
-            lost = result.lost()
-            result.message = f"減点 / lost: {', '.join(lost)}" if lost else "自動採点は満点 / all automatic checks passed"
-        else:
-            last = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
-            result = SubmissionResult(student_id, ERROR, f"採点できませんでした / grading failed: {last[-1] if last else '?'}")
-    if result.status != GRADED:  # nothing was scored, but the row still says what the work was worth
-        result.max_score = total_points(course.source_notebook(assignment_id))
-    result.seconds = time.monotonic() - started
-    result.save(course.autograded_dir(assignment_id, student_id))
+def saved_result(course: Course, assignment_id: str, student_id: str) -> SubmissionResult:
+    """The outcome the last grading recorded for ``student_id`` (``not_graded`` if there is none)."""
+    status = load_status(course.autograded_dir(assignment_id, student_id))
+    if status is None:
+        return SubmissionResult(student_id, NOT_GRADED, "まだ採点していません / not graded yet")
+    if status["status"] != GRADED:
+        return SubmissionResult(student_id, status["status"], status["message"], seconds=status.get("seconds", 0.0),
+                                max_score=total_points(course.source_notebook(assignment_id)))
+    try:
+        result = read_results(course, assignment_id, student_id)
+    except MissingEntry:
+        return SubmissionResult(student_id, NOT_GRADED, "成績簿にありません / not in the gradebook")
+    result.message, result.seconds = status["message"], status.get("seconds", 0.0)
     return result
 
 
-def grade(course: Course, assignment_id: str, students: list[str] | None = None) -> list[SubmissionResult]:
-    """Grade the submissions of ``students`` (all under ``submitted/`` by default), one after another.
+def _timed_out_cells(notebook) -> list[str]:
+    """Where grading ran out of time: "cell N (grade_id or first line)" for each interrupted cell."""
+    places = []
+    for index, cell in enumerate(notebook.cells, start=1):
+        if any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
+            name = cell.metadata.get("nbgrader", {}).get("grade_id") or cell.source.strip().splitlines()[0][:40]
+            places.append(f"cell {index} ({name})")
+    return places
 
-    Shows a progress bar on a terminal.  Raises ``NotReleased`` if the assignment was never released.
-    """
+
+def _save_autogrades(course: Course, assignment_id: str, student_id: str, notebook, timestamp: datetime | None) -> None:
+    """Score the autograded ``notebook`` into the gradebook, the way ``nbgrader autograde`` does after executing it."""
+    with Gradebook(course.db_url, course.config.course_id) as gb:
+        gb.update_or_create_student(student_id)
+        if timestamp is not None:
+            gb.update_or_create_submission(assignment_id, student_id, timestamp=timestamp)
+        else:
+            gb.update_or_create_submission(assignment_id, student_id)
+    resources = {"nbgrader": {"notebook": assignment_id, "assignment": assignment_id,
+                              "student": student_id, "db_url": course.db_url}}
+    config = nbgrader_config(course)
+    for step in (SaveAutoGrades, AssignLatePenalties):  # nbgrader's own order in Autograde.autograde_preprocessors
+        step(config=config).preprocess(notebook, resources)
+
+
+def record(course: Course, assignment_id: str, outcome: TaskOutcome, timestamp: datetime | None) -> SubmissionResult:
+    """Write one worker's outcome into the course: autograded notebook, gradebook scores, status record."""
+    student_id = outcome.student_id
+    folder = course.autograded_dir(assignment_id, student_id)
+    if folder.exists():
+        shutil.rmtree(folder)  # what an earlier grading left must not mix with this one
+    folder.mkdir(parents=True)
+    if outcome.ok:
+        (folder / f"{assignment_id}.ipynb").write_bytes(outcome.notebook)
+        notebook = nbformat.reads(outcome.notebook.decode("utf-8"), as_version=4)
+        _save_autogrades(course, assignment_id, student_id, notebook, timestamp)
+        result = read_results(course, assignment_id, student_id)
+        lost = result.lost()
+        result.message = f"減点 / lost: {', '.join(lost)}" if lost else "自動採点は満点 / all automatic checks passed"
+        if timed_out := _timed_out_cells(notebook):
+            result.message = f"時間切れ / timed out: {', '.join(timed_out)}; {result.message}"
+    else:
+        result = SubmissionResult(student_id, ERROR, outcome.message,
+                                  max_score=total_points(course.source_notebook(assignment_id)))
+        if outcome.log:
+            (folder / "grading.log").write_text(outcome.log, encoding="utf-8")
+    result.seconds = outcome.seconds
+    return result
+
+
+def _read_timestamp(path: Path) -> tuple[str | None, datetime | None, str | None]:
+    """The submission time in ``timestamp.txt`` next to the notebook: (text, parsed, problem)."""
+    stamp = path.parent / "timestamp.txt"
+    if not stamp.is_file():
+        return None, None, None
+    text = stamp.read_text(encoding="utf-8", errors="replace").strip()
+    if not text:
+        return None, None, None
+    try:
+        return text, parse_utc(text), None
+    except ValueError:
+        return text, None, f"timestamp.txt の日時が読めません / unreadable timestamp.txt: {text[:60]!r}"
+
+
+def _log_timing(course: Course, assignment_id: str, rows: list[dict]) -> Path:
+    """Append one line per graded submission to ``logs/grade-<assignment>.csv``; returns its path."""
+    path = course.root / "logs" / f"grade-{assignment_id}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fields = ["finished_utc", "student_id", "status", "score", "max_score", "seconds", "host", "fingerprint"]
+    new = not path.is_file()
+    with path.open("a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@contextmanager
+def dask_client(workers: int, scheduler: str | None):
+    """A Dask client: on ``scheduler`` if given, else on a local cluster of ``workers`` processes we start and stop."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
+
+
+def check_released(course: Course, assignment_id: str) -> None:
+    """Raise ``KeyError`` for an unknown assignment and ``NotReleased`` for one nbgrader has not generated."""
     course.config.assignment(assignment_id)  # unknown assignment: KeyError with the known ones
     with Gradebook(course.db_url, course.config.course_id) as gb:
         try:
@@ -131,12 +242,92 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None)
                 f"{assignment_id} は成績簿にありません。先に python -m autograder release {assignment_id} を実行してください / "
                 f"{assignment_id} is not in the gradebook: run `python -m autograder release {assignment_id}` first"
             ) from None
-    api = nbgrader_api(course)
-    results = []
+
+
+def grade(course: Course, assignment_id: str, students: list[str] | None = None, *, workers: int | None = None,
+          scheduler: str | None = None, force: bool = False, progress: bool | None = None) -> list[SubmissionResult]:
+    """Grade the submissions of ``students`` (all under ``submitted/`` by default); returns one result each, in order.
+
+    ``workers``: local Dask worker processes (default: course_config's ``workers``, else one per CPU core);
+    ``scheduler``: an existing Dask scheduler's address instead of a local cluster (default: course_config's);
+    ``force``: grade again even what is unchanged since it was last graded;
+    ``progress``: show a progress bar (default: only on a terminal).
+    Raises ``KeyError`` for an unknown assignment and ``NotReleased`` if it was never released.
+    """
+    check_released(course, assignment_id)
+    bundle = make_bundle(course, assignment_id)
     targets = students if students is not None else student_ids(course)
-    with grading_environment(course):
-        bar = tqdm(targets, desc=f"採点 {assignment_id}", unit="人", disable=None)
-        for student_id in bar:
-            bar.set_postfix_str(student_id)
-            results.append(grade_submission(course, api, assignment_id, student_id))
-    return results
+    results: dict[str, SubmissionResult] = {}
+    timing: list[dict] = []
+    pending: list[tuple[str, bytes, str | None, datetime | None, str]] = []
+    for student_id in targets:
+        path = course.submission_notebook(assignment_id, student_id)
+        if not path.is_file():
+            results[student_id] = _settle(course, assignment_id, SubmissionResult(
+                student_id, MISSING, f"{path.name} がありません / no {path.name} in the folder"), None, timing)
+            continue
+        data = path.read_bytes()
+        stamp_text, stamp, stamp_problem = _read_timestamp(path)
+        mark = fingerprint(bundle, data, stamp_text)
+        previous = load_status(course.autograded_dir(assignment_id, student_id))
+        if not force and previous and previous.get("fingerprint") == mark and previous["status"] != ERROR:
+            results[student_id] = saved_result(course, assignment_id, student_id)
+            continue
+        if reason := (unreadable_reason(path) or stamp_problem):
+            results[student_id] = _settle(course, assignment_id, SubmissionResult(student_id, INVALID, reason), mark, timing)
+            continue
+        pending.append((student_id, data, stamp_text, stamp, mark))
+    if pending:
+        _grade_on_dask(course, bundle, pending, results, timing, workers=workers, scheduler=scheduler, progress=progress)
+    if timing:
+        _log_timing(course, assignment_id, timing)
+    return [results[student_id] for student_id in targets]
+
+
+def _settle(course: Course, assignment_id: str, result: SubmissionResult, mark: str | None, timing: list[dict],
+            host: str | None = None) -> SubmissionResult:
+    """Give a result that scored nothing its max score, save its status record and note its timing."""
+    if result.status != GRADED:  # nothing was scored, but the row still says what the work was worth
+        result.max_score = total_points(course.source_notebook(assignment_id))
+    result.save(course.autograded_dir(assignment_id, result.student_id), fingerprint=mark, host=host)
+    timing.append({"finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+                   "student_id": result.student_id, "status": result.status, "score": result.score,
+                   "max_score": result.max_score, "seconds": round(result.seconds, 1), "host": host or "",
+                   "fingerprint": mark or ""})
+    return result
+
+
+def _grade_on_dask(course: Course, bundle: GradingBundle, pending, results: dict, timing: list[dict], *,
+                   workers: int | None, scheduler: str | None, progress: bool | None) -> None:
+    from dask.distributed import as_completed
+
+    aid = bundle.assignment_id
+    scheduler = scheduler or course.config.scheduler
+    workers = min(workers or course.config.workers or os.cpu_count() or 1, len(pending))
+    stamps = {student_id: (stamp, mark) for student_id, _, _, stamp, mark in pending}
+    where = scheduler or f"{workers} local workers"
+    bar = tqdm(total=len(pending), desc=f"採点 {aid}", unit="人", disable=(None if progress is None else not progress),
+               bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining} {postfix}")
+    slowest: list[tuple[float, str]] = []
+    with bar, dask_client(workers, scheduler) as client:
+        bar.set_postfix_str(where)
+        shared_bundle = client.scatter(bundle, broadcast=True)
+        futures = {
+            client.submit(grade_task, shared_bundle, student_id, data, stamp_text,
+                          key=f"grade-{aid}-{student_id}-{mark[:12]}", pure=False): student_id
+            for student_id, data, stamp_text, _, mark in pending
+        }
+        for future in as_completed(futures):
+            student_id = futures[future]
+            stamp, mark = stamps[student_id]
+            try:
+                outcome = future.result()
+            except Exception as e:  # noqa: BLE001 -- a worker that died too often (KilledWorker) or a fault in the task itself
+                outcome = TaskOutcome(student_id, False, None,
+                                      f"採点タスクが失敗しました / the grading task failed: {type(e).__name__}: {e}",
+                                      0.0, "?")
+            result = record(course, aid, outcome, stamp)
+            results[student_id] = _settle(course, aid, result, mark, timing, host=outcome.host)
+            slowest = sorted([*slowest, (result.seconds, student_id)], reverse=True)[:3]
+            bar.set_postfix_str(f"{where}; 最も遅い / slowest: " + ", ".join(f"{s} {t:.0f}s" for t, s in slowest))
+            bar.update()

@@ -1,8 +1,10 @@
-"""The environment of the kernels that run submissions: figure capture, data, threads.
+"""The environment of the kernels that run submissions: figure capture, data, threads, fast Keras.
 
 nbgrader starts each kernel with this process's environment, so grading runs
 inside ``grading_environment()``, which points IPython at a startup file that
-installs ``autograder.capture`` before any student code runs.
+installs ``autograder.capture`` and ``autograder.fast_keras`` before any
+student code runs (importing Keras there also puts TensorFlow's import before
+the first cell, where its start-up chatter stays out of the notebook).
 """
 from __future__ import annotations
 
@@ -12,11 +14,15 @@ import tempfile
 from pathlib import Path
 
 from autograder.course import COURSE_DIR_ENV, Course
+from autograder.fast_keras import STEPS_ENV
 
 STARTUP = '''\
-# Written by autograder.grading_kernel: remember every figure the notebook shows.
+# Written by autograder.grading_kernel: remember every figure the notebook shows,
+# and train Keras models several batches per round trip where that changes nothing.
 import autograder.capture
 autograder.capture.install()
+import autograder.fast_keras
+autograder.fast_keras.install_from_environment()
 '''
 
 
@@ -31,6 +37,7 @@ def kernel_environment(course: Course, ipython_dir: Path) -> dict[str, str]:
         "TF_CPP_MIN_LOG_LEVEL": "2",  # keep TensorFlow's C++ start-up chatter out of the feedback
         "CUDA_VISIBLE_DEVICES": "-1",  # grading is CPU-only and must be the same on every machine
         "PYTHONHASHSEED": "0",
+        STEPS_ENV: str(course.config.steps_per_execution),
     }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -25,6 +26,30 @@ if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
 warnings.filterwarnings("ignore", category=SAWarning)
 
 
+TIMEOUT_MESSAGE = "制限時間を超えたため中断しました / interrupted: over the time limit"
+
+
+class NotebookDeadline:
+    """nbclient's ``timeout_func``: each cell gets ``cell_timeout`` seconds, never past the notebook's own limit.
+
+    The notebook's clock starts at its first cell.  Once it has run out, every
+    later cell is interrupted after a second, so the test cells that already
+    ran keep their points and the rest are reported as timed out.  One object
+    serves one notebook: ``nbgrader_config`` makes a new one each call.
+    """
+
+    def __init__(self, cell_timeout: int, notebook_timeout: int):
+        self.cell_timeout = cell_timeout
+        self.notebook_timeout = notebook_timeout
+        self.deadline: float | None = None
+
+    def __call__(self, cell) -> int:
+        now = time.monotonic()
+        if self.deadline is None:
+            self.deadline = now + self.notebook_timeout
+        return max(1, int(min(self.cell_timeout, self.deadline - now)))
+
+
 def nbgrader_config(course: Course) -> Config:
     """The nbgrader ``Config`` for ``course``: folders, gradebook, time zone, timeouts, stubs."""
     settings = course.config
@@ -35,7 +60,13 @@ def nbgrader_config(course: Course) -> Config:
     c.NbGraderAPI.timezone = settings.timezone
     c.Exchange.timezone = settings.timezone
     c.Execute.timeout = settings.cell_timeout
+    c.Execute.timeout_func = NotebookDeadline(settings.cell_timeout, settings.notebook_timeout)
     c.Execute.interrupt_on_timeout = True
+    c.Execute.error_on_timeout = {
+        "ename": "CellTimeoutError",
+        "evalue": TIMEOUT_MESSAGE,
+        "traceback": [f"CellTimeoutError: {TIMEOUT_MESSAGE}"],
+    }
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
     c.ClearSolutions.text_stub = TEXT_STUB
     return c

@@ -72,10 +72,15 @@ class SubmissionResult:
         """grade_ids of automatic checks that did not earn full points."""
         return [c.grade_id for c in self.checks if not c.manual and not c.passed]
 
-    def save(self, folder: Path) -> None:
-        """Write the status record (not the scores, which live in the gradebook) into ``folder``."""
+    def save(self, folder: Path, fingerprint: str | None = None, host: str | None = None) -> None:
+        """Write the status record (not the scores, which live in the gradebook) into ``folder``.
+
+        ``fingerprint`` identifies what was graded (see ``autograder.bundle.fingerprint``),
+        so that grading again can skip it; ``host`` is the worker that graded it.
+        """
         folder.mkdir(parents=True, exist_ok=True)
-        record = {"status": self.status, "message": self.message, "seconds": round(self.seconds, 2)}
+        record = {"status": self.status, "message": self.message, "seconds": round(self.seconds, 2),
+                  "fingerprint": fingerprint, "host": host}
         (folder / STATUS_FILE).write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
