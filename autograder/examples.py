@@ -70,13 +70,19 @@ def _cells_by_id(notebook) -> dict[str, nbformat.NotebookNode]:
     return {c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells if "nbgrader" in c.metadata}
 
 
-def filled_in(source: Path, release: Path) -> nbformat.NotebookNode:
-    """The release notebook with every answer cell holding the solution, as a student would submit it."""
+def filled_in(source: Path, release: Path, only: set[str] | None = None) -> nbformat.NotebookNode:
+    """The release notebook with its answer cells holding the solution, as a student would submit it.
+
+    ``only``: fill just the answer cells with these grade_ids (a student who stopped half-way);
+    the others keep the release's stub.
+    """
     solutions = _cells_by_id(nbformat.read(source, as_version=4))
     notebook = nbformat.read(release, as_version=4)
+    if only is not None and (unknown := only - solutions.keys()):
+        raise KeyError(f"no answer cells {sorted(unknown)} in {source}")
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
+        if meta.get("solution") and (only is None or meta["grade_id"] in only):
             cell.source = DELIMITER.sub("", solutions[meta["grade_id"]].source)
     return notebook
 
