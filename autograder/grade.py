@@ -84,7 +84,7 @@ def unreadable_reason(path: Path) -> str | None:
     try:
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
-    except Exception as e:  # nbformat raises many types for bad files; each is a verdict here
+    except Exception as e:  # noqa: BLE001 -- nbformat raises many types for bad files; each is a verdict here
         return f"ノートブックとして読めません / not a readable notebook: {type(e).__name__}: {str(e)[:200]}"
     return None
 
@@ -312,10 +312,13 @@ def _grade_on_dask(course: Course, bundle: GradingBundle, pending, results: dict
     with bar, dask_client(workers, scheduler) as client:
         bar.set_postfix_str(where)
         shared_bundle = client.scatter(bundle, broadcast=True)
+        # Each task starts the child for its worker's next submission ahead of need, except the last few:
+        # on a cluster we start, a spare left over at the end would only take CPU from the last submissions.
+        last_few = 0 if scheduler else len(client.scheduler_info()["workers"])
         futures = {
-            client.submit(grade_task, shared_bundle, student_id, data, stamp_text,
+            client.submit(grade_task, shared_bundle, student_id, data, stamp_text, i < len(pending) - last_few,
                           key=f"grade-{aid}-{student_id}-{mark[:12]}", pure=False): student_id
-            for student_id, data, stamp_text, _, mark in pending
+            for i, (student_id, data, stamp_text, _, mark) in enumerate(pending)
         }
         for future in as_completed(futures):
             student_id = futures[future]

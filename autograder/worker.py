@@ -1,35 +1,52 @@
 """One grading task, as a Dask worker runs it: a submission in, an autograded notebook out.
 
-``grade_task`` needs nothing from the instructor's machine but its arguments: it
-lays the bundle out as a scratch course in a temporary folder, files the
-submission there, and runs ``python -m autograder.worker`` in a child process,
-which lets nbgrader generate the assignment (a private SQLite gradebook) and
-autograde the submission in a grading kernel.  The child process is what a
-submission can hurt: if it hangs past the notebook's time limit it is killed;
-if its kernel dies the outcome says so; the worker itself carries on.
+``grade_task`` needs nothing from the instructor's machine but its arguments.
+On each machine, once per grading bundle, a child process lays the bundle out as
+a scratch course and lets nbgrader generate the assignment there (a private
+SQLite gradebook): the *template*.  Each submission is then graded by its own
+child process (``python -m autograder.worker serve``) in its own copy of the
+template, under a placeholder student id (the real one never leaves the
+instructor's machine).
 
-The outcome goes back to the one process that writes the course's gradebook
-(``autograder.grade``), which scores the returned notebook with nbgrader's own
-``SaveAutoGrades``, exactly as a local ``nbgrader autograde`` would.
+Children are started ahead of need: while one submission is graded, the next
+child has already imported nbgrader, copied the template and started its
+grading kernel (TensorFlow imported, figure capture installed), then waits for
+its submission.  Each child and its kernel serve exactly one submission; a
+spare is never shared between two.
+
+A child is what a submission can hurt: if it hangs past the notebook's time
+limit it is killed; if its kernel dies the outcome says so; the worker itself
+carries on.  The outcome goes back to the one process that writes the course's
+gradebook (``autograder.grade``), which scores the returned notebook with
+nbgrader's own ``SaveAutoGrades``, exactly as a local ``nbgrader autograde`` would.
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from autograder.bundle import GradingBundle
 
 # Seconds the child process gets beyond the notebook's limit (kernel start, nbgrader's own steps).
 GRACE_SECONDS = 180
 LOG_TAIL = 4000
+PLACEHOLDER = "student"
+"""The student id every child grades its one submission under, in its private course."""
+GO = b"go\n"
+PARENT_ENV = "AUTOGRADER_WORKER_PID"
 
 
 @dataclass
@@ -55,12 +72,22 @@ class TaskOutcome:
 
 
 def _die_with_parent() -> None:
-    """In the child, before it runs: on Linux, be killed when the worker that started it dies."""
+    """In the child, first thing: on Linux, get SIGTERM when the worker that started it dies."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # exit through the clean-up code
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != int(os.environ.get(PARENT_ENV, os.getppid())):  # it died before we asked
+            sys.exit(143)
+
+
+def _child_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "autograder.worker", *args]
+
+
+def _child_env() -> dict[str, str]:
+    return dict(os.environ, **{PARENT_ENV: str(os.getpid())})
 
 
 def _tail(path: Path) -> str:
@@ -80,71 +107,263 @@ def _prepare_data(config) -> str | None:
     return None
 
 
-def grade_task(bundle: GradingBundle, student_id: str, notebook: bytes, timestamp: str | None) -> TaskOutcome:
-    """Autograde ``notebook`` (``student_id``'s submission of ``bundle.assignment_id``) on this machine."""
+class TemplateError(Exception):
+    """nbgrader could not generate the assignment from the bundle on this machine."""
+
+
+def _templates_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"autograder-{os.getuid()}" / "templates"
+
+
+def _template(bundle: GradingBundle) -> Path:
+    """The generated scratch course of ``bundle`` on this machine, made once (shared by this machine's workers)."""
+    final = _templates_dir() / bundle.digest
+    if (final / "ready").is_file():
+        return final / "course"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    making = Path(tempfile.mkdtemp(prefix="making-", dir=final.parent))
+    try:
+        bundle.write(making / "course")
+        done = subprocess.run(_child_command("prepare", str(making / "course"), bundle.assignment_id), check=False,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600, env=_child_env())
+        if done.returncode != 0:
+            raise TemplateError((done.stdout + done.stderr)[-LOG_TAIL:])
+        (making / "ready").write_text("generated by autograder.worker prepare\n", encoding="utf-8")
+        try:
+            making.rename(final)
+        except OSError:  # another worker on this machine made it first
+            pass
+    finally:
+        shutil.rmtree(making, ignore_errors=True)
+    return final / "course"
+
+
+@dataclass
+class _Child:
+    """A ``serve`` child: its private folder (course copy and log) and the process, maybe still warming up."""
+
+    process: subprocess.Popen
+    folder: Path
+    digest: str
+    log: IO[bytes]
+
+    def retire(self) -> None:
+        """Tell an unused child to stop (it shuts its kernel down and removes its folder)."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        self.log.close()
+
+
+_spares: dict[str, _Child] = {}
+_spares_lock = threading.Lock()
+
+
+def _start_child(bundle: GradingBundle, template: Path) -> _Child:
+    folder = Path(tempfile.mkdtemp(prefix=f"autograder-{bundle.assignment_id}-"))
+    shutil.copytree(template, folder / "course")
+    (folder / "course" / "submitted" / PLACEHOLDER / bundle.assignment_id).mkdir(parents=True)
+    log = (folder / "grading.log").open("wb")
+    process = subprocess.Popen(_child_command("serve", str(folder / "course"), bundle.assignment_id),
+                               stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=_child_env())
+    return _Child(process, folder, bundle.digest, log)
+
+
+def _take_child(bundle: GradingBundle, template: Path, prewarm: bool) -> _Child:
+    """A child for this submission (the warm spare if there is one) and, with ``prewarm``, a spare for the next."""
+    with _spares_lock:
+        child = _spares.pop(bundle.digest, None)
+        for digest in list(_spares):  # spares of another bundle (an older version of the assignment) are no use
+            _spares.pop(digest).retire()
+        if child is not None and child.process.poll() is not None:
+            child.retire()
+            shutil.rmtree(child.folder, ignore_errors=True)
+            child = None
+        if child is None:
+            child = _start_child(bundle, template)
+        if prewarm:
+            _spares[bundle.digest] = _start_child(bundle, template)
+    return child
+
+
+@atexit.register
+def _retire_spares() -> None:
+    with _spares_lock:
+        for digest in list(_spares):
+            _spares.pop(digest).retire()
+
+
+def grade_task(bundle: GradingBundle, student_id: str, notebook: bytes, timestamp: str | None,
+               prewarm: bool = True) -> TaskOutcome:
+    """Autograde ``notebook`` (``student_id``'s submission of ``bundle.assignment_id``) on this machine.
+
+    ``prewarm``: also start the child for the next submission of the same bundle now.
+    """
     from autograder.course import load_course
 
     started = time.monotonic()
     host = f"{socket.gethostname()}:{os.getpid()}"
     aid = bundle.assignment_id
-    with tempfile.TemporaryDirectory(prefix=f"autograder-{aid}-") as tmp:
-        work = Path(tmp) / "course"
-        bundle.write(work)
-        config = load_course(work).config
-        if problem := _prepare_data(config):
-            return TaskOutcome(student_id, False, None, problem, time.monotonic() - started, host)
-        submitted = work / "submitted" / student_id / aid
-        submitted.mkdir(parents=True)
+    try:
+        template = _template(bundle)
+    except (TemplateError, subprocess.TimeoutExpired, OSError) as e:
+        return TaskOutcome(student_id, False, None, "課題を生成できませんでした / nbgrader could not generate the "
+                           f"assignment on {socket.gethostname()}", time.monotonic() - started, host, str(e))
+    config = load_course(template).config
+    if problem := _prepare_data(config):
+        return TaskOutcome(student_id, False, None, problem, time.monotonic() - started, host)
+    child = _take_child(bundle, template, prewarm)
+    work = child.folder / "course"
+    try:
+        submitted = work / "submitted" / PLACEHOLDER / aid
         (submitted / f"{aid}.ipynb").write_bytes(notebook)
         if timestamp:
             (submitted / "timestamp.txt").write_text(timestamp, encoding="utf-8")
-        log = Path(tmp) / "grading.log"
         limit = config.notebook_timeout + GRACE_SECONDS
-        with log.open("wb") as out:
-            try:
-                child = subprocess.run(
-                    [sys.executable, "-m", "autograder.worker", str(work), aid, student_id],
-                    check=False, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, timeout=limit,
-                    preexec_fn=_die_with_parent,
-                )
-            except subprocess.TimeoutExpired:
-                message = (f"ノートブック全体が制限時間 ({config.notebook_timeout} 秒) を大きく超えたため打ち切りました / "
-                           f"killed: ran far past the notebook limit of {config.notebook_timeout} s")
-                return TaskOutcome(student_id, False, None, message, time.monotonic() - started, host, _tail(log))
+        try:
+            child.process.stdin.write(GO)
+            child.process.stdin.close()
+        except OSError:  # the child died while warming up; its log says why
+            pass
+        try:
+            child.process.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+            message = (f"ノートブック全体が制限時間 ({config.notebook_timeout} 秒) を大きく超えたため打ち切りました / "
+                       f"killed: ran far past the notebook limit of {config.notebook_timeout} s")
+            return TaskOutcome(student_id, False, None, message, time.monotonic() - started, host,
+                               _tail(child.folder / "grading.log"))
+        child.log.close()
+        log = _tail(child.folder / "grading.log")
         report = work / "outcome.json"
-        graded = work / "autograded" / student_id / aid / f"{aid}.ipynb"
+        graded = work / "autograded" / PLACEHOLDER / aid / f"{aid}.ipynb"
         outcome = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else {}
-        if child.returncode == 0 and outcome.get("success") and graded.is_file():
-            return TaskOutcome(student_id, True, graded.read_bytes(), "", time.monotonic() - started, host, _tail(log))
-        last = (outcome.get("error") or _tail(log)).strip().splitlines()
-        message = f"採点できませんでした / grading failed: {last[-1] if last else f'exit code {child.returncode}'}"
-        return TaskOutcome(student_id, False, None, message, time.monotonic() - started, host, _tail(log))
+        if child.process.returncode == 0 and outcome.get("success") and graded.is_file():
+            return TaskOutcome(student_id, True, graded.read_bytes(), "", time.monotonic() - started, host, log)
+        last = (outcome.get("error") or log).strip().splitlines()
+        message = f"採点できませんでした / grading failed: {last[-1] if last else f'exit code {child.process.returncode}'}"
+        return TaskOutcome(student_id, False, None, message, time.monotonic() - started, host, log)
+    finally:
+        if child.process.poll() is None:  # something above failed: the child must not wait for ever
+            child.process.kill()
+            child.process.wait()
+        child.log.close()
+        shutil.rmtree(child.folder, ignore_errors=True)
 
 
-def autograde_here(work: Path, assignment_id: str, student_id: str) -> dict:
-    """In the child process: generate the assignment in ``work`` and autograde the one submission."""
+# ---- in the child processes ------------------------------------------------------------------------------
+
+
+def _private_course(work: Path):
+    from autograder.course import Course, load_course
+
+    loaded = load_course(work)
+    return Course(root=loaded.root, config=dataclasses.replace(loaded.config, db_url=None))
+
+
+def prepare(work: Path, assignment_id: str) -> int:
+    """``prepare``: generate the assignment in ``work`` (the template every child copies)."""
     from nbgrader.apps import NbGraderAPI
 
-    from autograder.course import Course, load_course
+    from autograder.nbgrader_setup import nbgrader_config
+
+    generated = NbGraderAPI(config=nbgrader_config(_private_course(work))).generate_assignment(
+        assignment_id, force=True, create=True)
+    if not generated["success"]:
+        print(f"generate_assignment: {generated.get('error') or generated.get('log')}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _prewarmed_execute(km_holder: list):
+    """nbgrader's Execute, taking its kernel from ``km_holder`` (a kernel started before the notebook was known)."""
+    from nbgrader.preprocessors import Execute
+
+    class PrewarmedExecute(Execute):
+        def create_kernel_manager(self):
+            km = km_holder.pop() if km_holder else None
+            wanted = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name")
+            if km is None or (wanted and wanted != km.kernel_name):
+                if km is not None:
+                    from jupyter_core.utils import run_sync
+
+                    run_sync(km.shutdown_kernel)(now=True)
+                return super().create_kernel_manager()
+            self.kernel_name = km.kernel_name
+            self.km = km
+            return km
+
+    return PrewarmedExecute
+
+
+async def _start_kernel(cwd: Path):
+    """A grading kernel started in ``cwd`` as nbclient would start it, once it answers."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    km = AsyncKernelManager(kernel_name="python3")
+    await km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"], cwd=str(cwd))
+    client = km.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=120)
+    finally:
+        client.stop_channels()
+    return km
+
+
+def serve(work: Path, assignment_id: str) -> int:
+    """``serve``: start a grading kernel, wait for ``go`` on stdin, then autograde the one submission in ``work``.
+
+    End of input without ``go`` means the child is not needed, and SIGTERM that its worker died:
+    either way it stops its kernel and removes its folder.
+    """
+    try:
+        return _serve(work, assignment_id)
+    except SystemExit:  # nobody will read the folder
+        shutil.rmtree(work.parent, ignore_errors=True)
+        raise
+
+
+def _serve(work: Path, assignment_id: str) -> int:
+    from jupyter_core.utils import run_sync
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+
     from autograder.grading_kernel import grading_environment
     from autograder.nbgrader_setup import nbgrader_config
 
-    loaded = load_course(work)
-    course = Course(root=loaded.root, config=dataclasses.replace(loaded.config, db_url=None))
-    api = NbGraderAPI(config=nbgrader_config(course))
-    generated = api.generate_assignment(assignment_id, force=True, create=True)
-    if not generated["success"]:
-        return {"success": False, "error": f"generate_assignment: {generated.get('error') or generated.get('log')}"}
+    course = _private_course(work)
+    submitted = work / "submitted" / PLACEHOLDER / assignment_id
+    km_holder: list = []
+    config = nbgrader_config(course)
+    config.Autograde.autograde_preprocessors = [
+        _prewarmed_execute(km_holder) if p is Execute else p
+        for p in Autograde.class_traits()["autograde_preprocessors"].default()
+    ]
     with grading_environment(course):
-        outcome = api.autograde(assignment_id, student_id, force=True, create=True)
-    return {"success": bool(outcome["success"]), "error": outcome.get("error") or ""}
+        try:
+            km_holder.append(run_sync(_start_kernel)(submitted))
+        except Exception as e:  # noqa: BLE001 -- nbgrader will try to start one itself and report
+            print(f"prewarming the kernel failed: {type(e).__name__}: {e}", flush=True)
+        try:
+            if sys.stdin.buffer.readline() != GO:
+                raise SystemExit(0)
+            outcome = NbGraderAPI(config=config).autograde(assignment_id, PLACEHOLDER, force=True, create=True)
+        finally:
+            for km in km_holder:  # unused: never reached a notebook
+                run_sync(km.shutdown_kernel)(now=True)
+    result = {"success": bool(outcome["success"]), "error": outcome.get("error") or ""}
+    (work / "outcome.json").write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
+    return 0 if result["success"] else 1
 
 
 def main(argv: list[str]) -> int:
-    work, assignment_id, student_id = Path(argv[0]), argv[1], argv[2]
-    outcome = autograde_here(work, assignment_id, student_id)
-    (work / "outcome.json").write_text(json.dumps(outcome, ensure_ascii=False), encoding="utf-8")
-    return 0 if outcome["success"] else 1
+    _die_with_parent()
+    mode, work, assignment_id = argv[0], Path(argv[1]), argv[2]
+    return {"prepare": prepare, "serve": serve}[mode](work, assignment_id)
 
 
 if __name__ == "__main__":
