@@ -112,7 +112,13 @@ class TemplateError(Exception):
 
 
 def _templates_dir() -> Path:
-    return Path(tempfile.gettempdir()) / f"autograder-{os.getuid()}" / "templates"
+    """This user's folder of templates, private: another user who made it first cannot plant a course in it."""
+    mine = Path(tempfile.gettempdir()) / f"autograder-{os.getuid()}"
+    mine.mkdir(mode=0o700, exist_ok=True)
+    if mine.stat().st_uid != os.getuid():
+        raise TemplateError(f"{mine} belongs to another user: remove it, or set TMPDIR to a private folder")
+    mine.chmod(0o700)
+    return mine / "templates"
 
 
 def _template(bundle: GradingBundle) -> Path:
@@ -120,7 +126,7 @@ def _template(bundle: GradingBundle) -> Path:
     final = _templates_dir() / bundle.digest
     if (final / "ready").is_file():
         return final / "course"
-    final.parent.mkdir(parents=True, exist_ok=True)
+    final.parent.mkdir(exist_ok=True)
     making = Path(tempfile.mkdtemp(prefix="making-", dir=final.parent))
     try:
         bundle.write(making / "course")

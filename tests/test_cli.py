@@ -23,6 +23,17 @@ def test_every_command_has_help_and_is_in_the_readme():
         assert f"python -m autograder {name}" in readme, name
 
 
+def test_every_option_is_in_the_readme():
+    """Is each option of each subcommand (--workers, --scheduler, --force …) named in README.md?"""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, parser in commands().items():
+        for action in parser._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag not in ("--help", "--course-dir"):
+                    assert flag in readme, f"{name} {flag}"
+    assert "--course-dir" in readme
+
+
 def test_unknown_assignment_and_missing_course_fail_bilingually(tmp_path):
     """Do a wrong assignment id and a folder without course_config.py give exit 2 and a Japanese/English message?"""
     run = lambda *args: subprocess.run([sys.executable, "-m", "autograder", *args],  # noqa: E731
