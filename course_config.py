@@ -35,7 +35,10 @@ class AssignmentConfig:
     """Total points of the notebook, automatic and manual; must equal the sum of its graded cells."""
 
     accuracy_threshold: float
-    """Test accuracy the free-design model must reach, measured by the grader on the real test set."""
+    """Test accuracy the assignment's model must reach, measured by the grader on the real test set."""
+
+    recall_threshold: float | None = None
+    """Recall of the positive class (kadai5: malignant) the model must reach on the test set; ``None``: not checked."""
 
 
 @dataclass(frozen=True)
@@ -94,11 +97,26 @@ CONFIG = CourseConfig(
     timezone=TIMEZONE,
     assignments=(
         AssignmentConfig(
+            id="kadai3",
+            title="課題3 MLP①: Fashion-MNIST を MLP で分類する",
+            due=datetime(2027, 5, 9, 23, 59, tzinfo=JST),
+            points=15,
+            accuracy_threshold=0.85,
+        ),
+        AssignmentConfig(
             id="kadai4",
             title="課題4 MLP②: 学習結果の可視化と過学習",
             due=datetime(2027, 5, 16, 23, 59, tzinfo=JST),
             points=25,
             accuracy_threshold=0.87,
+        ),
+        AssignmentConfig(
+            id="kadai5",
+            title="課題5 応用: 乳がんの診断データで MLP",
+            due=datetime(2027, 5, 23, 23, 59, tzinfo=JST),
+            points=25,
+            accuracy_threshold=0.93,
+            recall_threshold=0.90,
         ),
     ),
     cell_timeout=600,

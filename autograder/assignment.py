@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 
 GOAL_PATTERN = re.compile(r"^ACCURACY_GOAL\s*=\s*([0-9.]+)\s*$", re.MULTILINE)
+RECALL_PATTERN = re.compile(r"^RECALL_GOAL\s*=\s*([0-9.]+)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -51,5 +52,11 @@ def disagreements(notebook_path: Path, assignment) -> list[str]:
         problems.append(
             f"ノートブックの ACCURACY_GOAL = {goals} が course_config.py の accuracy_threshold = "
             f"{assignment.accuracy_threshold} と違います / ACCURACY_GOAL in the notebook differs from course_config.py"
+        )
+    recalls = [float(v) for v in RECALL_PATTERN.findall(text)]
+    if recalls and any(goal != assignment.recall_threshold for goal in recalls):
+        problems.append(
+            f"ノートブックの RECALL_GOAL = {recalls} が course_config.py の recall_threshold = "
+            f"{assignment.recall_threshold} と違います / RECALL_GOAL in the notebook differs from course_config.py"
         )
     return problems

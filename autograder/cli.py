@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("export", cmd_export, "write the grades CSV: one row per student folder, one column per graded cell")
     p.add_argument("assignment", help="assignment id, e.g. kadai4")
     p.add_argument("--out", default="grades.csv", help="CSV file to write (default: grades.csv)")
-    p = command("demo", cmd_demo, "release kadai4 in a demo course, grade bundled example submissions, export grades")
+    p = command("demo", cmd_demo, "release every assignment in a demo course, grade bundled example submissions, export grades")
     p.add_argument("--out", default="demo-course", help="folder of the demo course (default: demo-course)")
     return parser
 

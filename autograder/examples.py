@@ -66,6 +66,55 @@ KADAI4_MISTAKES = (
 )
 
 
+KADAI3_MISTAKES = (
+    Mistake("wrong_image", "問1で x_test[0] を表示した", (("q1_code", "x_test[1], 'gray'", "x_test[0], 'gray'"),),
+            frozenset({"q1_image"}), "2枚目 x_test[1]"),
+    Mistake("no_gray", "問1で 'gray' を付けなかった", (("q1_code", "x_test[1], 'gray'", "x_test[1]"),),
+            frozenset({"q1_image"}), "画像の色が 'viridis' です"),
+    Mistake("no_float32", "問2で x_train に astype('float32') を付けなかった",
+            (("q2_code", "x_train.reshape(60000, 784).astype('float32') / 255", "x_train.reshape(60000, 784) / 255"),),
+            frozenset({"q2_reshape"}), "x_train の型が float64 です"),
+    Mistake("wrong_units", "問3で Dense(64) にした", (("q3_code", "Dense(32, input_shape", "Dense(64, input_shape"),),
+            frozenset({"q3_model"}), "ユニット数が 64 です"),
+    Mistake("too_few_epochs", "問4で epochs=20 にした", (("q4_code", "epochs=30", "epochs=20"),),
+            frozenset({"q4_fit"}), "20 個です"),
+    Mistake("rounded_to_1", "問5で np.around(test[1], 1) にした", (("q5_code", "np.around(test[1], 3)", "np.around(test[1], 1)"),),
+            frozenset({"q5_around"}), "np.around(test[1], 3) と一致しません"),
+    Mistake("syntax_error", "問5の predict のセルで括弧を閉じ忘れた", (("q5_code", "model.predict(x_test)", "model.predict(x_test"),),
+            frozenset({"q5_predict", "q5_around"}), "変数 test がありません"),
+)
+
+KADAI5_MISTAKES = (
+    Mistake("test_statistics", "問1で x_test をテストデータ自身の平均と標準偏差で標準化した",
+            (("q1_code", "x_test = (x_test_raw - mean) / std",
+              "x_test = (x_test_raw - x_test_raw.mean(axis=0)) / x_test_raw.std(axis=0)"),),
+            frozenset({"q1_no_leak"}), "テストデータ自身の平均"),
+    Mistake("all_data_statistics", "問1で全データ x の平均と標準偏差を使った（リーク）",
+            (("q1_code", "mean = x_train_raw.mean(axis=0)\nstd = x_train_raw.std(axis=0)", "mean = x.mean(axis=0)\nstd = x.std(axis=0)"),),
+            frozenset({"q1_scaled", "q1_no_leak"}), "x_train が標準化されていません"),
+    Mistake("wrong_units", "問2で1層目を Dense(32) にした", (("q2_code", "Dense(64, input_shape", "Dense(32, input_shape"),),
+            frozenset({"q2_model"}), "ユニット数が 32 です"),
+    Mistake("wrong_loss", "問2で loss='mean_squared_error' にした",
+            (("q2_code", "loss='binary_crossentropy'", "loss='mean_squared_error'"),),
+            frozenset({"q2_model"}), "損失関数が 'mean_squared_error' です"),
+    Mistake("too_few_epochs", "問3で epochs=50 にした", (("q3_code", "epochs=100", "epochs=50"),),
+            frozenset({"q3_fit"}), "50 個です"),
+    Mistake("no_legend", "問4で plt.legend() を書かなかった", (("q4_code", "plt.legend()\n", ""),),
+            frozenset({"q4_plot_legend"}), "凡例がありません"),
+    Mistake("no_dropout", "問5で Dropout を入れなかった", (("q5_code", "model.add(Dropout(0.5))\n", ""),),
+            frozenset({"q5_dropout"}), "層の数が 3 です"),
+    Mistake("no_restore", "問5で restore_best_weights=True を付けなかった",
+            (("q5_code", ", restore_best_weights=True", ""),),
+            frozenset({"q5_early_stopping"}), "restore_best_weights=True"),
+    Mistake("syntax_error", "問6で recall_score の括弧を閉じ忘れた",
+            (("q6_code", "recall_score(y_test, pred)", "recall_score(y_test, pred"),),
+            frozenset({"q6_accuracy", "q6_recall", "q7_confusion"}), "name 'score' is not defined"),
+)
+
+MISTAKES = {"kadai3": KADAI3_MISTAKES, "kadai4": KADAI4_MISTAKES, "kadai5": KADAI5_MISTAKES}
+"""Every assignment's typical mistakes, by assignment id."""
+
+
 def _cells_by_id(notebook) -> dict[str, nbformat.NotebookNode]:
     return {c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells if "nbgrader" in c.metadata}
 
@@ -100,5 +149,6 @@ def with_mistakes(notebook: nbformat.NotebookNode, *mistakes: Mistake) -> nbform
     return notebook
 
 
-def mistake(name: str) -> Mistake:
-    return next(m for m in KADAI4_MISTAKES if m.name == name)
+def mistake(name: str, assignment_id: str = "kadai4") -> Mistake:
+    """The mistake called ``name`` of ``assignment_id``."""
+    return next(m for m in MISTAKES[assignment_id] if m.name == name)

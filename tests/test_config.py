@@ -5,10 +5,11 @@ import dataclasses
 import subprocess
 import sys
 
+import pytest
+from conftest import ROOT
+
 from autograder.assignment import disagreements, graded_cells
 from autograder.nbgrader_setup import nbgrader_config
-
-from conftest import ROOT
 
 
 def test_nbgrader_config_is_derived(course):
@@ -32,13 +33,28 @@ def test_nbgrader_command_line_reads_the_shim():
     assert out.stdout.split() == ["medical-ai-bigdata", "600"], out.stderr
 
 
-def test_notebook_agrees_with_course_config(course):
-    """Do the notebook's points (20 automatic + 5 manual) and ACCURACY_GOAL match course_config.py?"""
-    assignment = course.config.assignment("kadai4")
-    notebook = course.source_notebook("kadai4")
+@pytest.mark.parametrize(("assignment_id", "automatic", "manual"), [("kadai3", 12, 3), ("kadai4", 20, 5), ("kadai5", 20, 5)])
+def test_notebook_agrees_with_course_config(course, assignment_id, automatic, manual):
+    """Do each notebook's points (automatic + manual) and its ACCURACY_GOAL match course_config.py?"""
+    assignment = course.config.assignment(assignment_id)
+    notebook = course.source_notebook(assignment_id)
     assert disagreements(notebook, assignment) == []
     cells = graded_cells(notebook)
-    assert sum(c.points for c in cells if not c.manual) == 20 and sum(c.points for c in cells if c.manual) == 5
-    changed = dataclasses.replace(assignment, points=30, accuracy_threshold=0.9)
+    assert sum(c.points for c in cells if not c.manual) == automatic and sum(c.points for c in cells if c.manual) == manual
+    changed = dataclasses.replace(assignment, points=30, accuracy_threshold=0.99)
     problems = disagreements(notebook, changed)
-    assert len(problems) == 2 and "30" in problems[0] and "0.9" in problems[1]
+    assert len(problems) == 2 and "30" in problems[0] and "0.99" in problems[1]
+
+
+def test_recall_goal_agrees_with_course_config(course):
+    """Does prove refuse kadai5 when its RECALL_GOAL differs from recall_threshold?"""
+    assignment = course.config.assignment("kadai5")
+    problems = disagreements(course.source_notebook("kadai5"), dataclasses.replace(assignment, recall_threshold=0.95))
+    assert len(problems) == 1 and "RECALL_GOAL" in problems[0] and "0.95" in problems[0]
+
+
+def test_deadlines_are_in_course_order(course):
+    """Are the due dates in the course's time zone and in course order (課題3, 課題4, 課題5)?"""
+    dues = [a.due for a in course.config.assignments]
+    assert [a.id for a in course.config.assignments] == ["kadai3", "kadai4", "kadai5"]
+    assert dues == sorted(dues) and all(str(d.tzinfo) == "Asia/Tokyo" for d in dues)

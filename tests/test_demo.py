@@ -1,4 +1,4 @@
-"""The demo's course: kadai4 released and three example students filed (grading them is the slow tier's job)."""
+"""The demo's course: every assignment released and its example students filed (grading them is the slow tier's job)."""
 from __future__ import annotations
 
 import nbformat
@@ -8,17 +8,25 @@ from autograder.demo import MARKER, STUDENTS, build_demo_course
 from autograder.grade import unreadable_reason
 
 
-def test_demo_course_files_three_students(course, tmp_path):
-    """Does the demo build a released course with a correct, a partly wrong and a broken submission?"""
+def _code(path) -> str:
+    return "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+
+
+def test_demo_course_files_example_students(course, tmp_path):
+    """Does the demo release every assignment, with a correct, a partly wrong (and for kadai4 a broken) submission?"""
     demo = build_demo_course(course, tmp_path / "demo")
-    assert demo.release_notebook("kadai4").is_file() and (demo.root / MARKER).is_file()
-    paths = {sid: demo.submission_notebook("kadai4", sid) for sid in STUDENTS}
-    correct, partly, broken = (paths[sid] for sid in sorted(STUDENTS))
-    assert unreadable_reason(correct) is None and unreadable_reason(partly) is None
-    assert "not a readable notebook" in unreadable_reason(broken)
-    text = "\n".join(c.source for c in nbformat.read(partly, as_version=4).cells if c.cell_type == "code")
-    assert "Dense(64, input_shape" in text and "NotImplementedError" not in text
-    assert "_kadai4" not in text  # submissions are made from the student version
+    assert (demo.root / MARKER).is_file()
+    assert sorted(STUDENTS) == sorted(a.id for a in course.config.assignments)
+    for assignment_id, students in STUDENTS.items():
+        assert demo.release_notebook(assignment_id).is_file()
+        paths = {sid: demo.submission_notebook(assignment_id, sid) for sid in students}
+        assert unreadable_reason(paths["s2027001"]) is None and unreadable_reason(paths["s2027002"]) is None
+        correct, partly = _code(paths["s2027001"]), _code(paths["s2027002"])
+        assert correct != partly and "NotImplementedError" not in partly
+        assert f"_{assignment_id}" not in correct  # submissions are made from the student version
+    assert "not a readable notebook" in unreadable_reason(demo.submission_notebook("kadai4", "s2027003"))
+    assert "Dense(64, input_shape" in _code(demo.submission_notebook("kadai4", "s2027002"))
+    assert "x_test_raw.mean(axis=0)" in _code(demo.submission_notebook("kadai5", "s2027002"))
 
 
 def test_demo_refuses_to_wipe_a_folder_it_did_not_make(course, tmp_path):

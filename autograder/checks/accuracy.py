@@ -13,11 +13,17 @@ from autograder.checks.errors import CheckFailed
 
 
 @functools.cache
-def test_set() -> tuple[np.ndarray, np.ndarray]:
-    """The 10,000 test images as float32 rows of 784 in [0, 1], and their labels 0–9."""
+def fashion_mnist_raw() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``fashion_mnist.load_data()`` as the checker loads it: 28×28 uint8 images and labels 0–9."""
     from keras.datasets import fashion_mnist
 
-    (_, _), (x_test, y_test) = fashion_mnist.load_data()
+    return fashion_mnist.load_data()
+
+
+@functools.cache
+def test_set() -> tuple[np.ndarray, np.ndarray]:
+    """The 10,000 test images as float32 rows of 784 in [0, 1], and their labels 0–9."""
+    _, (x_test, y_test) = fashion_mnist_raw()
     return x_test.reshape(len(x_test), 784).astype("float32") / 255, y_test.astype("int64")
 
 

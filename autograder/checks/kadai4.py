@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 
 from autograder.checks import accuracy, figures, history, model as structure
-from autograder.checks.errors import CheckFailed, NotAttempted
+from autograder.checks.errors import CheckFailed
+from autograder.checks.errors import variable as _get
 from autograder.checks.model import dense, dropout
 
 ASSIGNMENT_ID = "kadai4"
@@ -23,12 +24,6 @@ MODEL4 = [MODEL3[0], dropout(0.5), *MODEL3[1:]]  # 111,146 with one Dropout
 def steps(batch_size: int) -> int:
     """Batches per epoch with ``validation_split=0.2``."""
     return math.ceil(TRAIN_ROWS / batch_size)
-
-
-def _get(ns: dict, name: str, made_by: str):
-    if name not in ns:
-        raise NotAttempted(f"変数 {name} がありません。{made_by} のセルを書いて実行しましたか？")
-    return ns[name]
 
 
 def check_model1(ns: dict) -> None:

@@ -52,22 +52,22 @@ def _activation_name(layer) -> str | None:
     return getattr(activation, "__name__", None)
 
 
-def _input_shape(model) -> tuple:
+def _input_shape(model, inputs: int = 784) -> tuple:
     try:
         inputs = model.inputs
     except (AttributeError, ValueError):
         inputs = None
     if not inputs:
         raise CheckFailed(
-            "モデルの入力の形が決まっていません。最初の層に input_shape=(784,) を指定しましょう"
-            "（例: model.add(Dense(32, input_shape=(784,), activation='relu'))）。"
+            f"モデルの入力の形が決まっていません。最初の層に input_shape=({inputs},) を指定しましょう"
+            f"（例: model.add(Dense(32, input_shape=({inputs},), activation='relu'))）。"
         )
     return tuple(inputs[0].shape)
 
 
-def layer_table(model) -> list[dict]:
+def layer_table(model, inputs: int = 784) -> list[dict]:
     """Each layer of ``model`` as a dict: kind, units, activation, rate, output shape, params."""
-    shape = _input_shape(model)
+    shape = _input_shape(model, inputs)
     rows = []
     for layer in model.layers:
         shape = tuple(layer.compute_output_shape(shape))
@@ -86,10 +86,10 @@ def check_structure(model, expected: list[LayerSpec], inputs: int = 784) -> None
     """Raise ``CheckFailed`` unless ``model`` has exactly the ``expected`` layers after ``inputs`` features."""
     if not hasattr(model, "layers") or not hasattr(model, "count_params"):
         raise CheckFailed(f"model が Keras のモデルではありません（{type(model).__name__} です）。Sequential() で作りましょう。")
-    shape = _input_shape(model)
+    shape = _input_shape(model, inputs)
     if shape[1:] != (inputs,):
         raise CheckFailed(f"入力の形が {shape} です。(None, {inputs}) になるように input_shape=({inputs},) を指定しましょう。")
-    rows = layer_table(model)
+    rows = layer_table(model, inputs)
     want = " → ".join(spec.describe() for spec in expected)
     if len(rows) != len(expected):
         have = " → ".join(r["kind"] for r in rows)

@@ -1,0 +1,114 @@
+"""kadai5's hidden checks on the real Breast Cancer Wisconsin split: leakage, structure, recall, confusion matrix."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from keras.layers import Dense, Dropout
+from keras.models import Sequential
+
+from autograder.checks import CheckFailed, NotAttempted, kadai5
+
+
+def scaled(statistics_from):
+    x_train_raw, x_test_raw, y_train, y_test = kadai5.split()
+    mean, std = statistics_from.mean(axis=0), statistics_from.std(axis=0)
+    return {"x_train_raw": x_train_raw, "x_test_raw": x_test_raw, "y_train": y_train, "y_test": y_test,
+            "x_train": (x_train_raw - mean) / std, "x_test": (x_test_raw - mean) / std}
+
+
+def test_split_is_the_notebooks():
+    """Is the checker's split the set-up cell's: 455 / 114 patients, stratified (170 / 42 malignant)?"""
+    x_train_raw, x_test_raw, y_train, y_test = kadai5.split()
+    assert x_train_raw.shape == (455, 30) and x_test_raw.shape == (114, 30)
+    assert int(y_train.sum()) == 170 and int(y_test.sum()) == 42
+
+
+def test_training_statistics_pass_and_scikit_learn_too():
+    """Do hand-written standardisation and StandardScaler fitted on the training data both pass?"""
+    from sklearn.preprocessing import StandardScaler
+
+    ns = scaled(kadai5.split()[0])
+    kadai5.check_scaled(ns)
+    kadai5.check_no_leak(ns)
+    scaler = StandardScaler().fit(ns["x_train_raw"])
+    ns = {"x_train": scaler.transform(ns["x_train_raw"]), "x_test": scaler.transform(ns["x_test_raw"])}
+    kadai5.check_scaled(ns)
+    kadai5.check_no_leak(ns)
+
+
+def test_leakage_is_named():
+    """Are the test set's own statistics and all the data's statistics each caught, with their own message?"""
+    x_train_raw, x_test_raw, _, _ = kadai5.split()
+    ns = scaled(np.concatenate([x_train_raw, x_test_raw]))
+    with pytest.raises(CheckFailed, match="全データ"):
+        kadai5.check_no_leak(ns)
+    with pytest.raises(CheckFailed, match="標準化されていません"):
+        kadai5.check_scaled(ns)
+    ns = scaled(x_train_raw)
+    ns["x_test"] = (x_test_raw - x_test_raw.mean(axis=0)) / x_test_raw.std(axis=0)
+    with pytest.raises(CheckFailed, match="テストデータ自身"):
+        kadai5.check_no_leak(ns)
+    with pytest.raises(CheckFailed, match="形が"):
+        kadai5.check_no_leak({"x_test": x_test_raw[:, :10]})
+    with pytest.raises(NotAttempted):
+        kadai5.check_scaled({})
+
+
+def model(*units, loss="binary_crossentropy", dropout=False):
+    m = Sequential()
+    m.add(Dense(units[0], input_shape=(30,), activation="relu"))
+    for u in units[1:]:
+        if dropout:
+            m.add(Dropout(0.5))
+        m.add(Dense(u, activation="relu" if u != 1 else "sigmoid"))
+    m.compile(loss=loss, optimizer="Adam", metrics=["accuracy"])
+    return m
+
+
+def test_structure_and_loss():
+    """Does 30→64→64→1 with binary_crossentropy pass (6,209 parameters), and another loss or Dropout count fail?"""
+    kadai5.check_model({"model": model(64, 64, 1)})
+    assert model(64, 64, 1).count_params() == 6209
+    with pytest.raises(CheckFailed, match="損失関数が 'mean_squared_error'"):
+        kadai5.check_model({"model": model(64, 64, 1, loss="mean_squared_error")})
+    kadai5.check_dropout({"model": model(64, 64, 1, dropout=True)})
+    with pytest.raises(CheckFailed, match="層の数が 3"):
+        kadai5.check_dropout({"model": model(64, 64, 1)})
+
+
+class Fixed:
+    """A trained-looking model whose predictions are given: enough for the recall and confusion-matrix arithmetic."""
+
+    def __init__(self, predicted):
+        self.optimizer = SimpleNamespace(iterations=1)
+        self.predicted = np.asarray(predicted, dtype="float32").reshape(-1, 1)
+
+    def predict(self, x, verbose=0):
+        return self.predicted[: len(x)]
+
+
+def test_recall_and_confusion_matrix():
+    """Are recall and the confusion matrix computed by the checker, and a student's transposed matrix named?"""
+    ns = scaled(kadai5.split()[0])
+    truth = ns["y_test"].astype(int)
+    predicted = truth.copy()
+    malignant = np.flatnonzero(truth == 1)
+    predicted[malignant[:3]] = 0  # three false negatives
+    predicted[np.flatnonzero(truth == 0)[:1]] = 1  # one false positive
+    ns["model"] = Fixed(predicted)
+    ns["recall"] = (len(malignant) - 3) / len(malignant)
+    kadai5.check_recall(ns, threshold=0.9)
+    with pytest.raises(CheckFailed, match="再現率"):
+        kadai5.check_recall(ns, threshold=0.95)
+    ns["recall"] = 1.0
+    with pytest.raises(CheckFailed, match="recall が 1.0000"):
+        kadai5.check_recall(ns, threshold=0.9)
+    cm = np.array([[71, 1], [3, 39]])
+    kadai5.check_confusion({**ns, "cm": cm})
+    with pytest.raises(CheckFailed, match="正解が先"):
+        kadai5.check_confusion({**ns, "cm": cm.T})
+    kadai5.check_accuracy(ns, threshold=0.96)
+    with pytest.raises(CheckFailed, match="正解率は 0.9649"):
+        kadai5.check_accuracy(ns, threshold=0.97)
