@@ -35,7 +35,7 @@ test-fast: data
 	$(PY) -m pytest -m "not slow"
 
 release: data
-	$(PY) -m autograder release kadai4
+	for a in kadai3 kadai4 kadai5; do $(PY) -m autograder release $$a || exit 1; done
 
 clean:
-	rm -rf demo-course autograded feedback gradebook.db grades.csv .pytest_cache
+	rm -rf demo-course autograded feedback reports solutions logs gradebook.db grades.csv .pytest_cache

@@ -80,6 +80,40 @@ class CourseConfig:
     db_url: str | None
     """The gradebook as an SQLAlchemy URL; ``None`` means ``sqlite:///<course dir>/gradebook.db``."""
 
+    late_policy: str = "reject"
+    """What happens to work submitted after the due date.  ``"reject"`` (the lecture's rule,
+    「締め切りを過ぎた課題は受け取らない」): recorded as late, not graded, 0 points, listed.
+    ``"penalty"``: graded, and nbgrader's late-submission plugin ``late_plugin`` takes points off."""
+
+    late_plugin: str = "autograder.late.PointsPerHour"
+    """With ``late_policy="penalty"``: the ``LateSubmissionPlugin`` class nbgrader uses (any import path;
+    nbgrader's own ``nbgrader.plugins.LateSubmissionPlugin`` gives 0 points to late work)."""
+
+    late_points_per_hour: float = 1.0
+    """With the default ``late_plugin``: points taken off per started hour late."""
+
+    lms_filename_pattern: str = r"(?P<student>[A-Za-z0-9]+)_(?P<time>\d{14})"
+    """Regular expression searched in each file's path inside the LMS bulk download: group ``student``
+    is the student id, group ``time`` the submission time (read with ``lms_time_format``)."""
+
+    lms_time_format: str = "%Y%m%d%H%M%S"
+    """``strptime`` format of the ``time`` group, in the course's time zone."""
+
+    roster: str | None = None
+    """CSV of the class (columns ``student_id``, ``name``), relative to the course folder; ``None``: no roster
+    (then ``collect`` accepts every student id; ``collect --roster FILE`` overrides)."""
+
+    export_columns: tuple[tuple[str, str], ...] = (
+        ("student_id", "student_id"), ("name", "name"), ("score", "score"), ("max_score", "max_score"),
+        ("status", "status"), ("late", "late"), ("message", "message"),
+    )
+    """Columns of the grades CSV as ``(header, field)``, in the order the LMS imports them.  Fields:
+    ``student_id``, ``name``, ``score``, ``max_score``, ``status``, ``late``, ``submitted_at``, ``message``
+    and any grade_id of the notebook (its points).  The graded cells follow unless ``export_cells`` is False."""
+
+    export_cells: bool = True
+    """Whether the grades CSV ends with one column per graded cell."""
+
     def assignment(self, assignment_id: str) -> AssignmentConfig:
         """The assignment called ``assignment_id``; raises ``KeyError`` naming the known ones."""
         for assignment in self.assignments:

@@ -72,6 +72,65 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_collect(args) -> int:
+    from autograder.intake import (
+        LATE_IGNORED,
+        PROBLEM,
+        SUPERSEDED,
+        IntakeError,
+        collect,
+    )
+
+    try:
+        intake = collect(load_course(args.course_dir), args.assignment, Path(args.download),
+                         roster=Path(args.roster) if args.roster else None)
+    except IntakeError as e:
+        print(e, file=sys.stderr)
+        return 2
+    for upload in intake.filed:
+        late = "  締め切り後 / LATE" if upload.late else ""
+        print(f"提出 / filed       {upload.student_id:<12} {upload.submitted_at:%Y-%m-%d %H:%M}  {upload.source}{late}")
+    for outcome, label in ((SUPERSEDED, "古い提出 / older"), (LATE_IGNORED, "遅れ・無視 / late, ignored")):
+        for upload in intake.of(outcome):
+            print(f"{label:<17} {upload.student_id:<12} {upload.source}: {upload.reason}")
+    problems = intake.of(PROBLEM)
+    if problems:
+        print(f"\n取り込めなかったファイル / not filed ({len(problems)}):", file=sys.stderr)
+        for upload in problems:
+            print(f"- {upload.source}: {upload.reason}", file=sys.stderr)
+    print(f"\n{len(intake.filed)} 人分を submitted/ に置きました（{sum(u.late for u in intake.filed)} 人は締め切り後） / "
+          f"filed {len(intake.filed)} students; log: logs/collect-{args.assignment}.csv")
+    return 1 if problems else 0
+
+
+def cmd_feedback(args) -> int:
+    from autograder.feedback import write_feedback
+
+    paths = write_feedback(load_course(args.course_dir), args.assignment, [args.student] if args.student else None)
+    print(f"{len(paths)} 人分のフィードバックを書きました / wrote {len(paths)} feedback pages under feedback/")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from autograder.report import write_report
+
+    path = write_report(load_course(args.course_dir), args.assignment, Path(args.out) if args.out else None)
+    print(f"クラスのレポート / class report: {path}")
+    return 0
+
+
+def cmd_solutions(args) -> int:
+    from autograder.solutions import TooEarly, write_solutions
+
+    try:
+        path = write_solutions(load_course(args.course_dir), args.assignment, force=args.force)
+    except TooEarly as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"正解を書きました / wrote {path} and {path.with_suffix('.html').name}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from autograder.demo import run_demo
 
@@ -110,6 +169,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("export", cmd_export, "write the grades CSV: one row per student folder, one column per graded cell")
     p.add_argument("assignment", help="assignment id, e.g. kadai4")
     p.add_argument("--out", default="grades.csv", help="CSV file to write (default: grades.csv)")
+    p = command("collect", cmd_collect,
+                "file an LMS bulk download (.zip or folder) as submitted/STUDENT/ASSIGNMENT/, latest upload before the due date")
+    p.add_argument("assignment", help="assignment id, e.g. kadai4")
+    p.add_argument("download", help="the LMS's bulk download: a .zip file or a folder")
+    p.add_argument("--roster", metavar="CSV", help="class roster with columns student_id,name (default: course_config's roster)")
+    p = command("feedback", cmd_feedback, "write one Japanese feedback page per student under feedback/ (no hidden tests)")
+    p.add_argument("assignment", help="assignment id, e.g. kadai4")
+    p.add_argument("--student", metavar="ID", help="only this student")
+    p = command("report", cmd_report, "write the class report (plots, checks, failures, similar submissions) as HTML")
+    p.add_argument("assignment", help="assignment id, e.g. kadai4")
+    p.add_argument("--out", metavar="FILE", help="HTML file to write (default: reports/ASSIGNMENT.html)")
+    p = command("solutions", cmd_solutions, "after the due date: run the answer notebook and write solutions/ASSIGNMENT/")
+    p.add_argument("assignment", help="assignment id, e.g. kadai4")
+    p.add_argument("--force", action="store_true", help="write the answers even before the due date")
     p = command("demo", cmd_demo, "release every assignment in a demo course, grade bundled example submissions, export grades")
     p.add_argument("--out", default="demo-course", help="folder of the demo course (default: demo-course)")
     return parser

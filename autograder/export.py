@@ -1,15 +1,20 @@
-"""The grades CSV: one row per folder under submitted/, one column per graded cell."""
+"""The grades CSV in the LMS's import shape: one row per folder under submitted/, columns from course_config."""
 from __future__ import annotations
 
 import csv
+from datetime import UTC
 from pathlib import Path
+
+from nbgrader.api import Gradebook
 
 from autograder.assignment import graded_cells, total_points
 from autograder.course import Course
-from autograder.grade import saved_result, student_ids
-from autograder.results import SubmissionResult
+from autograder.grade import _read_timestamp, saved_result, student_ids
+from autograder.results import LATE, SubmissionResult
 
-BASE_COLUMNS = ["student_id", "score", "max_score", "status", "message"]
+DEFAULT_COLUMNS = (("student_id", "student_id"), ("name", "name"), ("score", "score"), ("max_score", "max_score"),
+                   ("status", "status"), ("late", "late"), ("message", "message"))
+FIELDS = ("student_id", "name", "score", "max_score", "status", "late", "submitted_at", "message")
 
 
 def collect(course: Course, assignment_id: str) -> list[SubmissionResult]:
@@ -17,21 +22,48 @@ def collect(course: Course, assignment_id: str) -> list[SubmissionResult]:
     return [saved_result(course, assignment_id, student_id) for student_id in student_ids(course)]
 
 
+def student_names(course: Course) -> dict[str, str]:
+    """student id → name, as a roster loaded by ``collect`` put them into nbgrader's gradebook ('' if unknown)."""
+    with Gradebook(course.db_url, course.config.course_id) as gb:
+        return {s.id: " ".join(n for n in (s.first_name, s.last_name) if n) for s in gb.students}
+
+
+def submission_time(course: Course, assignment_id: str, student_id: str):
+    """(the submission's timestamp.txt text, naive UTC time) or (None, None)."""
+    text, parsed, _ = _read_timestamp(course.submission_notebook(assignment_id, student_id))
+    return text, parsed
+
+
 def export_grades(course: Course, assignment_id: str, out: Path) -> list[SubmissionResult]:
     """Write the grades CSV of ``assignment_id`` to ``out`` (UTF-8 with BOM, so Excel reads Japanese) and return its rows.
 
-    Ungraded, invalid and failed submissions get 0 points, their status and a message.
+    Columns: course_config's ``export_columns`` (header, field), then one per graded cell unless
+    ``export_cells`` is False.  Ungraded, late, invalid and failed submissions get 0 points, their
+    status, ``late`` = ``yes`` when submitted after the due date, and a message.
     """
+    config = course.config
+    columns = tuple(getattr(config, "export_columns", DEFAULT_COLUMNS))
     cells = graded_cells(course.source_notebook(assignment_id))
+    known = set(FIELDS) | {c.grade_id for c in cells}
+    if unknown := [field for _, field in columns if field not in known]:
+        raise KeyError(f"export_columns の項目 {unknown} がありません（使えるもの: {sorted(known)}） / unknown export fields {unknown}")
+    if getattr(config, "export_cells", True):
+        columns += tuple((c.grade_id, c.grade_id) for c in cells if c.grade_id not in {f for _, f in columns})
     max_score = total_points(course.source_notebook(assignment_id))
+    due = config.assignment(assignment_id).due
+    names = student_names(course)
     results = collect(course, assignment_id)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8-sig") as f:
         writer = csv.writer(f)
-        writer.writerow(BASE_COLUMNS + [c.grade_id for c in cells])
+        writer.writerow([header for header, _ in columns])
         for result in results:
+            stamp_text, stamp = submission_time(course, assignment_id, result.student_id)
+            late = result.status == LATE or (stamp is not None and stamp.replace(tzinfo=UTC) > due)
             points = {c.grade_id: c.points for c in result.checks}
-            row = [result.student_id, f"{result.score:g}", f"{max_score:g}", result.status, result.message]
-            row += ["" if points.get(c.grade_id) is None else f"{points[c.grade_id]:g}" for c in cells]
-            writer.writerow(row)
+            values = {"student_id": result.student_id, "name": names.get(result.student_id, ""),
+                      "score": f"{result.score:g}", "max_score": f"{max_score:g}", "status": result.status,
+                      "late": "yes" if late else "", "submitted_at": stamp_text or "", "message": result.message}
+            values |= {c.grade_id: "" if points.get(c.grade_id) is None else f"{points[c.grade_id]:g}" for c in cells}
+            writer.writerow([values[field] for _, field in columns])
     return results

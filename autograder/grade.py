@@ -43,6 +43,7 @@ from autograder.results import (
     ERROR,
     GRADED,
     INVALID,
+    LATE,
     MISSING,
     NOT_GRADED,
     CheckResult,
@@ -120,7 +121,11 @@ def read_results(course: Course, assignment_id: str, student_id: str) -> Submiss
             points = None if cell.manual and grade.needs_manual_grade else grade.score
             error, message = errors.get(cell.grade_id, (None, None))
             checks.append(CheckResult(cell.grade_id, points, grade.max_score, message, cell.manual, error))
-        return SubmissionResult(student_id, GRADED, score=submission.score, max_score=submission.max_score, checks=checks)
+        penalty = submission.late_submission_penalty or 0.0  # nbgrader keeps it apart from the score
+        result = SubmissionResult(student_id, GRADED, score=submission.score - penalty, max_score=submission.max_score,
+                                  checks=checks)
+        result.late_penalty = penalty
+        return result
 
 
 def saved_result(course: Course, assignment_id: str, student_id: str) -> SubmissionResult:
@@ -178,6 +183,8 @@ def record(course: Course, assignment_id: str, outcome: TaskOutcome, timestamp: 
         result = read_results(course, assignment_id, student_id)
         lost = result.lost()
         result.message = f"減点 / lost: {', '.join(lost)}" if lost else "自動採点は満点 / all automatic checks passed"
+        if result.late_penalty:
+            result.message = f"締め切り後の提出で {result.late_penalty:g} 点減点 / late penalty -{result.late_penalty:g}; {result.message}"
         if timed_out := _timed_out_cells(notebook):
             result.message = f"時間切れ / timed out: {', '.join(timed_out)}; {result.message}"
     else:
@@ -244,6 +251,24 @@ def check_released(course: Course, assignment_id: str) -> None:
             ) from None
 
 
+def record_due_date(course: Course, assignment_id: str) -> datetime:
+    """Put course_config's due date into nbgrader's gradebook (its late-penalty plugins read it); returns it as naive UTC."""
+    due = course.config.assignment(assignment_id).due.astimezone(UTC).replace(tzinfo=None)
+    with Gradebook(course.db_url, course.config.course_id) as gb:
+        gb.update_or_create_assignment(assignment_id, duedate=due)
+    return due
+
+
+def late_message(course: Course, submitted_utc: datetime, due_utc: datetime) -> str:
+    """Why late work is not graded, with both times in the course's time zone (Japanese / English)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(course.config.timezone)
+    local = [t.replace(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M") for t in (submitted_utc, due_utc)]
+    return (f"締め切り後の提出のため受け付けません（提出 {local[0]}、締め切り {local[1]}） / "
+            f"submitted after the due date ({local[0]} > {local[1]}, {course.config.timezone}): not accepted, 0 points")
+
+
 def grade(course: Course, assignment_id: str, students: list[str] | None = None, *, workers: int | None = None,
           scheduler: str | None = None, force: bool = False, progress: bool | None = None) -> list[SubmissionResult]:
     """Grade the submissions of ``students`` (all under ``submitted/`` by default); returns one result each, in order.
@@ -255,6 +280,11 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
     Raises ``KeyError`` for an unknown assignment and ``NotReleased`` if it was never released.
     """
     check_released(course, assignment_id)
+    due = record_due_date(course, assignment_id)
+    policy = getattr(course.config, "late_policy", "reject")
+    if policy not in ("reject", "penalty"):
+        raise KeyError(f"late_policy は 'reject' か 'penalty' です（いまは {policy!r}） / late_policy must be 'reject' or 'penalty'")
+    reject_late = policy == "reject"
     bundle = make_bundle(course, assignment_id)
     targets = students if students is not None else student_ids(course)
     results: dict[str, SubmissionResult] = {}
@@ -272,6 +302,10 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
         previous = load_status(course.autograded_dir(assignment_id, student_id))
         if not force and previous and previous.get("fingerprint") == mark and previous["status"] != ERROR:
             results[student_id] = saved_result(course, assignment_id, student_id)
+            continue
+        if reject_late and stamp is not None and stamp > due:
+            results[student_id] = _settle(course, assignment_id, SubmissionResult(
+                student_id, LATE, late_message(course, stamp, due)), mark, timing)
             continue
         if reason := (unreadable_reason(path) or stamp_problem):
             results[student_id] = _settle(course, assignment_id, SubmissionResult(student_id, INVALID, reason), mark, timing)

@@ -67,6 +67,10 @@ def nbgrader_config(course: Course) -> Config:
         "evalue": TIMEOUT_MESSAGE,
         "traceback": [f"CellTimeoutError: {TIMEOUT_MESSAGE}"],
     }
+    if getattr(settings, "late_policy", "reject") == "penalty":
+        c.AssignLatePenalties.plugin_class = settings.late_plugin
+        c.PointsPerHour.points_per_hour = settings.late_points_per_hour
+        c.LateSubmissionPlugin.penalty_method = "zero"  # only if late_plugin is nbgrader's own
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
     c.ClearSolutions.text_stub = TEXT_STUB
     return c

@@ -15,6 +15,8 @@ MISSING = "missing"
 """The student's folder holds no notebook for this assignment."""
 NOT_GRADED = "not_graded"
 """Submitted but not graded yet."""
+LATE = "late"
+"""Submitted after the due date under the ``reject`` policy: not graded, 0 points."""
 
 STATUS_FILE = "autograder.json"
 
@@ -52,7 +54,7 @@ class SubmissionResult:
 
     student_id: str
     status: str
-    """One of ``graded``, ``invalid``, ``error``, ``missing``, ``not_graded``."""
+    """One of ``graded``, ``invalid``, ``error``, ``missing``, ``not_graded``, ``late``."""
 
     message: str = ""
     """What happened, for the instructor (Japanese / English)."""
@@ -64,6 +66,9 @@ class SubmissionResult:
     checks: list[CheckResult] = field(default_factory=list)
     seconds: float = 0.0
     """Wall time spent grading this submission."""
+
+    late_penalty: float = 0.0
+    """Points nbgrader's late-submission plugin took off (``late_policy="penalty"``); ``score`` is net of it."""
 
     def check(self, grade_id: str) -> CheckResult:
         return next(c for c in self.checks if c.grade_id == grade_id)

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import shutil
 
-from autograder.export import BASE_COLUMNS, export_grades
+import pytest
+
+from autograder.course import Course
+from autograder.export import DEFAULT_COLUMNS, export_grades
 from autograder.grade import grade
 from autograder.results import ERROR, GRADED, INVALID, MISSING, NOT_GRADED
 
@@ -29,7 +33,7 @@ def test_every_folder_gets_a_row_with_its_status(fresh_course, tmp_path):
     export_grades(course, "kadai4", out)
     with open(out, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0])[:5] == BASE_COLUMNS
+    assert list(rows[0])[:7] == [header for header, _ in DEFAULT_COLUMNS]
     assert "q1_model" in rows[0] and "q9_overfitting" in rows[0] and "q3_plot_legend" in rows[0]
     by_id = {row["student_id"]: row for row in rows}
     assert sorted(by_id) == ["s001", "s002", "s003", "s004"]
@@ -39,3 +43,23 @@ def test_every_folder_gets_a_row_with_its_status(fresh_course, tmp_path):
     assert by_id["s003"]["status"] == MISSING and by_id["s003"]["q1_model"] == ""
     assert by_id["s004"]["status"] == NOT_GRADED
     assert ERROR not in {row["status"] for row in rows}
+    assert {row["late"] for row in rows} == {""}
+
+
+def test_columns_in_the_lms_shape(released, tmp_path):
+    """Does export_columns give the LMS's own headers and order, and an unknown field a clear error?"""
+    course = Course(root=tmp_path / "course", config=dataclasses.replace(
+        released.config, export_columns=(("学籍番号", "student_id"), ("得点", "score"), ("遅れ", "late")), export_cells=False))
+    shutil.copytree(released.root, course.root)
+    late = course.submission_notebook("kadai4", "s101")
+    late.parent.mkdir(parents=True)
+    shutil.copyfile(course.release_notebook("kadai4"), late)
+    (late.parent / "timestamp.txt").write_text("2099-01-01 00:00:00+09:00", encoding="utf-8")
+    out = tmp_path / "lms.csv"
+    export_grades(course, "kadai4", out)
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows == [["学籍番号", "得点", "遅れ"], ["s101", "0", "yes"]]
+    wrong = Course(root=course.root, config=dataclasses.replace(course.config, export_columns=(("x", "grade"),)))
+    with pytest.raises(KeyError, match="grade"):
+        export_grades(wrong, "kadai4", out)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 
-from autograder.checks import accuracy, figures, history, model as structure
+from autograder.checks import accuracy, figures, history
+from autograder.checks import model as structure
 from autograder.checks.errors import CheckFailed
 from autograder.checks.errors import variable as _get
 from autograder.checks.model import dense, dropout

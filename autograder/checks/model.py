@@ -53,16 +53,17 @@ def _activation_name(layer) -> str | None:
 
 
 def _input_shape(model, inputs: int = 784) -> tuple:
+    """The shape of the model's input; ``inputs`` (the expected feature count) only shapes the message."""
     try:
-        inputs = model.inputs
+        tensors = model.inputs
     except (AttributeError, ValueError):
-        inputs = None
-    if not inputs:
+        tensors = None
+    if not tensors:
         raise CheckFailed(
             f"モデルの入力の形が決まっていません。最初の層に input_shape=({inputs},) を指定しましょう"
             f"（例: model.add(Dense(32, input_shape=({inputs},), activation='relu'))）。"
         )
-    return tuple(inputs[0].shape)
+    return tuple(tensors[0].shape)
 
 
 def layer_table(model, inputs: int = 784) -> list[dict]:

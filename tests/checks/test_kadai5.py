@@ -112,3 +112,11 @@ def test_recall_and_confusion_matrix():
     kadai5.check_accuracy(ns, threshold=0.96)
     with pytest.raises(CheckFailed, match="正解率は 0.9649"):
         kadai5.check_accuracy(ns, threshold=0.97)
+
+
+def test_missing_input_names_thirty_features():
+    """Is a kadai5 model without input shape told to use input_shape=(30,), not Fashion-MNIST's 784?"""
+    m = Sequential()
+    m.add(Dense(64, activation="relu"))
+    with pytest.raises(CheckFailed, match=r"input_shape=\(30,\)"):
+        kadai5.check_model({"model": m})
