@@ -82,11 +82,12 @@ def read_roster(path: Path) -> dict[str, str]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f))
-    except OSError as e:
-        raise IntakeError(f"名簿が読めません / cannot read the roster {path}: {e}") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise IntakeError(f"名簿が読めません（UTF-8 の CSV にしてください） / cannot read the roster {path} (save it as UTF-8 CSV): {e}") from e
     if rows and not {"student_id", "name"} <= set(rows[0]):
         raise IntakeError(f"名簿 {path} には student_id と name の列が必要です / the roster needs columns student_id and name")
-    return {row["student_id"].strip(): (row.get("name") or "").strip() for row in rows if row.get("student_id", "").strip()}
+    return {(row.get("student_id") or "").strip(): (row.get("name") or "").strip()
+            for row in rows if (row.get("student_id") or "").strip()}
 
 
 def _files(download: Path) -> Iterator[tuple[str, bytes | None, str]]:
@@ -159,7 +160,7 @@ def collect(course: Course, assignment_id: str, download: Path, roster: Path | N
         if not name.lower().endswith(".ipynb"):
             upload.reason = "ノートブック (.ipynb) ではありません / not a notebook (.ipynb) file"
             continue
-        match = pattern.search(name)
+        match = pattern.search(name.rsplit("/", 1)[-1])  # the file's own name, never its folders
         if not match:
             upload.reason = ("ファイル名から学籍番号と提出時刻が読めません（course_config の lms_filename_pattern） / "
                              "no student id and time in the file name (lms_filename_pattern)")
