@@ -80,6 +80,16 @@ class CourseConfig:
     db_url: str | None
     """The gradebook as an SQLAlchemy URL; ``None`` means ``sqlite:///<course dir>/gradebook.db``."""
 
+    sandbox_memory_mb: int = 4096
+    """Memory one grading kernel may use, its files included (a cgroup limit; without cgroups, an address-space
+    rlimit of four times this).  Over it, the kernel is stopped and the submission says so."""
+
+    sandbox_processes: int = 512
+    """Processes and threads one grading kernel may have at once (TensorFlow alone starts a few dozen)."""
+
+    sandbox_disk_mb: int = 1024
+    """Size of the grading kernel's home folder (its working folder), and the largest file it may write."""
+
     late_policy: str = "reject"
     """What happens to work submitted after the due date.  ``"reject"`` (the lecture's rule,
     「締め切りを過ぎた課題は受け取らない」): recorded as late, not graded, 0 points, listed.

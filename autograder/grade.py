@@ -24,6 +24,7 @@ import csv
 import logging
 import os
 import shutil
+import sys
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +51,7 @@ from autograder.results import (
     SubmissionResult,
     load_status,
 )
-from autograder.worker import TaskOutcome, grade_task
+from autograder.worker import KERNEL_DEAD, TaskOutcome, grade_task
 
 
 class NotReleased(Exception):
@@ -78,8 +79,11 @@ def student_ids(course: Course) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def unreadable_reason(path: Path) -> str | None:
-    """Why ``path`` is not a notebook nbgrader can grade, or None if it is one."""
+def unreadable_reason(path: Path, graded_ids: set[str] | None = None) -> str | None:
+    """Why ``path`` is not a notebook nbgrader can grade, or None if it is one.
+
+    ``graded_ids``: the assignment's graded cells; a notebook holding none of them is another assignment's.
+    """
     if not path.is_file():
         return None
     try:
@@ -87,6 +91,9 @@ def unreadable_reason(path: Path) -> str | None:
         nbformat.validate(notebook)
     except Exception as e:  # noqa: BLE001 -- nbformat raises many types for bad files; each is a verdict here
         return f"ノートブックとして読めません / not a readable notebook: {type(e).__name__}: {str(e)[:200]}"
+    if graded_ids and not graded_ids & {c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells}:
+        return ("この課題の採点用のセルが1つもありません（別の課題のノートブックではありませんか？） / "
+                "none of this assignment's graded cells is in the notebook (another assignment's notebook?)")
     return None
 
 
@@ -144,11 +151,11 @@ def saved_result(course: Course, assignment_id: str, student_id: str) -> Submiss
     return result
 
 
-def _timed_out_cells(notebook) -> list[str]:
-    """Where grading ran out of time: "cell N (grade_id or first line)" for each interrupted cell."""
+def _stopped_cells(notebook, ename: str = "CellTimeoutError") -> list[str]:
+    """Where grading was stopped: "cell N (grade_id or first line)" for each cell ending with error ``ename``."""
     places = []
     for index, cell in enumerate(notebook.cells, start=1):
-        if any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
+        if any(o.get("output_type") == "error" and o.get("ename") == ename for o in cell.get("outputs", [])):
             name = cell.metadata.get("nbgrader", {}).get("grade_id") or cell.source.strip().splitlines()[0][:40]
             places.append(f"cell {index} ({name})")
     return places
@@ -185,8 +192,12 @@ def record(course: Course, assignment_id: str, outcome: TaskOutcome, timestamp: 
         result.message = f"減点 / lost: {', '.join(lost)}" if lost else "自動採点は満点 / all automatic checks passed"
         if result.late_penalty:
             result.message = f"締め切り後の提出で {result.late_penalty:g} 点減点 / late penalty -{result.late_penalty:g}; {result.message}"
-        if timed_out := _timed_out_cells(notebook):
+        if timed_out := _stopped_cells(notebook):
             result.message = f"時間切れ / timed out: {', '.join(timed_out)}; {result.message}"
+        if died := _stopped_cells(notebook, KERNEL_DEAD):
+            result.message = f"カーネル停止 / the kernel died: {died[0]}; {result.message}"
+        if outcome.note:
+            result.message = f"{outcome.note}; {result.message}"
     else:
         result = SubmissionResult(student_id, ERROR, outcome.message,
                                   max_score=total_points(course.source_notebook(assignment_id)))
@@ -286,6 +297,7 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
         raise KeyError(f"late_policy は 'reject' か 'penalty' です（いまは {policy!r}） / late_policy must be 'reject' or 'penalty'")
     reject_late = policy == "reject"
     bundle = make_bundle(course, assignment_id)
+    graded_ids = {cell.grade_id for cell in graded_cells(course.source_notebook(assignment_id))}
     targets = students if students is not None else student_ids(course)
     results: dict[str, SubmissionResult] = {}
     timing: list[dict] = []
@@ -307,12 +319,14 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
             results[student_id] = _settle(course, assignment_id, SubmissionResult(
                 student_id, LATE, late_message(course, stamp, due)), mark, timing)
             continue
-        if reason := (unreadable_reason(path) or stamp_problem):
+        if reason := (unreadable_reason(path, graded_ids) or stamp_problem):
             results[student_id] = _settle(course, assignment_id, SubmissionResult(student_id, INVALID, reason), mark, timing)
             continue
         pending.append((student_id, data, stamp_text, stamp, mark))
     if pending:
-        _grade_on_dask(course, bundle, pending, results, timing, workers=workers, scheduler=scheduler, progress=progress)
+        isolation = _grade_on_dask(course, bundle, pending, results, timing, workers=workers, scheduler=scheduler,
+                                   progress=progress)
+        _warn_isolation(isolation)
     if timing:
         _log_timing(course, assignment_id, timing)
     return [results[student_id] for student_id in targets]
@@ -331,8 +345,22 @@ def _settle(course: Course, assignment_id: str, result: SubmissionResult, mark: 
     return result
 
 
+def _warn_isolation(isolation: dict[str, set[str]]) -> None:
+    """Print the sandbox warning for every machine that graded without full isolation (never silently)."""
+    from autograder import sandbox
+
+    weak = {how: hosts for how, hosts in isolation.items() if how and how != sandbox.FULL}
+    if not weak:
+        return
+    local = sandbox.probe().warning()
+    lines = [local] if local else []
+    lines += [f"隔離 / isolation {how}: {', '.join(sorted(hosts))}" for how, hosts in sorted(weak.items())]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
 def _grade_on_dask(course: Course, bundle: GradingBundle, pending, results: dict, timing: list[dict], *,
-                   workers: int | None, scheduler: str | None, progress: bool | None) -> None:
+                   workers: int | None, scheduler: str | None, progress: bool | None) -> dict[str, set[str]]:
+    """Grade ``pending`` on Dask; returns how each machine isolated its kernels: description → hosts."""
     from dask.distributed import as_completed
 
     aid = bundle.assignment_id
@@ -343,6 +371,7 @@ def _grade_on_dask(course: Course, bundle: GradingBundle, pending, results: dict
     bar = tqdm(total=len(pending), desc=f"採点 {aid}", unit="人", disable=(None if progress is None else not progress),
                bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining} {postfix}")
     slowest: list[tuple[float, str]] = []
+    isolation: dict[str, set[str]] = {}
     with bar, dask_client(workers, scheduler) as client:
         bar.set_postfix_str(where)
         shared_bundle = client.scatter(bundle, broadcast=True)
@@ -363,8 +392,10 @@ def _grade_on_dask(course: Course, bundle: GradingBundle, pending, results: dict
                 outcome = TaskOutcome(student_id, False, None,
                                       f"採点タスクが失敗しました / the grading task failed: {type(e).__name__}: {e}",
                                       0.0, "?")
+            isolation.setdefault(outcome.sandbox, set()).add(outcome.host.rsplit(":", 1)[0])
             result = record(course, aid, outcome, stamp)
             results[student_id] = _settle(course, aid, result, mark, timing, host=outcome.host)
             slowest = sorted([*slowest, (result.seconds, student_id)], reverse=True)[:3]
             bar.set_postfix_str(f"{where}; 最も遅い / slowest: " + ", ".join(f"{s} {t:.0f}s" for t, s in slowest))
             bar.update()
+    return isolation

@@ -52,7 +52,7 @@ def grading_environment(course: Course):
         saved = {key: os.environ.get(key) for key in changes}
         os.environ.update(changes)
         try:
-            yield
+            yield Path(tmp)
         finally:
             for key, value in saved.items():
                 if value is None:

@@ -47,6 +47,10 @@ PLACEHOLDER = "student"
 """The student id every child grades its one submission under, in its private course."""
 GO = b"go\n"
 PARENT_ENV = "AUTOGRADER_WORKER_PID"
+KERNEL_DEAD = "DeadKernelError"
+KERNEL_DIED = ("このセルの実行中にカーネルが止まりました（os._exit、メモリの使いすぎなど）。ここから後のセルは実行されていません / "
+               "the kernel died while running this cell; later cells did not run")
+NOT_RUN = "カーネルが止まったため実行されていません / not run: the kernel had died"
 
 
 @dataclass
@@ -69,6 +73,12 @@ class TaskOutcome:
 
     log: str = ""
     """The end of nbgrader's and the kernel's output, for the instructor."""
+
+    note: str = ""
+    """A limit the kernel ran into (memory, processes), Japanese / English; empty if none."""
+
+    sandbox: str = ""
+    """How the kernel was isolated on that machine (``autograder.sandbox.description``)."""
 
 
 def _die_with_parent() -> None:
@@ -246,11 +256,14 @@ def grade_task(bundle: GradingBundle, student_id: str, notebook: bytes, timestam
         report = work / "outcome.json"
         graded = work / "autograded" / PLACEHOLDER / aid / f"{aid}.ipynb"
         outcome = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else {}
+        extra = {"note": outcome.get("limit") or "", "sandbox": outcome.get("sandbox") or ""}
         if child.process.returncode == 0 and outcome.get("success") and graded.is_file():
-            return TaskOutcome(student_id, True, graded.read_bytes(), "", time.monotonic() - started, host, log)
+            return TaskOutcome(student_id, True, graded.read_bytes(), "", time.monotonic() - started, host, log, **extra)
         last = (outcome.get("error") or log).strip().splitlines()
         message = f"採点できませんでした / grading failed: {last[-1] if last else f'exit code {child.process.returncode}'}"
-        return TaskOutcome(student_id, False, None, message, time.monotonic() - started, host, log)
+        if extra["note"]:
+            message = f"{extra['note']}; {message}"
+        return TaskOutcome(student_id, False, None, message, time.monotonic() - started, host, log, **extra)
     finally:
         if child.process.poll() is None:  # something above failed: the child must not wait for ever
             child.process.kill()
@@ -284,18 +297,35 @@ def prepare(work: Path, assignment_id: str) -> int:
 
 
 def _prewarmed_execute(km_holder: list):
-    """nbgrader's Execute, taking its kernel from ``km_holder`` (a kernel started before the notebook was known)."""
+    """nbgrader's Execute, taking its kernel from ``km_holder`` (a kernel started before the notebook was known).
+
+    The grading kernel is always ``python3`` in the sandbox, whatever kernel the notebook's metadata names.
+    If the kernel dies (``os._exit``, over the memory limit, killed), the cell says so and every later code
+    cell is marked as not run, so that the notebook is still scored on what ran before.
+    """
+    import nbformat
+    from nbclient.exceptions import DeadKernelError
     from nbgrader.preprocessors import Execute
 
     class PrewarmedExecute(Execute):
+        died_at: int | None = None
+
+        def preprocess_cell(self, cell, resources, index):
+            if self.died_at is not None:
+                if cell.cell_type == "code":
+                    cell.outputs = [nbformat.v4.new_output("error", ename=KERNEL_DEAD, evalue=NOT_RUN, traceback=[NOT_RUN])]
+                return cell, resources
+            try:
+                return super().preprocess_cell(cell, resources, index)
+            except DeadKernelError:
+                self.died_at = index
+                cell.outputs.append(nbformat.v4.new_output("error", ename=KERNEL_DEAD, evalue=KERNEL_DIED,
+                                                           traceback=[KERNEL_DIED]))
+                return cell, resources
+
         def create_kernel_manager(self):
             km = km_holder.pop() if km_holder else None
-            wanted = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name")
-            if km is None or (wanted and wanted != km.kernel_name):
-                if km is not None:
-                    from jupyter_core.utils import run_sync
-
-                    run_sync(km.shutdown_kernel)(now=True)
+            if km is None:
                 return super().create_kernel_manager()
             self.kernel_name = km.kernel_name
             self.km = km
@@ -304,11 +334,9 @@ def _prewarmed_execute(km_holder: list):
     return PrewarmedExecute
 
 
-async def _start_kernel(cwd: Path):
+async def _start_kernel(cwd: Path, manager_class):
     """A grading kernel started in ``cwd`` as nbclient would start it, once it answers."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    km = AsyncKernelManager(kernel_name="python3")
+    km = manager_class(kernel_name="python3")
     await km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"], cwd=str(cwd))
     client = km.client()
     client.start_channels()
@@ -332,12 +360,62 @@ def serve(work: Path, assignment_id: str) -> int:
         raise
 
 
+def _sandbox(work: Path, course, ipython_dir: Path):
+    from autograder import sandbox
+    from autograder.data import keras_cache_dir
+
+    box = sandbox.Sandbox(work.parent, sandbox.Limits.from_config(course.config), sandbox.probe())
+    datasets = keras_cache_dir().parent
+    if datasets.is_dir():
+        box.bind_ro.append((str(datasets), f"{sandbox.HOME}/.keras/datasets"))
+    box.start()
+    # IPython ignores a start-up folder it cannot write to: the kernel gets its own copy in its home
+    shutil.copytree(ipython_dir, box.home / ".ipython", dirs_exist_ok=True)
+    return box
+
+
+def _judge(work: Path, assignment_id: str, box) -> dict:
+    """Verdicts on the evidence, written into the autograded notebook; returns what the outcome adds."""
+    import nbformat
+
+    from autograder import evidence
+
+    graded = work / "autograded" / PLACEHOLDER / assignment_id / f"{assignment_id}.ipynb"
+    if not graded.is_file():
+        return {}
+    results = evidence.verdicts(work / "source" / assignment_id / f"{assignment_id}.ipynb", box.evidence)
+    notebook = nbformat.read(graded, as_version=4)
+    evidence.apply(notebook, results)
+    nbformat.write(notebook, graded)
+    return {"judged": sorted(results)}
+
+
+def _import_checks(assignment_id: str) -> None:
+    import importlib
+
+    try:
+        importlib.import_module(f"autograder.checks.{assignment_id}")
+        import keras  # noqa: F401
+    except ImportError:  # an assignment without its own checks module, or without Keras: nothing to warm
+        pass
+
+
+def _reason(log: str) -> str | None:
+    """The most specific error line of nbgrader's log (``ValidationError: …``), not its closing summary."""
+    import re
+
+    lines = [m.group(1) for m in re.finditer(r"^\s*([\w.]*(?:Error|Exception): .+)$", log, re.MULTILINE)
+             if "NbGraderException" not in m.group(1)]
+    return lines[-1].strip() if lines else None
+
+
 def _serve(work: Path, assignment_id: str) -> int:
     from jupyter_core.utils import run_sync
     from nbgrader.apps import NbGraderAPI
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
 
+    from autograder import sandbox
     from autograder.grading_kernel import grading_environment
     from autograder.nbgrader_setup import nbgrader_config
 
@@ -349,19 +427,37 @@ def _serve(work: Path, assignment_id: str) -> int:
         _prewarmed_execute(km_holder) if p is Execute else p
         for p in Autograde.class_traits()["autograde_preprocessors"].default()
     ]
-    with grading_environment(course):
+    result: dict = {"success": False, "error": ""}
+    with grading_environment(course) as ipython_dir:
+        box = _sandbox(work, course, ipython_dir)
         try:
-            km_holder.append(run_sync(_start_kernel)(submitted))
-        except Exception as e:  # noqa: BLE001 -- nbgrader will try to start one itself and report
-            print(f"prewarming the kernel failed: {type(e).__name__}: {e}", flush=True)
-        try:
-            if sys.stdin.buffer.readline() != GO:
-                raise SystemExit(0)
-            outcome = NbGraderAPI(config=config).autograde(assignment_id, PLACEHOLDER, force=True, create=True)
+            os.environ.update(box.kernel_env())  # without bubblewrap the kernel inherits it as it is
+            manager_class = sandbox.kernel_manager_class(box, box.kernel_env())
+            config.Execute.kernel_manager_class = manager_class
+            try:
+                km_holder.append(run_sync(_start_kernel)(submitted, manager_class))
+            except Exception as e:  # noqa: BLE001 -- nbgrader will try to start one itself and report
+                print(f"prewarming the kernel failed: {type(e).__name__}: {e}", flush=True)
+            # the verdicts need Keras and the checks here, outside the kernel: import them while waiting
+            threading.Thread(target=_import_checks, args=(assignment_id,), daemon=True).start()
+            try:
+                if sys.stdin.buffer.readline() != GO:
+                    raise SystemExit(0)
+                outcome = NbGraderAPI(config=config).autograde(assignment_id, PLACEHOLDER, force=True, create=True)
+            finally:
+                for km in km_holder:  # unused: never reached a notebook
+                    run_sync(km.shutdown_kernel)(now=True)
+            result = {"success": bool(outcome["success"]), "error": outcome.get("error") or ""}
+            if not result["success"]:  # nbgrader's own account of what went wrong, for grading.log
+                print(outcome.get("log") or "", flush=True)
+                result["error"] = _reason(outcome.get("log") or "") or result["error"]
+            events = box.stop()  # nothing the student started runs while the evidence is read
+            result["limit"] = sandbox.limit_message(events, box.limits)
+            result["sandbox"] = sandbox.description(box.capabilities)
+            result.update(_judge(work, assignment_id, box))
         finally:
-            for km in km_holder:  # unused: never reached a notebook
-                run_sync(km.shutdown_kernel)(now=True)
-    result = {"success": bool(outcome["success"]), "error": outcome.get("error") or ""}
+            box.stop()
+            box.release()
     (work / "outcome.json").write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
     return 0 if result["success"] else 1
 

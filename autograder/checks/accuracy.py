@@ -27,6 +27,15 @@ def test_set() -> tuple[np.ndarray, np.ndarray]:
     return x_test.reshape(len(x_test), 784).astype("float32") / 255, y_test.astype("int64")
 
 
+@functools.cache
+def validation_set(validation_split: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """The rows ``fit(..., validation_split=0.2)`` keeps aside (the last 20% of the training set), one-hot labels."""
+    (x_train, y_train), _ = fashion_mnist_raw()
+    keep = int(len(x_train) * (1.0 - validation_split))
+    x = x_train[keep:].reshape(len(x_train) - keep, 784).astype("float32") / 255
+    return x, np.eye(10, dtype="float32")[y_train[keep:]]
+
+
 def predictions(model) -> np.ndarray:
     """``model``'s class probabilities for the test set, shape (10000, 10)."""
     x_test, _ = test_set()
@@ -40,6 +49,18 @@ def predictions(model) -> np.ndarray:
     if probabilities.shape != (len(x_test), 10):
         raise CheckFailed(f"予測結果の形が {probabilities.shape} です。最後の層を Dense(10, activation='softmax') にしましょう。")
     return probabilities
+
+
+def check_predictions(value, model, name: str) -> None:
+    """Raise ``CheckFailed`` unless ``value`` (the student's ``name``) is ``model.predict(x_test)``."""
+    given = np.asarray(value)
+    expected = predictions(model)
+    if given.shape != expected.shape:
+        raise CheckFailed(f"{name} の形が {given.shape} です。{name} = model.predict(x_test) なら {expected.shape} になります。")
+    if not np.allclose(given, expected, atol=1e-4):
+        raise CheckFailed(
+            f"{name} がテストデータ x_test に対する model の予測と一致しません。学習のあとで {name} = model.predict(x_test) と書きましょう。"
+        )
 
 
 def measure(model) -> tuple[float, float]:

@@ -8,22 +8,31 @@ from __future__ import annotations
 import numpy as np
 
 from autograder import capture
-from autograder.checks.errors import CheckFailed, NotAttempted
+from autograder.checks import history
+from autograder.checks.errors import CheckFailed, NotAttempted, variable
+from autograder.evidence import FIGURES
 
 SIDES = ("左（1つ目）", "右（2つ目）")
 
 
-def last_figure():
-    """The last figure the student's code displayed; raises ``NotAttempted`` if none."""
+def shown(ns: dict) -> list:
+    """Every figure the student's code displayed, oldest first: rebuilt from the evidence, or as captured here."""
+    if FIGURES in ns:
+        return ns[FIGURES]
     if not capture.is_installed():
         raise RuntimeError(
             "figure capture is not installed in this kernel: grade with `python -m autograder grade` "
             "(図の記録が有効ではありません。python -m autograder で採点してください)"
         )
-    shown = capture.figures()
-    if not shown:
+    return capture.figures()
+
+
+def last_figure(ns: dict):
+    """The last figure the student's code displayed; raises ``NotAttempted`` if none."""
+    figures = shown(ns)
+    if not figures:
         raise NotAttempted("グラフが表示されていません。作図のセルを実行して plt.show() で表示しましょう。")
-    return shown[-1]
+    return figures[-1]
 
 
 def panels(figure) -> list:
@@ -101,3 +110,26 @@ def check_legends(figure) -> None:
         labels = {line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")}
         if not labels <= shown:
             raise CheckFailed(f"{side}のグラフの凡例に {sorted(labels - shown)} がありません。")
+
+
+PANELS = {"loss": (0, ("loss", "val_loss")), "accuracy": (1, ("accuracy", "val_accuracy"))}
+
+
+def check_history_figure(ns: dict, part: str, made_by: str, genuine=None) -> None:
+    """One mark of the lecture's history figure: ``part`` is ``layout``, ``loss``, ``accuracy`` or ``legend``.
+
+    ``made_by`` names the question whose ``result = model.fit(...)`` the figure draws;
+    ``genuine(result)`` raises ``CheckFailed`` if that History is not its model's (a History written by
+    hand earns no point for drawing it).
+    """
+    if part == "layout":
+        check_layout(last_figure(ns))
+    elif part == "legend":
+        check_legends(last_figure(ns))
+    else:
+        result = variable(ns, "result", made_by)
+        hist = history.history_of(result)
+        if genuine is not None:
+            genuine(result)
+        index, keys = PANELS[part]
+        check_panel(last_figure(ns), index, hist, keys)

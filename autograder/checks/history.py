@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from autograder.checks.errors import CheckFailed
 
 KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -46,3 +48,39 @@ def check_history(result, epochs: int, steps: int | None = None) -> None:
                 f"1エポックあたりのバッチ数が {params.get('steps')} です（期待値 {steps}）。"
                 "batch_size と validation_split=0.2 の指定を確認しましょう。"
             )
+
+
+def check_history_is_models(result, x_val, y_val) -> None:
+    """Raise ``CheckFailed`` unless ``result`` is what its own model's training returned.
+
+    The checker evaluates ``result.model`` on the validation rows ``x_val, y_val``
+    (the last 20% of the training data, which ``validation_split=0.2`` keeps
+    aside): the loss must be the History's last ``val_loss`` (or its smallest,
+    when EarlyStopping restored the best weights), and the model's optimizer must
+    have taken at least as many steps as the History's epochs times batches per
+    epoch.  A History written by hand, or kept from another model, fails here.
+    """
+    history = history_of(result)
+    model = getattr(result, "model", None)
+    if model is None or not callable(getattr(model, "evaluate", None)):
+        raise CheckFailed("result に学習したモデルがありません。result = model.fit(...) の戻り値をそのまま使いましょう。")
+    values = [float(v) for v in history.get("val_loss", [])]
+    steps = int((getattr(result, "params", None) or {}).get("steps") or 0)
+    optimizer = getattr(model, "optimizer", None)
+    done = int(np.asarray(optimizer.iterations)) if optimizer is not None else 0
+    if done < steps * len(values):
+        raise CheckFailed(
+            f"モデルが学習したバッチ数は {done:,} ですが、result によると {steps * len(values):,}"
+            f"（{len(values)} エポック × {steps}）のはずです。result = model.fit(...) の戻り値をそのまま使いましょう。"
+        )
+    if not values:
+        return
+    try:
+        loss = float(np.ravel(model.evaluate(np.asarray(x_val), np.asarray(y_val), verbose=0, batch_size=1000))[0])
+    except Exception as e:
+        raise CheckFailed(f"検証用データでモデルを評価できませんでした: {type(e).__name__}: {str(e)[:200]}") from e
+    if not any(math.isclose(loss, v, rel_tol=1e-3, abs_tol=1e-5) for v in (values[-1], min(values))):
+        raise CheckFailed(
+            f"result.history の最後の val_loss は {values[-1]:.4f} ですが、result のモデルを検証用データで測ると {loss:.4f} です。"
+            "result = model.fit(...) の戻り値をそのまま使いましょう。"
+        )

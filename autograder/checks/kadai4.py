@@ -1,7 +1,10 @@
 """The hidden checks of 課題4 (kadai4), one function per graded cell.
 
 Each function takes the notebook's namespace (``globals()`` in the test cell), so
-a missing variable gives a Japanese message instead of a ``NameError``.
+a missing variable gives a Japanese message instead of a ``NameError``.  In a
+grading kernel the test cell only collects the variables each check declares
+with ``@uses``; the check itself runs on that evidence in the grading process
+(``autograder.evidence``).
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from autograder.checks import model as structure
 from autograder.checks.errors import CheckFailed
 from autograder.checks.errors import variable as _get
 from autograder.checks.model import dense, dropout
+from autograder.evidence import uses
 
 ASSIGNMENT_ID = "kadai4"
 TRAIN_ROWS = 48_000  # 60,000 training images less validation_split=0.2
@@ -27,43 +31,52 @@ def steps(batch_size: int) -> int:
     return math.ceil(TRAIN_ROWS / batch_size)
 
 
+@uses("model")
 def check_model1(ns: dict) -> None:
     """問1: 784→32→10 (25,450 parameters)."""
     structure.check_structure(_get(ns, "model", "問1"), MODEL1)
 
 
+def _check_fit(result, epochs: int, batch_size: int) -> None:
+    history.check_history(result, epochs=epochs, steps=steps(batch_size))
+    _genuine(result)
+
+
+def _genuine(result) -> None:
+    history.check_history_is_models(result, *accuracy.validation_set())
+
+
+@uses("result")
 def check_fit1(ns: dict) -> None:
-    """問2: 30 epochs, batch_size=64, validation_split=0.2."""
-    history.check_history(_get(ns, "result", "問2"), epochs=30, steps=steps(64))
+    """問2: 30 epochs, batch_size=64, validation_split=0.2, and the History is its model's."""
+    _check_fit(_get(ns, "result", "問2"), 30, 64)
 
 
-def _figure_and_history(ns: dict):
-    result = _get(ns, "result", "問2")
-    return figures.last_figure(), history.history_of(result)
-
-
+@uses("result", figures=True)
 def check_plot_layout(ns: dict) -> None:
     """問3: figsize=(12,4), two panels side by side."""
-    figures.check_layout(figures.last_figure())
+    figures.check_history_figure(ns, "layout", "問2")
 
 
+@uses("result", figures=True)
 def check_plot_loss(ns: dict) -> None:
     """問3: left panel draws loss and val_loss with their labels."""
-    figure, hist = _figure_and_history(ns)
-    figures.check_panel(figure, 0, hist, ("loss", "val_loss"))
+    figures.check_history_figure(ns, "loss", "問2", _genuine)
 
 
+@uses("result", figures=True)
 def check_plot_accuracy(ns: dict) -> None:
     """問3: right panel draws accuracy and val_accuracy with their labels."""
-    figure, hist = _figure_and_history(ns)
-    figures.check_panel(figure, 1, hist, ("accuracy", "val_accuracy"))
+    figures.check_history_figure(ns, "accuracy", "問2", _genuine)
 
 
+@uses("result", figures=True)
 def check_plot_legend(ns: dict) -> None:
     """問3: each panel has a legend."""
-    figures.check_legends(figures.last_figure())
+    figures.check_history_figure(ns, "legend", "問2")
 
 
+@uses("score", "model")
 def check_evaluate(ns: dict) -> None:
     """問4: ``score = model.evaluate(x_test, y_test)`` agrees with the checker's own measurement."""
     score = _get(ns, "score", "問4 (model.evaluate)")
@@ -81,18 +94,10 @@ def check_evaluate(ns: dict) -> None:
         )
 
 
+@uses("test2", "model")
 def check_predict(ns: dict) -> None:
-    """問4: ``test2 = model.predict(x_test)`` holds the model's predictions, and image 1 is a 2."""
-    import numpy as np
-
-    test2 = np.asarray(_get(ns, "test2", "問4 (model.predict)"))
-    expected = accuracy.predictions(_get(ns, "model", "問1"))
-    if test2.shape != expected.shape:
-        raise CheckFailed(f"test2 の形が {test2.shape} です。test2 = model.predict(x_test) なら {expected.shape} になります。")
-    if not np.allclose(test2, expected, atol=1e-4):
-        raise CheckFailed("test2 がテストデータ x_test に対する model の予測と一致しません。test2 = model.predict(x_test) と書きましょう。")
-    if int(np.argmax(test2[1])) != int(np.argmax(expected[1])):
-        raise CheckFailed("test2[1] の予測が正しくありません。")
+    """問4: ``test2 = model.predict(x_test)`` holds the model's predictions for the test set."""
+    accuracy.check_predictions(_get(ns, "test2", "問4 (model.predict)"), _get(ns, "model", "問1"), "test2")
 
 
 def _check_trained_model(ns: dict, expected, question: str, epochs: int = 10, batch_size: int = 256) -> None:
@@ -100,24 +105,28 @@ def _check_trained_model(ns: dict, expected, question: str, epochs: int = 10, ba
     result = _get(ns, "result", question)
     if getattr(result, "model", None) is not ns["model"]:
         raise CheckFailed(f"result が{question}のモデルの学習結果ではありません。result = model.fit(...) を実行しましょう。")
-    history.check_history(result, epochs=epochs, steps=steps(batch_size))
+    _check_fit(result, epochs, batch_size)
 
 
+@uses("model", "result")
 def check_model2(ns: dict) -> None:
     """問5: 128 units (101,770 parameters), trained 10 epochs."""
     _check_trained_model(ns, MODEL2, "問5")
 
 
+@uses("model", "result")
 def check_model3(ns: dict) -> None:
     """問6: 128-64-32 (111,146 parameters), trained 10 epochs."""
     _check_trained_model(ns, MODEL3, "問6")
 
 
+@uses("model", "result")
 def check_model4(ns: dict) -> None:
     """問7: Dropout(0.5) after the first Dense (111,146 parameters), trained 10 epochs."""
     _check_trained_model(ns, MODEL4, "問7")
 
 
+@uses("model")
 def check_free(ns: dict, threshold: float | None = None) -> None:
     """問8: any model reaching the course's accuracy threshold on the real test set."""
     if threshold is None:

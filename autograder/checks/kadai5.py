@@ -17,6 +17,7 @@ from autograder.checks import model as structure
 from autograder.checks.errors import CheckFailed, NotAttempted
 from autograder.checks.errors import variable as _get
 from autograder.checks.model import dense, dropout
+from autograder.evidence import uses
 
 ASSIGNMENT_ID = "kadai5"
 SPLIT_SEED = 1  # train_test_split(..., random_state=1) in the set-up cell
@@ -66,6 +67,7 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.allclose(a, b, rtol=1e-4, atol=1e-4))
 
 
+@uses("x_train")
 def check_scaled(ns: dict) -> None:
     """問1: ``x_train`` standardised with the training data's own mean and standard deviation."""
     expected, _ = standardised()
@@ -78,6 +80,7 @@ def check_scaled(ns: dict) -> None:
         )
 
 
+@uses("x_test")
 def check_no_leak(ns: dict) -> None:
     """問1: ``x_test`` standardised with the *training* statistics (no leakage from the test set)."""
     x_train_raw, x_test_raw, _, _ = split()
@@ -106,6 +109,7 @@ def _loss_name(model) -> str:
     return getattr(loss, "__name__", None) or getattr(loss, "name", None) or type(loss).__name__
 
 
+@uses("model")
 def check_model(ns: dict) -> None:
     """問2: 30→64→64→1 with a sigmoid output (6,209 parameters), compiled with binary_crossentropy."""
     model = _get(ns, "model", "問2")
@@ -123,43 +127,56 @@ def _validation_rows() -> int:
     return math.floor(rows * (1.0 - VALIDATION_SPLIT))
 
 
+@uses("result", "x_train", "y_train")
 def check_fit(ns: dict) -> None:
-    """問3: ``result = model.fit(...)`` with epochs=100, batch_size=32, validation_split=0.2."""
+    """問3: ``result = model.fit(...)`` with epochs=100, batch_size=32, validation_split=0.2, and the History is its model's."""
     result = _get(ns, "result", "問3")
     history.check_history(result, epochs=EPOCHS, steps=math.ceil(_validation_rows() / BATCH_SIZE))
+    _genuine(ns)(result)
 
 
-def _figure_and_history(ns: dict):
-    return figures.last_figure(), history.history_of(_get(ns, "result", "問3"))
+def _genuine(ns: dict):
+    """Whether a History is its model's, measured on the student's own validation rows (the last 20% of x_train)."""
+    def check(result) -> None:
+        x_train = np.asarray(_get(ns, "x_train", "問1"), dtype="float32")
+        y_train = np.asarray(_get(ns, "y_train", "準備"), dtype="float32")
+        keep = math.floor(len(x_train) * (1.0 - VALIDATION_SPLIT))
+        history.check_history_is_models(result, x_train[keep:], y_train[keep:])
+
+    return check
 
 
+@uses("result", figures=True)
 def check_plot_layout(ns: dict) -> None:
     """問4: figsize=(12,4), two panels side by side."""
-    figures.check_layout(figures.last_figure())
+    figures.check_history_figure(ns, "layout", "問3")
 
 
+@uses("result", "x_train", "y_train", figures=True)
 def check_plot_loss(ns: dict) -> None:
     """問4: left panel draws loss and val_loss with their labels."""
-    figure, hist = _figure_and_history(ns)
-    figures.check_panel(figure, 0, hist, ("loss", "val_loss"))
+    figures.check_history_figure(ns, "loss", "問3", _genuine(ns))
 
 
+@uses("result", "x_train", "y_train", figures=True)
 def check_plot_accuracy(ns: dict) -> None:
     """問4: right panel draws accuracy and val_accuracy with their labels."""
-    figure, hist = _figure_and_history(ns)
-    figures.check_panel(figure, 1, hist, ("accuracy", "val_accuracy"))
+    figures.check_history_figure(ns, "accuracy", "問3", _genuine(ns))
 
 
+@uses("result", figures=True)
 def check_plot_legend(ns: dict) -> None:
     """問4: each panel has a legend."""
-    figures.check_legends(figures.last_figure())
+    figures.check_history_figure(ns, "legend", "問3")
 
 
+@uses("model")
 def check_dropout(ns: dict) -> None:
     """問5: the model is rebuilt with Dropout(0.5) after each hidden Dense layer."""
     structure.check_structure(_get(ns, "model", "問5"), CURE, inputs=FEATURES)
 
 
+@uses("model", "result", "x_train", "y_train")
 def check_early_stopping(ns: dict) -> None:
     """問5: trained with EarlyStopping(restore_best_weights=True): the model is the one of the best val_loss.
 
@@ -208,6 +225,7 @@ def _trained(ns: dict):
     return model
 
 
+@uses("model")
 def check_accuracy(ns: dict, threshold: float | None = None) -> None:
     """問6: the final model's accuracy on the test set, measured by the checker, reaches the threshold."""
     threshold = _threshold("accuracy_threshold") if threshold is None else threshold
@@ -226,6 +244,7 @@ def _recall(y_true: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(predicted[malignant] == 1))
 
 
+@uses("model", "recall", "x_test")
 def check_recall(ns: dict, threshold: float | None = None) -> None:
     """問6: recall of the malignant class reaches the threshold, and ``recall`` holds it."""
     threshold = _threshold("recall_threshold") if threshold is None else threshold
@@ -250,6 +269,7 @@ def check_recall(ns: dict, threshold: float | None = None) -> None:
         )
 
 
+@uses("cm", "model", "x_test")
 def check_confusion(ns: dict) -> None:
     """問7: ``cm = confusion_matrix(y_test, pred)`` of the final model (rows: truth 0/1, columns: prediction 0/1)."""
     cm = _array(ns, "cm", "問7", (2, 2))

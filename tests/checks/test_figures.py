@@ -26,7 +26,7 @@ def draw(labels=("loss", "val_loss", "accuracy", "val_accuracy"), legend=True, t
             plt.legend()
     plt.show()
     plt.close("all")  # what the inline backend does after showing
-    return last_figure()
+    return last_figure({})
 
 
 @pytest.fixture(autouse=True)

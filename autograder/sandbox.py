@@ -1,0 +1,402 @@
+"""The sandbox each grading kernel runs in: bubblewrap, cgroup limits, resource limits.
+
+A student's notebook runs in a Jupyter kernel.  Here that kernel is started
+through ``python -m autograder.jail`` (which joins the submission's cgroups and
+sets resource limits) and then ``bwrap`` (bubblewrap), so that it sees:
+
+- the system (``/usr``, ``/etc``, …) and the Python installation, read-only;
+- a private home (``/home/student``, its working folder) of limited size, and
+  Keras's copy of the data sets, read-only;
+- the folder of its own connection sockets (Jupyter's ``ipc`` transport: there
+  is no network in the sandbox, not even loopback shared with the host).
+
+Never the course folder, the gradebook, the source notebooks or any other
+submission: those are simply not mounted.  No network, its own process, IPC and
+host-name namespaces, and it dies with the process that started it.
+
+Limits come from course_config (``sandbox_memory_mb``, ``sandbox_processes``,
+``sandbox_disk_mb``); the notebook's time limit is enforced by nbgrader's
+executor and the worker.  Where a part cannot be had (no bubblewrap on a laptop,
+no writable cgroups, not root for the size-limited home), ``probe()`` says which,
+grading prints a loud bilingual warning, and what is left (resource limits) still
+applies: never silently.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOME = "/home/student"
+"""The kernel's home and working folder inside the sandbox."""
+
+EVIDENCE_DIR = f"{HOME}/.autograder-evidence"
+"""Where the grading cells inside the kernel leave their evidence (see ``autograder.evidence``)."""
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+BWRAP_NAMESPACES = ("--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000")
+"""No network, own processes, IPC and host name; an ordinary user (1000) inside."""
+
+SYSTEM_PATHS = (
+    "/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/sys/devices/system/cpu",
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/fonts", "/etc/passwd",
+    "/etc/group", "/etc/nsswitch.conf", "/etc/alternatives", "/etc/matplotlibrc",
+)
+"""What of the system a kernel sees, read-only (of ``/etc`` only what Python, NumPy, TensorFlow and matplotlib read)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one grading kernel may use."""
+
+    memory_mb: int
+    processes: int
+    disk_mb: int
+
+    @classmethod
+    def from_config(cls, config) -> Limits:
+        return cls(config.sandbox_memory_mb, config.sandbox_processes, config.sandbox_disk_mb)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What this machine lets grading use."""
+
+    bwrap: str | None
+    """Path of a working ``bwrap``, or None."""
+
+    cgroup: str | None
+    """``"v1"`` or ``"v2"`` when cgroups can be made here (memory and process limits), else None."""
+
+    mount: bool
+    """Whether a size-limited tmpfs can be mounted for the kernel's home (needs root)."""
+
+    problems: tuple[str, ...] = field(default=())
+    """Why each missing part is missing."""
+
+    @property
+    def isolated(self) -> bool:
+        return self.bwrap is not None
+
+    def warning(self) -> str | None:
+        """A loud bilingual warning for what is missing, or None when everything is there."""
+        if not self.problems:
+            return None
+        lines = ["!" * 78,
+                 "警告: 採点の隔離が不完全です / WARNING: grading is not fully isolated on this machine"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        if self.bwrap is None:
+            lines.append("  提出物のコードはネットワークや、この利用者が読めるファイル（成績簿を含む）に触れられます。")
+            lines.append("  Submitted code can reach the network and every file this user can read, the gradebook included.")
+            lines.append("  Debian/Ubuntu: apt-get install bubblewrap")
+        lines.append("!" * 78)
+        return "\n".join(lines)
+
+
+def _bwrap_works(bwrap: str) -> str | None:
+    """None if a minimal sandbox starts with ``bwrap``, else why not."""
+    try:
+        done = subprocess.run([bwrap, "--ro-bind", "/", "/", *BWRAP_NAMESPACES, "--die-with-parent", "true"],
+                              capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return str(e)
+    return None if done.returncode == 0 else (done.stderr.strip() or f"exit code {done.returncode}")
+
+
+def _cgroup_kind() -> tuple[str | None, str | None]:
+    """(``"v1"``/``"v2"``, None) if we can make cgroups with memory and pids limits, else (None, why)."""
+    v1 = [CGROUP_ROOT / "memory", CGROUP_ROOT / "pids"]
+    if all((path / "cgroup.procs").is_file() for path in v1):
+        probes = [path / f"autograder-probe-{os.getpid()}" for path in v1]
+        try:
+            for probe in probes:
+                probe.mkdir(exist_ok=True)
+            return "v1", None
+        except OSError as e:
+            return None, f"cgroup v1 に書けません / cannot create cgroups: {e}"
+        finally:
+            for probe in probes:
+                try:
+                    probe.rmdir()
+                except OSError:
+                    pass
+    controllers = CGROUP_ROOT / "cgroup.controllers"
+    if controllers.is_file():
+        have = controllers.read_text().split()
+        if not {"memory", "pids"} <= set(have):
+            return None, f"cgroup v2 に memory/pids がありません / cgroup v2 lacks memory or pids ({have})"
+        probe = CGROUP_ROOT / f"autograder-probe-{os.getpid()}"
+        try:
+            probe.mkdir(exist_ok=True)
+            (CGROUP_ROOT / "cgroup.subtree_control").write_text("+memory +pids")
+            return "v2", None
+        except OSError as e:
+            return None, f"cgroup v2 に書けません / cannot create cgroups: {e}"
+        finally:
+            try:
+                probe.rmdir()
+            except OSError:
+                pass
+    return None, "cgroup がありません / no cgroup file system"
+
+
+@functools.cache
+def probe() -> Capabilities:
+    """What isolation this machine offers (asked once per process)."""
+    problems = []
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        problems.append("bubblewrap (bwrap) がありません / bubblewrap (bwrap) is not installed")
+    elif why := _bwrap_works(bwrap):
+        problems.append(f"bubblewrap が動きません / bubblewrap cannot make a sandbox here: {why}")
+        bwrap = None
+    kind, why = _cgroup_kind() if sys.platform.startswith("linux") else (None, "Linux ではありません / not Linux")
+    if kind is None:
+        problems.append(f"メモリとプロセス数はリソース制限 (rlimit) だけで制限します / memory and processes limited by "
+                        f"rlimits only: {why}")
+    mount = os.geteuid() == 0 and bwrap is not None
+    if not mount:
+        problems.append("作業フォルダの容量は1ファイルの大きさでしか制限できません（root ではない） / "
+                        "the kernel's folder is limited per file only (not root)")
+    return Capabilities(bwrap, kind, mount, tuple(problems))
+
+
+class Cgroup:
+    """The cgroups (memory, pids) of one grading kernel; ``None``-safe when cgroups are not available."""
+
+    def __init__(self, name: str, kind: str, limits: Limits):
+        self.kind = kind
+        if kind == "v1":
+            self.paths = {"memory": CGROUP_ROOT / "memory" / "autograder" / name,
+                          "pids": CGROUP_ROOT / "pids" / "autograder" / name}
+            for path in self.paths.values():
+                path.mkdir(parents=True, exist_ok=True)
+            memory = str(limits.memory_mb * 2**20)
+            (self.paths["memory"] / "memory.limit_in_bytes").write_text(memory)
+            swap = self.paths["memory"] / "memory.memsw.limit_in_bytes"
+            if swap.is_file():
+                try:
+                    swap.write_text(memory)
+                except OSError:
+                    pass
+            (self.paths["pids"] / "pids.max").write_text(str(limits.processes))
+        else:
+            path = CGROUP_ROOT / "autograder" / name
+            path.mkdir(parents=True, exist_ok=True)
+            (CGROUP_ROOT / "autograder" / "cgroup.subtree_control").write_text("+memory +pids")
+            self.paths = {"memory": path, "pids": path}
+            (path / "memory.max").write_text(str(limits.memory_mb * 2**20))
+            swap = path / "memory.swap.max"
+            if swap.is_file():
+                swap.write_text("0")
+            (path / "pids.max").write_text(str(limits.processes))
+
+    def procs_files(self) -> list[str]:
+        return sorted({str(path / "cgroup.procs") for path in self.paths.values()})
+
+    def _count(self, file: Path, key: str) -> int:
+        try:
+            for line in file.read_text().splitlines():
+                name, _, value = line.partition(" ")
+                if name == key:
+                    return int(value)
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def events(self) -> dict[str, int]:
+        """How often the kernel hit each limit: ``{"memory": n, "processes": n}``."""
+        if self.kind == "v1":
+            memory = self._count(self.paths["memory"] / "memory.oom_control", "oom_kill")
+        else:
+            memory = self._count(self.paths["memory"] / "memory.events", "oom_kill")
+        return {"memory": memory, "processes": self._count(self.paths["pids"] / "pids.events", "max")}
+
+    def kill_and_remove(self) -> None:
+        """Kill whatever is left in the cgroups, then remove them."""
+        import signal
+        import time
+
+        for attempt in range(50):
+            pids = set()
+            for procs in self.procs_files():
+                try:
+                    pids |= {int(p) for p in Path(procs).read_text().split()}
+                except OSError:
+                    pass
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.05 * (attempt + 1))
+        for path in set(self.paths.values()):
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+
+
+def python_paths() -> list[str]:
+    """Folders the kernel's Python needs, read-only: the installation, the virtualenv and this package's folder.
+
+    An allowlist: the working folder and ``PYTHONPATH`` entries (which may be the
+    course folder itself) are not given; this package's folder is given by itself
+    (with ``pip install -e`` it lives inside the course folder, whose other files stay hidden).
+    """
+    import autograder
+
+    wanted = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(autograder.__file__).resolve().parent}
+    # a folder inside another one given is already there
+    return sorted(str(p) for p in wanted if not any(p != q and p.is_relative_to(q) for q in wanted))
+
+
+@dataclass
+class Sandbox:
+    """How one grading kernel is started: the command prefix and what to clean up afterwards."""
+
+    folder: Path
+    """The private folder of this submission (the kernel's home is made inside it)."""
+
+    limits: Limits
+    capabilities: Capabilities
+
+    bind_ro: list[tuple[str, str]] = field(default_factory=list)
+    """Extra ``(outside, inside)`` folders given read-only (the IPython start-up folder, the data)."""
+
+    bind_rw: list[str] = field(default_factory=list)
+    """Extra folders given read-write at the same path (the connection sockets)."""
+
+    cgroup: Cgroup | None = None
+    home: Path | None = None
+    mounted: bool = False
+
+    def start(self) -> None:
+        """Make the home folder and the cgroups."""
+        self.home = self.folder / "home"
+        self.home.mkdir(parents=True, exist_ok=True)
+        if self.capabilities.mount:
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.limits.disk_mb}m,mode=0755",
+                                   "autograder-home", str(self.home)], capture_output=True, check=False)
+            self.mounted = done.returncode == 0
+        (self.home / ".autograder-evidence").mkdir(exist_ok=True)
+        if self.capabilities.cgroup:
+            self.cgroup = Cgroup(self.folder.name, self.capabilities.cgroup, self.limits)
+
+    def kernel_env(self) -> dict[str, str]:
+        """Variables of the kernel that depend on the sandbox: where it leaves evidence."""
+        from autograder.evidence import EVIDENCE_ENV
+
+        return {EVIDENCE_ENV: EVIDENCE_DIR if self.capabilities.isolated else str(self.evidence)}
+
+    @property
+    def evidence(self) -> Path:
+        """The evidence folder as seen from outside the sandbox."""
+        assert self.home is not None
+        return self.home / ".autograder-evidence"
+
+    def wrap(self, command: list[str], env: dict[str, str] | None = None) -> list[str]:
+        """``command`` (a kernel's) as run inside this sandbox."""
+        jail = [sys.executable, "-m", "autograder.jail",
+                f"--memory={self.limits.memory_mb}", f"--processes={self.limits.processes}",
+                f"--file-size={self.limits.disk_mb}"]
+        if self.cgroup is not None:
+            jail += [f"--cgroup={procs}" for procs in self.cgroup.procs_files()]
+        if not self.capabilities.isolated:
+            return [*jail, "--", *command]
+        bwrap = [self.capabilities.bwrap, *BWRAP_NAMESPACES, "--die-with-parent", "--new-session",
+                 "--hostname", "grading", "--proc", "/proc", "--dev", "/dev",
+                 "--size", str(64 * 2**20), "--tmpfs", "/tmp"]
+        for system in SYSTEM_PATHS:
+            bwrap += ["--ro-bind-try", system, system]
+        for path in python_paths():
+            bwrap += ["--ro-bind", path, path]
+        bwrap += ["--bind", str(self.home), HOME]
+        for outside, inside in self.bind_ro:
+            bwrap += ["--ro-bind", outside, inside]
+        for path in self.bind_rw:
+            bwrap += ["--bind", path, path]
+        for key, value in {"HOME": HOME, "KERAS_HOME": f"{HOME}/.keras", "MPLCONFIGDIR": f"{HOME}/.config/matplotlib",
+                           "IPYTHONDIR": f"{HOME}/.ipython", "TMPDIR": "/tmp", **(env or {})}.items():
+            bwrap += ["--setenv", key, value]
+        # ipykernel watches the process id in JPY_PARENT_PID, which means nothing in the sandbox's own
+        # process namespace; --die-with-parent does that job here.
+        bwrap += ["--unsetenv", "JPY_PARENT_PID", "--chdir", HOME]
+        return [*jail, "--", *bwrap, "--", *command]
+
+    def stop(self) -> dict[str, int]:
+        """Kill whatever the kernel left running and remove the cgroups; returns the limit events (``Cgroup.events``)."""
+        events = {"memory": 0, "processes": 0}
+        if self.cgroup is not None:
+            events = self.cgroup.events()
+            self.cgroup.kill_and_remove()
+            self.cgroup = None
+        return events
+
+    def release(self) -> None:
+        """Unmount the kernel's home (after the evidence in it has been read)."""
+        if self.mounted and self.home is not None:
+            subprocess.run(["umount", "-l", str(self.home)], capture_output=True, check=False)
+            self.mounted = False
+
+
+def limit_message(events: dict[str, int], limits: Limits) -> str | None:
+    """What limit a kernel ran into, in Japanese and English, or None."""
+    if events.get("memory"):
+        return (f"メモリの上限 ({limits.memory_mb} MB) を超えたため停止しました / "
+                f"stopped: over the memory limit of {limits.memory_mb} MB")
+    if events.get("processes"):
+        return (f"プロセス数の上限 ({limits.processes}) に達しました / "
+                f"hit the limit of {limits.processes} processes")
+    return None
+
+
+def kernel_manager_class(sandbox: Sandbox, env: dict[str, str] | None = None):
+    """An ``AsyncKernelManager`` class whose kernels start inside ``sandbox``, talking over Unix sockets."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    ipc = sandbox.folder / "ipc"
+    ipc.mkdir(exist_ok=True)
+    if str(ipc) not in sandbox.bind_rw:
+        sandbox.bind_rw.append(str(ipc))
+
+    class SandboxedKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs["kernel_name"] = "python3"  # the grading kernel, whatever the notebook's metadata asks for
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = str(ipc / "kernel")
+            self.connection_file = str(ipc / "kernel.json")
+
+        @property
+        def kernel_spec(self):
+            # A signal would reach bwrap, not the kernel inside it: interrupt through the control channel
+            # (ipykernel then sends SIGINT to its own process group).
+            spec = super().kernel_spec
+            if spec is not None:
+                spec.interrupt_mode = "message"
+            return spec
+
+        def format_kernel_cmd(self, extra_arguments=None):
+            return sandbox.wrap(super().format_kernel_cmd(extra_arguments), env)
+
+    return SandboxedKernelManager
+
+
+FULL = "bwrap+cgroup+tmpfs"
+"""``description`` of a machine where every part of the sandbox is there."""
+
+
+def description(capabilities: Capabilities) -> str:
+    """One word per part for logs: ``bwrap+cgroup-v1+tmpfs``, or what is missing."""
+    parts = ["bwrap" if capabilities.bwrap else "no-bwrap",
+             "cgroup" if capabilities.cgroup else "rlimits",
+             "tmpfs" if capabilities.mount else "no-tmpfs"]
+    return "+".join(parts)

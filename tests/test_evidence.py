@@ -1,0 +1,168 @@
+"""Evidence: collected in a kernel, rebuilt and judged elsewhere; the rebuilt values behave like the originals."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import nbformat
+import numpy as np
+import pytest
+
+from autograder import evidence, sandbox
+from autograder.checks import CheckFailed, figures, history
+from autograder.checks.model import check_structure, dense
+
+HISTORY = {"loss": [0.6, 0.4, 0.3], "val_loss": [0.5, 0.45, 0.44],
+           "accuracy": [0.7, 0.8, 0.85], "val_accuracy": [0.72, 0.78, 0.8]}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A small Keras model really trained 3 epochs with validation_split=0.2, and its History."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(100, 30)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    model = keras.Sequential([keras.Input((30,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="Adam", metrics=["accuracy"])
+    result = model.fit(x, y, epochs=3, batch_size=32, validation_split=0.2, verbose=0)
+    return model, result, x, y
+
+
+def _figure():
+    fig = plt.figure(figsize=(12, 4))
+    plt.subplot(1, 2, 1)
+    plt.plot(HISTORY["loss"], label="loss")
+    plt.plot(HISTORY["val_loss"], label="val_loss")
+    plt.legend()
+    plt.subplot(1, 2, 2)
+    plt.imshow(np.arange(784, dtype="uint8").reshape(28, 28), "gray")
+    return fig
+
+
+def test_round_trip_keeps_what_checks_read(tmp_path, trained):
+    model, result, x, y = trained
+    figure = _figure()
+    ns = {"model": model, "result": result, "score": [0.25, 0.9], "x": x, "label": np.int64(9), "words": {"a": 1}}
+    from autograder import capture
+
+    capture.install()
+    plt.close("all")
+    evidence.collect(tmp_path, ns, ("model", "result", "score", "x", "label", "words", "missing"), figures=True)
+    rebuilt = evidence.load(tmp_path)
+
+    assert "missing" not in rebuilt
+    assert rebuilt["model"].count_params() == model.count_params() == 30 * 8 + 8 + 9
+    check_structure(rebuilt["model"], [dense(8, "relu", 30), dense(1, "sigmoid", 8)], inputs=30)
+    assert rebuilt["result"].history == result.history and rebuilt["result"].params["steps"] == 3
+    assert rebuilt["result"].model is rebuilt["model"]
+    history.check_history_is_models(rebuilt["result"], x[80:], y[80:])
+    assert rebuilt["score"] == [0.25, 0.9] and rebuilt["label"] == 9
+    assert np.array_equal(rebuilt["x"], x)
+    assert type(rebuilt["words"]).__name__ == "dict" and "'a': 1" in repr(rebuilt["words"])
+    view = figures.last_figure(rebuilt)
+    figures.check_layout(view)
+    figures.check_panel(view, 0, HISTORY, ("loss", "val_loss"))
+    assert [t.get_text() for t in view.axes[0].get_legend().get_texts()] == ["loss", "val_loss"]
+    assert view.axes[1].get_images()[0].get_cmap().name == "gray"
+    assert np.array_equal(view.axes[1].get_images()[0].get_array(), figure.axes[1].get_images()[0].get_array())
+    assert view.get_size_inches() == (12.0, 4.0)
+
+
+def test_a_history_that_is_not_its_models_fails(tmp_path, trained):
+    model, result, x, y = trained
+    forged = evidence.HistoryView({**result.history, "val_loss": [0.1, 0.1, 0.1]}, dict(result.params), model)
+    with pytest.raises(CheckFailed, match="val_loss"):
+        history.check_history_is_models(forged, x[80:], y[80:])
+    longer = evidence.HistoryView({k: v * 10 for k, v in result.history.items()}, dict(result.params), model)
+    with pytest.raises(CheckFailed, match="バッチ数"):
+        history.check_history_is_models(longer, x[80:], y[80:])
+
+
+def test_symlinks_and_paths_out_of_the_folder_are_refused(tmp_path):
+    for name, entry in (("a", {"kind": "array", "file": "link.npy"}), ("b", {"kind": "array", "file": "../x.npy"})):
+        folder = tmp_path / name
+        folder.mkdir()
+        if name == "a":
+            (folder / "link.npy").symlink_to("/etc/passwd")
+        (folder / evidence.MANIFEST).write_text(json.dumps({"names": {"x": entry}}))
+        with pytest.raises(ValueError, match="bad evidence file name"):
+            evidence.load(folder)
+
+
+def test_uses_collects_in_a_grading_kernel_and_judges_elsewhere(tmp_path, monkeypatch):
+    calls = []
+
+    @evidence.uses("value")
+    def check_value(ns):
+        calls.append(ns["value"])
+        if ns["value"] != 3:
+            raise CheckFailed("value は 3 のはずです")
+
+    check_value({"value": 3})
+    assert calls == [3]
+    monkeypatch.setenv(evidence.EVIDENCE_ENV, str(tmp_path))
+    assert check_value({"value": 4}) is None  # collected, not judged
+    assert calls == [3]
+    assert evidence.load(tmp_path / check_value.evidence_key)["value"] == 4
+    with pytest.raises(CheckFailed):
+        check_value.__wrapped__(evidence.load(tmp_path / check_value.evidence_key))
+
+
+def test_test_cell_calls_are_found():
+    source = ("### BEGIN HIDDEN TESTS\nfrom autograder.checks import kadai4 as _kadai4\n"
+              "_kadai4.check_model1(globals())\n### END HIDDEN TESTS\nself_check(True, '')\n")
+    assert evidence.checks_of(source) == [("kadai4", "check_model1")]
+    assert evidence.checks_of("print('no check here')") == []
+
+
+def test_missing_evidence_is_not_attempted(tmp_path):
+    assert evidence.judge(tmp_path, "kadai4", "check_model1") == ("NotAttempted", evidence.NOT_RUN)
+
+
+def test_apply_replaces_what_the_kernel_said():
+    cell = nbformat.v4.new_code_cell("check", metadata={"nbgrader": {"grade": True, "grade_id": "q1", "points": 1}})
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="問1 OK\n"),
+                    nbformat.v4.new_output("error", ename="AssertionError", evalue="self-check", traceback=[])]
+    passed = nbformat.v4.new_notebook(cells=[cell])
+    evidence.apply(passed, {"q1": None})
+    assert [o.output_type for o in passed.cells[0].outputs] == ["stream"]
+    failed = nbformat.v4.new_notebook(cells=[nbformat.from_dict(cell)])
+    failed.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="問1 OK\n")]
+    evidence.apply(failed, {"q1": ("CheckFailed", "層の数が 3 です")})
+    assert failed.cells[0].outputs[-1].evalue == "層の数が 3 です"
+
+
+def test_jail_sets_limits():
+    code = "import resource; print(resource.getrlimit(resource.RLIMIT_FSIZE)[0], resource.getrlimit(resource.RLIMIT_CORE)[0])"
+    done = subprocess.run([sys.executable, "-m", "autograder.jail", "--file-size=3", "--", sys.executable, "-c", code],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [str(3 * 2**20), "0"]
+
+
+def test_sandbox_command_hides_the_course(tmp_path):
+    caps = sandbox.Capabilities(bwrap="/usr/bin/bwrap", cgroup=None, mount=False)
+    box = sandbox.Sandbox(tmp_path, sandbox.Limits(100, 10, 10), caps)
+    box.home = tmp_path / "home"
+    command = box.wrap(["python", "-m", "ipykernel_launcher"])
+    bwrap = command[command.index("--") + 1:]
+    assert "--unshare-all" in bwrap and "--die-with-parent" in bwrap
+    mounted = {bwrap[i + 1] for i, a in enumerate(bwrap) if a in ("--bind", "--ro-bind", "--ro-bind-try")}
+    root = Path(__file__).resolve().parent.parent
+    assert str(root) not in mounted and "/" not in mounted and "/tmp" not in mounted
+    assert str(root / "autograder") in mounted
+
+
+def test_warning_is_loud_and_bilingual_when_parts_are_missing():
+    caps = sandbox.Capabilities(bwrap=None, cgroup=None, mount=False, problems=("bubblewrap (bwrap) is not installed",))
+    text = caps.warning()
+    assert "警告" in text and "WARNING" in text and "apt-get install bubblewrap" in text
+    assert sandbox.Capabilities("/usr/bin/bwrap", "v1", True).warning() is None
