@@ -90,6 +90,19 @@ class CourseConfig:
     sandbox_disk_mb: int = 1024
     """Size of the grading kernel's home folder (its working folder), and the largest file it may write."""
 
+    portal_db_url: str | None = None
+    """The portal's accounts and uploads (``python -m autograder serve``) as an SQLAlchemy URL;
+    ``None`` means ``sqlite:///<course dir>/portal.db``."""
+
+    portal_upload_mb: int = 20
+    """Largest notebook the portal accepts, in MB (a Colab notebook with its outputs is a few MB)."""
+
+    portal_session_minutes: int = 120
+    """Minutes a portal sign-in lasts before the user must sign in again."""
+
+    portal_signin_limit: str = "10 per minute"
+    """Sign-in attempts allowed per address (Flask-Limiter's notation)."""
+
     late_policy: str = "reject"
     """What happens to work submitted after the due date.  ``"reject"`` (the lecture's rule,
     「締め切りを過ぎた課題は受け取らない」): recorded as late, not graded, 0 points, listed.

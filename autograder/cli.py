@@ -131,6 +131,42 @@ def cmd_solutions(args) -> int:
     return 0
 
 
+def cmd_accounts(args) -> int:
+    from autograder.intake import IntakeError
+    from autograder.portal.store import (
+        Store,
+        default_url,
+        import_roster,
+        write_credentials,
+    )
+
+    course = load_course(args.course_dir)
+    try:
+        issued = import_roster(Store(course.config.portal_db_url or default_url(course.root)), Path(args.roster),
+                               instructor=args.instructor)
+    except IntakeError as e:
+        print(e, file=sys.stderr)
+        return 1
+    write_credentials(issued, Path(args.out))
+    print(f"{len(issued)} 人分のアカウントを作りました。パスワードは {args.out} にだけあります（配ったら消してください） / "
+          f"created {len(issued)} accounts; the passwords are only in {args.out}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from waitress import serve
+
+    from autograder.portal.app import create_app
+
+    app = create_app(load_course(args.course_dir))
+    print(f"ポータル / portal: http://{args.host}:{args.port}/  (Ctrl-C で停止 / to stop)", flush=True)
+    try:
+        serve(app, host=args.host, port=args.port, threads=8)
+    finally:
+        app.extensions["autograder"]["queue"].stop()
+    return 0
+
+
 def cmd_demo(args) -> int:
     from autograder.demo import run_demo
 
@@ -183,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("solutions", cmd_solutions, "after the due date: run the answer notebook and write solutions/ASSIGNMENT/")
     p.add_argument("assignment", help="assignment id, e.g. kadai4")
     p.add_argument("--force", action="store_true", help="write the answers even before the due date")
+    p = command("accounts", cmd_accounts, "create portal accounts from a roster CSV (student_id,name) and the instructor's")
+    p.add_argument("roster", help="CSV with columns student_id,name (UTF-8)")
+    p.add_argument("--out", default="credentials.csv", help="CSV the new passwords are written to (default: credentials.csv)")
+    p.add_argument("--instructor", default="instructor", metavar="ID", help="the instructor's user id (default: instructor)")
+    p = command("serve", cmd_serve, "run the submission portal: students upload, grading runs, feedback comes back")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p = command("demo", cmd_demo, "release every assignment in a demo course, grade bundled example submissions, export grades")
     p.add_argument("--out", default="demo-course", help="folder of the demo course (default: demo-course)")
     return parser

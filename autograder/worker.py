@@ -380,6 +380,7 @@ def _judge(work: Path, assignment_id: str, box) -> dict:
 
     from autograder import evidence
 
+    os.environ.pop(evidence.EVIDENCE_ENV, None)  # this process judges: a check it calls must never only collect
     graded = work / "autograded" / PLACEHOLDER / assignment_id / f"{assignment_id}.ipynb"
     if not graded.is_file():
         return {}

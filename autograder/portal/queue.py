@@ -1,0 +1,76 @@
+"""Grading uploads one after another, in the server process, with the same ``grade`` as the command line.
+
+Every upload is stored on disk and in the database (state ``queued``) before it is
+queued, so a crash loses nothing: at start the queue sets uploads a stopped server left
+``grading`` back to ``queued`` and grades them again, oldest first.
+"""
+from __future__ import annotations
+
+import shutil
+import threading
+from datetime import UTC
+from pathlib import Path
+
+from autograder.course import Course
+from autograder.portal.store import DONE, FAILED, GRADING, Store
+from autograder.results import GRADED
+
+
+class GradingQueue:
+    def __init__(self, course: Course, store: Store, workers: int = 1):
+        self.course, self.store, self.workers = course, store, workers
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def process_one(self) -> bool:
+        """Grade the oldest queued upload; False if there is none."""
+        from autograder.feedback import write_feedback
+        from autograder.grade import grade
+
+        row = self.store.next_queued()
+        if row is None:
+            return False
+        self.store.mark(row["id"], state=GRADING)
+        student, aid = row["student_id"], row["assignment_id"]
+        try:
+            target = self.course.submission_notebook(aid, student)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(row["path"], target)
+            received = row["received_utc"].replace(tzinfo=UTC)
+            (target.parent / "timestamp.txt").write_text(received.isoformat(), encoding="utf-8")
+            (result,) = grade(self.course, aid, [student], workers=self.workers, force=bool(row["force"]), progress=False)
+            if result.status == GRADED:
+                write_feedback(self.course, aid, [student])
+            self.store.mark(row["id"], state=DONE, status=result.status, score=result.score,
+                            max_score=result.max_score, message=result.message, force=False)
+        except Exception as e:  # noqa: BLE001 -- one upload's failure is that upload's outcome; the queue goes on
+            self.store.mark(row["id"], state=FAILED, status="error",
+                            message=f"採点できませんでした / grading failed: {type(e).__name__}: {e}")
+        return True
+
+    def run(self) -> None:
+        """Grade until ``stop``: what a stopped server left first, then each upload as it comes."""
+        self.store.requeue_interrupted()
+        while not self._stop.is_set():
+            if not self.process_one():
+                self._wake.wait(timeout=2)
+                self._wake.clear()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="grading-queue", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=600)
+
+
+def upload_folder(course: Course, student_id: str, assignment_id: str) -> Path:
+    """Where a student's uploads of an assignment are kept, each under its own time stamp."""
+    return course.root / "portal" / "uploads" / student_id / assignment_id
