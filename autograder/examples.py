@@ -108,7 +108,7 @@ KADAI5_MISTAKES = (
             frozenset({"q5_early_stopping"}), "restore_best_weights=True"),
     Mistake("syntax_error", "問6で recall_score の括弧を閉じ忘れた",
             (("q6_code", "recall_score(y_test, pred)", "recall_score(y_test, pred"),),
-            frozenset({"q6_accuracy", "q6_recall", "q7_confusion"}), "name 'score' is not defined"),
+            frozenset({"q6_recall", "q7_confusion"}), "変数 recall がありません"),
 )
 
 MISTAKES = {"kadai3": KADAI3_MISTAKES, "kadai4": KADAI4_MISTAKES, "kadai5": KADAI5_MISTAKES}

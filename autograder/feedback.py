@@ -63,7 +63,9 @@ SHOW_DETAIL = {LATE, INVALID, MISSING}
 CHECK_ERRORS = {CheckFailed.__name__, NotAttempted.__name__, AssertionError.__name__}
 """Exceptions of graded cells whose message is written for students (hidden checks and self-checks)."""
 
-ERROR_HINTS = {"CellTimeoutError": "このセルの実行が制限時間を超えたので止めました。学習のエポック数などを見直しましょう。"}
+ERROR_HINTS = {"CellTimeoutError": "このセルの実行が制限時間を超えたので止めました。学習のエポック数などを見直しましょう。",
+               "DeadKernelError": "カーネル（Python）が途中で止まったので、ここは実行されませんでした。os._exit() や、"
+                                  "メモリを使いすぎる処理がないか確かめましょう。"}
 NO_VARIABLE_HINT = ("この問のセルより前でエラーが起きたか、変数が作られていません。"
                     "ノートブックを上から順にすべて実行して、エラーが出ないか確かめましょう。")
 
@@ -160,6 +162,7 @@ NOTEBOOK_TEMPLATE = """\
 {%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block extra_css -%}<style>{{ resources.feedback_css }}</style>{%- endblock extra_css -%}
 {%- block body_header -%}
 {{ super() }}

@@ -196,6 +196,14 @@ class Cgroup:
                 swap.write_text("0")
             (path / "pids.max").write_text(str(limits.processes))
 
+    @classmethod
+    def existing(cls, path: Path) -> Cgroup:
+        """The cgroup at ``path`` (one controller's folder), made earlier, for clean-up."""
+        cgroup = cls.__new__(cls)
+        cgroup.kind = "v2" if path.parent.parent == CGROUP_ROOT else "v1"
+        cgroup.paths = {"memory": path, "pids": path}
+        return cgroup
+
     def procs_files(self) -> list[str]:
         return sorted({str(path / "cgroup.procs") for path in self.paths.values()})
 
@@ -347,15 +355,26 @@ class Sandbox:
             self.mounted = False
 
 
+def clean_up_after(folder: Path) -> None:
+    """What a killed grading child could not remove itself: its home's mount and its cgroups (kills what is in them)."""
+    home = folder / "home"
+    if os.path.ismount(home):
+        subprocess.run(["umount", "-l", str(home)], capture_output=True, check=False)
+    for path in (CGROUP_ROOT / "memory" / "autograder" / folder.name, CGROUP_ROOT / "pids" / "autograder" / folder.name,
+                 CGROUP_ROOT / "autograder" / folder.name):
+        if path.is_dir():
+            Cgroup.existing(path).kill_and_remove()
+
+
 def limit_message(events: dict[str, int], limits: Limits) -> str | None:
-    """What limit a kernel ran into, in Japanese and English, or None."""
-    if events.get("memory"):
-        return (f"メモリの上限 ({limits.memory_mb} MB) を超えたため停止しました / "
-                f"stopped: over the memory limit of {limits.memory_mb} MB")
+    """Every limit a kernel ran into, in Japanese and English, or None."""
+    said = []
     if events.get("processes"):
-        return (f"プロセス数の上限 ({limits.processes}) に達しました / "
-                f"hit the limit of {limits.processes} processes")
-    return None
+        said.append(f"プロセス数の上限 ({limits.processes}) に達しました / hit the limit of {limits.processes} processes")
+    if events.get("memory"):
+        said.append(f"メモリの上限 ({limits.memory_mb} MB) を超えたため停止しました / "
+                    f"stopped: over the memory limit of {limits.memory_mb} MB")
+    return "; ".join(said) or None
 
 
 def kernel_manager_class(sandbox: Sandbox, env: dict[str, str] | None = None):

@@ -269,6 +269,9 @@ def grade_task(bundle: GradingBundle, student_id: str, notebook: bytes, timestam
             child.process.kill()
             child.process.wait()
         child.log.close()
+        from autograder.sandbox import clean_up_after
+
+        clean_up_after(child.folder)  # a killed child leaves its sandbox's mount and cgroups behind
         shutil.rmtree(child.folder, ignore_errors=True)
 
 

@@ -28,7 +28,7 @@ from autograder.results import (
 )
 
 AID = "kadai5"
-MISTAKES = (mistake("no_legend", AID), mistake("syntax_error", AID))  # a failed check, and a NameError in later checks
+MISTAKES = (mistake("no_legend", AID), mistake("syntax_error", AID))  # a failed check, and variables never made
 CORRECT, NO_LEGEND, BROKEN, UNTOUCHED, LATE_ONE, NO_FILE = (
     "s_correct", "s_no_legend", "s_broken", "s_untouched", "s_late", "s_no_file")
 STATUSES = {CORRECT: GRADED, NO_LEGEND: GRADED, BROKEN: INVALID, UNTOUCHED: GRADED, LATE_ONE: LATE, NO_FILE: MISSING}
@@ -154,13 +154,13 @@ def test_mistake_page_shows_message_points_and_figure(graded):
 
 
 @pytest.mark.slow
-def test_plain_error_in_a_check_gets_a_hint(graded):
-    """Does a check that ended in NameError (the student's cell above failed) show the error and a Japanese hint?"""
-    check = graded.results[NO_LEGEND].check("q6_accuracy")
-    assert (check.error, check.points) == ("NameError", 0)
-    row = table_row(graded.pages[NO_LEGEND], "q6_accuracy")
-    assert "NameError: name 'score' is not defined" in row
-    assert "この問のセルより前でエラーが起きたか、変数が作られていません" in row
+def test_missing_variable_names_the_question_that_makes_it(graded):
+    """Does a check whose variable was never made (the student's cell above failed) say which and where?"""
+    check = graded.results[NO_LEGEND].check("q6_recall")
+    assert (check.error, check.points) == ("NotAttempted", 0)
+    row = table_row(graded.pages[NO_LEGEND], "q6_recall")
+    assert "変数 recall がありません。問6 のセルを書いて実行しましたか？" in row
+    assert graded.results[NO_LEGEND].check("q6_accuracy").passed  # its own self-check failed, the hidden check did not
 
 
 @pytest.mark.slow
