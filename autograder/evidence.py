@@ -10,7 +10,7 @@ a Keras model as a ``.keras`` file, arrays as ``.npy``, a History as its numbers
 each displayed figure as the data of its axes, lines, legends and images — and
 judges nothing.
 
-After the notebook has run, ``verify`` runs in the grading process (never the
+After the notebook has run, ``verdicts`` runs in the grading process (never the
 kernel): it reads the source notebook (trusted) to know which checks each graded
 cell calls, rebuilds a namespace from the evidence (``keras.saving.load_model``
 with ``safe_mode=True``, ``numpy.load`` without pickles, JSON) and runs the same
@@ -55,7 +55,7 @@ def collecting() -> Path | None:
 def uses(*names: str, figures: bool = False):
     """Declare the variables a check reads; in a grading kernel, calling it collects them instead of judging.
 
-    The undecorated check stays reachable as ``check.__wrapped__`` (what ``verify`` runs).
+    The undecorated check stays reachable as ``check.__wrapped__`` (what ``judge`` runs).
     """
     def decorate(check):
         key = f"{check.__module__.rsplit('.', 1)[-1]}.{check.__name__}"

@@ -46,11 +46,12 @@ def _token(response) -> str:
 
 @pytest.fixture
 def portal(tmp_path):
-    """A course folder with kadai5's release, two students and the instructor; the queue does not run."""
+    """A course folder with kadai5's source and release, two students and the instructor; the queue does not run."""
     root = tmp_path / "course"
     (root / "release" / AID).mkdir(parents=True)
     shutil.copy(ROOT / "course_config.py", root / "course_config.py")
     shutil.copy(ROOT / "release" / AID / f"{AID}.ipynb", root / "release" / AID / f"{AID}.ipynb")
+    shutil.copytree(ROOT / "source" / AID, root / "source" / AID)  # export and the report read it
     course = load_course(root)
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
     store = Store(f"sqlite:///{root / 'portal.db'}")
@@ -171,6 +172,8 @@ def test_instructor_sees_every_student_and_can_regrade(portal):
     client = _client(portal, "instructor")
     page = client.get("/instructor").get_data(as_text=True)
     assert "s001" in page and "s002" in page and "未提出" in page and "0 / 25" in page
+    grades = client.get(f"/instructor/grades/{AID}.csv")
+    assert grades.status_code == 200 and grades.mimetype == "text/csv" and "student_id" in grades.get_data(as_text=True)
     token = _token(client.get("/instructor"))
     assert client.post(f"/instructor/regrade/{AID}/s001", data={"csrf_token": token}).status_code == 303
     (row,) = portal["store"].uploads_of("s001")

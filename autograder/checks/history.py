@@ -50,6 +50,12 @@ def check_history(result, epochs: int, steps: int | None = None) -> None:
             )
 
 
+def validation_rows(x, y, validation_split: float = 0.2) -> tuple:
+    """The rows ``fit(x, y, validation_split=...)`` keeps aside for validation: the last ``validation_split`` of each."""
+    keep = math.floor(len(x) * (1.0 - validation_split))
+    return x[keep:], y[keep:]
+
+
 def check_history_is_models(result, x_val, y_val) -> None:
     """Raise ``CheckFailed`` unless ``result`` is what its own model's training returned.
 

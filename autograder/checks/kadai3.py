@@ -99,8 +99,7 @@ def check_fit(ns: dict) -> None:
     result = _get(ns, "result", "問4")
     history.check_history(result, epochs=EPOCHS, steps=steps(BATCH_SIZE))
     x_train, y_train = np.asarray(_get(ns, "x_train", "問2")), np.asarray(_get(ns, "y_train", "問2"))
-    keep = int(len(x_train) * 0.8)
-    history.check_history_is_models(result, x_train[keep:], y_train[keep:])
+    history.check_history_is_models(result, *history.validation_rows(x_train, y_train))
 
 
 @uses("model")

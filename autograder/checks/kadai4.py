@@ -52,7 +52,7 @@ def check_fit1(ns: dict) -> None:
     _check_fit(_get(ns, "result", "問2"), 30, 64)
 
 
-@uses("result", figures=True)
+@uses(figures=True)
 def check_plot_layout(ns: dict) -> None:
     """問3: figsize=(12,4), two panels side by side."""
     figures.check_history_figure(ns, "layout", "問2")
@@ -70,7 +70,7 @@ def check_plot_accuracy(ns: dict) -> None:
     figures.check_history_figure(ns, "accuracy", "問2", _genuine)
 
 
-@uses("result", figures=True)
+@uses(figures=True)
 def check_plot_legend(ns: dict) -> None:
     """問3: each panel has a legend."""
     figures.check_history_figure(ns, "legend", "問2")

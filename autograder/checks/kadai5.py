@@ -140,13 +140,12 @@ def _genuine(ns: dict):
     def check(result) -> None:
         x_train = np.asarray(_get(ns, "x_train", "問1"), dtype="float32")
         y_train = np.asarray(_get(ns, "y_train", "準備"), dtype="float32")
-        keep = math.floor(len(x_train) * (1.0 - VALIDATION_SPLIT))
-        history.check_history_is_models(result, x_train[keep:], y_train[keep:])
+        history.check_history_is_models(result, *history.validation_rows(x_train, y_train, VALIDATION_SPLIT))
 
     return check
 
 
-@uses("result", figures=True)
+@uses(figures=True)
 def check_plot_layout(ns: dict) -> None:
     """問4: figsize=(12,4), two panels side by side."""
     figures.check_history_figure(ns, "layout", "問3")
@@ -164,7 +163,7 @@ def check_plot_accuracy(ns: dict) -> None:
     figures.check_history_figure(ns, "accuracy", "問3", _genuine(ns))
 
 
-@uses("result", figures=True)
+@uses(figures=True)
 def check_plot_legend(ns: dict) -> None:
     """問4: each panel has a legend."""
     figures.check_history_figure(ns, "legend", "問3")
@@ -192,9 +191,9 @@ def check_early_stopping(ns: dict) -> None:
         raise CheckFailed("result.history に val_loss がありません。validation_split=0.2 を指定しましょう。")
     x_train = np.asarray(_get(ns, "x_train", "問1"), dtype="float32")
     y_train = np.asarray(_get(ns, "y_train", "準備"), dtype="float32")
-    keep = math.floor(len(x_train) * (1.0 - VALIDATION_SPLIT))
+    x_val, y_val = history.validation_rows(x_train, y_train, VALIDATION_SPLIT)
     try:
-        loss = float(np.ravel(model.evaluate(x_train[keep:], y_train[keep:], verbose=0))[0])
+        loss = float(np.ravel(model.evaluate(x_val, y_val, verbose=0))[0])
     except Exception as e:
         raise CheckFailed(f"検証用データで model を評価できませんでした: {type(e).__name__}: {e}") from e
     best, epochs = min(hist["val_loss"]), len(hist["val_loss"])

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
+from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from autograder.course import Course
+from autograder.feedback import feedback_path
 from autograder.portal.queue import GradingQueue, upload_folder
 from autograder.portal.store import (
     INSTRUCTOR,
@@ -141,7 +143,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         rows = []
         for a in released():
             rows.append({"assignment": a, "open": clock() <= a.due, "uploads": store.uploads_of(g.user.user_id, a.id),
-                         "feedback": _feedback_file(course, a.id, g.user.user_id).is_file()})
+                         "feedback": feedback_path(course, a.id, g.user.user_id).is_file()})
         pending = any(r["uploads"] and r["uploads"][0]["state"] in ("queued", "grading") for r in rows)
         return render_template("student.html", rows=rows, pending=pending)
 
@@ -200,7 +202,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     @signed_in(STUDENT)
     def feedback(assignment_id):
         assignment(assignment_id)
-        path = _feedback_file(course, assignment_id, g.user.user_id)
+        path = feedback_path(course, assignment_id, g.user.user_id)
         if not path.is_file():
             abort(404)
         return send_file(path)
@@ -212,7 +214,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         tables = []
         for a in released():
             rows = [{"student": s, "upload": store.latest(s.user_id, a.id),
-                     "feedback": _feedback_file(course, a.id, s.user_id).is_file()} for s in students]
+                     "feedback": feedback_path(course, a.id, s.user_id).is_file()} for s in students]
             tables.append({"assignment": a, "rows": rows})
         return render_template("instructor.html", tables=tables)
 
@@ -232,7 +234,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     @signed_in(INSTRUCTOR)
     def instructor_feedback(assignment_id, student_id):
         assignment(assignment_id)
-        path = _feedback_file(course, assignment_id, student_id)
+        path = feedback_path(course, assignment_id, student_id)
         if not path.is_file():
             abort(404)
         return send_file(path)
@@ -243,9 +245,11 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         from autograder.export import export_grades
 
         assignment(assignment_id)
-        out = Path(tempfile.mkdtemp(prefix="autograder-grades-")) / f"grades-{assignment_id}.csv"
-        export_grades(course, assignment_id, out)
-        return send_file(out, as_attachment=True, download_name=out.name, mimetype="text/csv")
+        with tempfile.TemporaryDirectory(prefix="autograder-grades-") as folder:
+            out = Path(folder) / f"grades-{assignment_id}.csv"
+            export_grades(course, assignment_id, out)
+            data = BytesIO(out.read_bytes())
+        return send_file(data, as_attachment=True, download_name=out.name, mimetype="text/csv")
 
     @app.get("/instructor/report/<assignment_id>")
     @signed_in(INSTRUCTOR)
@@ -258,12 +262,6 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     if start_queue:
         queue.start()
     return app
-
-
-def _feedback_file(course: Course, assignment_id: str, student_id: str) -> Path:
-    from autograder.feedback import feedback_path
-
-    return feedback_path(course, assignment_id, student_id)
 
 
 def _notebook_problem(filename: str, data: bytes) -> str | None:
