@@ -186,6 +186,8 @@ def _describe_figure(folder: Path, stem: str, figure) -> dict:
     axes = []
     for a, ax in enumerate(figure.axes):
         spec = ax.get_subplotspec()
+        # the grid cell in the figure's own grid: a colorbar nests its parent in a sub-grid, twin axes share the cell
+        spec = spec.get_topmost_subplotspec() if spec is not None else None
         legend = ax.get_legend()
         images = []
         for i, image in enumerate(ax.get_images()):
@@ -193,8 +195,11 @@ def _describe_figure(folder: Path, stem: str, figure) -> dict:
             np.save(folder / file, np.asarray(image.get_array()), allow_pickle=False)
             images.append({"file": file, "cmap": image.get_cmap().name})
         axes.append({
-            "geometry": list(spec.get_geometry()) if spec is not None else None,
-            "colspan_start": spec.colspan.start if spec is not None else None,
+            # matplotlib gives NumPy integers here: plain ints, or the manifest would not serialise
+            "geometry": [int(v) for v in spec.get_geometry()] if spec is not None else None,
+            "colspan_start": int(spec.colspan.start) if spec is not None else None,
+            "rowspan_start": int(spec.rowspan.start) if spec is not None else None,
+            "label": str(ax.get_label())[:200],  # '<colorbar>' marks a colorbar's axes
             "lines": [{"label": str(line.get_label()),
                        "ydata": [float(y) for y in np.asarray(line.get_ydata(), dtype=float).ravel()[:100_000]]}
                       for line in ax.get_lines()],
@@ -273,12 +278,16 @@ class _Image:
 
 
 class _SubplotSpec:
-    def __init__(self, geometry: list[int], colspan_start: int):
+    def __init__(self, geometry: list[int], colspan_start: int, rowspan_start: int = 0):
         self._geometry = tuple(int(v) for v in geometry)
         self.colspan = range(int(colspan_start), int(colspan_start) + 1)
+        self.rowspan = range(int(rowspan_start), int(rowspan_start) + 1)
 
     def get_geometry(self) -> tuple:
         return self._geometry
+
+    def get_topmost_subplotspec(self):
+        return self  # described already as the cell of the figure's own grid
 
 
 class _Axes:
@@ -286,7 +295,9 @@ class _Axes:
         import numpy as np
 
         geometry = entry.get("geometry")
-        self._spec = _SubplotSpec(geometry, entry.get("colspan_start") or 0) if geometry else None
+        self._spec = (_SubplotSpec(geometry, entry.get("colspan_start") or 0, entry.get("rowspan_start") or 0)
+                      if geometry else None)
+        self._label = str(entry.get("label", ""))
         self._lines = [_Line(str(line["label"]), [float(y) for y in line["ydata"]]) for line in entry.get("lines", [])]
         self._legend = None if entry.get("legend") is None else _Legend(entry["legend"])
         self._images = [_Image(np.load(_inside(folder, image["file"]), allow_pickle=False), str(image["cmap"]))
@@ -294,6 +305,9 @@ class _Axes:
 
     def get_subplotspec(self):
         return self._spec
+
+    def get_label(self) -> str:
+        return self._label
 
     def get_lines(self):
         return self._lines

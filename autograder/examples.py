@@ -46,7 +46,7 @@ KADAI4_MISTAKES = (
             frozenset({"q3_plot_loss"}), "label='loss' の線が result.history['val_loss'] を描いています"),
     Mistake("missing_labels", "問3で label= を付けなかった",
             tuple(("q3_code", f", label='{key}')", ")") for key in ("loss", "val_loss", "accuracy", "val_accuracy")),
-            frozenset({"q3_plot_loss", "q3_plot_accuracy", "q3_plot_legend"}), "label='loss' が付いていません"),
+            frozenset({"q3_plot_legend"}), "凡例に線の名前がありません"),
     Mistake("no_legend", "問3で plt.legend() を書かなかった", (("q3_code", "plt.legend()\n", ""),),
             frozenset({"q3_plot_legend"}), "凡例がありません"),
     Mistake("one_panel", "問3で plt.subplot を使わず1つのグラフに描いた",

@@ -1,9 +1,16 @@
-"""Checks of the training-history figure from the lecture (plt.subplot(1,2,k), loss | accuracy).
+"""Checks of the training-history figure from the lecture (two panels side by side: loss | accuracy).
 
 The figure is the last one the student displayed, as kept by ``autograder.capture``
-in the grading kernel; the data of its lines are compared with ``result.history``.
+in the grading kernel.  Every way of drawing it counts the same: ``plt.figure`` with
+``plt.subplot(1,2,k)``, ``plt.subplots(1, 2, figsize=...)``, ``fig.add_subplot(121)``,
+``ax.plot``, x values, titles, axis labels, grids, colorbars (their axes are not panels)
+and twin axes (``ax.twinx()`` shares its panel's place).  Lines are identified by the
+data they draw, compared with ``result.history``; a line's label matters only in the
+legend, and where it names a *different* History key than the data it draws.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,6 +20,11 @@ from autograder.checks.errors import CheckFailed, NotAttempted, variable
 from autograder.evidence import FIGURES
 
 SIDES = ("左（1つ目）", "右（2つ目）")
+COLORBAR = "<colorbar>"
+"""``ax.get_label()`` of the axes matplotlib makes for a colorbar."""
+
+SUBPLOTS_HINT = ("plt.subplot(1,2,1) と plt.subplot(1,2,2)（または fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))）"
+                 "で横に2つ並べてください。")
 
 
 def shown(ns: dict) -> list:
@@ -35,25 +47,61 @@ def last_figure(ns: dict):
     return figures[-1]
 
 
-def panels(figure) -> list:
-    """The figure's plotting axes, left to right (legends and colorbars excluded)."""
-    axes = [ax for ax in figure.axes if ax.get_subplotspec() is not None]
-    return sorted(axes, key=lambda ax: ax.get_subplotspec().colspan.start)
+@dataclass(frozen=True)
+class Panel:
+    """One place of the figure's grid that is drawn on: its axes (more than one with ``twinx``)."""
+
+    grid: tuple[int, int]
+    """Rows and columns of the figure's grid (``(1, 2)`` for the lecture's figure)."""
+
+    row: int
+    column: int
+    axes: tuple
+    """The axes at this place (a real matplotlib Axes or the evidence's description of one)."""
+
+    def lines(self) -> list:
+        return [line for ax in self.axes for line in ax.get_lines()]
+
+    def legend_texts(self) -> list[str] | None:
+        """The names shown in this panel's legends (one per twin axes, merged); None if it has no legend."""
+        legends = [ax.get_legend() for ax in self.axes if ax.get_legend() is not None]
+        if not legends:
+            return None
+        return [text.get_text() for legend in legends for text in legend.get_texts()]
+
+
+def _place(ax) -> tuple | None:
+    """``(grid, row, column)`` of ``ax`` in the figure's own grid; None for axes outside any grid or colorbars."""
+    spec = ax.get_subplotspec()
+    if spec is None or ax.get_label() == COLORBAR:
+        return None
+    spec = spec.get_topmost_subplotspec()  # a colorbar nests its parent in a sub-grid
+    return tuple(int(v) for v in spec.get_geometry()[:2]), int(spec.rowspan.start), int(spec.colspan.start)
+
+
+def panels(figure) -> list[Panel]:
+    """The figure's panels, top to bottom and left to right (twin axes merged, legends and colorbars excluded)."""
+    places: dict[tuple, list] = {}
+    for ax in figure.axes:
+        place = _place(ax)
+        if place is not None:
+            places.setdefault(place, []).append(ax)
+    return [Panel(grid, row, column, tuple(axes))
+            for (grid, row, column), axes in sorted(places.items(), key=lambda item: (item[0][1], item[0][2]))]
 
 
 def check_layout(figure, figsize=(12, 4)) -> None:
     """Raise ``CheckFailed`` unless the figure is ``figsize`` inches with two panels side by side."""
-    axes = panels(figure)
-    geometries = {ax.get_subplotspec().get_geometry()[:2] for ax in axes}
-    if len(axes) != 2 or geometries != {(1, 2)}:
-        raise CheckFailed(
-            f"グラフが {len(axes)} 個あります（縦・横の並び: {sorted(geometries)}）。"
-            "plt.subplot(1,2,1) と plt.subplot(1,2,2) で横に2つ並べてください。"
-        )
-    size = tuple(float(v) for v in figure.get_size_inches())
+    found = panels(figure)
+    grids = sorted({panel.grid for panel in found})
+    if len(found) != 2 or grids != [(1, 2)]:
+        raise CheckFailed(f"グラフが {len(found)} 個あります（縦・横の並び: {grids}）。{SUBPLOTS_HINT}")
+    size = tuple(round(float(v), 2) for v in figure.get_size_inches())
     if not np.allclose(size, figsize):
         raise CheckFailed(
-            f"図の大きさが {size} です。最初に plt.figure(figsize={figsize}) と書きましょう。"
+            f"図の大きさが {size}（横 {size[0]:g}・縦 {size[1]:g} インチ）です。横 {figsize[0]}・縦 {figsize[1]} にするため、"
+            f"最初に plt.figure(figsize={tuple(figsize)}) と書きましょう"
+            f"（plt.subplots なら plt.subplots(1, 2, figsize={tuple(figsize)})）。"
         )
 
 
@@ -63,73 +111,117 @@ def _matches(line, values) -> bool:
     return ydata.shape == values.shape and np.allclose(ydata, values, rtol=1e-6, atol=1e-9)
 
 
-def check_panel(figure, index: int, history: dict, keys: tuple[str, str]) -> None:
-    """Raise ``CheckFailed`` unless panel ``index`` draws ``history[key]`` with ``label=key`` for each key."""
-    axes = panels(figure)
+_SAME = {"acc": "accuracy", "categorical_accuracy": "accuracy", "binary_accuracy": "accuracy"}
+
+
+def _canonical(name: str) -> str:
+    """A History key (or a label naming one) by the lecture's name: ``val_acc`` → ``val_accuracy``."""
+    name = name.strip()
+    validation = name.startswith("val_")
+    base = name[4:] if validation else name
+    base = _SAME.get(base, base)
+    return f"val_{base}" if validation else base
+
+
+def named_key(label: str, hist: dict) -> str | None:
+    """The History key ``label`` names (``'val_loss'``, or ``'accuracy'`` for ``'acc'``), or None if it names none."""
+    wanted = _canonical(str(label))
+    return next((key for key in hist if _canonical(key) == wanted), None)
+
+
+def check_panel(figure, index: int, hist: dict, keys: tuple[str, str]) -> None:
+    """Raise ``CheckFailed`` unless panel ``index`` draws ``hist[key]`` for each of ``keys``, under no other key's name.
+
+    A line is recognised by its data (with or without x values); its label may be anything
+    ('train', '検証', ...) except the name of another History key.
+    """
+    found = panels(figure)
     side = SIDES[index]
-    if len(axes) <= index:
-        raise CheckFailed(f"{side}のグラフがありません。plt.subplot(1,2,{index + 1}) のあとに {keys} の線を描きましょう。")
-    lines = axes[index].get_lines()
+    if len(found) <= index:
+        raise CheckFailed(f"{side}のグラフがありません。{SUBPLOTS_HINT}")
+    lines = found[index].lines()
     for key in keys:
-        if key not in history:
-            raise CheckFailed(f"result.history に '{key}' がありません。")
-        labelled = [line for line in lines if line.get_label() == key]
-        if not labelled:
-            same_data = [line.get_label() for line in lines if _matches(line, history[key])]
-            if same_data:
-                raise CheckFailed(
-                    f"{side}のグラフで result.history['{key}'] の線に label='{key}' が付いていません"
-                    f"（いまのラベル: '{same_data[0]}'）。plt.plot(result.history['{key}'], label='{key}') と書きましょう。"
-                )
+        if key not in hist:
+            raise CheckFailed(f"result.history に '{key}' がありません（あるのは {list(hist)}）。")
+    # A line labelled with one History key that draws another key's data: swapped labels stay wrong.
+    for key in keys:
+        for line in lines:
+            label = str(line.get_label())
+            if named_key(label, hist) == key and not _matches(line, hist[key]):
+                actual = [other for other in hist if _matches(line, hist[other])]
+                if actual:
+                    raise CheckFailed(
+                        f"{side}のグラフの label='{label}' の線が result.history['{actual[0]}'] を描いています。"
+                        f"result.history['{key}'] とラベル '{key}' の組み合わせを確認しましょう。"
+                    )
+    for key in keys:
+        drawn = [line for line in lines if _matches(line, hist[key])]
+        if not drawn:
+            labels = [str(line.get_label()) for line in lines if not str(line.get_label()).startswith("_")]
             raise CheckFailed(
-                f"{side}のグラフに result.history['{key}'] の線がありません。"
+                f"{side}のグラフに result.history['{key}'] の線がありません"
+                f"（描かれている線: {len(lines)} 本{'、ラベル ' + str(labels) if labels else ''}）。"
                 f"plt.plot(result.history['{key}'], label='{key}') を描きましょう。"
             )
-        if not _matches(labelled[0], history[key]):
-            actual = [other for other in history if _matches(labelled[0], history[other])]
-            what = f"result.history['{actual[0]}']" if actual else "別のデータ"
+        named = [named_key(str(line.get_label()), hist) for line in drawn]
+        if all(name is not None and name != key for name in named):
             raise CheckFailed(
-                f"{side}のグラフの label='{key}' の線が {what} を描いています。"
-                f"result.history['{key}'] とラベル '{key}' の組み合わせを確認しましょう。"
+                f"{side}のグラフの result.history['{key}'] の線に label='{drawn[0].get_label()}' が付いています。"
+                f"これは result.history['{named[0]}'] の名前です。label='{key}' にしましょう。"
             )
 
 
-def check_legends(figure) -> None:
-    """Raise ``CheckFailed`` unless every panel with lines shows a legend naming its labelled lines."""
-    drawn = [ax for ax in panels(figure) if ax.get_lines()]
+def check_legends(figure, hist: dict | None = None) -> None:
+    """Raise ``CheckFailed`` unless every panel with lines shows a legend naming the lines it must name.
+
+    With ``hist`` (``result.history``) those are the lines that draw one of its series (a
+    reference line such as ``plt.axhline`` needs no name); without it, every line.
+    """
+    drawn = [panel for panel in panels(figure) if panel.lines()]
     if not drawn:
         raise CheckFailed("線が描かれたグラフがありません。")
-    for index, ax in enumerate(drawn):
+    for index, panel in enumerate(drawn):
         side = SIDES[index] if index < len(SIDES) else f"{index + 1}つ目"
-        legend = ax.get_legend()
-        if legend is None:
-            raise CheckFailed(f"{side}のグラフに凡例がありません。plt.plot(...) のあとに plt.legend() を書きましょう。")
-        shown = {text.get_text() for text in legend.get_texts()}
-        if not shown:
-            raise CheckFailed(f"{side}のグラフの凡例に線の名前がありません。plt.plot(..., label='loss') のように label= を付けましょう。")
-        labels = {line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")}
-        if not labels <= shown:
-            raise CheckFailed(f"{side}のグラフの凡例に {sorted(labels - shown)} がありません。")
+        texts = panel.legend_texts()
+        if texts is None:
+            raise CheckFailed(f"{side}のグラフに凡例がありません。plt.plot(...) のあとに plt.legend()（ax.legend()）を書きましょう。")
+        lines = panel.lines()
+        if hist is not None:
+            lines = [line for line in lines if any(_matches(line, values) for values in hist.values())] or lines
+        unnamed = [line for line in lines if str(line.get_label()).startswith("_")]
+        if not texts or unnamed:
+            raise CheckFailed(
+                f"{side}のグラフの凡例に線の名前がありません（名前のない線が {len(unnamed)} 本あります）。"
+                "plt.plot(result.history['loss'], label='loss') のように label= を付けましょう。"
+            )
+        missing = sorted({str(line.get_label()) for line in lines} - set(texts))
+        if missing:
+            raise CheckFailed(f"{side}のグラフの凡例に {missing} がありません（凡例にあるのは {texts}）。"
+                              "線を描いたあとで plt.legend() を書きましょう。")
 
 
 PANELS = {"loss": (0, ("loss", "val_loss")), "accuracy": (1, ("accuracy", "val_accuracy"))}
 
 
-def check_history_figure(ns: dict, part: str, made_by: str, genuine=None) -> None:
+def check_history_figure(ns: dict, part: str, made_by: str, genuine=None,
+                         accuracy: tuple[str, ...] = history.CATEGORICAL) -> None:
     """One mark of the lecture's history figure: ``part`` is ``layout``, ``loss``, ``accuracy`` or ``legend``.
 
     ``made_by`` names the question whose ``result = model.fit(...)`` the figure draws;
     ``genuine(result)`` raises ``CheckFailed`` if that History is not its model's (a History written by
-    hand earns no point for drawing it).
+    hand earns no point for drawing it).  ``accuracy`` lists the History keys accepted for the accuracy.
     """
     if part == "layout":
         check_layout(last_figure(ns))
     elif part == "legend":
-        check_legends(last_figure(ns))
+        result = ns.get("result")
+        hist = getattr(result, "history", None)
+        check_legends(last_figure(ns), hist if isinstance(hist, dict) else None)
     else:
         result = variable(ns, "result", made_by)
         hist = history.history_of(result)
         if genuine is not None:
             genuine(result)
-        index, keys = PANELS[part]
-        check_panel(last_figure(ns), index, hist, keys)
+        index, names = PANELS[part]
+        keys = history.keys_of(hist, accuracy)
+        check_panel(last_figure(ns), index, hist, tuple(keys[name] for name in names))

@@ -8,6 +8,14 @@ import numpy as np
 from autograder.checks.errors import CheckFailed
 
 KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+"""The History's series, by the lecture's names (``accuracy`` stands for whichever accuracy key the metric gave)."""
+
+CATEGORICAL = ("accuracy", "acc", "categorical_accuracy")
+"""History keys of the accuracy of one-hot labels: ``metrics=['accuracy']``, ``['acc']``, ``['categorical_accuracy']``
+or ``[keras.metrics.CategoricalAccuracy()]``."""
+
+BINARY = ("accuracy", "acc", "binary_accuracy")
+"""History keys of the accuracy of 0/1 labels with one sigmoid output: ``'accuracy'``, ``'acc'``, ``'binary_accuracy'``."""
 
 
 def history_of(result) -> dict:
@@ -21,23 +29,39 @@ def history_of(result) -> dict:
     return history
 
 
-def check_history(result, epochs: int, steps: int | None = None) -> None:
+def keys_of(history: dict, accuracy: tuple[str, ...] = CATEGORICAL) -> dict[str, str]:
+    """The lecture's names (``KEYS``) → the keys this History really has (``accuracy`` → ``acc`` after ``metrics=['acc']``).
+
+    A name whose series the History lacks maps to itself.
+    """
+    found = next((name for name in accuracy if name in history), accuracy[0])
+    return {"loss": "loss", "val_loss": "val_loss", "accuracy": found, "val_accuracy": f"val_{found}"}
+
+
+def check_history(result, epochs: int, steps: int | None = None, accuracy: tuple[str, ...] = CATEGORICAL,
+                  steps_explained: str = "") -> None:
     """Raise ``CheckFailed`` unless ``result`` holds ``epochs`` finite values for each of ``KEYS``.
 
+    ``accuracy`` lists the History keys accepted for the accuracy (``CATEGORICAL`` or ``BINARY``).
     ``steps`` is the expected batches per epoch: ``ceil(48000 / batch_size)`` with
-    ``validation_split=0.2``, so it checks both settings at once.
+    ``validation_split=0.2``, so it checks both settings at once; ``steps_explained`` says how it is computed.
     """
     history = history_of(result)
-    missing = [key for key in KEYS if key not in history]
+    keys = keys_of(history, accuracy)
+    missing = [keys[key] for key in KEYS if keys[key] not in history]
     if missing:
         hint = "validation_split=0.2 を指定しましたか？" if any(k.startswith("val_") for k in missing) else ""
-        hint += " metrics=['accuracy'] で compile しましたか？" if "accuracy" in missing else ""
+        if keys["accuracy"] in missing:
+            hint += (f" metrics=['accuracy'] で compile しましたか？（正解率のキーは {' / '.join(accuracy)} の"
+                     "どれでも構いません）")
         raise CheckFailed(f"result.history に {missing} がありません（あるのは {list(history)}）。{hint}".strip())
-    for key in KEYS:
+    for name in KEYS:
+        key = keys[name]
         values = history[key]
         if len(values) != epochs:
             raise CheckFailed(
-                f"result.history['{key}'] の値が {len(values)} 個です。epochs={epochs} で学習すると {epochs} 個になります。"
+                f"result.history['{key}'] の値が {len(values)} 個です（{len(values)} エポック学習しています）。"
+                f"epochs={epochs} で学習すると {epochs} 個になります。"
             )
         if not all(math.isfinite(float(v)) for v in values):
             raise CheckFailed(f"result.history['{key}'] に nan や inf が含まれています。学習がうまく進んでいません。")
@@ -45,7 +69,7 @@ def check_history(result, epochs: int, steps: int | None = None) -> None:
         params = getattr(result, "params", None) or {}
         if params.get("steps") != steps:
             raise CheckFailed(
-                f"1エポックあたりのバッチ数が {params.get('steps')} です（期待値 {steps}）。"
+                f"1エポックあたりのバッチ数が {params.get('steps')} です（期待値 {steps}{'：' + steps_explained if steps_explained else ''}）。"
                 "batch_size と validation_split=0.2 の指定を確認しましょう。"
             )
 

@@ -97,7 +97,8 @@ def check_fit(ns: dict) -> None:
     the data it was trained on, so a mistake in 問2 costs 問2's points only.
     """
     result = _get(ns, "result", "問4")
-    history.check_history(result, epochs=EPOCHS, steps=steps(BATCH_SIZE))
+    history.check_history(result, epochs=EPOCHS, steps=steps(BATCH_SIZE),
+                          steps_explained=f"学習に使う 48,000 枚 ÷ batch_size={BATCH_SIZE} の切り上げ")
     x_train, y_train = np.asarray(_get(ns, "x_train", "問2")), np.asarray(_get(ns, "y_train", "問2"))
     history.check_history_is_models(result, *history.validation_rows(x_train, y_train))
 

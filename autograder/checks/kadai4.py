@@ -8,6 +8,7 @@ with ``@uses``; the check itself runs on that evidence in the grading process
 """
 from __future__ import annotations
 
+import ast
 import math
 
 from autograder.checks import accuracy, figures, history
@@ -38,7 +39,8 @@ def check_model1(ns: dict) -> None:
 
 
 def _check_fit(result, epochs: int, batch_size: int) -> None:
-    history.check_history(result, epochs=epochs, steps=steps(batch_size))
+    history.check_history(result, epochs=epochs, steps=steps(batch_size),
+                          steps_explained=f"学習に使う {TRAIN_ROWS:,} 枚 ÷ batch_size={batch_size} の切り上げ")
     _genuine(result)
 
 
@@ -70,9 +72,9 @@ def check_plot_accuracy(ns: dict) -> None:
     figures.check_history_figure(ns, "accuracy", "問2", _genuine)
 
 
-@uses(figures=True)
+@uses("result", figures=True)
 def check_plot_legend(ns: dict) -> None:
-    """問3: each panel has a legend."""
+    """問3: each panel has a legend naming the History's lines it draws."""
     figures.check_history_figure(ns, "legend", "問2")
 
 
@@ -81,8 +83,8 @@ def check_evaluate(ns: dict) -> None:
     """問4: ``score = model.evaluate(x_test, y_test)`` agrees with the checker's own measurement."""
     score = _get(ns, "score", "問4 (model.evaluate)")
     try:
-        loss, acc = (float(v) for v in score)
-    except (TypeError, ValueError) as e:
+        loss, acc = _loss_and_accuracy(score)
+    except (TypeError, ValueError, SyntaxError) as e:
         raise CheckFailed(f"score は [損失, 正解率] の2つの値になるはずです（いまは {score!r}）。score = model.evaluate(x_test, y_test) と書きましょう。") from e
     true_loss, true_acc = accuracy.measure(_get(ns, "model", "問1"))
     # Keras computes the loss from logits, the checker from clipped probabilities:
@@ -92,6 +94,20 @@ def check_evaluate(ns: dict) -> None:
             f"score = {[loss, acc]} ですが、テストデータで測ると損失 {true_loss:.4f}・正解率 {true_acc:.4f} です。"
             "model.evaluate(x_test, y_test) でテストデータを評価しましょう。"
         )
+
+
+def _loss_and_accuracy(score) -> tuple[float, float]:
+    """``(loss, accuracy)`` of ``model.evaluate``'s result: a list, or a dict with ``return_dict=True``.
+
+    Evidence keeps a dict as its ``repr`` (an ``Opaque`` named ``dict``), read back here as a literal only.
+    """
+    if type(score).__name__ == "dict" and not isinstance(score, dict):
+        score = ast.literal_eval(repr(score))
+    if isinstance(score, dict):
+        key = history.keys_of(score)["accuracy"]
+        return float(score["loss"]), float(score[key])
+    loss, acc = (float(v) for v in score)
+    return loss, acc
 
 
 @uses("test2", "model")

@@ -102,6 +102,11 @@ def check_no_leak(ns: dict) -> None:
     raise CheckFailed("x_test が、学習用データの平均と標準偏差で標準化した値になっていません。x_test = (x_test_raw - mean) / std と書きましょう。")
 
 
+BINARY_LOSSES = ("binary_crossentropy", "BinaryCrossentropy")
+"""``loss=`` of a compiled model that are binary cross-entropy: the string, the function
+``keras.losses.binary_crossentropy`` and the object ``keras.losses.BinaryCrossentropy()`` (named so after reloading)."""
+
+
 def _loss_name(model) -> str:
     loss = getattr(model, "loss", None)
     if isinstance(loss, str):
@@ -114,10 +119,15 @@ def check_model(ns: dict) -> None:
     """問2: 30→64→64→1 with a sigmoid output (6,209 parameters), compiled with binary_crossentropy."""
     model = _get(ns, "model", "問2")
     structure.check_structure(model, MODEL, inputs=FEATURES)
-    if _loss_name(model) not in ("binary_crossentropy", "BinaryCrossentropy"):
+    if _loss_name(model) not in BINARY_LOSSES:
         raise CheckFailed(
             f"損失関数が '{_loss_name(model)}' です。2つのクラス（悪性・良性）を sigmoid で出力するときは "
             "loss='binary_crossentropy' で compile しましょう。"
+        )
+    if getattr(getattr(model, "loss", None), "from_logits", False):
+        raise CheckFailed(
+            "損失関数が BinaryCrossentropy(from_logits=True) です。出力はすでに sigmoid で 0〜1 の確率なので、"
+            "from_logits=True を外して loss='binary_crossentropy' で compile しましょう。"
         )
 
 
@@ -131,7 +141,9 @@ def _validation_rows() -> int:
 def check_fit(ns: dict) -> None:
     """問3: ``result = model.fit(...)`` with epochs=100, batch_size=32, validation_split=0.2, and the History is its model's."""
     result = _get(ns, "result", "問3")
-    history.check_history(result, epochs=EPOCHS, steps=math.ceil(_validation_rows() / BATCH_SIZE))
+    steps = math.ceil(_validation_rows() / BATCH_SIZE)
+    history.check_history(result, epochs=EPOCHS, steps=steps, accuracy=history.BINARY,
+                          steps_explained=f"学習に使う {_validation_rows()} 人 ÷ batch_size={BATCH_SIZE} の切り上げ")
     _genuine(ns)(result)
 
 
@@ -154,18 +166,18 @@ def check_plot_layout(ns: dict) -> None:
 @uses("result", "x_train", "y_train", figures=True)
 def check_plot_loss(ns: dict) -> None:
     """問4: left panel draws loss and val_loss with their labels."""
-    figures.check_history_figure(ns, "loss", "問3", _genuine(ns))
+    figures.check_history_figure(ns, "loss", "問3", _genuine(ns), accuracy=history.BINARY)
 
 
 @uses("result", "x_train", "y_train", figures=True)
 def check_plot_accuracy(ns: dict) -> None:
     """問4: right panel draws accuracy and val_accuracy with their labels."""
-    figures.check_history_figure(ns, "accuracy", "問3", _genuine(ns))
+    figures.check_history_figure(ns, "accuracy", "問3", _genuine(ns), accuracy=history.BINARY)
 
 
-@uses(figures=True)
+@uses("result", figures=True)
 def check_plot_legend(ns: dict) -> None:
-    """問4: each panel has a legend."""
+    """問4: each panel has a legend naming the History's lines it draws."""
     figures.check_history_figure(ns, "legend", "問3")
 
 

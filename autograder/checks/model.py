@@ -1,8 +1,12 @@
 """Checks of a Keras model's structure: layer kinds, units, activations, shapes, parameters.
 
 Works on Keras 3, which removed ``layer.output_shape``: shapes are computed from
-the model's input with ``compute_output_shape``.  Accepts both the lecture's
-``Dense(32, input_shape=(784,))`` and ``keras.Input((784,))``.
+the model's input with ``compute_output_shape``.  Accepts every way of writing the
+same network: ``Sequential`` with ``.add`` or a list, ``Dense(32, input_shape=(784,))``
+or ``keras.Input((784,))``, the Functional API ``keras.Model(inputs, outputs)`` (its
+``InputLayer`` is not a layer of the network), and an activation given by name, as a
+function, or as a separate ``Activation``/``ReLU``/``Softmax`` layer right after a
+linear ``Dense`` (read as that Dense's activation).
 """
 from __future__ import annotations
 
@@ -52,6 +56,24 @@ def _activation_name(layer) -> str | None:
     return getattr(activation, "__name__", None)
 
 
+ACTIVATION_LAYERS = ("Activation", "ReLU", "Softmax")
+"""Layers that only apply an activation: after a linear Dense they are read as its ``activation=``."""
+
+
+def _activation_of_layer(layer) -> str | None:
+    """The activation an ``Activation``/``ReLU``/``Softmax`` layer applies, by name (None if it is not a plain one)."""
+    kind = type(layer).__name__
+    if kind == "Activation":
+        return _activation_name(layer)
+    if kind == "ReLU":
+        plain = (getattr(layer, "max_value", None) is None and not getattr(layer, "negative_slope", 0)
+                 and not getattr(layer, "threshold", 0))
+        return "relu" if plain else None
+    if kind == "Softmax":
+        return "softmax"
+    return None
+
+
 def _input_shape(model, inputs: int = 784) -> tuple:
     """The shape of the model's input; ``inputs`` (the expected feature count) only shapes the message."""
     try:
@@ -67,20 +89,43 @@ def _input_shape(model, inputs: int = 784) -> tuple:
 
 
 def layer_table(model, inputs: int = 784) -> list[dict]:
-    """Each layer of ``model`` as a dict: kind, units, activation, rate, output shape, params."""
+    """Each layer of ``model`` as a dict: kind, units, activation, rate, output shape, params.
+
+    The Functional API's ``InputLayer`` is left out (it only names the input), and an activation
+    layer right after a Dense without activation is folded into that Dense's row.
+    """
     shape = _input_shape(model, inputs)
     rows = []
     for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "InputLayer":
+            continue
         shape = tuple(layer.compute_output_shape(shape))
+        folded = _activation_of_layer(layer) if kind in ACTIVATION_LAYERS else None
+        if folded and rows and rows[-1]["kind"] == "Dense" and rows[-1]["activation"] == "linear":
+            rows[-1] = {**rows[-1], "activation": folded, "output_shape": shape}
+            continue
         rows.append({
-            "kind": type(layer).__name__,
+            "kind": kind,
             "units": getattr(layer, "units", None),
-            "activation": _activation_name(layer),
+            "activation": _activation_name(layer) if kind not in ACTIVATION_LAYERS else folded,
             "rate": getattr(layer, "rate", None),
             "output_shape": shape,
             "params": layer.count_params(),
         })
     return rows
+
+
+def describe(rows: list[dict]) -> str:
+    """The layers of ``layer_table`` as one line: ``Dense(128, activation='relu') → Dropout(0.5) → ...``."""
+    def one(row: dict) -> str:
+        if row["kind"] == "Dense":
+            return f"Dense({row['units']}, activation='{row['activation']}')"
+        if row["kind"] == "Dropout":
+            return f"Dropout({row['rate']})"
+        return row["kind"]
+
+    return " → ".join(one(row) for row in rows)
 
 
 def check_structure(model, expected: list[LayerSpec], inputs: int = 784) -> None:
@@ -92,15 +137,18 @@ def check_structure(model, expected: list[LayerSpec], inputs: int = 784) -> None
         raise CheckFailed(f"入力の形が {shape} です。(None, {inputs}) になるように input_shape=({inputs},) を指定しましょう。")
     rows = layer_table(model, inputs)
     want = " → ".join(spec.describe() for spec in expected)
+    have = describe(rows)
     if len(rows) != len(expected):
-        have = " → ".join(r["kind"] for r in rows)
         raise CheckFailed(
             f"層の数が {len(rows)} です（{have}）。期待される構成は {want} の {len(expected)} 層です。{SUMMARY_HINT}"
         )
     for position, (row, spec) in enumerate(zip(rows, expected), start=1):
         where = f"{position}層目"
         if row["kind"] != spec.kind:
-            raise CheckFailed(f"{where}が {row['kind']} になっています。{spec.describe()} にしてください。期待される構成: {want}。{SUMMARY_HINT}")
+            raise CheckFailed(
+                f"{where}が {row['kind']} になっています。{spec.describe()} にしてください。"
+                f"いまの構成: {have}。期待される構成: {want}。{SUMMARY_HINT}"
+            )
         if spec.kind == "Dense":
             if row["units"] != spec.units:
                 raise CheckFailed(
@@ -112,7 +160,7 @@ def check_structure(model, expected: list[LayerSpec], inputs: int = 784) -> None
                     f"{where}の Dense の活性化関数が '{row['activation']}' です。activation='{spec.activation}' にしてください。"
                 )
         if spec.kind == "Dropout" and row["rate"] is not None and abs(row["rate"] - spec.rate) > 1e-9:
-            raise CheckFailed(f"{where}の Dropout の割合が {row['rate']} です。Dropout({spec.rate}) にしてください。")
+            raise CheckFailed(f"{where}の Dropout の割合が {row['rate']} です。Dropout({spec.rate}) にしてください（いまの構成: {have}）。")
         if row["params"] != spec.params:
             raise CheckFailed(f"{where}のパラメータ数が {row['params']:,} です。{spec.params:,} になるはずです。{SUMMARY_HINT}")
     total = sum(spec.params for spec in expected)

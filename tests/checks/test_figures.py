@@ -1,18 +1,36 @@
-"""Figure checks on figures drawn the lecture's way, captured after plt.show() as in the grading kernel."""
+"""Figure checks on figures drawn every way students draw them, captured after plt.show() as in the grading kernel,
+and judged both live and after the evidence round trip (described to JSON in the kernel, rebuilt elsewhere)."""
 from __future__ import annotations
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from autograder import capture  # noqa: E402
+from autograder import capture, evidence  # noqa: E402
 from autograder.checks import CheckFailed  # noqa: E402
-from autograder.checks.figures import check_layout, check_legends, check_panel, last_figure  # noqa: E402
+from autograder.checks.figures import (  # noqa: E402
+    check_history_figure,
+    check_layout,
+    check_legends,
+    check_panel,
+    last_figure,
+    panels,
+)
 
 HISTORY = {"loss": [0.6, 0.4, 0.3], "val_loss": [0.5, 0.45, 0.44],
            "accuracy": [0.8, 0.85, 0.9], "val_accuracy": [0.82, 0.84, 0.85]}
+ACC = {"acc" if k.endswith("accuracy") and not k.startswith("val") else "val_acc" if k.startswith("val_acc") else k: v
+       for k, v in HISTORY.items()}
+
+
+class History:
+    """Stands for ``result``: a History with the given series."""
+
+    def __init__(self, history):
+        self.history, self.params, self.model = history, {}, None
 
 
 def draw(labels=("loss", "val_loss", "accuracy", "val_accuracy"), legend=True, two=True, size=(12, 4)):
@@ -24,6 +42,10 @@ def draw(labels=("loss", "val_loss", "accuracy", "val_accuracy"), legend=True, t
             plt.plot(HISTORY[key], label=labels[list(HISTORY).index(key)])
         if legend:
             plt.legend()
+    return shown()
+
+
+def shown():
     plt.show()
     plt.close("all")  # what the inline backend does after showing
     return last_figure({})
@@ -35,14 +57,117 @@ def captured():
     yield
 
 
-def test_lecture_figure_passes_after_show():
-    """Is the slide's figure, already closed by plt.show(), still found and accepted?"""
+def round_trip(tmp_path, figure_is_shown=True):
+    """The namespace the checks see in the grading process: the displayed figures described, then rebuilt."""
+    folder = tmp_path / "evidence"
+    evidence.collect(folder, {"result": History(HISTORY)}, ("result",), figures=True)
+    return evidence.load(folder)
+
+
+def accepted(figure, hist=HISTORY):
+    keys = {"loss": ("loss", "val_loss"),
+            "accuracy": ("acc", "val_acc") if "acc" in hist else ("accuracy", "val_accuracy")}
+    check_layout(figure)
+    check_panel(figure, 0, hist, keys["loss"])
+    check_panel(figure, 1, hist, keys["accuracy"])
+    check_legends(figure, hist)
+
+
+def test_lecture_figure_passes_after_show(tmp_path):
+    """Is the slide's figure, already closed by plt.show(), still found and accepted, live and rebuilt from evidence?"""
     figure = draw()
     assert plt.get_fignums() == []
-    check_layout(figure)
-    check_panel(figure, 0, HISTORY, ("loss", "val_loss"))
-    check_panel(figure, 1, HISTORY, ("accuracy", "val_accuracy"))
-    check_legends(figure)
+    accepted(figure)
+    ns = round_trip(tmp_path)
+    accepted(last_figure(ns))
+    for part in ("layout", "loss", "accuracy", "legend"):
+        check_history_figure(ns, part, "問2")
+
+
+def _subplots_oo():
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
+    ax1.plot(HISTORY["loss"], label="loss")
+    ax1.plot(HISTORY["val_loss"], label="val_loss")
+    ax1.set_title("Loss")
+    ax1.set_xlabel("epoch")
+    ax1.legend()
+    ax2.plot(HISTORY["accuracy"], label="accuracy")
+    ax2.plot(HISTORY["val_accuracy"], label="val_accuracy")
+    ax2.grid(True)
+    ax2.legend()
+
+
+def _subplots_array_with_x_values():
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    epochs = range(1, 4)
+    axes[0].plot(epochs, HISTORY["loss"], "o-", label="train")
+    axes[0].plot(epochs, HISTORY["val_loss"], label="validation")
+    axes[0].legend()
+    axes[1].plot(epochs, HISTORY["accuracy"], label="訓練")
+    axes[1].plot(epochs, HISTORY["val_accuracy"], label="検証")
+    axes[1].legend()
+
+
+def _add_subplot_without_fig_name():
+    plt.figure(figsize=(12, 4)).add_subplot(121)
+    plt.plot(HISTORY["loss"], label="loss")
+    plt.plot(HISTORY["val_loss"], label="val_loss")
+    plt.legend()
+    plt.title("loss")
+    plt.gcf().add_subplot(122)
+    plt.plot(HISTORY["accuracy"], label="accuracy")
+    plt.plot(HISTORY["val_accuracy"], label="val_accuracy")
+    plt.axhline(0.85, color="gray")  # a reference line: needs no name in the legend
+    plt.legend()
+
+
+def _twin_axes_and_colorbar():
+    fig = plt.figure(figsize=(12, 4))
+    ax1 = fig.add_subplot(1, 2, 1)
+    first = ax1.plot(HISTORY["loss"], label="loss")
+    twin = ax1.twinx()
+    second = twin.plot(HISTORY["val_loss"], "r", label="val_loss")
+    ax1.legend(first + second, ["loss", "val_loss"])
+    ax2 = fig.add_subplot(1, 2, 2)
+    ax2.plot(HISTORY["accuracy"], label="accuracy")
+    ax2.plot(HISTORY["val_accuracy"], label="val_accuracy")
+    ax2.legend()
+    fig.colorbar(ax2.scatter([0, 1, 2], HISTORY["accuracy"], c=[0, 1, 2], s=0), ax=ax2)
+
+
+@pytest.mark.parametrize("draw_it", [_subplots_oo, _subplots_array_with_x_values, _add_subplot_without_fig_name,
+                                     _twin_axes_and_colorbar])
+def test_other_ways_of_drawing_pass(tmp_path, draw_it):
+    """Do plt.subplots, ax.plot, x values, other labels, add_subplot, twin axes and a colorbar all earn every mark?"""
+    draw_it()
+    accepted(shown())
+    ns = round_trip(tmp_path)
+    for part in ("layout", "loss", "accuracy", "legend"):
+        check_history_figure(ns, part, "問2")
+
+
+def test_twin_axes_are_one_panel_and_colorbars_none():
+    """Is a twinx panel with a colorbar beside it still two panels, left to right?"""
+    _twin_axes_and_colorbar()
+    figure = shown()
+    assert len(figure.axes) == 4
+    assert [(p.row, p.column, len(p.axes)) for p in panels(figure)] == [(0, 0, 2), (0, 1, 1)]
+
+
+def test_acc_keys_are_the_accuracy(tmp_path):
+    """Does metrics=['acc'] (History keys acc/val_acc) draw the accuracy panel, labelled 'acc' or 'accuracy'?"""
+    plt.figure(figsize=(12, 4))
+    plt.subplot(1, 2, 1)
+    plt.plot(ACC["loss"], label="loss")
+    plt.plot(ACC["val_loss"], label="val_loss")
+    plt.legend()
+    plt.subplot(1, 2, 2)
+    plt.plot(ACC["acc"], label="accuracy")
+    plt.plot(ACC["val_acc"], label="val_acc")
+    plt.legend()
+    accepted(shown(), ACC)
+    ns = {**round_trip(tmp_path), "result": History(ACC)}
+    check_history_figure(ns, "accuracy", "問2")
 
 
 def test_swapped_labels_are_named():
@@ -53,20 +178,70 @@ def test_swapped_labels_are_named():
     check_panel(figure, 1, HISTORY, ("accuracy", "val_accuracy"))
 
 
+def test_label_of_another_key_is_named():
+    """Is a label naming another History key than the data it draws reported, saying what was found?"""
+    figure = draw(labels=("loss", "val_loss", "val_accuracy", "validation"))
+    with pytest.raises(CheckFailed, match=r"label='val_accuracy' の線が result.history\['accuracy'\] を描いています"):
+        check_panel(figure, 1, HISTORY, ("accuracy", "val_accuracy"))
+    figure = draw(labels=("loss", "val_loss", "loss", "val_accuracy"))
+    with pytest.raises(CheckFailed, match=r"result.history\['accuracy'\] の線に label='loss' が付いています"):
+        check_panel(figure, 1, HISTORY, ("accuracy", "val_accuracy"))
+
+
 def test_one_panel_small_figure_and_no_legend():
-    """Are one panel, the default figure size and a missing legend each reported?"""
+    """Are one panel, the default figure size and a missing legend each reported with what was found?"""
     with pytest.raises(CheckFailed, match="グラフが 1 個あります"):
         check_layout(draw(two=False))
-    with pytest.raises(CheckFailed, match=r"figsize=\(12, 4\)"):
+    with pytest.raises(CheckFailed, match=r"図の大きさが \(6.4, 4.8\).*figsize=\(12, 4\)"):
         check_layout(draw(size=(6.4, 4.8)))
     with pytest.raises(CheckFailed, match="凡例がありません"):
-        check_legends(draw(legend=False))
+        check_legends(draw(legend=False), HISTORY)
 
 
-def test_legend_without_labels_counts_as_missing():
-    """Is plt.legend() over unlabelled lines (an empty legend box) reported as a missing label?"""
-    figure = draw(labels=("_a", "_b", "_c", "_d"))
-    with pytest.raises(CheckFailed, match="label= を付けましょう"):
-        check_legends(figure)
-    with pytest.raises(CheckFailed, match="label='loss' が付いていません"):
+def test_missing_data_is_reported_with_what_is_drawn():
+    """Is a panel without the val_loss line reported, naming the lines it does have?"""
+    plt.figure(figsize=(12, 4))
+    plt.subplot(1, 2, 1)
+    plt.plot(HISTORY["loss"], label="loss")
+    plt.subplot(1, 2, 2)
+    figure = shown()
+    with pytest.raises(CheckFailed, match=r"result.history\['val_loss'\] の線がありません（描かれている線: 1 本、ラベル \['loss'\]）"):
         check_panel(figure, 0, HISTORY, ("loss", "val_loss"))
+
+
+def test_unlabelled_lines_lose_the_legend_mark_only(tmp_path):
+    """Do lines without label= still count as the right data, and fail only the legend mark (an empty legend box)?"""
+    figure = draw(labels=("_a", "_b", "_c", "_d"))
+    check_layout(figure)
+    check_panel(figure, 0, HISTORY, ("loss", "val_loss"))
+    check_panel(figure, 1, HISTORY, ("accuracy", "val_accuracy"))
+    with pytest.raises(CheckFailed, match="凡例に線の名前がありません"):
+        check_legends(figure, HISTORY)
+    ns = round_trip(tmp_path)
+    with pytest.raises(CheckFailed, match="凡例に線の名前がありません"):
+        check_history_figure(ns, "legend", "問2")
+    check_history_figure(ns, "loss", "問2")
+
+
+def test_a_history_line_left_out_of_the_legend_is_named():
+    """Is a History line missing from a legend given explicit handles reported by its label?"""
+    plt.figure(figsize=(12, 4))
+    plt.subplot(1, 2, 1)
+    first = plt.plot(HISTORY["loss"], label="loss")
+    plt.plot(HISTORY["val_loss"], label="val_loss")
+    plt.legend(handles=first)
+    figure = shown()
+    with pytest.raises(CheckFailed, match=r"凡例に \['val_loss'\] がありません"):
+        check_legends(figure, HISTORY)
+
+
+def test_evidence_keeps_panels_json_serialisable(tmp_path):
+    """Does the evidence of a subplots figure with twin axes and a colorbar write plain JSON and rebuild the same panels?"""
+    _twin_axes_and_colorbar()
+    live = shown()
+    ns = round_trip(tmp_path)
+    rebuilt = last_figure(ns)
+    assert [(p.grid, p.row, p.column, len(p.axes)) for p in panels(rebuilt)] == \
+           [(p.grid, p.row, p.column, len(p.axes)) for p in panels(live)]
+    assert [ax.get_label() for ax in rebuilt.axes].count("<colorbar>") == 1
+    assert np.allclose(rebuilt.get_size_inches(), (12, 4))

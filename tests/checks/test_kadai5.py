@@ -78,6 +78,28 @@ def test_structure_and_loss():
         kadai5.check_dropout({"model": model(64, 64, 1)})
 
 
+def _reloaded(m, tmp_path):
+    """``m`` as the grading process sees it: saved as .keras and reloaded with safe_mode (``model.loss`` changes form)."""
+    import keras
+
+    keras.saving.save_model(m, tmp_path / "m.keras")
+    return keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+
+
+def test_every_form_of_binary_crossentropy_passes_reloaded(tmp_path):
+    """Do the string, the function and the BinaryCrossentropy object all pass after the evidence round trip,
+    and from_logits=True on a sigmoid output fail, saying what was found?"""
+    import keras
+
+    for loss in ("binary_crossentropy", keras.losses.binary_crossentropy, keras.losses.BinaryCrossentropy()):
+        kadai5.check_model({"model": _reloaded(model(64, 64, 1, loss=loss), tmp_path)})
+    logits = _reloaded(model(64, 64, 1, loss=keras.losses.BinaryCrossentropy(from_logits=True)), tmp_path)
+    with pytest.raises(CheckFailed, match="from_logits=True"):
+        kadai5.check_model({"model": logits})
+    with pytest.raises(CheckFailed, match="損失関数が 'mean_squared_error'"):
+        kadai5.check_model({"model": _reloaded(model(64, 64, 1, loss=keras.losses.MeanSquaredError()), tmp_path)})
+
+
 class Fixed:
     """A trained-looking model whose predictions are given: enough for the recall and confusion-matrix arithmetic."""
 

@@ -65,3 +65,73 @@ def test_wrong_dropout_rate_and_missing_input():
         check_structure(model, MODEL1)
     with pytest.raises(CheckFailed, match="Keras のモデルではありません"):
         check_structure("model", MODEL1)
+
+
+def _round_trip(model, tmp_path):
+    """The model as the grading process sees it: saved as .keras and reloaded with safe_mode."""
+    path = tmp_path / "model.keras"
+    keras.saving.save_model(model, path)
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def _functional():
+    inputs = keras.Input(shape=(784,))
+    hidden = Dense(32, activation="relu")(inputs)
+    return keras.Model(inputs, Dense(10, activation="softmax")(hidden))
+
+
+def _activation_layers():
+    from keras.layers import Activation, ReLU, Softmax
+
+    return Sequential([keras.Input(shape=(784,)), Dense(128), ReLU(), Dropout(0.5), Dense(64), Activation("relu"),
+                       Dense(32, activation=keras.activations.relu), Dense(10), Softmax()])
+
+
+def _tf_functions():
+    import tensorflow as tf
+
+    return Sequential([Dense(32, input_shape=(784,), activation=tf.nn.relu), Dense(10, activation="softmax")])
+
+
+@pytest.mark.parametrize(("build", "expected"), [
+    (_functional, MODEL1),
+    (lambda: Sequential([Dense(32, input_shape=(784,), activation="relu"), Dense(10, activation="softmax")]), MODEL1),
+    (_tf_functions, MODEL1),
+    (_activation_layers, MODEL4),
+])
+def test_equivalent_models_pass_live_and_reloaded(tmp_path, build, expected):
+    """Do the Functional API, a Sequential list, tf.nn.relu and separate Activation/ReLU/Softmax layers pass,
+    also after the save/load round trip of the evidence?"""
+    model = build()
+    check_structure(model, expected)
+    check_structure(_round_trip(model, tmp_path), expected)
+
+
+def test_functional_table_skips_the_input_layer():
+    """Does the Functional API's table list only the two Dense layers (no InputLayer), with shapes and parameters?"""
+    rows = layer_table(_functional())
+    assert [(r["kind"], r["activation"], r["output_shape"], r["params"]) for r in rows] == [
+        ("Dense", "relu", (None, 32), 25120), ("Dense", "softmax", (None, 10), 330)]
+
+
+def test_activation_layers_fold_only_after_a_linear_dense():
+    """Is an Activation layer folded into the linear Dense before it, but an extra one after relu kept as a layer?"""
+    from keras.layers import Activation
+
+    rows = layer_table(_activation_layers())
+    assert [(r["kind"], r["activation"]) for r in rows] == [
+        ("Dense", "relu"), ("Dropout", None), ("Dense", "relu"), ("Dense", "relu"), ("Dense", "softmax")]
+    doubled = Sequential([keras.Input((784,)), Dense(32, activation="relu"), Activation("relu"), Dense(10, activation="softmax")])
+    with pytest.raises(CheckFailed, match=r"層の数が 3 です（Dense\(32, activation='relu'\) → Activation → "):
+        check_structure(doubled, MODEL1)
+    wrong = Sequential([keras.Input((784,)), Dense(32), Activation("sigmoid"), Dense(10, activation="softmax")])
+    with pytest.raises(CheckFailed, match="活性化関数が 'sigmoid'"):
+        check_structure(wrong, MODEL1)
+
+
+def test_dropout_in_the_wrong_place_says_what_was_found():
+    """Does a Dropout after the second Dense name the structure found and the one expected?"""
+    model = lecture_style((128, "relu"), (64, "relu"), 0.5, (32, "relu"), (10, "softmax"))
+    with pytest.raises(CheckFailed, match=r"2層目が Dense になっています。Dropout\(0.5\) にしてください。いまの構成: "
+                                         r"Dense\(128, activation='relu'\) → Dense\(64"):
+        check_structure(model, MODEL4)
