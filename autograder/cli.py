@@ -158,7 +158,12 @@ def cmd_serve(args) -> int:
 
     from autograder.portal.app import create_app
 
-    app = create_app(load_course(args.course_dir))
+    from autograder import canary
+
+    course = load_course(args.course_dir)
+    print("採点環境を点検しています / checking the grading environment (canary) ...", flush=True)
+    canary.check(course)  # a portal whose grading cannot work must not take uploads
+    app = create_app(course)
     print(f"ポータル / portal: http://{args.host}:{args.port}/  (Ctrl-C で停止 / to stop)", flush=True)
     try:
         serve(app, host=args.host, port=args.port, threads=8)
@@ -177,12 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--course-dir", default=".", metavar="DIR",
                         help="course folder holding course_config.py (default: the current folder)")
+    # After the command, --course-dir must not reset one given before it to the default (argparse's sub-parser
+    # defaults win over the main parser's values): there it has no default of its own.
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--course-dir", default=argparse.SUPPRESS, metavar="DIR",
+                       help="course folder holding course_config.py (default: the current folder)")
     parser = argparse.ArgumentParser(prog="python -m autograder", parents=[common],
                                      description="Autograded Keras notebooks on nbgrader (医療とAI・ビッグデータ応用)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name, func, help_text):
-        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p = sub.add_parser(name, parents=[after], help=help_text, description=help_text)
         p.set_defaults(func=func)
         return p
 
@@ -232,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from autograder.canary import GradingEnvironmentError
     from autograder.grade import NotReleased
 
     args = build_parser().parse_args(argv)
@@ -240,3 +251,6 @@ def main(argv: list[str] | None = None) -> int:
     except (CourseError, KeyError, NotReleased) as e:
         print(e.args[0] if e.args else e, file=sys.stderr)
         return 2
+    except GradingEnvironmentError as e:
+        print(e, file=sys.stderr)
+        return 3

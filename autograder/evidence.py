@@ -75,7 +75,28 @@ def uses(*names: str, figures: bool = False):
 
 
 def collect(folder: Path, ns: dict, names: tuple[str, ...], figures: bool) -> None:
-    """Write ``ns[name]`` for each of ``names`` (and the displayed figures) into ``folder``."""
+    """Write ``ns[name]`` for each of ``names`` (and the displayed figures) into ``folder``.
+
+    Never raises: a failure of this code (not of the student's values, which are described as what they
+    are) is written down as ``toolkit_error``, and the verdict then reports the toolkit's error to the
+    instructor instead of telling the student the cell did not run.
+    """
+    try:
+        manifest = _collect(folder, ns, names, figures)
+        text = json.dumps(manifest, ensure_ascii=False)
+    except Exception as e:  # noqa: BLE001 -- our own failure, reported by the verdict as the toolkit's
+        import traceback
+
+        text = json.dumps({"names": {}, TOOLKIT_ERROR: "".join(traceback.format_exception(e))[-3000:]})
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST).write_text(text, encoding="utf-8")
+
+
+TOOLKIT_ERROR = "toolkit_error"
+"""Manifest key: collecting failed in the toolkit's own code (the traceback)."""
+
+
+def _collect(folder: Path, ns: dict, names: tuple[str, ...], figures: bool) -> dict:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -92,11 +113,9 @@ def collect(folder: Path, ns: dict, names: tuple[str, ...], figures: bool) -> No
         shown = capture.figures() if capture.is_installed() else []
         manifest["figures"] = []
         for i, figure in enumerate(shown[-MAX_FIGURES:]):
-            try:
-                manifest["figures"].append(_describe_figure(folder, f"figure{i}", figure))
-            except Exception as e:  # noqa: BLE001 -- a figure that cannot be read is left out, as if not shown
-                manifest.setdefault("skipped_figures", []).append(f"{type(e).__name__}: {str(e)[:200]}")
-    (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+            # a figure we cannot describe is our error (reported as the toolkit's), never "not shown"
+            manifest["figures"].append(_describe_figure(folder, f"figure{i}", figure))
+    return manifest
 
 
 class _Missing:
@@ -330,11 +349,18 @@ class FigureView:
         return self._size
 
 
+class EvidenceRefused(Exception):
+    """Evidence that our own collecting cannot have written (a file name leaving the folder, a symlink, a
+    manifest of the wrong shape): the student's process tampered with it, and the check earns nothing."""
+
+
 def _inside(folder: Path, file: str) -> Path:
     """``folder / file``, refusing names that leave the folder (the evidence is the student's to write)."""
+    if not isinstance(file, str):
+        raise EvidenceRefused(f"bad evidence file name: {file!r}")
     path = folder / file
     if "/" in file or "\\" in file or file.startswith(".") or path.is_symlink():
-        raise ValueError(f"bad evidence file name: {file!r}")
+        raise EvidenceRefused(f"bad evidence file name: {file!r}")
     return path
 
 
@@ -351,10 +377,19 @@ def load(folder: Path) -> dict:
     """The namespace a check sees, rebuilt from the evidence in ``folder`` (missing names stay missing)."""
     import numpy as np
 
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise EvidenceRefused(f"unreadable manifest: {type(e).__name__}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("names", {}), dict):
+        raise EvidenceRefused("a manifest of the wrong shape")
+    if manifest.get(TOOLKIT_ERROR):
+        raise ToolkitFault(f"collecting the evidence failed in the kernel:\n{manifest[TOOLKIT_ERROR]}")
     ns: dict = {}
     pending_history = []
     for name, entry in manifest.get("names", {}).items():
+        if not isinstance(entry, dict):
+            raise EvidenceRefused(f"an entry of the wrong shape: {name!r}")
         kind = entry.get("kind")
         if kind == "missing":
             continue
@@ -397,21 +432,46 @@ NOT_RUN = ("この問題の採点用セルが実行されませんでした（�
            "上から順にすべてのセルがエラーなく動くか確かめましょう。")
 
 
+TOOLKIT = "ToolkitError"
+"""``ename`` of a verdict the toolkit could not reach: its own code failed (never the student's lost point)."""
+
+TAMPERED = ("採点用の記録が書き換えられていたため、この問題は採点できません（0点）。"
+            "ノートブックの中で採点用のフォルダ (.autograder-evidence) に触れないでください。")
+
+
+class ToolkitFault(Exception):
+    """The toolkit's own code failed while collecting or judging: a grading error for the instructor."""
+
+
 def judge(folder: Path, module: str, function: str) -> tuple[str, str] | None:
-    """Run one check on its evidence: None if it passes, else ``(exception name, message)``."""
+    """Run one check on its evidence: None if it passes, else ``(exception name, message)``.
+
+    ``(TOOLKIT, why)`` when the toolkit itself failed: the check module would not import, collecting
+    failed in the kernel, or the check raised anything but ``CheckFailed`` on the evidence (a value or a
+    layer type it did not expect) — the grading process then records the submission as an error for
+    the instructor, not a student's 0.
+    """
     from autograder.checks.errors import CheckFailed
 
-    check = getattr(importlib.import_module(f"autograder.checks.{module}"), function)
     where = folder / f"{module}.{function}"
     if not (where / MANIFEST).is_file():
         return "NotAttempted", NOT_RUN
+    try:
+        check = getattr(importlib.import_module(f"autograder.checks.{module}"), function)
+    except Exception as e:  # noqa: BLE001 -- the toolkit's own module: its failure is ours
+        return TOOLKIT, f"autograder.checks.{module}.{function} を読み込めません / cannot import: {type(e).__name__}: {e}"
     try:
         ns = load(where)
         getattr(check, "__wrapped__", check)(ns)
     except CheckFailed as e:
         return type(e).__name__, str(e)
-    except Exception as e:  # noqa: BLE001 -- anything else the evidence makes a check do is a failure, said plainly
-        return "CheckFailed", f"採点できませんでした（{type(e).__name__}: {str(e)[:300]}）。"
+    except EvidenceRefused:
+        return "CheckFailed", TAMPERED
+    except Exception as e:  # noqa: BLE001 -- anything else is a fault of the toolkit, reported as such
+        import traceback
+
+        detail = "".join(traceback.format_exception(e))[-1500:]
+        return TOOLKIT, f"{module}.{function}: {type(e).__name__}: {str(e)[:300]}\n{detail}"
     return None
 
 

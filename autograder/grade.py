@@ -36,6 +36,7 @@ from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 from nbgrader.utils import parse_utc
 from tqdm import tqdm
 
+from autograder import canary
 from autograder.assignment import graded_cells, total_points
 from autograder.bundle import GradingBundle, fingerprint, make_bundle
 from autograder.course import Course
@@ -288,7 +289,8 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
     ``scheduler``: an existing Dask scheduler's address instead of a local cluster (default: course_config's);
     ``force``: grade again even what is unchanged since it was last graded;
     ``progress``: show a progress bar (default: only on a terminal).
-    Raises ``KeyError`` for an unknown assignment and ``NotReleased`` if it was never released.
+    Raises ``KeyError`` for an unknown assignment, ``NotReleased`` if it was never released, and
+    ``canary.GradingEnvironmentError`` (before anything is written) when the grading environment fails the canary.
     """
     check_released(course, assignment_id)
     due = record_due_date(course, assignment_id)
@@ -302,11 +304,11 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
     results: dict[str, SubmissionResult] = {}
     timing: list[dict] = []
     pending: list[tuple[str, bytes, str | None, datetime | None, str]] = []
+    settled: list[tuple[SubmissionResult, str | None]] = []  # written only once the canary has passed
     for student_id in targets:
         path = course.submission_notebook(assignment_id, student_id)
         if not path.is_file():
-            results[student_id] = _settle(course, assignment_id, SubmissionResult(
-                student_id, MISSING, f"{path.name} がありません / no {path.name} in the folder"), None, timing)
+            settled.append((SubmissionResult(student_id, MISSING, f"{path.name} がありません / no {path.name} in the folder"), None))
             continue
         data = path.read_bytes()
         stamp_text, stamp, stamp_problem = _read_timestamp(path)
@@ -316,17 +318,21 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
             results[student_id] = saved_result(course, assignment_id, student_id)
             continue
         if reject_late and stamp is not None and stamp > due:
-            results[student_id] = _settle(course, assignment_id, SubmissionResult(
-                student_id, LATE, late_message(course, stamp, due)), mark, timing)
+            settled.append((SubmissionResult(student_id, LATE, late_message(course, stamp, due)), mark))
             continue
         if reason := (unreadable_reason(path, graded_ids) or stamp_problem):
-            results[student_id] = _settle(course, assignment_id, SubmissionResult(student_id, INVALID, reason), mark, timing)
+            settled.append((SubmissionResult(student_id, INVALID, reason), mark))
             continue
         pending.append((student_id, data, stamp_text, stamp, mark))
+    scheduler = scheduler or course.config.scheduler
+    if pending and not scheduler:
+        canary.check(course)  # raises GradingEnvironmentError: nothing below is written
     if pending:
-        isolation = _grade_on_dask(course, bundle, pending, results, timing, workers=workers, scheduler=scheduler,
-                                   progress=progress)
+        isolation = _grade_on_dask(course, bundle, pending, results, timing, settled, workers=workers,
+                                   scheduler=scheduler, progress=progress)
         _warn_isolation(isolation)
+    for result, mark in settled:
+        results[result.student_id] = _settle(course, assignment_id, result, mark, timing)
     if timing:
         _log_timing(course, assignment_id, timing)
     return [results[student_id] for student_id in targets]
@@ -358,13 +364,15 @@ def _warn_isolation(isolation: dict[str, set[str]]) -> None:
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-def _grade_on_dask(course: Course, bundle: GradingBundle, pending, results: dict, timing: list[dict], *,
-                   workers: int | None, scheduler: str | None, progress: bool | None) -> dict[str, set[str]]:
-    """Grade ``pending`` on Dask; returns how each machine isolated its kernels: description → hosts."""
+def _grade_on_dask(course: Course, bundle: GradingBundle, pending, results: dict, timing: list[dict], settled: list,
+                   *, workers: int | None, scheduler: str | None, progress: bool | None) -> dict[str, set[str]]:
+    """Grade ``pending`` on Dask; returns how each machine isolated its kernels: description → hosts.
+
+    On a cluster we did not start, the canary runs there first (``settled``: results to write once it passed).
+    """
     from dask.distributed import as_completed
 
     aid = bundle.assignment_id
-    scheduler = scheduler or course.config.scheduler
     workers = min(workers or course.config.workers or os.cpu_count() or 1, len(pending))
     stamps = {student_id: (stamp, mark) for student_id, _, _, stamp, mark in pending}
     where = scheduler or f"{workers} local workers"
@@ -373,6 +381,11 @@ def _grade_on_dask(course: Course, bundle: GradingBundle, pending, results: dict
     slowest: list[tuple[float, str]] = []
     isolation: dict[str, set[str]] = {}
     with bar, dask_client(workers, scheduler) as client:
+        if scheduler:
+            canary.check(course, client, scheduler)  # raises GradingEnvironmentError: nothing is written
+        for result, mark in settled:  # the canary passed: what needs no grading can be written now
+            results[result.student_id] = _settle(course, aid, result, mark, timing)
+        settled.clear()
         bar.set_postfix_str(where)
         shared_bundle = client.scatter(bundle, broadcast=True)
         # Each task starts the child for its worker's next submission ahead of need, except the last few:

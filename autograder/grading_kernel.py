@@ -16,25 +16,69 @@ from pathlib import Path
 from autograder.course import COURSE_DIR_ENV, Course
 from autograder.fast_keras import STEPS_ENV
 
+CHECKS_ENV = "AUTOGRADER_CHECKS"
+"""The module of the assignment's hidden checks, imported at the kernel's start-up (``autograder.checks.kadai5``)."""
+
+STARTED = "kernel-started.json"
+"""What the start-up file leaves in the evidence folder, before any student code runs: whether the toolkit
+imported (``{"ok": true, "toolkit": …}``) or why not (``{"ok": false, "error": …}``)."""
+
 STARTUP = '''\
-# Written by autograder.grading_kernel: remember every figure the notebook shows,
-# and train Keras models several batches per round trip where that changes nothing.
-import autograder.capture
-autograder.capture.install()
-import autograder.fast_keras
-autograder.fast_keras.install_from_environment()
+# Written by autograder.grading_kernel: remember every figure the notebook shows, train Keras models
+# several batches per round trip where that changes nothing, import the hidden checks, and say whether
+# all of that worked (the grading process reads it before the notebook runs).
+def _autograder_start():
+    import importlib, json, os, sys, traceback
+    report = {"ok": False, "python": sys.executable}
+    try:
+        import autograder.capture
+        autograder.capture.install()
+        import autograder.fast_keras
+        autograder.fast_keras.install_from_environment()
+        import autograder.evidence
+        if os.environ.get("AUTOGRADER_CHECKS"):
+            importlib.import_module(os.environ["AUTOGRADER_CHECKS"])
+        report.update(ok=True, toolkit=os.path.dirname(autograder.__file__))
+    except BaseException as e:  # the grading process reports it: a broken environment is never a student's 0
+        report["error"] = "".join(traceback.format_exception_only(type(e), e)).strip()[-2000:]
+    folder = os.environ.get("AUTOGRADER_EVIDENCE")
+    if folder:
+        with open(os.path.join(folder, "kernel-started.json"), "w", encoding="utf-8") as f:
+            json.dump(report, f)
+_autograder_start()
+del _autograder_start
 '''
 
 
-def kernel_environment(course: Course, ipython_dir: Path) -> dict[str, str]:
-    """The variables set for grading kernels of ``course`` (startup files under ``ipython_dir``)."""
+def read_started(evidence: Path) -> str | None:
+    """None if the kernel's start-up imported the toolkit (``STARTED`` in ``evidence`` says so), else why not."""
+    import json
+
+    path = evidence / STARTED
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "カーネルの起動処理が終わりませんでした / the kernel's start-up did not finish (no start-up report)"
+    if isinstance(report, dict) and report.get("ok") is True:
+        return None
+    error = report.get("error") if isinstance(report, dict) else None
+    return f"カーネルでツールキットを読み込めません / the kernel could not import the toolkit: {error}"
+
+
+def kernel_environment(course: Course, ipython_dir: Path, checks: str | None = None) -> dict[str, str]:
+    """The variables set for grading kernels of ``course`` (startup files under ``ipython_dir``).
+
+    ``checks``: the module of the hidden checks the kernel's start-up imports (a failure there is the grading
+    environment's, reported before the notebook runs).
+    """
     threads = str(course.config.tf_threads)
     return {
+        CHECKS_ENV: checks or "",
         "IPYTHONDIR": str(ipython_dir),
         COURSE_DIR_ENV: str(course.root),
         "TF_NUM_INTRAOP_THREADS": threads,
         "TF_NUM_INTEROP_THREADS": threads,
-        "TF_CPP_MIN_LOG_LEVEL": "2",  # keep TensorFlow's C++ start-up chatter out of the feedback
+        "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow's C++ chatter (cuInit "errors" on a machine without a GPU) is not the student's
         "CUDA_VISIBLE_DEVICES": "-1",  # grading is CPU-only and must be the same on every machine
         "PYTHONHASHSEED": "0",
         STEPS_ENV: str(course.config.steps_per_execution),
@@ -42,13 +86,13 @@ def kernel_environment(course: Course, ipython_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def grading_environment(course: Course):
-    """Within this block, kernels nbgrader starts are grading kernels for ``course``."""
+def grading_environment(course: Course, checks: str | None = None):
+    """Within this block, kernels nbgrader starts are grading kernels for ``course`` (``checks``: see ``kernel_environment``)."""
     with tempfile.TemporaryDirectory(prefix="autograder-ipython-") as tmp:
         startup = Path(tmp) / "profile_default" / "startup"
         startup.mkdir(parents=True)
         (startup / "00-autograder.py").write_text(STARTUP, encoding="utf-8")
-        changes = kernel_environment(course, Path(tmp))
+        changes = kernel_environment(course, Path(tmp), checks)
         saved = {key: os.environ.get(key) for key in changes}
         os.environ.update(changes)
         try:

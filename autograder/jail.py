@@ -1,4 +1,4 @@
-"""``python -m autograder.jail [limits] -- command…``: join cgroups, set resource limits, run ``command``.
+"""``python -I …/autograder/jail.py [limits] -- command…``: join cgroups, set resource limits, run ``command``.
 
 The first step of every grading kernel's command (see ``autograder.sandbox``).
 Kept free of imports beyond the standard library so that it starts at once.

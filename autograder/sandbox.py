@@ -1,7 +1,7 @@
 """The sandbox each grading kernel runs in: bubblewrap, cgroup limits, resource limits.
 
 A student's notebook runs in a Jupyter kernel.  Here that kernel is started
-through ``python -m autograder.jail`` (which joins the submission's cgroups and
+through ``python -I autograder/jail.py`` (which joins the submission's cgroups and
 sets resource limits) and then ``bwrap`` (bubblewrap), so that it sees:
 
 - the system (``/usr``, ``/etc``, …) and the Python installation, read-only;
@@ -28,6 +28,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -252,16 +253,66 @@ class Cgroup:
                 pass
 
 
-def python_paths() -> list[str]:
-    """Folders the kernel's Python needs, read-only: the installation, the virtualenv and this package's folder.
+TOOLKIT_MOUNT = "/opt/autograder/lib"
+"""Where the sandbox shows the toolkit this process runs (``TOOLKIT_MOUNT/autograder``); the kernel's
+``PYTHONPATH`` starts there, so its ``import autograder`` finds exactly that copy."""
 
-    An allowlist: the working folder and ``PYTHONPATH`` entries (which may be the
-    course folder itself) are not given; this package's folder is given by itself
-    (with ``pip install -e`` it lives inside the course folder, whose other files stay hidden).
-    """
+
+def toolkit_folder() -> Path:
+    """The folder of the ``autograder`` package this process imported (a course folder's copy, an editable
+    install's checkout or site-packages): the one the grading kernel must import too."""
     import autograder
 
-    wanted = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(autograder.__file__).resolve().parent}
+    return Path(autograder.__file__).resolve().parent
+
+
+def kernel_python() -> str:
+    """This process's interpreter with its folder resolved and its own name kept.
+
+    A virtualenv reached through a symlink (``/srv/toolkit -> /work/toolkit``) gives ``sys.executable``
+    a path that does not exist inside the sandbox; resolving the folder gives one that does, and keeping
+    the name (a venv's ``bin/python`` is itself a symlink to the base interpreter) lets Python still find
+    the venv's ``pyvenv.cfg`` beside it.
+    """
+    executable = Path(sys.executable)
+    return str(executable.parent.resolve() / executable.name)
+
+
+def toolkit_path_entry() -> Path:
+    """A private folder holding only ``autograder`` (a symlink to ``toolkit_folder()``), for ``PYTHONPATH``.
+
+    What this process's children and an unsandboxed kernel put first on their path: the same toolkit as
+    here, without the rest of the folder it lives in (a course folder holds the gradebook).
+    """
+    folder = Path(tempfile.gettempdir()) / f"autograder-{os.getuid()}" / "toolkit" / _digest(str(toolkit_folder()))
+    link = folder / "autograder"
+    if not link.is_symlink() or os.readlink(link) != str(toolkit_folder()):
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.parent.parent.chmod(0o700)
+        if folder.parent.parent.stat().st_uid != os.getuid():
+            raise OSError(f"{folder.parent.parent} belongs to another user: set TMPDIR to a private folder")
+        temporary = folder / f"autograder.{os.getpid()}"
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(toolkit_folder(), target_is_directory=True)
+        temporary.replace(link)
+    return folder
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def python_paths() -> list[str]:
+    """Folders the kernel's Python needs, read-only, at their own (resolved) paths: the installation and the virtualenv.
+
+    An allowlist: the working folder and ``PYTHONPATH`` entries (which may be the
+    course folder itself) are not given.  The toolkit is not among them: it is given
+    by itself at ``TOOLKIT_MOUNT`` (with ``pip install -e`` it lives inside a course
+    folder, whose other files stay hidden).
+    """
+    wanted = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(kernel_python()).parent.parent}
     # a folder inside another one given is already there
     return sorted(str(p) for p in wanted if not any(p != q and p.is_relative_to(q) for q in wanted))
 
@@ -299,10 +350,12 @@ class Sandbox:
             self.cgroup = Cgroup(self.folder.name, self.capabilities.cgroup, self.limits)
 
     def kernel_env(self) -> dict[str, str]:
-        """Variables of the kernel that depend on the sandbox: where it leaves evidence."""
+        """Variables of the kernel that depend on the sandbox: where it leaves evidence, where it finds the toolkit."""
         from autograder.evidence import EVIDENCE_ENV
 
-        return {EVIDENCE_ENV: EVIDENCE_DIR if self.capabilities.isolated else str(self.evidence)}
+        if self.capabilities.isolated:
+            return {EVIDENCE_ENV: EVIDENCE_DIR, "PYTHONPATH": TOOLKIT_MOUNT}
+        return {EVIDENCE_ENV: str(self.evidence), "PYTHONPATH": str(toolkit_path_entry())}
 
     @property
     def evidence(self) -> Path:
@@ -311,8 +364,16 @@ class Sandbox:
         return self.home / ".autograder-evidence"
 
     def wrap(self, command: list[str], env: dict[str, str] | None = None) -> list[str]:
-        """``command`` (a kernel's) as run inside this sandbox."""
-        jail = [sys.executable, "-m", "autograder.jail",
+        """``command`` (a kernel's) as run inside this sandbox.
+
+        The kernel's interpreter becomes ``kernel_python()`` when it is this process's own; the jail runs as
+        a script of this very toolkit (standard library only), whatever ``autograder`` the folder it starts
+        in would offer.
+        """
+        command = list(command)
+        if command and os.path.realpath(command[0]) == os.path.realpath(sys.executable):
+            command[0] = kernel_python()
+        jail = [sys.executable, "-I", str(toolkit_folder() / "jail.py"),
                 f"--memory={self.limits.memory_mb}", f"--processes={self.limits.processes}",
                 f"--file-size={self.limits.disk_mb}"]
         if self.cgroup is not None:
@@ -326,6 +387,7 @@ class Sandbox:
             bwrap += ["--ro-bind-try", system, system]
         for path in python_paths():
             bwrap += ["--ro-bind", path, path]
+        bwrap += ["--ro-bind", str(toolkit_folder()), f"{TOOLKIT_MOUNT}/autograder"]
         bwrap += ["--bind", str(self.home), HOME]
         for outside, inside in self.bind_ro:
             bwrap += ["--ro-bind", outside, inside]

@@ -94,7 +94,7 @@ def test_symlinks_and_paths_out_of_the_folder_are_refused(tmp_path):
         if name == "a":
             (folder / "link.npy").symlink_to("/etc/passwd")
         (folder / evidence.MANIFEST).write_text(json.dumps({"names": {"x": entry}}))
-        with pytest.raises(ValueError, match="bad evidence file name"):
+        with pytest.raises(evidence.EvidenceRefused, match="bad evidence file name"):
             evidence.load(folder)
 
 
