@@ -5,9 +5,18 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: env data demo test test-fast release clean
+.PHONY: env sandbox data demo test test-fast release clean
 
-env: $(VENV)/.installed
+env: $(VENV)/.installed sandbox
+
+# bubblewrap for the grading kernels' sandbox: installed when root (as `make data` installs the data package),
+# otherwise one line says what to install (grading still runs, with a loud warning, on resource limits only).
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's bubblewrap (the grading sandbox) ..."; \
+	    apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; \
+	  else echo "採点の隔離に bubblewrap が必要です / grading needs bubblewrap for its sandbox: sudo apt-get install bubblewrap"; fi; }
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)

@@ -367,8 +367,9 @@ def _inside(folder: Path, file: str) -> Path:
 def _load_model(folder: Path, entry: dict):
     import keras
 
+    path = _inside(folder, entry.get("file"))  # a name leaving the folder is tampering, not a broken model
     try:
-        return keras.saving.load_model(_inside(folder, entry["file"]), safe_mode=True)
+        return keras.saving.load_model(path, safe_mode=True)
     except Exception as e:  # noqa: BLE001 -- what cannot be loaded safely is not a model
         return _opaque_value({"type": "壊れたモデル", "repr": f"{type(e).__name__}: {str(e)[:200]}"})
 

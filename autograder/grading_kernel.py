@@ -28,7 +28,9 @@ STARTUP = '''\
 # several batches per round trip where that changes nothing, import the hidden checks, and say whether
 # all of that worked (the grading process reads it before the notebook runs).
 def _autograder_start():
-    import importlib, json, os, sys, traceback
+    import importlib, json, os, sys, traceback, warnings
+    # the lecture's own style (Dense(32, input_shape=(784,))): Keras's advice against it is not the student's error
+    warnings.filterwarnings("ignore", message="Do not pass an `input_shape`", category=UserWarning)
     report = {"ok": False, "python": sys.executable}
     try:
         import autograder.capture

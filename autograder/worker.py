@@ -26,6 +26,7 @@ import atexit
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -416,8 +417,33 @@ def _judge(work: Path, assignment_id: str, box) -> dict:
               if verdict is not None and verdict[0] == evidence.TOOLKIT]
     notebook = nbformat.read(graded, as_version=4)
     evidence.apply(notebook, results)
+    _quiet_machinery(notebook)
     nbformat.write(notebook, graded)
     return {"judged": sorted(results), "toolkit_errors": faults}
+
+
+_NATIVE_LOG = re.compile(r"^[EWIF]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] .*\n?", re.MULTILINE)
+"""A line of TensorFlow's or absl's C++ log (``E0000 00:00:… cuda_platform.cc:52] failed call to cuInit …``)."""
+
+
+def _quiet_machinery(notebook) -> None:
+    """Take the grading machinery's noise out of what the student reads: TensorFlow's C++ log lines, and the
+    grading machine's Python folders (shown as ``<python>``) in warnings."""
+    folders = sorted({str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix)} | {sys.prefix, sys.base_prefix},
+                     key=len, reverse=True)
+    for cell in notebook.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                text = _NATIVE_LOG.sub("", output.get("text", ""))
+                for folder in folders:
+                    text = text.replace(folder, "<python>")
+                if not text:
+                    continue
+                output["text"] = text
+            kept.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = kept
 
 
 def _checks_module(assignment_id: str) -> str | None:

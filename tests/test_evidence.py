@@ -166,3 +166,48 @@ def test_warning_is_loud_and_bilingual_when_parts_are_missing():
     text = caps.warning()
     assert "警告" in text and "WARNING" in text and "apt-get install bubblewrap" in text
     assert sandbox.Capabilities("/usr/bin/bwrap", "v1", True).warning() is None
+
+
+def test_our_own_failures_are_toolkit_errors_not_a_students_zero(tmp_path, monkeypatch):
+    """A check that raises anything but CheckFailed, or evidence our collecting failed to write: the toolkit's error."""
+    from autograder.checks import kadai5
+
+    folder = tmp_path / "kadai5.check_model"
+    folder.mkdir()
+    (folder / evidence.MANIFEST).write_text(json.dumps({"names": {"model": {"kind": "json", "value": 1}}}))
+    monkeypatch.setattr(kadai5, "check_model", evidence.uses("model")(lambda ns: {}["no such key"]))
+    ename, message = evidence.judge(tmp_path, "kadai5", "check_model")
+    assert ename == evidence.TOOLKIT and "KeyError" in message
+    collected = tmp_path / "collected"
+    monkeypatch.setattr(evidence, "_collect", lambda *args: (_ for _ in ()).throw(TypeError("not serialisable")))
+    evidence.collect(collected, {}, ("model",), False)  # never raises in the kernel
+    manifest = json.loads((collected / evidence.MANIFEST).read_text())
+    assert "not serialisable" in manifest[evidence.TOOLKIT_ERROR]
+    with pytest.raises(evidence.ToolkitFault):
+        evidence.load(collected)
+
+
+def test_tampered_evidence_is_the_students_zero(tmp_path):
+    """A file name leaving the folder is tampering: the check fails with a message, it is no toolkit error."""
+    folder = tmp_path / "kadai5.check_model"
+    folder.mkdir()
+    (folder / evidence.MANIFEST).write_text(json.dumps({"names": {"model": {"kind": "model", "file": "../m.keras"}}}))
+    assert evidence.judge(tmp_path, "kadai5", "check_model") == ("CheckFailed", evidence.TAMPERED)
+    (folder / evidence.MANIFEST).write_text("[1, 2]")
+    assert evidence.judge(tmp_path, "kadai5", "check_model") == ("CheckFailed", evidence.TAMPERED)
+
+
+def test_the_machinerys_noise_is_not_shown_to_the_student():
+    """TensorFlow's C++ log lines go, the grading machine's Python folders become <python>, the student's own text stays."""
+    from autograder import worker
+
+    cell = nbformat.v4.new_code_cell("model = ...")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="E0000 00:00:1764431234.123456  1234 cuda_platform.cc:52] "
+                                                             "failed call to cuInit: INTERNAL: CUDA error\n"),
+        nbformat.v4.new_output("stream", name="stderr", text=f"{sys.prefix}/lib/keras/x.py:1: UserWarning: w\nmine\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="E0000 is the student's own\n")]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    worker._quiet_machinery(notebook)
+    assert [o.text for o in notebook.cells[0].outputs] == ["<python>/lib/keras/x.py:1: UserWarning: w\nmine\n",
+                                                          "E0000 is the student's own\n"]
