@@ -426,9 +426,17 @@ _NATIVE_LOG = re.compile(r"^[EWIF]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] .*\n?", re.
 """A line of TensorFlow's or absl's C++ log (``E0000 00:00:… cuda_platform.cc:52] failed call to cuInit …``)."""
 
 
+AVAILABLE_LIBRARIES = ("numpy", "pandas", "matplotlib", "seaborn", "scipy", "scikit-learn (sklearn)",
+                       "tensorflow", "keras")
+"""What a student may import in a grading kernel, as on Google Colab (the rest of the Python standard library too)."""
+
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+
 def _quiet_machinery(notebook) -> None:
     """Take the grading machinery's noise out of what the student reads: TensorFlow's C++ log lines, and the
-    grading machine's Python folders (shown as ``<python>``) in warnings."""
+    grading machine's Python folders (shown as ``<python>``) in warnings.  A library the grading environment
+    does not have is named in Japanese, with the ones it has."""
     folders = sorted({str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix)} | {sys.prefix, sys.base_prefix},
                      key=len, reverse=True)
     for cell in notebook.cells:
@@ -441,6 +449,12 @@ def _quiet_machinery(notebook) -> None:
                 if not text:
                     continue
                 output["text"] = text
+            if output.get("output_type") == "error" and output.get("ename") == "ModuleNotFoundError":
+                if missing := _NO_MODULE.search(str(output.get("evalue", ""))):
+                    note = (f"ライブラリ {missing.group(1).split('.')[0]} は採点環境にありません。"
+                            f"採点で使えるのは {', '.join(AVAILABLE_LIBRARIES)} です（Google Colab と同じ）。")
+                    output["evalue"] = f"{output.get('evalue', '')}（{note}）"
+                    output["traceback"] = [*output.get("traceback", []), note]
             kept.append(output)
         if cell.cell_type == "code":
             cell.outputs = kept

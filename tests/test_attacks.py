@@ -15,11 +15,11 @@ import nbformat
 import pytest
 from conftest import copy_course
 
-from autograder import sandbox
+from autograder import canary, sandbox
 from autograder.assignment import graded_cells
 from autograder.examples import filled_in
 from autograder.grade import file_submission, grade
-from autograder.results import ERROR, GRADED, INVALID
+from autograder.results import ERROR, GRADED, INVALID, load_status
 
 pytestmark = pytest.mark.slow
 
@@ -380,8 +380,12 @@ def test_huge_files_stop_at_the_disk_limit(attacked):
     assert "STOPPED OSError" in _outputs(attacked["course"], "huge_files")
 
 
-def test_kernel_that_never_starts(released_course, tmp_path):
-    """A kernel that cannot start (here: a memory limit too small for Python and TensorFlow): status error, message."""
+def test_kernel_that_never_starts(released_course, tmp_path, monkeypatch):
+    """A kernel that cannot start (here: a memory limit too small for Python and TensorFlow).
+
+    For every submission alike, that is a broken grading environment: the canary refuses the batch before
+    anything is written.  Should it break after the canary passed, the submission is an error, never a 0.
+    """
     course = copy_course(released_course(AID), tmp_path / "course")
     config = course.root / "course_config.py"
     config.write_text(config.read_text(encoding="utf-8") + (
@@ -389,8 +393,12 @@ def test_kernel_that_never_starts(released_course, tmp_path):
         encoding="utf-8")
     solution = filled_in(course.source_notebook(AID), course.release_notebook(AID))
     file_submission(course, AID, "student", nbformat.writes(solution))
+    with pytest.raises(canary.GradingEnvironmentError, match="canary"):
+        grade(course, AID, ["student"], workers=1)
+    assert load_status(course.autograded_dir(AID, "student")) is None
+    monkeypatch.setattr(canary, "check", lambda *args, **kwargs: None)  # as if it had broken after the canary
     (result,) = grade(course, AID, ["student"], workers=1)
-    assert result.status in (ERROR, GRADED) and result.score == 0
+    assert result.status == ERROR and result.score == 0
     assert "/" in result.message and result.message.strip()
 
 

@@ -52,3 +52,13 @@ def test_grading_before_release_says_to_release(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "python -m autograder release kadai4" in out.stderr and "先に" in out.stderr
+
+
+def test_course_dir_before_or_after_the_command():
+    """Is --course-dir honoured before the command as well as after it (not reset by the command's default)?"""
+    from autograder.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["--course-dir", "a", "grade", "kadai5"]).course_dir == "a"
+    assert parser.parse_args(["grade", "kadai5", "--course-dir", "b"]).course_dir == "b"
+    assert parser.parse_args(["grade", "kadai5"]).course_dir == "."

@@ -211,3 +211,27 @@ def test_the_machinerys_noise_is_not_shown_to_the_student():
     worker._quiet_machinery(notebook)
     assert [o.text for o in notebook.cells[0].outputs] == ["<python>/lib/keras/x.py:1: UserWarning: w\nmine\n",
                                                           "E0000 is the student's own\n"]
+
+
+def test_a_missing_library_is_named_in_japanese():
+    """`import plotly` in a grading kernel: does the error say, in Japanese, which library is missing and what is there?"""
+    from autograder import worker
+
+    cell = nbformat.v4.new_code_cell("import plotly.express as px")
+    cell.outputs = [nbformat.v4.new_output("error", ename="ModuleNotFoundError", evalue="No module named 'plotly'",
+                                           traceback=["ModuleNotFoundError: No module named 'plotly'"])]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    worker._quiet_machinery(notebook)
+    error = notebook.cells[0].outputs[0]
+    assert "ライブラリ plotly は採点環境にありません" in error.evalue and "seaborn" in error.evalue
+    assert "ライブラリ plotly" in error.traceback[-1]
+
+
+def test_colab_libraries_are_there_for_grading():
+    """The libraries students may import as on Colab are installed in the grading environment."""
+    import importlib
+
+    from autograder import worker
+
+    for library in worker.AVAILABLE_LIBRARIES:
+        importlib.import_module(library.split(" ")[-1].strip("()"))
