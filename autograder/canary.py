@@ -80,20 +80,21 @@ _passed: set[tuple] = set()
 """Environments whose canary passed in this process (a working environment is checked once)."""
 
 
-def environment_key(course: Course, scheduler: str | None) -> tuple:
+def environment_key(canary: GradingBundle, scheduler: str | None) -> tuple:
+    """What the canary's verdict depends on: the toolkit, the interpreter, course_config.py (in the bundle), where."""
     from autograder.sandbox import kernel_python, toolkit_folder
 
-    return (str(toolkit_folder()), kernel_python(), str(course.root), scheduler)
+    return (str(toolkit_folder()), kernel_python(), canary.digest, scheduler)
 
 
 def check(course: Course, client=None, scheduler: str | None = None) -> None:
     """Run the canary here (``client`` None) or on ``client``'s cluster; raise ``GradingEnvironmentError`` if it fails."""
     from autograder.worker import grade_task
 
-    key = environment_key(course, scheduler)
+    canary = bundle(course)
+    key = environment_key(canary, scheduler)
     if key in _passed:
         return
-    canary = bundle(course)
     data = nbformat.writes(notebook()).encode("utf-8")
     if client is None:
         outcome = grade_task(canary, STUDENT, data, None, False)

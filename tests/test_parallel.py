@@ -63,7 +63,8 @@ def cli_cluster(tmp_path):
     for i in range(2):
         processes.append(subprocess.Popen([DASK, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
                                            "--host", "127.0.0.1", "--name", f"w{i}", *common],
-                                          stdout=(logs / f"worker{i}.log").open("wb"), stderr=subprocess.STDOUT))
+                                          stdout=(logs / f"worker{i}.log").open("wb"), stderr=subprocess.STDOUT,
+                                          cwd=logs))  # started from any folder: grading must not depend on it
     client = Client(scheduler_file=str(scheduler_file), timeout=60)
     client.wait_for_workers(2, timeout=120)
     try:
