@@ -287,10 +287,12 @@ def toolkit_path_entry() -> Path:
     folder = Path(tempfile.gettempdir()) / f"autograder-{os.getuid()}" / "toolkit" / _digest(str(toolkit_folder()))
     link = folder / "autograder"
     if not link.is_symlink() or os.readlink(link) != str(toolkit_folder()):
+        mine = folder.parent.parent
+        mine.mkdir(mode=0o700, exist_ok=True)
+        if mine.stat().st_uid != os.getuid():  # another user made it first: it could plant its own "toolkit"
+            raise OSError(f"{mine} belongs to another user: set TMPDIR to a private folder")
+        mine.chmod(0o700)
         folder.mkdir(parents=True, exist_ok=True)
-        folder.parent.parent.chmod(0o700)
-        if folder.parent.parent.stat().st_uid != os.getuid():
-            raise OSError(f"{folder.parent.parent} belongs to another user: set TMPDIR to a private folder")
         temporary = folder / f"autograder.{os.getpid()}"
         temporary.unlink(missing_ok=True)
         temporary.symlink_to(toolkit_folder(), target_is_directory=True)

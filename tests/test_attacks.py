@@ -21,7 +21,8 @@ from autograder.examples import filled_in
 from autograder.grade import file_submission, grade
 from autograder.results import ERROR, GRADED, INVALID, load_status
 
-pytestmark = pytest.mark.slow
+# one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attacks")]
 
 AID = "kadai5"
 FULL = 20  # kadai5's automatic points

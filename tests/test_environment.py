@@ -24,7 +24,8 @@ from autograder.grade import file_submission, grade, saved_result
 from autograder.results import ERROR, GRADED, load_status
 from autograder.worker import ENVIRONMENT_PROBLEM
 
-pytestmark = pytest.mark.slow
+# one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("environment")]
 
 AID = "kadai5"
 AUTOMATIC_POINTS = 20

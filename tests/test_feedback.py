@@ -83,6 +83,10 @@ def occurs(line: str, page: str) -> bool:
     return line in page or html.escape(line) in page or line in shown_text(page)
 
 
+# one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("feedback")
+
+
 @pytest.fixture(scope="module")
 def graded(released_course, tmp_path_factory):
     """kadai5 graded once for six students, then their feedback pages: correct, two mistakes, a truncated file,

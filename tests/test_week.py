@@ -21,7 +21,8 @@ from autograder.report import write_report
 from autograder.results import GRADED, LATE
 from autograder.solutions import TooEarly, write_solutions
 
-pytestmark = pytest.mark.slow
+# one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("week")]
 
 AID = "kadai5"
 ROSTER = {"s001": "医療 太郎", "s002": "情報 花子", "s003": "遅刻 次郎", "s004": "重複 三郎", "s005": "破損 四郎"}
