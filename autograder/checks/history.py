@@ -38,13 +38,33 @@ def keys_of(history: dict, accuracy: tuple[str, ...] = CATEGORICAL) -> dict[str,
     return {"loss": "loss", "val_loss": "val_loss", "accuracy": found, "val_accuracy": f"val_{found}"}
 
 
+COMMON_BATCH_SIZES = (8, 16, 32, 64, 100, 128, 256, 512, 1000, 1024)
+COMMON_SPLITS = (0.2, 0.1, 0.25, 0.3, 0.15)
+
+
+def likely_settings(rows: int, steps: int) -> str:
+    """The common ``batch_size``/``validation_split`` that give ``steps`` batches per epoch from ``rows`` training rows.
+
+    ``rows`` are all the rows given to ``fit``; returns e.g. ``"batch_size=32, validation_split=0.2"``, or "".
+    """
+    for split in COMMON_SPLITS:
+        for batch_size in COMMON_BATCH_SIZES:
+            if math.ceil(math.floor(rows * (1 - split)) / batch_size) == steps:
+                return f"batch_size={batch_size}, validation_split={split}"
+    for batch_size in COMMON_BATCH_SIZES:
+        if math.ceil(rows / batch_size) == steps:
+            return f"batch_size={batch_size}, validation_split なし"
+    return ""
+
+
 def check_history(result, epochs: int, steps: int | None = None, accuracy: tuple[str, ...] = CATEGORICAL,
-                  steps_explained: str = "") -> None:
+                  steps_explained: str = "", rows: int | None = None) -> None:
     """Raise ``CheckFailed`` unless ``result`` holds ``epochs`` finite values for each of ``KEYS``.
 
     ``accuracy`` lists the History keys accepted for the accuracy (``CATEGORICAL`` or ``BINARY``).
     ``steps`` is the expected batches per epoch: ``ceil(48000 / batch_size)`` with
-    ``validation_split=0.2``, so it checks both settings at once; ``steps_explained`` says how it is computed.
+    ``validation_split=0.2``, so it checks both settings at once; ``steps_explained`` says how it is computed,
+    and ``rows`` (all the rows given to ``fit``) lets the message name the settings that were likely used.
     """
     history = history_of(result)
     keys = keys_of(history, accuracy)
@@ -67,10 +87,13 @@ def check_history(result, epochs: int, steps: int | None = None, accuracy: tuple
             raise CheckFailed(f"result.history['{key}'] に nan や inf が含まれています。学習がうまく進んでいません。")
     if steps is not None:
         params = getattr(result, "params", None) or {}
-        if params.get("steps") != steps:
+        found = params.get("steps")
+        if found != steps:
+            likely = likely_settings(rows, int(found)) if rows and isinstance(found, int) else ""
             raise CheckFailed(
-                f"1エポックあたりのバッチ数が {params.get('steps')} です（期待値 {steps}{'：' + steps_explained if steps_explained else ''}）。"
-                "batch_size と validation_split=0.2 の指定を確認しましょう。"
+                f"1エポックあたりのバッチ数が {found} です（期待値 {steps}{'：' + steps_explained if steps_explained else ''}）。"
+                + (f"{likely} で学習したようです。" if likely else "")
+                + "batch_size と validation_split=0.2 の指定を確認しましょう。"
             )
 
 

@@ -98,7 +98,7 @@ def check_fit(ns: dict) -> None:
     """
     result = _get(ns, "result", "問4")
     history.check_history(result, epochs=EPOCHS, steps=steps(BATCH_SIZE),
-                          steps_explained=f"学習に使う 48,000 枚 ÷ batch_size={BATCH_SIZE} の切り上げ")
+                          steps_explained=f"学習に使う 48,000 枚 ÷ batch_size={BATCH_SIZE} の切り上げ", rows=60_000)
     x_train, y_train = np.asarray(_get(ns, "x_train", "問2")), np.asarray(_get(ns, "y_train", "問2"))
     history.check_history_is_models(result, *history.validation_rows(x_train, y_train))
 

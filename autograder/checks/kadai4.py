@@ -40,7 +40,7 @@ def check_model1(ns: dict) -> None:
 
 def _check_fit(result, epochs: int, batch_size: int) -> None:
     history.check_history(result, epochs=epochs, steps=steps(batch_size),
-                          steps_explained=f"学習に使う {TRAIN_ROWS:,} 枚 ÷ batch_size={batch_size} の切り上げ")
+                          steps_explained=f"学習に使う {TRAIN_ROWS:,} 枚 ÷ batch_size={batch_size} の切り上げ", rows=60_000)
     _genuine(result)
 
 

@@ -143,7 +143,8 @@ def check_fit(ns: dict) -> None:
     result = _get(ns, "result", "問3")
     steps = math.ceil(_validation_rows() / BATCH_SIZE)
     history.check_history(result, epochs=EPOCHS, steps=steps, accuracy=history.BINARY,
-                          steps_explained=f"学習に使う {_validation_rows()} 人 ÷ batch_size={BATCH_SIZE} の切り上げ")
+                          steps_explained=f"学習に使う {_validation_rows()} 人 ÷ batch_size={BATCH_SIZE} の切り上げ",
+                          rows=len(split()[0]))
     _genuine(ns)(result)
 
 

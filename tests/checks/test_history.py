@@ -45,3 +45,11 @@ def test_bad_histories_say_why(bad, message):
     """Do too few epochs, no validation, another batch size, nan and a non-History each fail clearly?"""
     with pytest.raises(CheckFailed, match=message):
         check_history(bad, epochs=30, steps=750)
+
+
+def test_batches_per_epoch_name_the_likely_settings():
+    """Does a wrong batch count say which batch_size / validation_split probably gave it?"""
+    with pytest.raises(CheckFailed, match=r"バッチ数が 1500 です（期待値 750）。batch_size=32, validation_split=0.2 で学習したようです"):
+        check_history(result(steps=1500), epochs=30, steps=750, rows=60_000)
+    with pytest.raises(CheckFailed, match="batch_size=64, validation_split=0.1 で学習したようです"):
+        check_history(result(steps=844), epochs=30, steps=750, rows=60_000)
