@@ -15,14 +15,17 @@ import nbformat
 
 from autograder.bundle import GradingBundle, _digest
 from autograder.course import Course
+from autograder.errors import AutograderError
 
 ASSIGNMENT = "canary"
 STUDENT = "canary"
 PASSES, FAILS = "canary_passes", "canary_fails"
 
 
-class GradingEnvironmentError(Exception):
+class GradingEnvironmentError(AutograderError):
     """The grading environment failed the canary: nothing can be graded until it is mended (message bilingual)."""
+
+    exit_code = 3
 
 
 def _test_cell(grade_id: str, function: str) -> nbformat.NotebookNode:

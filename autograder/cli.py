@@ -5,7 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder.course import CourseError, load_course
+from autograder.course import load_course
+from autograder.errors import AutograderError
 from autograder.results import SubmissionResult
 
 
@@ -15,14 +16,10 @@ def _print_results(results: list[SubmissionResult]) -> None:
 
 
 def cmd_data(args) -> int:
-    from autograder.data import DataMissing, ensure_fashion_mnist
+    from autograder.data import ensure_fashion_mnist
 
     course = load_course(args.course_dir)
-    try:
-        report = ensure_fashion_mnist(course.config.data_dir, download=not args.no_download)
-    except DataMissing as e:
-        print(e, file=sys.stderr)
-        return 1
+    report = ensure_fashion_mnist(course.config.data_dir, download=not args.no_download)
     print(f"Fashion-MNIST: {report.cache_dir} ({report.source})")
     return 0
 
@@ -42,13 +39,9 @@ def cmd_prove(args) -> int:
 
 
 def cmd_release(args) -> int:
-    from autograder.prove import ReleaseError, release
+    from autograder.prove import release
 
-    try:
-        path, proof = release(load_course(args.course_dir), args.assignment, skip_proof=args.skip_proof)
-    except ReleaseError as e:
-        print(e, file=sys.stderr)
-        return 1
+    path, proof = release(load_course(args.course_dir), args.assignment, skip_proof=args.skip_proof)
     if proof is None:
         print("注意: 証明を省略しました / warning: proof skipped")
     print(f"配布版を書きました / wrote {path}")
@@ -73,20 +66,10 @@ def cmd_export(args) -> int:
 
 
 def cmd_collect(args) -> int:
-    from autograder.intake import (
-        LATE_IGNORED,
-        PROBLEM,
-        SUPERSEDED,
-        IntakeError,
-        collect,
-    )
+    from autograder.intake import LATE_IGNORED, PROBLEM, SUPERSEDED, collect
 
-    try:
-        intake = collect(load_course(args.course_dir), args.assignment, Path(args.download),
-                         roster=Path(args.roster) if args.roster else None)
-    except IntakeError as e:
-        print(e, file=sys.stderr)
-        return 2
+    intake = collect(load_course(args.course_dir), args.assignment, Path(args.download),
+                     roster=Path(args.roster) if args.roster else None)
     for upload in intake.filed:
         late = "  締め切り後 / LATE" if upload.late else ""
         print(f"提出 / filed       {upload.student_id:<12} {upload.submitted_at:%Y-%m-%d %H:%M}  {upload.source}{late}")
@@ -120,33 +103,19 @@ def cmd_report(args) -> int:
 
 
 def cmd_solutions(args) -> int:
-    from autograder.solutions import TooEarly, write_solutions
+    from autograder.solutions import write_solutions
 
-    try:
-        path = write_solutions(load_course(args.course_dir), args.assignment, force=args.force)
-    except TooEarly as e:
-        print(e, file=sys.stderr)
-        return 1
+    path = write_solutions(load_course(args.course_dir), args.assignment, force=args.force)
     print(f"正解を書きました / wrote {path} and {path.with_suffix('.html').name}")
     return 0
 
 
 def cmd_accounts(args) -> int:
-    from autograder.intake import IntakeError
-    from autograder.portal.store import (
-        Store,
-        default_url,
-        import_roster,
-        write_credentials,
-    )
+    from autograder.portal.store import Store, default_url, import_roster, write_credentials
 
     course = load_course(args.course_dir)
-    try:
-        issued = import_roster(Store(course.config.portal_db_url or default_url(course.root)), Path(args.roster),
-                               instructor=args.instructor)
-    except IntakeError as e:
-        print(e, file=sys.stderr)
-        return 1
+    issued = import_roster(Store(course.config.portal_db_url or default_url(course.root)), Path(args.roster),
+                           instructor=args.instructor)
     write_credentials(issued, Path(args.out))
     print(f"{len(issued)} 人分のアカウントを作りました。パスワードは {args.out} にだけあります（配ったら消してください） / "
           f"created {len(issued)} accounts; the passwords are only in {args.out}")
@@ -242,15 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from autograder.canary import GradingEnvironmentError
-    from autograder.grade import NotReleased
+    """Run one command; an ``AutograderError`` is printed (bilingual) and exits with its code, a bug shows its traceback."""
+    import logging
 
     args = build_parser().parse_args(argv)
+    if not logging.getLogger("autograder").handlers:  # warnings loud on the terminal, as they are, no prefix
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logging.getLogger("autograder").addHandler(handler)
     try:
         return args.func(args)
-    except (CourseError, KeyError, NotReleased) as e:
-        print(e.args[0] if e.args else e, file=sys.stderr)
-        return 2
-    except GradingEnvironmentError as e:
+    except AutograderError as e:
         print(e, file=sys.stderr)
-        return 3
+        return e.exit_code

@@ -14,6 +14,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.errors import AutograderError
+
 FILES = (
     "train-labels-idx1-ubyte.gz",
     "train-images-idx3-ubyte.gz",
@@ -25,7 +27,7 @@ DEBIAN_PACKAGE = "dataset-fashion-mnist"
 _IDX_MAGIC = {"labels": 2049, "images": 2051}
 
 
-class DataMissing(Exception):
+class DataMissing(AutograderError):
     """Fashion-MNIST is neither in Keras's cache nor anywhere it can be copied or downloaded from."""
 
 

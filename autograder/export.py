@@ -8,12 +8,12 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from autograder.assignment import graded_cells, total_points
-from autograder.course import Course
+from autograder.course import ConfigError, Course, CourseConfig
 from autograder.grade import _read_timestamp, saved_result, student_ids
 from autograder.results import LATE, SubmissionResult
 
-DEFAULT_COLUMNS = (("student_id", "student_id"), ("name", "name"), ("score", "score"), ("max_score", "max_score"),
-                   ("status", "status"), ("late", "late"), ("message", "message"))
+DEFAULT_COLUMNS = CourseConfig.__dataclass_fields__["export_columns"].default
+"""The grades CSV's columns unless course_config sets ``export_columns`` (the schema's default: one source)."""
 FIELDS = ("student_id", "name", "score", "max_score", "status", "late", "submitted_at", "message")
 
 
@@ -42,12 +42,13 @@ def export_grades(course: Course, assignment_id: str, out: Path) -> list[Submiss
     status, ``late`` = ``yes`` when submitted after the due date, and a message.
     """
     config = course.config
-    columns = tuple(getattr(config, "export_columns", DEFAULT_COLUMNS))
+    columns = config.export_columns
     cells = graded_cells(course.source_notebook(assignment_id))
     known = set(FIELDS) | {c.grade_id for c in cells}
     if unknown := [field for _, field in columns if field not in known]:
-        raise KeyError(f"export_columns の項目 {unknown} がありません（使えるもの: {sorted(known)}） / unknown export fields {unknown}")
-    if getattr(config, "export_cells", True):
+        raise ConfigError(f"course_config.py の export_columns の項目 {unknown} がありません（使えるもの: {sorted(known)}） / "
+                          f"unknown export fields {unknown}")
+    if config.export_cells:
         columns += tuple((c.grade_id, c.grade_id) for c in cells if c.grade_id not in {f for _, f in columns})
     max_score = total_points(course.source_notebook(assignment_id))
     due = config.assignment(assignment_id).due

@@ -30,7 +30,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 from autograder.checks.errors import CheckFailed, NotAttempted
-from autograder.course import Course
+from autograder.course import Course, NotReleased
 from autograder.grade import saved_result, student_ids
 from autograder.results import (
     ERROR,
@@ -187,14 +187,13 @@ def feedback_path(course: Course, assignment_id: str, student_id: str) -> Path:
 def write_feedback(course: Course, assignment_id: str, students: list[str] | None = None) -> list[Path]:
     """Write one feedback page per student folder under ``submitted/`` (or per given student); returns the paths.
 
-    Each page reflects the last ``grade``. Raises ``KeyError`` for an assignment course_config does not know
-    and ``FileNotFoundError`` if the assignment has no release notebook (the only source of the cells shown).
+    Each page reflects the last ``grade``. Raises ``UnknownAssignment`` for an assignment course_config does not
+    know and ``NotReleased`` if the assignment has no release notebook (the only source of the cells shown).
     """
     assignment = course.config.assignment(assignment_id)
     release_path = course.release_notebook(assignment_id)
     if not release_path.is_file():
-        raise FileNotFoundError(f"{release_path} がありません。先に python -m autograder release {assignment_id} を"
-                                f"実行してください / no release notebook: run `python -m autograder release {assignment_id}`")
+        raise NotReleased.run_release(assignment_id, str(release_path))
     release = nbformat.read(release_path, as_version=4)
     exporter = _notebook_exporter()
     paths = []

@@ -24,7 +24,6 @@ import csv
 import logging
 import os
 import shutil
-import sys
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +38,8 @@ from tqdm import tqdm
 from autograder import canary
 from autograder.assignment import graded_cells, total_points
 from autograder.bundle import GradingBundle, fingerprint, make_bundle
-from autograder.course import Course
+from autograder.course import Course, NotReleased
+from autograder.errors import log
 from autograder.nbgrader_setup import nbgrader_config
 from autograder.results import (
     ERROR,
@@ -53,10 +53,6 @@ from autograder.results import (
     load_status,
 )
 from autograder.worker import KERNEL_DEAD, TaskOutcome, grade_task
-
-
-class NotReleased(Exception):
-    """The assignment is not in the gradebook yet: ``release`` (nbgrader's generate_assignment) must run first."""
 
 
 def nbgrader_api(course: Course) -> NbGraderAPI:
@@ -251,8 +247,8 @@ def dask_client(workers: int, scheduler: str | None):
 
 
 def check_released(course: Course, assignment_id: str) -> None:
-    """Raise ``KeyError`` for an unknown assignment and ``NotReleased`` for one nbgrader has not generated."""
-    course.config.assignment(assignment_id)  # unknown assignment: KeyError with the known ones
+    """Raise ``UnknownAssignment`` for an unknown assignment and ``NotReleased`` for one nbgrader has not generated."""
+    course.config.assignment(assignment_id)  # unknown assignment: UnknownAssignment naming the known ones
     with Gradebook(course.db_url, course.config.course_id) as gb:
         try:
             gb.find_assignment(assignment_id)
@@ -289,15 +285,12 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
     ``scheduler``: an existing Dask scheduler's address instead of a local cluster (default: course_config's);
     ``force``: grade again even what is unchanged since it was last graded;
     ``progress``: show a progress bar (default: only on a terminal).
-    Raises ``KeyError`` for an unknown assignment, ``NotReleased`` if it was never released, and
+    Raises ``UnknownAssignment`` for an unknown assignment, ``NotReleased`` if it was never released, and
     ``canary.GradingEnvironmentError`` (before anything is written) when the grading environment fails the canary.
     """
     check_released(course, assignment_id)
     due = record_due_date(course, assignment_id)
-    policy = getattr(course.config, "late_policy", "reject")
-    if policy not in ("reject", "penalty"):
-        raise KeyError(f"late_policy は 'reject' か 'penalty' です（いまは {policy!r}） / late_policy must be 'reject' or 'penalty'")
-    reject_late = policy == "reject"
+    reject_late = course.config.late_policy == "reject"
     bundle = make_bundle(course, assignment_id)
     graded_ids = {cell.grade_id for cell in graded_cells(course.source_notebook(assignment_id))}
     targets = students if students is not None else student_ids(course)
@@ -361,7 +354,7 @@ def _warn_isolation(isolation: dict[str, set[str]]) -> None:
     local = sandbox.probe().warning()
     lines = [local] if local else []
     lines += [f"隔離 / isolation {how}: {', '.join(sorted(hosts))}" for how, hosts in sorted(weak.items())]
-    print("\n".join(lines), file=sys.stderr, flush=True)
+    log.warning("\n".join(lines))
 
 
 def _grade_on_dask(course: Course, bundle: GradingBundle, pending, results: dict, timing: list[dict], settled: list,

@@ -26,6 +26,7 @@ import nbformat
 
 from autograder.assignment import graded_cells
 from autograder.course import Course
+from autograder.errors import AutograderError
 from autograder.grade import file_submission
 
 FILED = "filed"
@@ -36,8 +37,10 @@ LATE_IGNORED = "late_ignored"
 PROBLEM = "problem"
 
 
-class IntakeError(Exception):
-    """The download itself cannot be read (no such file, not a zip); the message is bilingual."""
+class IntakeError(AutograderError):
+    """The download or roster itself cannot be read (no such file, not a zip); the message is bilingual."""
+
+    exit_code = 2
 
 
 @dataclass
@@ -144,9 +147,9 @@ def collect(course: Course, assignment_id: str, download: Path, roster: Path | N
     config = course.config
     assignment = config.assignment(assignment_id)
     zone = ZoneInfo(config.timezone)
-    pattern = re.compile(getattr(config, "lms_filename_pattern", r"(?P<student>[A-Za-z0-9]+)_(?P<time>\d{14})"))
-    time_format = getattr(config, "lms_time_format", "%Y%m%d%H%M%S")
-    roster_path = roster or (course.root / config.roster if getattr(config, "roster", None) else None)
+    pattern = re.compile(config.lms_filename_pattern)
+    time_format = config.lms_time_format
+    roster_path = roster or (course.root / config.roster if config.roster else None)
     names = read_roster(roster_path) if roster_path else None
     cell_ids = {c.grade_id for c in graded_cells(course.source_notebook(assignment_id))}
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from autograder.assignment import disagreements
 from autograder.course import Course
+from autograder.errors import AutograderError
 from autograder.grade import file_submission, grade, nbgrader_api
 from autograder.results import GRADED, SubmissionResult
 
@@ -26,7 +27,7 @@ SOLUTION, RELEASE = "_solution", "_release"
 NOT_YET_WRITTEN = ("NotAttempted", "AssertionError", "NameError", "NotImplementedError", "CheckFailed")
 
 
-class ReleaseError(Exception):
+class ReleaseError(AutograderError):
     """Generating a student version failed; the message is bilingual."""
 
 

@@ -12,7 +12,6 @@ import base64
 import io
 import re
 import statistics
-import sys
 import tokenize
 from collections import Counter
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from matplotlib.ticker import MaxNLocator
 
 from autograder.assignment import GradedCell, graded_cells
 from autograder.course import Course
+from autograder.errors import log
 from autograder.examples import DELIMITER
 from autograder.export import collect, student_names
 from autograder.grade import student_ids, unreadable_reason
@@ -182,7 +182,7 @@ def japanese_font() -> str | None:
             if not any(entry.fname == path for entry in font_manager.fontManager.ttflist):
                 font_manager.fontManager.addfont(path)  # matplotlib's font cache may predate the font
             return font.family_name
-    print(NO_FONT_WARNING, file=sys.stderr)
+    log.warning(NO_FONT_WARNING)
     return None
 
 

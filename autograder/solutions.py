@@ -18,12 +18,13 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
 from autograder.course import Course
+from autograder.errors import AutograderError
 from autograder.examples import DELIMITER
 
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL)
 
 
-class TooEarly(Exception):
+class TooEarly(AutograderError):
     """The due date has not passed; the message is bilingual."""
 
 

@@ -58,3 +58,41 @@ def test_deadlines_are_in_course_order(course):
     dues = [a.due for a in course.config.assignments]
     assert [a.id for a in course.config.assignments] == ["kadai3", "kadai4", "kadai5"]
     assert dues == sorted(dues) and all(str(d.tzinfo) == "Asia/Tokyo" for d in dues)
+
+
+def test_a_wrong_setting_is_named_when_course_config_loads(tmp_path):
+    """A wrong late_policy, a number as text, an unknown assignment: a bilingual error naming the field, at load time."""
+    from autograder.course import ConfigError, CourseError, UnknownAssignment, load_course
+
+    original = (ROOT / "course_config.py").read_text(encoding="utf-8")
+    for change, field in (("late_policy='late'", "CourseConfig.late_policy"), ("cell_timeout='600'", "CourseConfig.cell_timeout"),
+                          ("workers=1.5", "CourseConfig.workers")):
+        folder = tmp_path / field.rsplit(".", 1)[1]
+        folder.mkdir()
+        (folder / "course_config.py").write_text(
+            original + f"\nimport dataclasses\nCONFIG = dataclasses.replace(CONFIG, {change})\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as error:
+            load_course(folder)
+        assert field in str(error.value) and "にしてください" in str(error.value) and "expected" in str(error.value)
+        assert error.value.exit_code == 2
+    with pytest.raises(UnknownAssignment, match="kadai3, kadai4, kadai5"):
+        load_course(ROOT).config.assignment("kadai9")
+    old_style = tmp_path / "old"
+    old_style.mkdir()
+    (old_style / "course_config.py").write_text("CONFIG = object()\n", encoding="utf-8")
+    with pytest.raises(CourseError, match="autograder.course.config"):
+        load_course(old_style)
+
+
+def test_defaults_live_in_the_schema(course):
+    """Does course_config.py leave out what has a default (the schema's), and do the commands read it from there?"""
+    import inspect
+
+    from autograder.course.config import CourseConfig
+
+    assert course.config.late_policy == "reject" and "late_policy" not in (ROOT / "course_config.py").read_text()
+    assert inspect.getdoc(CourseConfig) and all(f.name in inspect.getsource(CourseConfig)
+                                                 for f in dataclasses.fields(CourseConfig))
+    for module in ("grade", "intake", "export", "feedback", "report"):
+        assert "getattr(config" not in (ROOT / "autograder" / f"{module}.py").read_text(encoding="utf-8")
+        assert "getattr(course.config" not in (ROOT / "autograder" / f"{module}.py").read_text(encoding="utf-8")

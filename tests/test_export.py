@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from autograder.course import Course
+from autograder.course import ConfigError, Course
 from autograder.export import DEFAULT_COLUMNS, export_grades
 from autograder.grade import grade
 from autograder.results import ERROR, GRADED, INVALID, MISSING, NOT_GRADED
@@ -61,5 +61,5 @@ def test_columns_in_the_lms_shape(released, tmp_path):
         rows = list(csv.reader(f))
     assert rows == [["学籍番号", "得点", "遅れ"], ["s101", "0", "yes"]]
     wrong = Course(root=course.root, config=dataclasses.replace(course.config, export_columns=(("x", "grade"),)))
-    with pytest.raises(KeyError, match="grade"):
+    with pytest.raises(ConfigError, match="export_columns.*grade"):
         export_grades(wrong, "kadai4", out)

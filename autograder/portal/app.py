@@ -33,7 +33,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from autograder.course import Course
+from autograder.course import Course, UnknownAssignment
 from autograder.feedback import feedback_path
 from autograder.portal.queue import GradingQueue, upload_folder
 from autograder.portal.store import (
@@ -109,7 +109,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     def assignment(assignment_id: str):
         try:
             found = config.assignment(assignment_id)
-        except KeyError:
+        except UnknownAssignment:
             abort(404)
         if not course.release_notebook(assignment_id).is_file():
             abort(404)

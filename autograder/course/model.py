@@ -8,8 +8,26 @@ from pathlib import Path
 from types import ModuleType
 
 
-class CourseError(Exception):
+from autograder.course.config import CourseConfig
+from autograder.errors import AutograderError
+
+
+class CourseError(AutograderError):
     """A course folder that cannot be used; the message is Japanese / English."""
+
+    exit_code = 2
+
+
+class NotReleased(AutograderError):
+    """The assignment has not been released yet (nbgrader has not generated it); run ``release`` first."""
+
+    exit_code = 2
+
+    @classmethod
+    def run_release(cls, assignment_id: str, what: str) -> NotReleased:
+        """The error saying ``what`` is missing and that ``release`` comes first (Japanese / English)."""
+        return cls(f"{what} がありません。先に python -m autograder release {assignment_id} を実行してください / "
+                   f"{what} is missing: run `python -m autograder release {assignment_id}` first")
 
 
 @dataclass(frozen=True)
@@ -19,8 +37,8 @@ class Course:
     root: Path
     """The course folder: holds course_config.py, source/, release/, submitted/ …"""
 
-    config: object
-    """The ``CONFIG`` object of the folder's course_config.py (a ``CourseConfig``)."""
+    config: CourseConfig
+    """The ``CONFIG`` of the folder's course_config.py, checked against its schema when it was made."""
 
     @property
     def db_url(self) -> str:
@@ -63,6 +81,12 @@ def load_course(root: Path | str) -> Course:
     module = _import_config(path)
     if not hasattr(module, "CONFIG"):
         raise CourseError(f"{path} に CONFIG がありません / {path} defines no CONFIG")
+    if not isinstance(module.CONFIG, CourseConfig):
+        raise CourseError(
+            f"{path} の CONFIG は autograder.course.config.CourseConfig ではありません。"
+            "from autograder.course.config import AssignmentConfig, CourseConfig として使ってください / "
+            f"CONFIG in {path} is not an autograder.course.config.CourseConfig: import the schema from there"
+        )
     return Course(root=root, config=module.CONFIG)
 
 
