@@ -23,7 +23,6 @@ import re
 from pathlib import Path
 
 import bleach
-import jinja2
 import nbformat
 from bleach.css_sanitizer import ALLOWED_CSS_PROPERTIES, CSSSanitizer
 from nbconvert import HTMLExporter
@@ -31,6 +30,7 @@ from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 from autograder.checks.errors import CheckFailed, NotAttempted
 from autograder.course import Course, NotReleased
+from autograder.pages import PAGES, template_text
 from autograder.grade import saved_result, student_ids
 from autograder.results import (
     ERROR,
@@ -87,97 +87,11 @@ ALLOWED_ATTRIBUTES = {"*": ["class", "id", "style", "title"], "a": ["href", "tit
                       "td": ["colspan", "rowspan", "style"], "th": ["colspan", "rowspan", "scope", "style"]}
 CSS = CSSSanitizer(allowed_css_properties=ALLOWED_CSS_PROPERTIES | {"overflow-x", "white-space"})
 
-PAGE_CSS = """
-.feedback { font-family: system-ui, "Hiragino Sans", "Noto Sans CJK JP", "Yu Gothic", sans-serif;
-            max-width: 60em; margin: 1.5em auto 2em; padding: 0 1em; line-height: 1.6; color: #222; }
-.feedback h1 { font-size: 1.5em; margin: 0 0 .5em; }
-.feedback h2 { font-size: 1.2em; margin: 1.5em 0 .3em; }
-.feedback-facts { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; margin: 0 0 .8em; }
-.feedback-facts dt { font-weight: bold; }
-.feedback-facts dd { margin: 0; }
-.feedback-score { font-size: 1.3em; font-weight: bold; margin: 0 0 .8em; }
-.feedback-explanation { padding: .6em 1em; border-left: 4px solid #c62828; background: #fdecea; }
-.feedback-table { border-collapse: collapse; width: 100%; margin-top: .5em; }
-.feedback-table th, .feedback-table td { border: 1px solid #bbb; padding: .35em .6em; vertical-align: top; text-align: left; }
-.feedback-table th { background: #f2f2f2; }
-.feedback-table tr.lost td { background: #fff4f2; }
-.feedback-table .points { white-space: nowrap; }
-.feedback-message { margin-top: .2em; }
-.feedback-hint { margin-top: .2em; color: #555; font-size: .95em; }
-"""
-
-SUMMARY_TEMPLATE = """\
-<section class="feedback" aria-label="採点結果">
-<h1>{{ title }}</h1>
-<dl class="feedback-facts">
-<dt>学籍番号</dt><dd>{{ student_id }}</dd>
-<dt>状態</dt><dd>{{ status_label }}</dd>
-</dl>
-<p class="feedback-score">得点 {{ score }} / {{ max_score }} 点</p>
-{% if explanation %}<p class="feedback-explanation">{{ explanation }}</p>
-{% endif %}
-{% if detail %}<p class="feedback-detail">詳しい情報：{{ detail }}</p>
-{% endif %}
-{% if pending %}<p>{{ pending | join("、") }} は先生が採点します。点数が決まると得点に加わります。</p>
-{% endif %}
-{% if rows %}
-<h2>問ごとの結果</h2>
-<table class="feedback-table">
-<thead><tr><th scope="col">問</th><th scope="col">点数</th><th scope="col">結果</th></tr></thead>
-<tbody>
-{% for row in rows %}
-<tr class="{{ row.kind }}"><td>{{ row.grade_id }}</td><td class="points">{{ row.points }}</td><td>{{ row.verdict }}
-{%- if row.message %}<div class="feedback-message">{{ row.message }}</div>{% endif %}
-{%- if row.hint %}<div class="feedback-hint">{{ row.hint }}</div>{% endif %}</td></tr>
-{% endfor %}
-</tbody>
-</table>
-{% endif %}
-{% if notebook_note %}<h2>あなたのノートブック</h2>
-<p>{{ notebook_note }}</p>
-{% endif %}
-</section>
-"""
-
-PAGE_TEMPLATE = """\
-<!DOCTYPE html>
-<html lang="ja">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}（{{ student_id }}）</title>
-<style>{{ css | safe }}</style>
-</head>
-<body>
-<main>
-{% include "summary.html.j2" %}
-</main>
-</body>
-</html>
-"""
-
-# nbconvert's lab page, with the summary at the top of its body and no script but MathJax's
-# (outputs that would need require.js are dropped before rendering; mermaid diagrams stay text).
-NOTEBOOK_TEMPLATE = """\
-{%- extends 'index.html.j2' -%}
-{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
-{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
-{%- block extra_css -%}<style>{{ resources.feedback_css }}</style>{%- endblock extra_css -%}
-{%- block body_header -%}
-{{ super() }}
-{{ resources.feedback_summary }}
-{%- endblock body_header -%}
-"""
+PAGE_CSS = template_text("feedback.css")
+"""The feedback pages' stylesheet (``autograder/templates/feedback.css``)."""
 
 NOTEBOOK_NOTE = ("採点のときにあなたのノートブックを上から順に実行した結果です。"
                  "問題文と自己チェックのセルは配布したときの内容で表示しています。")
-
-_templates = jinja2.Environment(
-    loader=jinja2.DictLoader({"summary.html.j2": SUMMARY_TEMPLATE, "page.html.j2": PAGE_TEMPLATE}),
-    autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
-)
-
 
 def feedback_path(course: Course, assignment_id: str, student_id: str) -> Path:
     """Where nbgrader keeps ``student_id``'s feedback on ``assignment_id``."""
@@ -216,8 +130,8 @@ def feedback_page(title: str, result: SubmissionResult, notebook: nbformat.Noteb
     """The HTML page for ``result``: the summary, then ``notebook`` (already sanitised) if there is one."""
     context = _summary_context(title, result, with_notebook=notebook is not None)
     if notebook is None:
-        return _templates.get_template("page.html.j2").render(context, css=PAGE_CSS)
-    summary = _templates.get_template("summary.html.j2").render(context)
+        return PAGES.get_template("feedback_page.html.j2").render(context, css=PAGE_CSS)
+    summary = PAGES.get_template("feedback_summary.html.j2").render(context)
     resources = {"metadata": {"name": f"{title}（{result.student_id}）"},
                  "feedback_summary": summary, "feedback_css": PAGE_CSS}
     body, _ = (exporter or _notebook_exporter()).from_notebook_node(notebook, resources=resources)
@@ -228,7 +142,7 @@ def _notebook_exporter() -> HTMLExporter:
     """nbconvert's HTML exporter for feedback: the lab template, Japanese, every rendered HTML through ``clean_html``."""
     exporter = HTMLExporter(template_name="lab", language_code="ja", sanitize_html=True, exclude_anchor_links=True,
                             filters={"clean_html": clean_html})
-    exporter.raw_template = NOTEBOOK_TEMPLATE
+    exporter.raw_template = template_text("feedback_notebook.html.j2")
     return exporter
 
 

@@ -4,7 +4,7 @@
 graded cells, the roster's names, ``similar_pairs``) and ``render_report`` turns
 it into a self-contained page: plots are embedded PNGs drawn by matplotlib's Agg
 backend with a Japanese font (see ``japanese_font``), and every student-written
-text is escaped by jinja2.
+text is escaped by jinja2 (the page is ``autograder/templates/report.html.j2``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from functools import cache
 from itertools import combinations
 from pathlib import Path
 
-import jinja2
 import matplotlib
 import nbformat
 from matplotlib import font_manager, ft2font
@@ -30,6 +29,7 @@ from matplotlib.ticker import MaxNLocator
 
 from autograder.assignment import GradedCell, graded_cells
 from autograder.course import Course
+from autograder.pages import PAGES
 from autograder.errors import log
 from autograder.examples import DELIMITER
 from autograder.export import collect, student_names
@@ -247,93 +247,6 @@ def status_chart(counts: dict[str, int]) -> str:
 
 # --- the page --------------------------------------------------------------------------------------------------
 
-TEMPLATE = """<!DOCTYPE html>
-<html lang="ja">
-<head>
-<meta charset="utf-8">
-<title>{{ title }}</title>
-<style>
-body { font-family: "Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic", Meiryo, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-td.num { text-align: right; }
-td.message { white-space: pre-wrap; max-width: 40em; }
-.note { color: #a33; }
-img { max-width: 100%; margin: 0.5em 1em 0.5em 0; }
-</style>
-</head>
-<body>
-<h1>{{ title }}</h1>
-
-<section id="summary">
-<h2>概要 / Summary</h2>
-<table>
-<tr><th>学生数 / students</th><td class="num">{{ results|length }}</td></tr>
-{% for status, label in labels.items() %}
-<tr><th>{{ label }} / {{ status }}</th><td class="num">{{ counts.get(status, 0) }}</td></tr>
-{% endfor %}
-<tr><th>平均点 / mean (graded)</th><td class="num">{{ mean }}</td></tr>
-<tr><th>中央値 / median (graded)</th><td class="num">{{ median }}</td></tr>
-<tr><th>満点 / max score</th><td class="num">{{ "%g"|format(max_score) }}</td></tr>
-</table>
-</section>
-
-<section id="plots">
-<h2>グラフ / Plots</h2>
-{% for alt, png in plots %}
-<img alt="{{ alt }}" src="data:image/png;base64,{{ png }}">
-{% endfor %}
-</section>
-
-<section id="failures">
-<h2>よくある失敗 / Most common failure messages</h2>
-{% if failures %}
-<table>
-<tr><th>問 / check</th><th>メッセージ / message</th><th>人数 / count</th></tr>
-{% for (grade_id, message), count in failures %}
-<tr><td>{{ grade_id }}</td><td class="message">{{ message }}</td><td class="num">{{ count }}</td></tr>
-{% endfor %}
-</table>
-{% else %}
-<p>失敗した自動チェックはありません / no automatic check failed.</p>
-{% endif %}
-</section>
-
-<section id="students">
-<h2>学生ごとの結果 / Students</h2>
-<table>
-<tr><th>学籍番号 / id</th><th>氏名 / name</th><th>状態 / status</th><th>得点 / score</th><th>締め切り後 / late</th>
-<th>減点された問 / lost checks</th><th>メッセージ / message</th></tr>
-{% for r in results %}
-<tr><td>{{ r.student_id }}</td><td>{{ names.get(r.student_id, "") }}</td>
-<td>{{ labels.get(r.status, r.status) }}</td><td class="num">{{ "%g"|format(r.score) }} / {{ "%g"|format(r.max_score) }}</td>
-<td>{{ "遅れ / late" if r.status == late else "" }}</td><td>{{ r.lost()|join(", ") }}</td><td class="message">{{ r.message }}</td></tr>
-{% endfor %}
-</table>
-</section>
-
-<section id="similar">
-<h2>類似した提出 / Similar submissions</h2>
-<p class="note">類似度が高い提出の組です。不正の判定ではありません。
-(Pairs of submissions whose own answers are very alike: a reason to read them, not a verdict.)</p>
-{% if similar %}
-<table>
-<tr><th>学生 A</th><th>学生 B</th><th>類似度 / similarity</th><th>比べた解答セル / cells compared</th></tr>
-{% for p in similar %}
-<tr><td>{{ p.a }} {{ names.get(p.a, "") }}</td><td>{{ p.b }} {{ names.get(p.b, "") }}</td>
-<td class="num">{{ "%.0f"|format(100 * p.similarity) }}%</td><td>{{ p.cells|join(", ") }}</td></tr>
-{% endfor %}
-</table>
-{% else %}
-<p>該当する組はありません / no such pairs.</p>
-{% endif %}
-</section>
-</body>
-</html>
-"""
-
-_ENVIRONMENT = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
 
 
 def common_failures(results: list[SubmissionResult], top: int = TOP_FAILURES) -> list[tuple[tuple[str, str], int]]:
@@ -356,7 +269,7 @@ def render_report(title: str, results: list[SubmissionResult], cells: list[Grade
         plots = [("得点の分布 / score distribution", score_histogram(scores, max_score)),
                  ("問ごとの正答率 / pass rate per check", pass_rate_chart(results, cells)),
                  ("提出の状態 / students by status", status_chart(counts))]
-    return _ENVIRONMENT.from_string(TEMPLATE).render(
+    return PAGES.get_template("report.html.j2").render(
         title=title, results=results, names=names, similar=similar, plots=plots, counts=counts,
         labels=STATUS_LABELS, late=LATE, max_score=max_score, failures=common_failures(results),
         mean=f"{statistics.mean(scores):.1f}" if scores else "—",
