@@ -158,8 +158,9 @@ NO_TOOLKIT = textwrap.dedent('''\
 ''')
 
 
-def _run_plain(notebook, folder: Path, timeout: int) -> nbformat.NotebookNode:
-    """``notebook`` executed top to bottom by nbclient in a plain python3 kernel that cannot import autograder."""
+def _run_plain(notebook, folder: Path, timeout: int, allow_errors: bool = False) -> nbformat.NotebookNode:
+    """``notebook`` executed top to bottom by nbclient in a plain python3 kernel that cannot import autograder
+    (with ``allow_errors``, on past errors, as nbgrader does)."""
     from nbclient import NotebookClient
 
     ipython_dir = folder / "ipython"
@@ -171,7 +172,7 @@ def _run_plain(notebook, folder: Path, timeout: int) -> nbformat.NotebookNode:
     env.pop("AUTOGRADER_EVIDENCE", None)
     work = folder / "work"
     work.mkdir(exist_ok=True)
-    client = NotebookClient(notebook, kernel_name="python3", timeout=timeout, allow_errors=False,
+    client = NotebookClient(notebook, kernel_name="python3", timeout=timeout, allow_errors=allow_errors,
                             resources={"metadata": {"path": str(work)}})
     client.execute(env=env)  # raises CellExecutionError, naming the cell, at the first error
     return notebook
@@ -212,6 +213,23 @@ def test_kadai5_solution_self_checks_pass_without_the_toolkit(course, tmp_path):
     ran = _run_plain(solution, tmp_path, timeout=600)
     printed = _self_check_outputs(ran)
     assert all("OK" in text for text in printed.values()), printed
+
+
+KADAI5_SELF_CHECKED_MISTAKES = ("test_statistics", "all_data_statistics", "wrong_loss", "no_legend", "no_restore")
+"""kadai5's mistakes whose self-checks were made to agree with grading (each run costs a whole notebook)."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", KADAI5_SELF_CHECKED_MISTAKES)
+def test_kadai5_self_checks_refuse_what_grading_refuses(course, tmp_path, name):
+    """Does each of these kadai5 mistakes fail exactly the visible self-checks of the marks it loses (plain kernel)?"""
+    solution = filled_in(course.source_notebook("kadai5"), course.release_notebook("kadai5"))
+    mistake = next(m for m in MISTAKES["kadai5"] if m.name == name)
+    ran = _run_plain(with_mistakes(solution, mistake), tmp_path, timeout=600, allow_errors=True)
+    failed = {c.metadata["nbgrader"]["grade_id"]: [o.ename for o in c.outputs if o.output_type == "error"]
+              for c in ran.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
+    assert {grade_id for grade_id, errors in failed.items() if errors} == mistake.lost, failed
+    assert all(errors in ([], ["AssertionError"]) for errors in failed.values()), failed
 
 
 @pytest.mark.slow
