@@ -23,6 +23,14 @@ def test_the_lectures_preprocessing_passes():
     kadai3.check_onehot(ns)
 
 
+def test_numerically_equivalent_preprocessing_passes():
+    """Do / 255.0, np.float32, reshape(-1, 784), dividing before the cast and to_categorical(num_classes=10) pass?"""
+    (x_train, y_train), (x_test, y_test) = fashion_mnist_raw()
+    kadai3.check_reshape({"x_train": x_train.reshape(-1, 784).astype(np.float32) / 255.0,
+                          "x_test": (x_test / 255).astype("float32").reshape(-1, 28 * 28)})
+    kadai3.check_onehot({"y_train": to_categorical(y_train, num_classes=10), "y_test": np.eye(10)[y_test]})
+
+
 def test_preprocessing_mistakes_are_named():
     """Are float64, no division by 255, the wrong shape and raw labels each told apart?"""
     (x_train, y_train), _ = fashion_mnist_raw()
