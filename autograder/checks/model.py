@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from autograder.checks.errors import CheckFailed
 
+UNLOADABLE = "壊れたモデル"
+"""Type name ``autograder.evidence`` gives a model Keras could not reload in safe mode."""
+
 SUMMARY_HINT = "model.summary() で各層の Output Shape と Param # を確認しましょう。"
 
 
@@ -130,6 +133,11 @@ def describe(rows: list[dict]) -> str:
 
 def check_structure(model, expected: list[LayerSpec], inputs: int = 784) -> None:
     """Raise ``CheckFailed`` unless ``model`` has exactly the ``expected`` layers after ``inputs`` features."""
+    if type(model).__name__ == UNLOADABLE:
+        raise CheckFailed(
+            f"採点側で model を読み込めませんでした（{model!r}）。activation=tf.nn.softmax のような関数や自作の層は、"
+            "保存して読み込めないことがあります。activation='softmax' のように名前で書きましょう。"
+        )
     if not hasattr(model, "layers") or not hasattr(model, "count_params"):
         raise CheckFailed(f"model が Keras のモデルではありません（{type(model).__name__} です）。Sequential() で作りましょう。")
     shape = _input_shape(model, inputs)

@@ -135,3 +135,15 @@ def test_dropout_in_the_wrong_place_says_what_was_found():
     with pytest.raises(CheckFailed, match=r"2層目が Dense になっています。Dropout\(0.5\) にしてください。いまの構成: "
                                          r"Dense\(128, activation='relu'\) → Dense\(64"):
         check_structure(model, MODEL4)
+
+
+def test_a_model_keras_cannot_reload_says_why(tmp_path):
+    """Is a model with activation=tf.nn.softmax (Keras cannot reload it in safe mode) told to use the name instead?"""
+    import tensorflow as tf
+
+    from autograder import evidence
+
+    model = Sequential([keras.Input((784,)), Dense(32, activation="relu"), Dense(10, activation=tf.nn.softmax)])
+    evidence.collect(tmp_path / "e", {"model": model}, ("model",), figures=False)
+    with pytest.raises(CheckFailed, match="activation='softmax' のように名前で"):
+        check_structure(evidence.load(tmp_path / "e")["model"], MODEL1)
