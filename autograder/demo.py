@@ -14,7 +14,7 @@ import nbformat
 from autograder.course import Course
 from autograder.examples import filled_in, mistake, with_mistakes
 from autograder.export import export_grades
-from autograder.grade import file_submission, grade
+from autograder.grade import grade
 from autograder.prove import generate_release, scratch_course
 
 MARKER = ".autograder-demo"
@@ -62,7 +62,7 @@ def build_demo_course(course: Course, folder: Path) -> Course:
         demo = scratch_course(course, assignment_id, folder.resolve())
         release = generate_release(demo, assignment_id)
         for student_id, text in _notebooks(demo, assignment_id, release).items():
-            file_submission(demo, assignment_id, student_id, text)
+            demo.file_submission(assignment_id, student_id, text)
     return demo
 
 

@@ -5,11 +5,10 @@ import csv
 from datetime import UTC
 from pathlib import Path
 
-from nbgrader.api import Gradebook
 
 from autograder.assignment import graded_cells, total_points
 from autograder.course import ConfigError, Course, CourseConfig
-from autograder.grade import _read_timestamp, saved_result, student_ids
+from autograder.results import saved_result
 from autograder.results import LATE, SubmissionResult
 
 DEFAULT_COLUMNS = CourseConfig.__dataclass_fields__["export_columns"].default
@@ -19,18 +18,18 @@ FIELDS = ("student_id", "name", "score", "max_score", "status", "late", "submitt
 
 def collect(course: Course, assignment_id: str) -> list[SubmissionResult]:
     """The latest outcome for every student folder of ``assignment_id`` (graded or not)."""
-    return [saved_result(course, assignment_id, student_id) for student_id in student_ids(course)]
+    return [saved_result(course, assignment_id, student_id) for student_id in course.student_ids()]
 
 
 def student_names(course: Course) -> dict[str, str]:
     """student id → name, as a roster loaded by ``collect`` put them into nbgrader's gradebook ('' if unknown)."""
-    with Gradebook(course.db_url, course.config.course_id) as gb:
+    with course.gradebook() as gb:
         return {s.id: " ".join(n for n in (s.first_name, s.last_name) if n) for s in gb.students}
 
 
 def submission_time(course: Course, assignment_id: str, student_id: str):
     """(the submission's timestamp.txt text, naive UTC time) or (None, None)."""
-    text, parsed, _ = _read_timestamp(course.submission_notebook(assignment_id, student_id))
+    text, parsed, _ = course.submission_time(assignment_id, student_id)
     return text, parsed
 
 

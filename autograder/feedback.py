@@ -31,7 +31,7 @@ from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 from autograder.checks.errors import CheckFailed, NotAttempted
 from autograder.course import Course, NotReleased
 from autograder.pages import PAGES, template_text
-from autograder.grade import saved_result, student_ids
+from autograder.results import saved_result
 from autograder.results import (
     ERROR,
     GRADED,
@@ -93,11 +93,6 @@ PAGE_CSS = template_text("feedback.css")
 NOTEBOOK_NOTE = ("採点のときにあなたのノートブックを上から順に実行した結果です。"
                  "問題文と自己チェックのセルは配布したときの内容で表示しています。")
 
-def feedback_path(course: Course, assignment_id: str, student_id: str) -> Path:
-    """Where nbgrader keeps ``student_id``'s feedback on ``assignment_id``."""
-    return course.root / "feedback" / student_id / assignment_id / f"{assignment_id}.html"
-
-
 def write_feedback(course: Course, assignment_id: str, students: list[str] | None = None) -> list[Path]:
     """Write one feedback page per student folder under ``submitted/`` (or per given student); returns the paths.
 
@@ -111,14 +106,14 @@ def write_feedback(course: Course, assignment_id: str, students: list[str] | Non
     release = nbformat.read(release_path, as_version=4)
     exporter = _notebook_exporter()
     paths = []
-    for student_id in students if students is not None else student_ids(course):
+    for student_id in students if students is not None else course.student_ids():
         result = saved_result(course, assignment_id, student_id)
         result.max_score = result.max_score or assignment.points  # a submission never graded has no max score of its own
         notebook_path = course.autograded_dir(assignment_id, student_id) / f"{assignment_id}.ipynb"
         notebook = None
         if result.status == GRADED and notebook_path.is_file():
             notebook = sanitized_notebook(nbformat.read(notebook_path, as_version=4), release)
-        path = feedback_path(course, assignment_id, student_id)
+        path = course.feedback_path(assignment_id, student_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(feedback_page(assignment.title, result, notebook, exporter), encoding="utf-8")
         paths.append(path)

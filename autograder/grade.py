@@ -29,16 +29,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
-from nbgrader.utils import parse_utc
 from tqdm import tqdm
 
 from autograder import canary
 from autograder.assignment import graded_cells, total_points
 from autograder.bundle import GradingBundle, fingerprint, make_bundle
 from autograder.course import Course, NotReleased
+from autograder.course.notebook import notebook_problem
 from autograder.errors import log
 from autograder.nbgrader_setup import nbgrader_config
 from autograder.results import (
@@ -47,10 +47,10 @@ from autograder.results import (
     INVALID,
     LATE,
     MISSING,
-    NOT_GRADED,
-    CheckResult,
     SubmissionResult,
     load_status,
+    read_results,
+    saved_result,
 )
 from autograder.worker import KERNEL_DEAD, TaskOutcome, grade_task
 
@@ -58,94 +58,6 @@ from autograder.worker import KERNEL_DEAD, TaskOutcome, grade_task
 def nbgrader_api(course: Course) -> NbGraderAPI:
     """nbgrader's API object for ``course``."""
     return NbGraderAPI(config=nbgrader_config(course))
-
-
-def file_submission(course: Course, assignment_id: str, student_id: str, text: str) -> Path:
-    """Put ``text`` where nbgrader looks for ``student_id``'s notebook of ``assignment_id``; returns the path."""
-    path = course.submission_notebook(assignment_id, student_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def student_ids(course: Course) -> list[str]:
-    """Every folder under ``submitted/``, sorted."""
-    folder = course.submitted_dir()
-    if not folder.is_dir():
-        return []
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def unreadable_reason(path: Path, graded_ids: set[str] | None = None) -> str | None:
-    """Why ``path`` is not a notebook nbgrader can grade, or None if it is one.
-
-    ``graded_ids``: the assignment's graded cells; a notebook holding none of them is another assignment's.
-    """
-    if not path.is_file():
-        return None
-    try:
-        notebook = nbformat.read(path, as_version=4)
-        nbformat.validate(notebook)
-    except Exception as e:  # noqa: BLE001 -- nbformat raises many types for bad files; each is a verdict here
-        return f"ノートブックとして読めません / not a readable notebook: {type(e).__name__}: {str(e)[:200]}"
-    if graded_ids and not graded_ids & {c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells}:
-        return ("この課題の採点用のセルが1つもありません（別の課題のノートブックではありませんか？） / "
-                "none of this assignment's graded cells is in the notebook (another assignment's notebook?)")
-    return None
-
-
-def _cell_errors(notebook_path: Path) -> dict[str, tuple[str, str]]:
-    """grade_id → (exception class, message) a graded cell ended with, from the autograded notebook."""
-    messages = {}
-    if not notebook_path.is_file():
-        return messages
-    notebook = nbformat.read(notebook_path, as_version=4)
-    for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("grade") or cell.cell_type != "code":
-            continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                messages[meta["grade_id"]] = (output.get("ename", ""), output.get("evalue", ""))
-    return messages
-
-
-def read_results(course: Course, assignment_id: str, student_id: str) -> SubmissionResult:
-    """The gradebook's scores for one graded submission, with each failed check's message."""
-    errors = _cell_errors(course.autograded_dir(assignment_id, student_id) / f"{assignment_id}.ipynb")
-    with Gradebook(course.db_url, course.config.course_id) as gb:
-        submission = gb.find_submission(assignment_id, student_id)
-        checks = []
-        grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
-        for cell in graded_cells(course.source_notebook(assignment_id)):
-            grade = grades.get(cell.grade_id)
-            if grade is None:
-                checks.append(CheckResult(cell.grade_id, 0.0, cell.points, "セルがありません / cell missing", cell.manual))
-                continue
-            points = None if cell.manual and grade.needs_manual_grade else grade.score
-            error, message = errors.get(cell.grade_id, (None, None))
-            checks.append(CheckResult(cell.grade_id, points, grade.max_score, message, cell.manual, error))
-        penalty = submission.late_submission_penalty or 0.0  # nbgrader keeps it apart from the score
-        result = SubmissionResult(student_id, GRADED, score=submission.score - penalty, max_score=submission.max_score,
-                                  checks=checks)
-        result.late_penalty = penalty
-        return result
-
-
-def saved_result(course: Course, assignment_id: str, student_id: str) -> SubmissionResult:
-    """The outcome the last grading recorded for ``student_id`` (``not_graded`` if there is none)."""
-    status = load_status(course.autograded_dir(assignment_id, student_id))
-    if status is None:
-        return SubmissionResult(student_id, NOT_GRADED, "まだ採点していません / not graded yet")
-    if status["status"] != GRADED:
-        return SubmissionResult(student_id, status["status"], status["message"], seconds=status.get("seconds", 0.0),
-                                max_score=total_points(course.source_notebook(assignment_id)))
-    try:
-        result = read_results(course, assignment_id, student_id)
-    except MissingEntry:
-        return SubmissionResult(student_id, NOT_GRADED, "成績簿にありません / not in the gradebook")
-    result.message, result.seconds = status["message"], status.get("seconds", 0.0)
-    return result
 
 
 def _stopped_cells(notebook, ename: str = "CellTimeoutError") -> list[str]:
@@ -160,7 +72,7 @@ def _stopped_cells(notebook, ename: str = "CellTimeoutError") -> list[str]:
 
 def _save_autogrades(course: Course, assignment_id: str, student_id: str, notebook, timestamp: datetime | None) -> None:
     """Score the autograded ``notebook`` into the gradebook, the way ``nbgrader autograde`` does after executing it."""
-    with Gradebook(course.db_url, course.config.course_id) as gb:
+    with course.gradebook() as gb:
         gb.update_or_create_student(student_id)
         if timestamp is not None:
             gb.update_or_create_submission(assignment_id, student_id, timestamp=timestamp)
@@ -204,24 +116,9 @@ def record(course: Course, assignment_id: str, outcome: TaskOutcome, timestamp: 
     return result
 
 
-def _read_timestamp(path: Path) -> tuple[str | None, datetime | None, str | None]:
-    """The submission time in ``timestamp.txt`` next to the notebook: (text, parsed, problem)."""
-    stamp = path.parent / "timestamp.txt"
-    if not stamp.is_file():
-        return None, None, None
-    text = stamp.read_text(encoding="utf-8", errors="replace").strip()
-    if not text:
-        return None, None, None
-    try:
-        return text, parse_utc(text), None
-    except ValueError:
-        return text, None, f"timestamp.txt の日時が読めません / unreadable timestamp.txt: {text[:60]!r}"
-
-
 def _log_timing(course: Course, assignment_id: str, rows: list[dict]) -> Path:
     """Append one line per graded submission to ``logs/grade-<assignment>.csv``; returns its path."""
-    path = course.root / "logs" / f"grade-{assignment_id}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = course.log_path(f"grade-{assignment_id}.csv")
     fields = ["finished_utc", "student_id", "status", "score", "max_score", "seconds", "host", "fingerprint"]
     new = not path.is_file()
     with path.open("a", newline="", encoding="utf-8") as f:
@@ -249,7 +146,7 @@ def dask_client(workers: int, scheduler: str | None):
 def check_released(course: Course, assignment_id: str) -> None:
     """Raise ``UnknownAssignment`` for an unknown assignment and ``NotReleased`` for one nbgrader has not generated."""
     course.config.assignment(assignment_id)  # unknown assignment: UnknownAssignment naming the known ones
-    with Gradebook(course.db_url, course.config.course_id) as gb:
+    with course.gradebook() as gb:
         try:
             gb.find_assignment(assignment_id)
         except MissingEntry:
@@ -262,7 +159,7 @@ def check_released(course: Course, assignment_id: str) -> None:
 def record_due_date(course: Course, assignment_id: str) -> datetime:
     """Put course_config's due date into nbgrader's gradebook (its late-penalty plugins read it); returns it as naive UTC."""
     due = course.config.assignment(assignment_id).due.astimezone(UTC).replace(tzinfo=None)
-    with Gradebook(course.db_url, course.config.course_id) as gb:
+    with course.gradebook() as gb:
         gb.update_or_create_assignment(assignment_id, duedate=due)
     return due
 
@@ -293,7 +190,7 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
     reject_late = course.config.late_policy == "reject"
     bundle = make_bundle(course, assignment_id)
     graded_ids = {cell.grade_id for cell in graded_cells(course.source_notebook(assignment_id))}
-    targets = students if students is not None else student_ids(course)
+    targets = students if students is not None else course.student_ids()
     results: dict[str, SubmissionResult] = {}
     timing: list[dict] = []
     pending: list[tuple[str, bytes, str | None, datetime | None, str]] = []
@@ -304,7 +201,7 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
             settled.append((SubmissionResult(student_id, MISSING, f"{path.name} がありません / no {path.name} in the folder"), None))
             continue
         data = path.read_bytes()
-        stamp_text, stamp, stamp_problem = _read_timestamp(path)
+        stamp_text, stamp, stamp_problem = course.submission_time(assignment_id, student_id)
         mark = fingerprint(bundle, data, stamp_text)
         previous = load_status(course.autograded_dir(assignment_id, student_id))
         if not force and previous and previous.get("fingerprint") == mark and previous["status"] != ERROR:
@@ -313,7 +210,7 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
         if reject_late and stamp is not None and stamp > due:
             settled.append((SubmissionResult(student_id, LATE, late_message(course, stamp, due)), mark))
             continue
-        if reason := (unreadable_reason(path, graded_ids) or stamp_problem):
+        if reason := (notebook_problem(data, graded_ids) or stamp_problem):
             settled.append((SubmissionResult(student_id, INVALID, reason), mark))
             continue
         pending.append((student_id, data, stamp_text, stamp, mark))

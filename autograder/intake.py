@@ -22,12 +22,11 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import nbformat
 
 from autograder.assignment import graded_cells
 from autograder.course import Course
 from autograder.errors import AutograderError
-from autograder.grade import file_submission
+from autograder.course.notebook import notebook_problem
 
 FILED = "filed"
 SUPERSEDED = "superseded"
@@ -122,19 +121,10 @@ def _files(download: Path) -> Iterator[tuple[str, bytes | None, str]]:
 
 def _read_upload(upload: Upload, data: bytes, assignment_ids: set[str]) -> None:
     """Fill ``upload.text``, or set its problem: unreadable, not a notebook of this assignment."""
-    try:
-        text = data.decode("utf-8")
-        notebook = nbformat.reads(text, as_version=4)
-        nbformat.validate(notebook)
-    except Exception as e:  # noqa: BLE001 -- nbformat raises many types for bad files; each is a verdict here
-        upload.reason = f"ノートブックとして読めません / not a readable notebook: {type(e).__name__}: {str(e)[:120]}"
+    if problem := notebook_problem(data, assignment_ids, at_least=0.5):
+        upload.reason = problem
         return
-    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells} - {None}
-    if len(ids & assignment_ids) * 2 < len(assignment_ids):
-        upload.reason = ("この課題のノートブックではないか、採点用のセルの半分以上が消えています / "
-                         "not this assignment's notebook (fewer than half of its graded cells)")
-        return
-    upload.text = text
+    upload.text = data.decode("utf-8")
 
 
 def collect(course: Course, assignment_id: str, download: Path, roster: Path | None = None) -> Intake:
@@ -224,22 +214,17 @@ def _choose(candidates: list[Upload]) -> None:
 
 
 def _file(course: Course, assignment_id: str, upload: Upload) -> None:
-    path = file_submission(course, assignment_id, upload.student_id, upload.text)
-    # nbgrader's own time stamp file; parse_utc reads the offset, so the course's time zone is kept
-    (path.parent / "timestamp.txt").write_text(upload.submitted_at.isoformat(sep=" "), encoding="utf-8")
+    course.file_submission(assignment_id, upload.student_id, upload.text, upload.submitted_at)
 
 
 def _record_names(course: Course, names: dict[str, str]) -> None:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(course.db_url, course.config.course_id) as gb:
+    with course.gradebook() as gb:
         for student_id, name in names.items():
             gb.update_or_create_student(student_id, last_name=name)
 
 
 def _log(course: Course, assignment_id: str, uploads: list[Upload]) -> Path:
-    path = course.root / "logs" / f"collect-{assignment_id}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = course.log_path(f"collect-{assignment_id}.csv")
     with path.open("w", newline="", encoding="utf-8-sig") as f:
         writer = csv.writer(f)
         writer.writerow(["source", "student_id", "submitted_at", "late", "outcome", "reason"])

@@ -16,7 +16,7 @@ from pathlib import Path
 from autograder.assignment import disagreements
 from autograder.course import Course
 from autograder.errors import AutograderError
-from autograder.grade import file_submission, grade, nbgrader_api
+from autograder.grade import grade, nbgrader_api
 from autograder.results import GRADED, SubmissionResult
 
 SOLUTION, RELEASE = "_solution", "_release"
@@ -88,8 +88,8 @@ def prove(course: Course, assignment_id: str) -> Proof:
     with tempfile.TemporaryDirectory(prefix=f"prove-{assignment_id}-") as tmp:
         scratch = scratch_course(course, assignment_id, Path(tmp))
         release = generate_release(scratch, assignment_id)
-        file_submission(scratch, assignment_id, SOLUTION, scratch.source_notebook(assignment_id).read_text(encoding="utf-8"))
-        file_submission(scratch, assignment_id, RELEASE, release.read_text(encoding="utf-8"))
+        scratch.file_submission(assignment_id, SOLUTION, scratch.source_notebook(assignment_id).read_bytes())
+        scratch.file_submission(assignment_id, RELEASE, release.read_bytes())
         proof.solution, proof.release = grade(scratch, assignment_id, [SOLUTION, RELEASE])
     _judge(proof)
     return proof

@@ -33,7 +33,7 @@ from autograder.pages import PAGES
 from autograder.errors import log
 from autograder.examples import DELIMITER
 from autograder.export import collect, student_names
-from autograder.grade import student_ids, unreadable_reason
+from autograder.course.notebook import notebook_problem
 from autograder.results import (
     ERROR,
     GRADED,
@@ -139,9 +139,9 @@ def similar_pairs(course: Course, assignment_id: str, threshold: float = 0.9) ->
     given = [answer_cells(nbformat.read(path, as_version=4))
              for path in (course.source_notebook(assignment_id), course.release_notebook(assignment_id))]
     own: dict[str, dict[str, str]] = {}
-    for student_id in student_ids(course):
+    for student_id in course.student_ids():
         path = course.submission_notebook(assignment_id, student_id)
-        if not path.is_file() or unreadable_reason(path):
+        if not path.is_file() or notebook_problem(path.read_bytes()):
             continue
         answers = {grade_id: text for grade_id, text in answer_cells(nbformat.read(path, as_version=4)).items()
                    if len(text) >= MIN_ANSWER_CHARS and all(text != g.get(grade_id) for g in given)}

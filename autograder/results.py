@@ -4,6 +4,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from autograder.course import Course
 
 GRADED = "graded"
 """The notebook was executed and scored."""
@@ -95,3 +99,65 @@ def load_status(folder: Path) -> dict | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _cell_errors(notebook_path: Path) -> dict[str, tuple[str, str]]:
+    """grade_id → (exception class, message) a graded cell ended with, from the autograded notebook."""
+    messages = {}
+    if not notebook_path.is_file():
+        return messages
+    import nbformat
+
+    notebook = nbformat.read(notebook_path, as_version=4)
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade") or cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                messages[meta["grade_id"]] = (output.get("ename", ""), output.get("evalue", ""))
+    return messages
+
+
+def read_results(course: Course, assignment_id: str, student_id: str) -> SubmissionResult:
+    """The gradebook's scores for one graded submission, with each failed check's message."""
+    from autograder.assignment import graded_cells
+
+    errors = _cell_errors(course.autograded_dir(assignment_id, student_id) / f"{assignment_id}.ipynb")
+    with course.gradebook() as gb:
+        submission = gb.find_submission(assignment_id, student_id)
+        checks = []
+        grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
+        for cell in graded_cells(course.source_notebook(assignment_id)):
+            grade = grades.get(cell.grade_id)
+            if grade is None:
+                checks.append(CheckResult(cell.grade_id, 0.0, cell.points, "セルがありません / cell missing", cell.manual))
+                continue
+            points = None if cell.manual and grade.needs_manual_grade else grade.score
+            error, message = errors.get(cell.grade_id, (None, None))
+            checks.append(CheckResult(cell.grade_id, points, grade.max_score, message, cell.manual, error))
+        penalty = submission.late_submission_penalty or 0.0  # nbgrader keeps it apart from the score
+        result = SubmissionResult(student_id, GRADED, score=submission.score - penalty, max_score=submission.max_score,
+                                  checks=checks)
+        result.late_penalty = penalty
+        return result
+
+
+def saved_result(course: Course, assignment_id: str, student_id: str) -> SubmissionResult:
+    """The outcome the last grading recorded for ``student_id`` (``not_graded`` if there is none)."""
+    from nbgrader.api import MissingEntry
+
+    from autograder.assignment import total_points
+
+    status = load_status(course.autograded_dir(assignment_id, student_id))
+    if status is None:
+        return SubmissionResult(student_id, NOT_GRADED, "まだ採点していません / not graded yet")
+    if status["status"] != GRADED:
+        return SubmissionResult(student_id, status["status"], status["message"], seconds=status.get("seconds", 0.0),
+                                max_score=total_points(course.source_notebook(assignment_id)))
+    try:
+        result = read_results(course, assignment_id, student_id)
+    except MissingEntry:
+        return SubmissionResult(student_id, NOT_GRADED, "成績簿にありません / not in the gradebook")
+    result.message, result.seconds = status["message"], status.get("seconds", 0.0)
+    return result

@@ -39,7 +39,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 from autograder.course import COURSE_DIR_ENV, load_course
 from autograder.examples import KADAI4_MISTAKES, filled_in, with_mistakes
-from autograder.grade import file_submission
 from autograder.prove import generate_release, scratch_course
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     release = generate_release(base, ASSIGNMENT)
     notebooks = batch(args.count, base.source_notebook(ASSIGNMENT), release)
     for student_id, (_, text) in notebooks.items():
-        file_submission(base, ASSIGNMENT, student_id, text)
+        base.file_submission(ASSIGNMENT, student_id, text)
     print(f"batch: {len(notebooks)} submissions of {ASSIGNMENT}")
 
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")

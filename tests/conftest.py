@@ -9,7 +9,7 @@ import pytest
 
 from autograder.course import Course, load_course
 from autograder.data import ensure_fashion_mnist
-from autograder.grade import file_submission, grade
+from autograder.grade import grade
 from autograder.prove import generate_release, scratch_course
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +57,6 @@ def fresh_course(released, tmp_path) -> Course:
 
 def submit_and_grade(course: Course, student_id: str, notebook, assignment_id: str = "kadai4") -> object:
     """File ``notebook`` (a NotebookNode or raw text) as ``student_id``'s work on ``assignment_id`` and grade it."""
-    file_submission(course, assignment_id, student_id, notebook if isinstance(notebook, str) else nbformat.writes(notebook))
+    course.file_submission(assignment_id, student_id, notebook if isinstance(notebook, str) else nbformat.writes(notebook))
     (result,) = grade(course, assignment_id, [student_id])
     return result

@@ -18,7 +18,7 @@ from conftest import copy_course
 from autograder import canary, sandbox
 from autograder.assignment import graded_cells
 from autograder.examples import filled_in
-from autograder.grade import file_submission, grade
+from autograder.grade import grade
 from autograder.results import ERROR, GRADED, INVALID, load_status
 
 # one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
@@ -242,7 +242,7 @@ def attacked(released_course, tmp_path_factory):
         if isinstance(content, bytes):
             path.write_bytes(content)
         else:
-            file_submission(course, AID, student_id, content)
+            course.file_submission(AID, student_id, content)
     results = {r.student_id: r for r in grade(course, AID, workers=2)}
     return {"course": course, "results": results, "listener": listener, "keep": keep, "secrets": secrets}
 
@@ -393,7 +393,7 @@ def test_kernel_that_never_starts(released_course, tmp_path, monkeypatch):
         "\n\nimport dataclasses as _dataclasses\nCONFIG = _dataclasses.replace(CONFIG, sandbox_memory_mb=48)\n"),
         encoding="utf-8")
     solution = filled_in(course.source_notebook(AID), course.release_notebook(AID))
-    file_submission(course, AID, "student", nbformat.writes(solution))
+    course.file_submission(AID, "student", nbformat.writes(solution))
     with pytest.raises(canary.GradingEnvironmentError, match="canary"):
         grade(course, AID, ["student"], workers=1)
     assert load_status(course.autograded_dir(AID, "student")) is None
@@ -441,7 +441,7 @@ def test_monkeypatching_keras_earns_nothing_it_fakes(released_course, tmp_path):
     notebook = filled_in(course.source_notebook("kadai4"), course.release_notebook("kadai4"))
     q1 = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "q1_code")
     q1.source = MONKEYPATCH + "model.summary()\n"
-    file_submission(course, "kadai4", "monkeypatch_keras", nbformat.writes(notebook))
+    course.file_submission("kadai4", "monkeypatch_keras", nbformat.writes(notebook))
     (result,) = grade(course, "kadai4", ["monkeypatch_keras"], workers=1)
     assert result.status == GRADED, result.message
     passed = {c.grade_id for c in result.checks if c.passed}

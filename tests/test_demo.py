@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 from autograder.demo import MARKER, STUDENTS, build_demo_course
-from autograder.grade import unreadable_reason
+from autograder.course.notebook import notebook_problem
 
 
 def _code(path) -> str:
@@ -20,11 +20,11 @@ def test_demo_course_files_example_students(course, tmp_path):
     for assignment_id, students in STUDENTS.items():
         assert demo.release_notebook(assignment_id).is_file()
         paths = {sid: demo.submission_notebook(assignment_id, sid) for sid in students}
-        assert unreadable_reason(paths["s2027001"]) is None and unreadable_reason(paths["s2027002"]) is None
+        assert notebook_problem(paths["s2027001"].read_bytes()) is None and notebook_problem(paths["s2027002"].read_bytes()) is None
         correct, partly = _code(paths["s2027001"]), _code(paths["s2027002"])
         assert correct != partly and "NotImplementedError" not in partly
         assert f"_{assignment_id}" not in correct  # submissions are made from the student version
-    assert "not a readable notebook" in unreadable_reason(demo.submission_notebook("kadai4", "s2027003"))
+    assert "not a readable notebook" in notebook_problem(demo.submission_notebook("kadai4", "s2027003").read_bytes())
     assert "Dense(64, input_shape" in _code(demo.submission_notebook("kadai4", "s2027002"))
     assert "x_test_raw.mean(axis=0)" in _code(demo.submission_notebook("kadai5", "s2027002"))
 

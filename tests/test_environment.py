@@ -20,7 +20,8 @@ from conftest import ROOT, copy_course
 from autograder import canary
 from autograder.course import load_course
 from autograder.examples import filled_in
-from autograder.grade import file_submission, grade, saved_result
+from autograder.grade import grade
+from autograder.results import saved_result
 from autograder.results import ERROR, GRADED, load_status
 from autograder.worker import ENVIRONMENT_PROBLEM
 
@@ -62,8 +63,8 @@ def elsewhere(tmp_path_factory):
     solution = filled_in(course.source_notebook(AID), course.release_notebook(AID))
     import nbformat
 
-    file_submission(course, AID, "solution", nbformat.writes(solution))
-    file_submission(course, AID, "untouched", course.release_notebook(AID).read_text(encoding="utf-8"))
+    course.file_submission(AID, "solution", nbformat.writes(solution))
+    course.file_submission(AID, "untouched", course.release_notebook(AID).read_text(encoding="utf-8"))
     as_cwd = _run(linked_python, "grade", AID, "--workers", "2", cwd=course_dir)
     first = {s: saved_result(course, AID, s) for s in ("solution", "untouched")}
     other = tmp / "somewhere-else"
@@ -98,7 +99,7 @@ def kadai5_course(released_course, tmp_path):
     import nbformat
 
     for student in ("s1", "s2"):
-        file_submission(course, AID, student, nbformat.writes(notebook))
+        course.file_submission(AID, student, nbformat.writes(notebook))
     return course
 
 

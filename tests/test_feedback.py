@@ -13,11 +13,10 @@ from conftest import copy_course
 from autograder.examples import filled_in, mistake, with_mistakes
 from autograder.feedback import (
     feedback_page,
-    feedback_path,
     sanitized_notebook,
     write_feedback,
 )
-from autograder.grade import file_submission, grade
+from autograder.grade import grade
 from autograder.results import (
     GRADED,
     INVALID,
@@ -100,7 +99,7 @@ def graded(released_course, tmp_path_factory):
              LATE_ONE: nbformat.writes(correct)}
     texts[BROKEN] = texts[CORRECT][: len(texts[CORRECT]) // 2]  # cut mid-file: not JSON any more
     for student_id, text in texts.items():
-        file_submission(course, AID, student_id, text)
+        course.file_submission(AID, student_id, text)
     (course.submission_notebook(AID, LATE_ONE).parent / "timestamp.txt").write_text("2099-01-01 00:00:00+09:00", encoding="utf-8")
     course.submission_notebook(AID, NO_FILE).parent.mkdir(parents=True)
     results = {r.student_id: r for r in grade(course, AID, list(STATUSES))}
@@ -113,7 +112,7 @@ def graded(released_course, tmp_path_factory):
 def test_one_page_per_student_where_nbgrader_keeps_feedback(graded):
     """Does every student folder get one page, at feedback/<id>/kadai5/kadai5.html, after grading as expected?"""
     assert {sid: r.status for sid, r in graded.results.items()} == STATUSES
-    assert graded.paths == [feedback_path(graded.course, AID, sid) for sid in sorted(STATUSES)]
+    assert graded.paths == [graded.course.feedback_path(AID, sid) for sid in sorted(STATUSES)]
     assert graded.paths[0] == graded.course.root / "feedback" / min(STATUSES) / AID / f"{AID}.html"
 
 

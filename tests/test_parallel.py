@@ -21,7 +21,7 @@ import pytest
 
 from autograder.course import load_course
 from autograder.examples import filled_in, mistake, with_mistakes
-from autograder.grade import file_submission, grade
+from autograder.grade import grade
 from autograder.results import GRADED, load_status
 
 pytestmark = pytest.mark.slow
@@ -90,7 +90,7 @@ def test_cli_cluster_scores_equal_serial_grading(cli_cluster, fresh_course, tmp_
     shutil.copytree(fresh_course.root, serial.root)
     for course in (fresh_course, serial):
         for student_id, (answered, _) in PARTLY.items():
-            file_submission(course, "kadai4", student_id, nbformat.writes(partly_done(course, answered)))
+            course.file_submission("kadai4", student_id, nbformat.writes(partly_done(course, answered)))
     address = cli_cluster.scheduler_info()["address"]
 
     done = subprocess.run([sys.executable, "-m", "autograder", "grade", "kadai4", "--course-dir", str(fresh_course.root),
@@ -112,7 +112,7 @@ def test_killed_worker_loses_no_submission(cli_cluster, fresh_course):
     """If a worker dies mid-batch, is every submission still graded, exactly once, elsewhere?"""
     batch = {f"k{i}": ({"q1_code"} if i % 2 else set(), 2 if i % 2 else 0) for i in range(4)}
     for student_id, (answered, _) in batch.items():
-        file_submission(fresh_course, "kadai4", student_id, nbformat.writes(partly_done(fresh_course, answered)))
+        fresh_course.file_submission("kadai4", student_id, nbformat.writes(partly_done(fresh_course, answered)))
     results: list = []
     grading = threading.Thread(target=lambda: results.extend(
         grade(fresh_course, "kadai4", scheduler=cli_cluster.scheduler_info()["address"], progress=False)))
@@ -152,7 +152,7 @@ def test_notebook_time_limit_keeps_points_of_checks_that_ran(fresh_course):
     notebook = partly_done(course, {"q1_code", "q2_code"})
     q2 = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "q2_code")
     q2.source = "import time\ntime.sleep(10**6)\n" + q2.source
-    file_submission(course, "kadai4", "slow", nbformat.writes(notebook))
+    course.file_submission("kadai4", "slow", nbformat.writes(notebook))
     (result,) = grade(course, "kadai4", ["slow"], workers=1)
 
     assert result.status == GRADED
@@ -164,7 +164,7 @@ def test_notebook_time_limit_keeps_points_of_checks_that_ran(fresh_course):
 def test_regrading_skips_what_is_unchanged(fresh_course):
     """Does grading again skip an unchanged submission, regrade a changed one, and regrade all with force?"""
     course = fresh_course
-    file_submission(course, "kadai4", "r1", nbformat.writes(partly_done(course, {"q1_code"})))
+    course.file_submission("kadai4", "r1", nbformat.writes(partly_done(course, {"q1_code"})))
     (first,) = grade(course, "kadai4", workers=1)
     assert (first.status, first.score) == (GRADED, 2)
     assert len(timing_rows(course)) == 1
@@ -173,7 +173,7 @@ def test_regrading_skips_what_is_unchanged(fresh_course):
     assert (again.status, again.score) == (GRADED, 2) and len(timing_rows(course)) == 1  # nothing ran
 
     changed = with_mistakes(partly_done(course, {"q1_code"}), mistake("wrong_units"))
-    file_submission(course, "kadai4", "r1", nbformat.writes(changed))
+    course.file_submission("kadai4", "r1", nbformat.writes(changed))
     (regraded,) = grade(course, "kadai4", workers=1)
     assert (regraded.status, regraded.score) == (GRADED, 0) and "ユニット数が 64 です" in regraded.check("q1_model").message
     assert len(timing_rows(course)) == 2

@@ -14,7 +14,6 @@ from autograder import report
 from autograder.assignment import GradedCell
 from autograder.course import Course
 from autograder.examples import filled_in
-from autograder.grade import file_submission
 from autograder.report import (
     SimilarPair,
     japanese_font,
@@ -186,8 +185,8 @@ def similar_course(course, tmp_path) -> Course:
         "s004": _submission(scratch, None, None),  # the reference solution everywhere
     }
     for student_id, notebook in submissions.items():
-        file_submission(scratch, "kadai4", student_id, nbformat.writes(notebook))
-    file_submission(scratch, "kadai4", "s005", '{"cells": [')  # unreadable
+        scratch.file_submission("kadai4", student_id, nbformat.writes(notebook))
+    scratch.file_submission("kadai4", "s005", '{"cells": [')  # unreadable
     (scratch.submitted_dir() / "s006" / "kadai4").mkdir(parents=True)  # no notebook
     return scratch
 

@@ -22,7 +22,7 @@ from conftest import copy_course
 
 from autograder.assignment import graded_cells
 from autograder.examples import DELIMITER, MISTAKES, VARIANTS, filled_in, variant, with_mistakes, with_variants
-from autograder.grade import file_submission, grade
+from autograder.grade import grade
 from autograder.results import GRADED
 
 FULL = {"kadai3": 12, "kadai4": 20, "kadai5": 20}  # automatic points, as AUTOMATIC in test_grading.py
@@ -78,7 +78,7 @@ def _graded(released_course, tmp_path_factory, assignment_id: str) -> dict:
     course = copy_course(released_course(assignment_id), tmp_path_factory.mktemp(f"variants-{assignment_id}") / "course")
     ids = []
     for student_id, notebook in notebooks(course, assignment_id).items():
-        file_submission(course, assignment_id, student_id, nbformat.writes(notebook))
+        course.file_submission(assignment_id, student_id, nbformat.writes(notebook))
         ids.append(student_id)
     return {result.student_id: result for result in grade(course, assignment_id, ids)}
 

@@ -214,13 +214,12 @@ def test_penalty_policy_grades_late_work_with_nbgraders_plugin(released_course, 
     import dataclasses
 
     from autograder.course import Course
-    from autograder.grade import file_submission
-
+    
     released = released_course(AID)
     course = copy_course(released, tmp_path / "course")
     course = Course(root=course.root, config=dataclasses.replace(course.config, late_policy="penalty"))
     notebook = filled_in(course.source_notebook(AID), course.release_notebook(AID))
-    path = file_submission(course, AID, "s010", nbformat.writes(notebook))
+    path = course.file_submission(AID, "s010", nbformat.writes(notebook))
     (path.parent / "timestamp.txt").write_text("2027-05-24 01:30:00+09:00", encoding="utf-8")  # 91 minutes late
     (result,) = grade(course, AID, ["s010"])
     assert result.status == GRADED

@@ -4,9 +4,9 @@ from __future__ import annotations
 import importlib.util
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
-
 
 from autograder.course.config import CourseConfig
 from autograder.errors import AutograderError
@@ -59,6 +59,69 @@ class Course:
 
     def autograded_dir(self, assignment_id: str, student_id: str) -> Path:
         return self.root / "autograded" / student_id / assignment_id
+
+    def feedback_path(self, assignment_id: str, student_id: str) -> Path:
+        """Where nbgrader keeps ``student_id``'s feedback page on ``assignment_id``."""
+        return self.root / "feedback" / student_id / assignment_id / f"{assignment_id}.html"
+
+    def upload_folder(self, student_id: str, assignment_id: str) -> Path:
+        """Where the portal keeps a student's uploads of an assignment, each under its own time stamp."""
+        return self.root / "portal" / "uploads" / student_id / assignment_id
+
+    def log_path(self, name: str) -> Path:
+        """A log of the instructor's commands (``grade-kadai5.csv``, ``collect-kadai5.csv``) under ``logs/``, its folder made."""
+        path = self.root / "logs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def gradebook(self):
+        """nbgrader's gradebook of this course, as a context manager (``with course.gradebook() as gb:``)."""
+        from nbgrader.api import Gradebook
+
+        return Gradebook(self.db_url, self.config.course_id)
+
+    def student_ids(self) -> list[str]:
+        """Every student folder under ``submitted/``, sorted."""
+        folder = self.submitted_dir()
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def file_submission(self, assignment_id: str, student_id: str, notebook: str | bytes,
+                        submitted_at: datetime | None = None) -> Path:
+        """Put ``notebook`` where nbgrader looks for ``student_id``'s work on ``assignment_id``, and its submission
+        time (with its time zone) in nbgrader's ``timestamp.txt`` beside it; returns the notebook's path."""
+        path = self.submission_notebook(assignment_id, student_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(notebook.encode("utf-8") if isinstance(notebook, str) else notebook)
+        stamp = path.parent / TIMESTAMP
+        if submitted_at is not None:
+            if submitted_at.tzinfo is None:
+                raise ValueError("submitted_at needs its time zone")
+            stamp.write_text(submitted_at.isoformat(sep=" "), encoding="utf-8")
+        return path
+
+    def submission_time(self, assignment_id: str, student_id: str) -> tuple[str | None, datetime | None, str | None]:
+        """The submission time in nbgrader's ``timestamp.txt``: (its text, naive UTC, why it cannot be read).
+
+        ``(None, None, None)`` when there is none (the time is then unknown, never "late").
+        """
+        from nbgrader.utils import parse_utc
+
+        stamp = self.submission_notebook(assignment_id, student_id).parent / TIMESTAMP
+        if not stamp.is_file():
+            return None, None, None
+        text = stamp.read_text(encoding="utf-8", errors="replace").strip()
+        if not text:
+            return None, None, None
+        try:
+            return text, parse_utc(text), None
+        except ValueError:
+            return text, None, f"timestamp.txt の日時が読めません / unreadable timestamp.txt: {text[:60]!r}"
+
+
+TIMESTAMP = "timestamp.txt"
+"""nbgrader's file of a submission's time, beside the notebook (``parse_utc`` keeps the written offset)."""
 
 
 def _import_config(path: Path) -> ModuleType:

@@ -16,7 +16,6 @@ from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import nbformat
 from flask import (
     Flask,
     abort,
@@ -34,8 +33,8 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from autograder.course import Course, UnknownAssignment
-from autograder.feedback import feedback_path
-from autograder.portal.queue import GradingQueue, upload_folder
+from autograder.course.notebook import read_notebook
+from autograder.portal.queue import GradingQueue
 from autograder.portal.store import (
     INSTRUCTOR,
     STATE_LABELS,
@@ -143,7 +142,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         rows = []
         for a in released():
             rows.append({"assignment": a, "open": clock() <= a.due, "uploads": store.uploads_of(g.user.user_id, a.id),
-                         "feedback": feedback_path(course, a.id, g.user.user_id).is_file()})
+                         "feedback": course.feedback_path(a.id, g.user.user_id).is_file()})
         pending = any(r["uploads"] and r["uploads"][0]["state"] in ("queued", "grading") for r in rows)
         return render_template("student.html", rows=rows, pending=pending)
 
@@ -189,7 +188,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         if problem:
             flash(problem)
             return redirect(url_for("start")), 303
-        folder = upload_folder(course, g.user.user_id, assignment_id)
+        folder = course.upload_folder(g.user.user_id, assignment_id)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{received.astimezone(UTC).strftime('%Y%m%dT%H%M%S%fZ')}.ipynb"
         path.write_bytes(data)  # stored before it is queued: a crash loses nothing
@@ -202,7 +201,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     @signed_in(STUDENT)
     def feedback(assignment_id):
         assignment(assignment_id)
-        path = feedback_path(course, assignment_id, g.user.user_id)
+        path = course.feedback_path(assignment_id, g.user.user_id)
         if not path.is_file():
             abort(404)
         return send_file(path)
@@ -214,7 +213,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         tables = []
         for a in released():
             rows = [{"student": s, "upload": store.latest(s.user_id, a.id),
-                     "feedback": feedback_path(course, a.id, s.user_id).is_file()} for s in students]
+                     "feedback": course.feedback_path(a.id, s.user_id).is_file()} for s in students]
             tables.append({"assignment": a, "rows": rows})
         return render_template("instructor.html", tables=tables)
 
@@ -234,7 +233,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     @signed_in(INSTRUCTOR)
     def instructor_feedback(assignment_id, student_id):
         assignment(assignment_id)
-        path = feedback_path(course, assignment_id, student_id)
+        path = course.feedback_path(assignment_id, student_id)
         if not path.is_file():
             abort(404)
         return send_file(path)
@@ -268,8 +267,6 @@ def _notebook_problem(filename: str, data: bytes) -> str | None:
     """Why an upload is not a notebook to grade (Japanese), or None."""
     if not filename.lower().endswith(".ipynb"):
         return f"{filename} はノートブック（.ipynb）ではありません。Colab なら「ファイル」→「ダウンロード」→「.ipynb をダウンロード」で保存したファイルを選んでください。"
-    try:
-        nbformat.validate(nbformat.reads(data.decode("utf-8"), as_version=4))
-    except Exception:  # noqa: BLE001 -- nbformat raises many types for bad files; each means the same to a student
+    if read_notebook(data)[1] is not None:  # whatever nbformat found, it means the same to a student
         return f"{filename} はノートブックとして読めません（壊れているか、別の形式です）。保存し直してからもう一度アップロードしてください。"
     return None

@@ -6,7 +6,6 @@ queued, so a crash loses nothing: at start the queue sets uploads a stopped serv
 """
 from __future__ import annotations
 
-import shutil
 import threading
 from datetime import UTC
 from pathlib import Path
@@ -37,11 +36,8 @@ class GradingQueue:
         self.store.mark(row["id"], state=GRADING)
         student, aid = row["student_id"], row["assignment_id"]
         try:
-            target = self.course.submission_notebook(aid, student)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(row["path"], target)
-            received = row["received_utc"].replace(tzinfo=UTC)
-            (target.parent / "timestamp.txt").write_text(received.isoformat(), encoding="utf-8")
+            self.course.file_submission(aid, student, Path(row["path"]).read_bytes(),
+                                        row["received_utc"].replace(tzinfo=UTC))
             (result,) = grade(self.course, aid, [student], workers=self.workers, force=bool(row["force"]), progress=False)
             if result.status == GRADED:
                 write_feedback(self.course, aid, [student])
@@ -69,8 +65,3 @@ class GradingQueue:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=600)
-
-
-def upload_folder(course: Course, student_id: str, assignment_id: str) -> Path:
-    """Where a student's uploads of an assignment are kept, each under its own time stamp."""
-    return course.root / "portal" / "uploads" / student_id / assignment_id
