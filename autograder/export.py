@@ -5,11 +5,9 @@ import csv
 from datetime import UTC
 from pathlib import Path
 
-
 from autograder.assignment import graded_cells, total_points
 from autograder.course import ConfigError, Course, CourseConfig
-from autograder.results import saved_result
-from autograder.results import LATE, SubmissionResult
+from autograder.results import Status, SubmissionResult, saved_result
 
 DEFAULT_COLUMNS = CourseConfig.__dataclass_fields__["export_columns"].default
 """The grades CSV's columns unless course_config sets ``export_columns`` (the schema's default: one source)."""
@@ -59,7 +57,7 @@ def export_grades(course: Course, assignment_id: str, out: Path) -> list[Submiss
         writer.writerow([header for header, _ in columns])
         for result in results:
             stamp_text, stamp = submission_time(course, assignment_id, result.student_id)
-            late = result.status == LATE or (stamp is not None and stamp.replace(tzinfo=UTC) > due)
+            late = result.status == Status.LATE or (stamp is not None and stamp.replace(tzinfo=UTC) > due)
             points = {c.grade_id: c.points for c in result.checks}
             values = {"student_id": result.student_id, "name": names.get(result.student_id, ""),
                       "score": f"{result.score:g}", "max_score": f"{max_score:g}", "status": result.status,

@@ -31,33 +31,25 @@ from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 from autograder.checks.errors import CheckFailed, NotAttempted
 from autograder.course import Course, NotReleased
 from autograder.pages import PAGES, template_text
-from autograder.results import saved_result
 from autograder.results import (
-    ERROR,
-    GRADED,
-    INVALID,
-    LATE,
-    MISSING,
-    NOT_GRADED,
+    STUDENT_LABELS,
     CheckResult,
+    Status,
     SubmissionResult,
+    saved_result,
 )
 
-STATUS_LABELS = {GRADED: "採点済み", LATE: "締め切り後の提出", INVALID: "読み込めない提出", MISSING: "提出なし",
-                 ERROR: "採点できませんでした", NOT_GRADED: "未採点"}
-"""The status of a submission, as a student reads it."""
-
 EXPLANATIONS = {
-    LATE: "締め切りを過ぎた提出は受け付けていません。この課題は 0 点です。",
-    INVALID: "提出されたファイルをノートブックとして読み込めませんでした（ファイルが壊れているか、.ipynb ではありません）。"
-             "採点できないため 0 点です。",
-    MISSING: "提出されたフォルダにノートブックがありませんでした。採点できないため 0 点です。",
-    ERROR: "採点の途中で問題が起きたため、採点できませんでした。先生が確認します。いまの得点は 0 点です。",
-    NOT_GRADED: "この提出はまだ採点していません。いまの得点は 0 点です。",
+    Status.LATE: "締め切りを過ぎた提出は受け付けていません。この課題は 0 点です。",
+    Status.INVALID: "提出されたファイルをノートブックとして読み込めませんでした（ファイルが壊れているか、.ipynb ではありません）。"
+                    "採点できないため 0 点です。",
+    Status.MISSING: "提出されたフォルダにノートブックがありませんでした。採点できないため 0 点です。",
+    Status.ERROR: "採点の途中で問題が起きたため、採点できませんでした。先生が確認します。いまの得点は 0 点です。",
+    Status.NOT_GRADED: "この提出はまだ採点していません。いまの得点は 0 点です。",
 }
 """What happened to a submission that was not graded, for the student."""
 
-SHOW_DETAIL = {LATE, INVALID, MISSING}
+SHOW_DETAIL = {Status.LATE, Status.INVALID, Status.MISSING}
 """Statuses whose recorded message helps the student (times, the reading error); others are for the instructor only."""
 
 CHECK_ERRORS = {CheckFailed.__name__, NotAttempted.__name__, AssertionError.__name__}
@@ -111,7 +103,7 @@ def write_feedback(course: Course, assignment_id: str, students: list[str] | Non
         result.max_score = result.max_score or assignment.points  # a submission never graded has no max score of its own
         notebook_path = course.autograded_dir(assignment_id, student_id) / f"{assignment_id}.ipynb"
         notebook = None
-        if result.status == GRADED and notebook_path.is_file():
+        if result.status == Status.GRADED and notebook_path.is_file():
             notebook = sanitized_notebook(nbformat.read(notebook_path, as_version=4), release)
         path = course.feedback_path(assignment_id, student_id)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,14 +144,14 @@ def _points(value: float) -> str:
 
 def _summary_context(title: str, result: SubmissionResult, *, with_notebook: bool) -> dict:
     """What the summary template shows for ``result``."""
-    graded = result.status == GRADED
+    graded = result.status == Status.GRADED
     return {
         "title": title,
         "student_id": result.student_id,
-        "status_label": STATUS_LABELS.get(result.status, result.status),
+        "status_label": STUDENT_LABELS.get(result.status, result.status),
         "score": _points(result.score if graded else 0),
         "max_score": _points(result.max_score),
-        "explanation": None if graded else EXPLANATIONS.get(result.status, EXPLANATIONS[NOT_GRADED]),
+        "explanation": None if graded else EXPLANATIONS.get(result.status, EXPLANATIONS[Status.NOT_GRADED]),
         "detail": scrub(result.message) if result.status in SHOW_DETAIL and result.message else None,
         "pending": [c.grade_id for c in result.checks if c.manual and c.points is None] if graded else [],
         "rows": [_row(check) for check in result.checks] if graded else [],

@@ -42,11 +42,7 @@ from autograder.course.notebook import notebook_problem
 from autograder.errors import log
 from autograder.nbgrader_setup import nbgrader_config
 from autograder.results import (
-    ERROR,
-    GRADED,
-    INVALID,
-    LATE,
-    MISSING,
+    Status,
     SubmissionResult,
     load_status,
     read_results,
@@ -108,7 +104,7 @@ def record(course: Course, assignment_id: str, outcome: TaskOutcome, timestamp: 
         if outcome.note:
             result.message = f"{outcome.note}; {result.message}"
     else:
-        result = SubmissionResult(student_id, ERROR, outcome.message,
+        result = SubmissionResult(student_id, Status.ERROR, outcome.message,
                                   max_score=total_points(course.source_notebook(assignment_id)))
         if outcome.log:
             (folder / "grading.log").write_text(outcome.log, encoding="utf-8")
@@ -198,20 +194,20 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
     for student_id in targets:
         path = course.submission_notebook(assignment_id, student_id)
         if not path.is_file():
-            settled.append((SubmissionResult(student_id, MISSING, f"{path.name} がありません / no {path.name} in the folder"), None))
+            settled.append((SubmissionResult(student_id, Status.MISSING, f"{path.name} がありません / no {path.name} in the folder"), None))
             continue
         data = path.read_bytes()
         stamp_text, stamp, stamp_problem = course.submission_time(assignment_id, student_id)
         mark = fingerprint(bundle, data, stamp_text)
         previous = load_status(course.autograded_dir(assignment_id, student_id))
-        if not force and previous and previous.get("fingerprint") == mark and previous["status"] != ERROR:
+        if not force and previous and previous.get("fingerprint") == mark and previous["status"] != Status.ERROR:
             results[student_id] = saved_result(course, assignment_id, student_id)
             continue
         if reject_late and stamp is not None and stamp > due:
-            settled.append((SubmissionResult(student_id, LATE, late_message(course, stamp, due)), mark))
+            settled.append((SubmissionResult(student_id, Status.LATE, late_message(course, stamp, due)), mark))
             continue
         if reason := (notebook_problem(data, graded_ids) or stamp_problem):
-            settled.append((SubmissionResult(student_id, INVALID, reason), mark))
+            settled.append((SubmissionResult(student_id, Status.INVALID, reason), mark))
             continue
         pending.append((student_id, data, stamp_text, stamp, mark))
     scheduler = scheduler or course.config.scheduler
@@ -231,7 +227,7 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
 def _settle(course: Course, assignment_id: str, result: SubmissionResult, mark: str | None, timing: list[dict],
             host: str | None = None) -> SubmissionResult:
     """Give a result that scored nothing its max score, save its status record and note its timing."""
-    if result.status != GRADED:  # nothing was scored, but the row still says what the work was worth
+    if result.status != Status.GRADED:  # nothing was scored, but the row still says what the work was worth
         result.max_score = total_points(course.source_notebook(assignment_id))
     result.save(course.autograded_dir(assignment_id, result.student_id), fingerprint=mark, host=host)
     timing.append({"finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -17,7 +17,7 @@ from autograder.assignment import disagreements
 from autograder.course import Course
 from autograder.errors import AutograderError
 from autograder.grade import grade, nbgrader_api
-from autograder.results import GRADED, SubmissionResult
+from autograder.results import Status, SubmissionResult
 
 SOLUTION, RELEASE = "_solution", "_release"
 
@@ -63,15 +63,15 @@ def scratch_course(course: Course, assignment_id: str, folder: Path) -> Course:
 def _judge(proof: Proof) -> None:
     solution, release = proof.solution, proof.release
     for name, result in (("solution", solution), ("release", release)):
-        if result.status != GRADED:
+        if result.status != Status.GRADED:
             proof.problems.append(f"{name}: status {result.status}: {result.message}")
-    if solution.status == GRADED:
+    if solution.status == Status.GRADED:
         for check in solution.checks:
             if not check.manual and not check.passed:
                 proof.problems.append(
                     f"解答で {check.grade_id} が満点になりません / the solution loses {check.grade_id}: {check.message}"
                 )
-    if release.status == GRADED:
+    if release.status == Status.GRADED:
         if release.score != 0:
             proof.problems.append(f"未記入の配布版が {release.score:g} 点になります / the untouched release scores {release.score:g}")
         for check in release.checks:

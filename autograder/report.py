@@ -29,24 +29,12 @@ from matplotlib.ticker import MaxNLocator
 
 from autograder.assignment import GradedCell, graded_cells
 from autograder.course import Course
-from autograder.pages import PAGES
+from autograder.course.notebook import notebook_problem
 from autograder.errors import log
 from autograder.examples import DELIMITER
 from autograder.export import collect, student_names
-from autograder.course.notebook import notebook_problem
-from autograder.results import (
-    ERROR,
-    GRADED,
-    INVALID,
-    LATE,
-    MISSING,
-    NOT_GRADED,
-    SubmissionResult,
-)
-
-STATUS_LABELS = {GRADED: "採点済み", LATE: "締め切り後", INVALID: "無効", ERROR: "エラー",
-                 MISSING: "ノートブックなし", NOT_GRADED: "未採点"}
-"""Japanese name of each status, in the order the report lists them."""
+from autograder.pages import PAGES
+from autograder.results import INSTRUCTOR_LABELS, Status, SubmissionResult
 
 MIN_ANSWER_CHARS = 20
 """Answer cells with fewer normalised characters are too short to say anything about copying."""
@@ -218,7 +206,7 @@ def score_histogram(scores: list[float], max_score: float) -> str:
 
 def pass_rate_chart(results: list[SubmissionResult], cells: list[GradedCell]) -> str:
     """Percentage of graded submissions passing each automatic check, as a base64 PNG."""
-    graded = [r for r in results if r.status == GRADED]
+    graded = [r for r in results if r.status == Status.GRADED]
     checks = [c.grade_id for c in cells if not c.manual]
     rates = []
     for grade_id in checks:
@@ -236,7 +224,7 @@ def pass_rate_chart(results: list[SubmissionResult], cells: list[GradedCell]) ->
 def status_chart(counts: dict[str, int]) -> str:
     """Number of students in each status, as a base64 PNG."""
     fig, ax = _figure(6, 2.8)
-    bars = ax.barh(list(STATUS_LABELS.values()), [counts.get(s, 0) for s in STATUS_LABELS], color="#8172b2")
+    bars = ax.barh(list(INSTRUCTOR_LABELS.values()), [counts.get(s, 0) for s in INSTRUCTOR_LABELS], color="#8172b2")
     ax.bar_label(bars, padding=2)
     ax.invert_yaxis()
     ax.set(title="提出の状態", xlabel="人数")
@@ -253,7 +241,7 @@ def common_failures(results: list[SubmissionResult], top: int = TOP_FAILURES) ->
     """The ``top`` most frequent ((grade_id, message), count) among failed automatic checks of graded submissions."""
     failures = Counter(
         (c.grade_id, c.message or c.error or "（メッセージなし / no message）")
-        for r in results if r.status == GRADED for c in r.checks if not c.manual and not c.passed
+        for r in results if r.status == Status.GRADED for c in r.checks if not c.manual and not c.passed
     )
     return failures.most_common(top)
 
@@ -262,7 +250,7 @@ def render_report(title: str, results: list[SubmissionResult], cells: list[Grade
                   similar: list[SimilarPair]) -> str:
     """The class report as one self-contained HTML page (plots embedded, student text escaped)."""
     counts = Counter(r.status for r in results)
-    scores = [r.score for r in results if r.status == GRADED]
+    scores = [r.score for r in results if r.status == Status.GRADED]
     max_score = sum(c.points for c in cells)
     family = japanese_font()
     with matplotlib.rc_context({"font.family": [family]} if family else {}):
@@ -271,7 +259,7 @@ def render_report(title: str, results: list[SubmissionResult], cells: list[Grade
                  ("提出の状態 / students by status", status_chart(counts))]
     return PAGES.get_template("report.html.j2").render(
         title=title, results=results, names=names, similar=similar, plots=plots, counts=counts,
-        labels=STATUS_LABELS, late=LATE, max_score=max_score, failures=common_failures(results),
+        labels=INSTRUCTOR_LABELS, late=Status.LATE, max_score=max_score, failures=common_failures(results),
         mean=f"{statistics.mean(scores):.1f}" if scores else "—",
         median=f"{statistics.median(scores):g}" if scores else "—",
     )

@@ -3,24 +3,42 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from autograder.course import Course
 
-GRADED = "graded"
-"""The notebook was executed and scored."""
-INVALID = "invalid"
-"""The file is not a readable notebook; nothing was run."""
-ERROR = "error"
-"""Grading itself failed (nbgrader raised); the message says why."""
-MISSING = "missing"
-"""The student's folder holds no notebook for this assignment."""
-NOT_GRADED = "not_graded"
-"""Submitted but not graded yet."""
-LATE = "late"
-"""Submitted after the due date under the ``reject`` policy: not graded, 0 points."""
+class Status(StrEnum):
+    """What became of one submission (stored as its value in ``autograder.json`` and shown in the grades CSV)."""
+
+    GRADED = "graded"
+    """The notebook was executed and scored."""
+
+    INVALID = "invalid"
+    """The file is not a readable notebook of this assignment; nothing was run."""
+
+    ERROR = "error"
+    """Grading itself failed (the grading environment, the toolkit, a notebook far past its limit): no grade, the
+    message says why."""
+
+    MISSING = "missing"
+    """The student's folder holds no notebook for this assignment."""
+
+    NOT_GRADED = "not_graded"
+    """Submitted but not graded yet."""
+
+    LATE = "late"
+    """Submitted after the due date under the ``reject`` policy: not graded, 0 points."""
+
+
+# The Japanese names of the statuses, side by side: as a student reads them (feedback pages, the portal) and as
+# the instructor does (the class report), in the order the report lists them.
+STUDENT_LABELS = {Status.GRADED: "採点済み", Status.LATE: "締め切り後の提出", Status.INVALID: "読み込めない提出",
+                  Status.MISSING: "提出なし", Status.ERROR: "採点できませんでした", Status.NOT_GRADED: "未採点"}
+INSTRUCTOR_LABELS = {Status.GRADED: "採点済み", Status.LATE: "締め切り後", Status.INVALID: "無効", Status.ERROR: "エラー",
+                     Status.MISSING: "ノートブックなし", Status.NOT_GRADED: "未採点"}
 
 STATUS_FILE = "autograder.json"
 
@@ -57,8 +75,8 @@ class SubmissionResult:
     """The outcome of grading one student's submission."""
 
     student_id: str
-    status: str
-    """One of ``graded``, ``invalid``, ``error``, ``missing``, ``not_graded``, ``late``."""
+    status: Status
+    """What became of it (``Status``)."""
 
     message: str = ""
     """What happened, for the instructor (Japanese / English)."""
@@ -137,7 +155,7 @@ def read_results(course: Course, assignment_id: str, student_id: str) -> Submiss
             error, message = errors.get(cell.grade_id, (None, None))
             checks.append(CheckResult(cell.grade_id, points, grade.max_score, message, cell.manual, error))
         penalty = submission.late_submission_penalty or 0.0  # nbgrader keeps it apart from the score
-        result = SubmissionResult(student_id, GRADED, score=submission.score - penalty, max_score=submission.max_score,
+        result = SubmissionResult(student_id, Status.GRADED, score=submission.score - penalty, max_score=submission.max_score,
                                   checks=checks)
         result.late_penalty = penalty
         return result
@@ -151,13 +169,13 @@ def saved_result(course: Course, assignment_id: str, student_id: str) -> Submiss
 
     status = load_status(course.autograded_dir(assignment_id, student_id))
     if status is None:
-        return SubmissionResult(student_id, NOT_GRADED, "まだ採点していません / not graded yet")
-    if status["status"] != GRADED:
+        return SubmissionResult(student_id, Status.NOT_GRADED, "まだ採点していません / not graded yet")
+    if status["status"] != Status.GRADED:
         return SubmissionResult(student_id, status["status"], status["message"], seconds=status.get("seconds", 0.0),
                                 max_score=total_points(course.source_notebook(assignment_id)))
     try:
         result = read_results(course, assignment_id, student_id)
     except MissingEntry:
-        return SubmissionResult(student_id, NOT_GRADED, "成績簿にありません / not in the gradebook")
+        return SubmissionResult(student_id, Status.NOT_GRADED, "成績簿にありません / not in the gradebook")
     result.message, result.seconds = status["message"], status.get("seconds", 0.0)
     return result

@@ -19,7 +19,7 @@ from autograder import canary, sandbox
 from autograder.assignment import graded_cells
 from autograder.examples import filled_in
 from autograder.grade import grade
-from autograder.results import ERROR, GRADED, INVALID, load_status
+from autograder.results import Status, load_status
 
 # one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attacks")]
@@ -266,7 +266,7 @@ def test_machine_isolates():
 def test_honest_solution_full_marks_among_attacks(attacked):
     """Is the honest solution graded as if it were alone: every automatic point?"""
     honest = attacked["results"]["honest"]
-    assert honest.status == GRADED and honest.score == FULL, honest.message
+    assert honest.status == Status.GRADED and honest.score == FULL, honest.message
 
 
 def test_cannot_read_gradebook_sources_or_other_students(attacked):
@@ -289,7 +289,7 @@ def test_cannot_open_a_network_connection(attacked):
 def test_replacing_the_checks_and_the_traceback_display_earns_nothing(attacked):
     """Fake check module, silenced tracebacks, printed "OK"s: no point, every check says it did not run."""
     result = attacked["results"]["fake_checks"]
-    assert result.status == GRADED and result.score == 0
+    assert result.status == Status.GRADED and result.score == 0
     automatic = [c for c in result.checks if not c.manual]
     assert all(c.error == "NotAttempted" for c in automatic), [(c.grade_id, c.error) for c in automatic]
 
@@ -298,86 +298,86 @@ def test_forged_evidence_earns_nothing(attacked):
     """Evidence files written by hand (fake History, untrained model, symlinks out of the folder): no point."""
     result = attacked["results"]["forged_evidence"]
     assert "FORGED" in _outputs(attacked["course"], "forged_evidence")
-    assert result.status == GRADED and result.score == 0, result.message
+    assert result.status == Status.GRADED and result.score == 0, result.message
 
 
 def test_edited_retyped_and_deleted_test_cells_earn_nothing(attacked):
     """Test cells rewritten, given 100 points, turned into Markdown, or deleted: no point, max score unchanged."""
     result = attacked["results"]["tampered_cells"]
-    assert result.status == GRADED and result.score == 0
+    assert result.status == Status.GRADED and result.score == 0
     assert result.max_score == 25
 
 
 @pytest.mark.parametrize("student_id", ["not_json", "empty", "binary_junk"])
 def test_unreadable_files_are_invalid_with_a_message(attacked, student_id):
     result = attacked["results"][student_id]
-    assert result.status == INVALID and "ノートブックとして読めません" in result.message and "not a readable notebook" in result.message
+    assert result.status == Status.INVALID and "ノートブックとして読めません" in result.message and "not a readable notebook" in result.message
 
 
 @pytest.mark.parametrize("student_id", ["nbformat3", "output_100mb"])
 def test_odd_but_readable_notebooks_are_graded(attacked, student_id):
     """An older nbformat, 100 MB of output: graded (no answers here, so 0)."""
     result = attacked["results"][student_id]
-    assert result.status == GRADED and result.score == 0, result.message
+    assert result.status == Status.GRADED and result.score == 0, result.message
 
 
 def test_another_assignments_notebook_is_invalid(attacked):
     result = attacked["results"]["wrong_assignment"]
-    assert result.status == INVALID and "別の課題" in result.message and "another assignment" in result.message
+    assert result.status == Status.INVALID and "別の課題" in result.message and "another assignment" in result.message
 
 
 def test_missing_cells_keep_the_points_of_what_is_there(attacked):
     """The solution with 問5 onwards deleted: the points of 問1–問4, nothing else."""
     result = attacked["results"]["missing_cells"]
-    assert result.status == GRADED
+    assert result.status == Status.GRADED
     assert {c.grade_id for c in result.checks if c.passed} == attacked["keep"]
     assert result.score == sum(c.max_points for c in result.checks if c.grade_id in attacked["keep"])
 
 
 def test_infinite_loop_times_out_and_the_rest_runs(attacked):
     result = attacked["results"]["infinite_loop"]
-    assert result.status == GRADED and result.score == 0
+    assert result.status == Status.GRADED and result.score == 0
     assert "時間切れ" in result.message and "timed out" in result.message
 
 
 def test_memory_bomb_stops_the_kernel_and_keeps_earlier_points(attacked):
     """Over the memory limit after 問3: the kernel is stopped, 問1–問3's points stay, the message says why."""
     result = attacked["results"]["memory_bomb"]
-    assert result.status == GRADED, result.message
+    assert result.status == Status.GRADED, result.message
     assert "メモリの上限" in result.message and "memory limit" in result.message
     assert {c.grade_id for c in result.checks if c.passed} == {"q1_scaled", "q1_no_leak", "q2_model", "q3_fit"}
 
 
 def test_os_exit_keeps_earlier_points(attacked):
     result = attacked["results"]["os_exit"]
-    assert result.status == GRADED, result.message
+    assert result.status == Status.GRADED, result.message
     assert "カーネル停止" in result.message and "the kernel died" in result.message
     assert {c.grade_id for c in result.checks if c.passed} == {"q1_scaled", "q1_no_leak", "q2_model", "q3_fit"}
 
 
 def test_sys_exit_is_only_an_error_in_its_cell(attacked):
     result = attacked["results"]["sys_exit"]
-    assert result.status == GRADED and result.score == FULL, result.message
+    assert result.status == Status.GRADED and result.score == FULL, result.message
 
 
 def test_fork_bomb_is_stopped_by_the_limits(attacked):
     """Copies of the kernel run into the process limit, or (each copy touching its memory) the memory limit first."""
     result = attacked["results"]["fork_bomb"]
-    assert result.status in (GRADED, ERROR) and result.score == 0
+    assert result.status in (Status.GRADED, Status.ERROR) and result.score == 0
     assert ("プロセス数の上限" in result.message and "processes" in result.message) or \
         ("メモリの上限" in result.message and "memory limit" in result.message), result.message
 
 
 def test_ten_million_lines_are_cut_short(attacked):
     result = attacked["results"]["ten_million_lines"]
-    assert result.status == GRADED and result.score == 0, result.message
+    assert result.status == Status.GRADED and result.score == 0, result.message
     graded = attacked["course"].autograded_dir(AID, "ten_million_lines") / f"{AID}.ipynb"
     assert graded.stat().st_size < 5 * 2**20
 
 
 def test_huge_files_stop_at_the_disk_limit(attacked):
     result = attacked["results"]["huge_files"]
-    assert result.status == GRADED and result.score == 0, result.message
+    assert result.status == Status.GRADED and result.score == 0, result.message
     assert "STOPPED OSError" in _outputs(attacked["course"], "huge_files")
 
 
@@ -399,7 +399,7 @@ def test_kernel_that_never_starts(released_course, tmp_path, monkeypatch):
     assert load_status(course.autograded_dir(AID, "student")) is None
     monkeypatch.setattr(canary, "check", lambda *args, **kwargs: None)  # as if it had broken after the canary
     (result,) = grade(course, AID, ["student"], workers=1)
-    assert result.status == ERROR and result.score == 0
+    assert result.status == Status.ERROR and result.score == 0
     assert "/" in result.message and result.message.strip()
 
 
@@ -443,7 +443,7 @@ def test_monkeypatching_keras_earns_nothing_it_fakes(released_course, tmp_path):
     q1.source = MONKEYPATCH + "model.summary()\n"
     course.file_submission("kadai4", "monkeypatch_keras", nbformat.writes(notebook))
     (result,) = grade(course, "kadai4", ["monkeypatch_keras"], workers=1)
-    assert result.status == GRADED, result.message
+    assert result.status == Status.GRADED, result.message
     passed = {c.grade_id for c in result.checks if c.passed}
     assert passed == {"q3_plot_layout", "q3_plot_legend", "q4_predict"}, result.message
     assert result.score == 3

@@ -22,7 +22,7 @@ from autograder.course import load_course
 from autograder.examples import filled_in
 from autograder.grade import grade
 from autograder.results import saved_result
-from autograder.results import ERROR, GRADED, load_status
+from autograder.results import Status, load_status
 from autograder.worker import ENVIRONMENT_PROBLEM
 
 # one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
@@ -79,9 +79,9 @@ def test_copied_course_as_current_folder_through_a_symlinked_venv(elsewhere):
     """Run from a copied course folder with the venv reached through a symlink: does the solution earn full marks?"""
     assert elsewhere["as_cwd"].returncode == 0, elsewhere["as_cwd"].stderr
     solution, untouched = elsewhere["first"]["solution"], elsewhere["first"]["untouched"]
-    assert solution.status == GRADED, solution.message
+    assert solution.status == Status.GRADED, solution.message
     assert solution.lost() == [] and solution.score == AUTOMATIC_POINTS, solution.message
-    assert untouched.status == GRADED and untouched.score == 0
+    assert untouched.status == Status.GRADED and untouched.score == 0
 
 
 def test_copied_course_with_course_dir_from_another_folder(elsewhere):
@@ -132,6 +132,6 @@ def test_breakage_after_the_canary_is_an_error_not_a_zero(kadai5_course, monkeyp
     monkeypatch.setenv("KERAS_BACKEND", "no-such-backend")
     results = grade(kadai5_course, AID, ["s1", "s2"])
     for result in results:
-        assert result.status == ERROR, (result.status, result.message)
+        assert result.status == Status.ERROR, (result.status, result.message)
         assert ENVIRONMENT_PROBLEM in result.message and "no-such-backend" in result.message
-        assert load_status(kadai5_course.autograded_dir(AID, result.student_id))["status"] == ERROR
+        assert load_status(kadai5_course.autograded_dir(AID, result.student_id))["status"] == Status.ERROR

@@ -10,7 +10,7 @@ import pytest
 from autograder.course import ConfigError, Course
 from autograder.export import DEFAULT_COLUMNS, export_grades
 from autograder.grade import grade
-from autograder.results import ERROR, GRADED, INVALID, MISSING, NOT_GRADED
+from autograder.results import Status
 
 
 def test_every_folder_gets_a_row_with_its_status(fresh_course, tmp_path):
@@ -24,7 +24,7 @@ def test_every_folder_gets_a_row_with_its_status(fresh_course, tmp_path):
     broken.write_text('{"cells": [', encoding="utf-8")
     (course.submitted_dir() / "s003" / "kadai4").mkdir(parents=True)
     results = grade(course, "kadai4", ["s001", "s002", "s003"])
-    assert [r.status for r in results] == [GRADED, INVALID, MISSING]
+    assert [r.status for r in results] == [Status.GRADED, Status.INVALID, Status.MISSING]
     late = course.submission_notebook("kadai4", "s004")
     late.parent.mkdir(parents=True)
     shutil.copyfile(course.release_notebook("kadai4"), late)
@@ -37,12 +37,12 @@ def test_every_folder_gets_a_row_with_its_status(fresh_course, tmp_path):
     assert "q1_model" in rows[0] and "q9_overfitting" in rows[0] and "q3_plot_legend" in rows[0]
     by_id = {row["student_id"]: row for row in rows}
     assert sorted(by_id) == ["s001", "s002", "s003", "s004"]
-    assert by_id["s001"]["status"] == GRADED and by_id["s001"]["score"] == "0"
+    assert by_id["s001"]["status"] == Status.GRADED and by_id["s001"]["score"] == "0"
     assert by_id["s001"]["max_score"] == "25" and by_id["s001"]["q1_model"] == "0"
-    assert by_id["s002"]["status"] == INVALID and "not a readable notebook" in by_id["s002"]["message"]
-    assert by_id["s003"]["status"] == MISSING and by_id["s003"]["q1_model"] == ""
-    assert by_id["s004"]["status"] == NOT_GRADED
-    assert ERROR not in {row["status"] for row in rows}
+    assert by_id["s002"]["status"] == Status.INVALID and "not a readable notebook" in by_id["s002"]["message"]
+    assert by_id["s003"]["status"] == Status.MISSING and by_id["s003"]["q1_model"] == ""
+    assert by_id["s004"]["status"] == Status.NOT_GRADED
+    assert Status.ERROR not in {row["status"] for row in rows}
     assert {row["late"] for row in rows} == {""}
 
 

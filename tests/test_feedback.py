@@ -17,20 +17,13 @@ from autograder.feedback import (
     write_feedback,
 )
 from autograder.grade import grade
-from autograder.results import (
-    GRADED,
-    INVALID,
-    LATE,
-    MISSING,
-    CheckResult,
-    SubmissionResult,
-)
+from autograder.results import CheckResult, Status, SubmissionResult
 
 AID = "kadai5"
 MISTAKES = (mistake("no_legend", AID), mistake("syntax_error", AID))  # a failed check, and variables never made
 CORRECT, NO_LEGEND, BROKEN, UNTOUCHED, LATE_ONE, NO_FILE = (
     "s_correct", "s_no_legend", "s_broken", "s_untouched", "s_late", "s_no_file")
-STATUSES = {CORRECT: GRADED, NO_LEGEND: GRADED, BROKEN: INVALID, UNTOUCHED: GRADED, LATE_ONE: LATE, NO_FILE: MISSING}
+STATUSES = {CORRECT: Status.GRADED, NO_LEGEND: Status.GRADED, BROKEN: Status.INVALID, UNTOUCHED: Status.GRADED, LATE_ONE: Status.LATE, NO_FILE: Status.MISSING}
 
 
 def marked_lines(notebook, begin: str, end: str) -> list[str]:
@@ -209,7 +202,7 @@ def test_pages_are_html5_in_japanese(graded):
 
 def test_student_text_is_escaped():
     """Is what a student controls (id, message) escaped on a page without a notebook?"""
-    result = SubmissionResult("<b>s1</b>", INVALID, "<script>alert(1)</script>", max_score=25)
+    result = SubmissionResult("<b>s1</b>", Status.INVALID, "<script>alert(1)</script>", max_score=25)
     page = feedback_page("課題", result)
     assert "<script>alert" not in page and "<b>s1" not in page
     assert "&lt;script&gt;" in page and "得点 0 / 25 点" in page
@@ -248,7 +241,7 @@ def test_sanitized_notebook_keeps_the_student_and_hides_the_rest():
                                                    "Cell In[1], line 1\n<b>x</b>"]
     assert set(clean.cells[0].outputs[1].data) == {"text/html"}
     assert all(cell.metadata == {} for cell in clean.cells) and clean.cells[4].cell_type == "markdown"
-    page = feedback_page("課題", SubmissionResult("s1", GRADED, score=0, max_score=1,
+    page = feedback_page("課題", SubmissionResult("s1", Status.GRADED, score=0, max_score=1,
                                                   checks=[CheckResult("q1_test", 0.0, 1.0, "違います", error="CheckFailed")]),
                          clean)
     assert "hidden()" not in page and "hidden_setup" not in page and "autograder" not in page

@@ -7,7 +7,7 @@ from conftest import copy_course, submit_and_grade
 from autograder.assignment import graded_cells
 from autograder.examples import MISTAKES, filled_in, with_mistakes
 from autograder.prove import prove
-from autograder.results import GRADED
+from autograder.results import Status
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,7 @@ def test_prove_solution_full_marks_release_zero(course, assignment_id):
     """Does the solution earn every automatic point and the untouched release 0, with no grader error?"""
     proof = prove(course, assignment_id)
     assert proof.problems == []
-    assert proof.solution.status == GRADED and proof.release.status == GRADED
+    assert proof.solution.status == Status.GRADED and proof.release.status == Status.GRADED
     automatic = [c for c in proof.solution.checks if not c.manual]
     checks, points = AUTOMATIC[assignment_id]
     assert len(automatic) == checks and all(c.passed for c in automatic)
@@ -49,7 +49,7 @@ def test_mistake_loses_exactly_its_checks(released_course, tmp_path, assignment_
     notebook = with_mistakes(filled_in(source, course.release_notebook(assignment_id)), mistake)
     result = submit_and_grade(course, mistake.name, notebook, assignment_id)
 
-    assert result.status == GRADED, result.message
+    assert result.status == Status.GRADED, result.message
     assert set(result.lost()) == mistake.lost
     lost_points = sum(c.max_points for c in result.checks if c.grade_id in mistake.lost)
     assert result.score == AUTOMATIC[assignment_id][1] - lost_points

@@ -22,7 +22,7 @@ import pytest
 from autograder.course import load_course
 from autograder.examples import filled_in, mistake, with_mistakes
 from autograder.grade import grade
-from autograder.results import GRADED, load_status
+from autograder.results import Status, load_status
 
 pytestmark = pytest.mark.slow
 
@@ -100,7 +100,7 @@ def test_cli_cluster_scores_equal_serial_grading(cli_cluster, fresh_course, tmp_
     local = {r.student_id: r for r in grade(serial, "kadai4", workers=1)}
 
     for student_id, (_, points) in PARTLY.items():
-        assert distributed[student_id]["status"] == GRADED == local[student_id].status
+        assert distributed[student_id]["status"] == Status.GRADED == local[student_id].status
         assert float(distributed[student_id]["score"]) == local[student_id].score == points, student_id
     # each task ran in one of the two worker processes, not in the grading command
     worker_pids = set(cli_cluster.run(os.getpid).values())
@@ -130,7 +130,7 @@ def test_killed_worker_loses_no_submission(cli_cluster, fresh_course):
     assert not grading.is_alive()
 
     assert [(r.student_id, r.status, r.score) for r in results] == [
-        (student_id, GRADED, points) for student_id, (_, points) in batch.items()]
+        (student_id, Status.GRADED, points) for student_id, (_, points) in batch.items()]
     rows = timing_rows(fresh_course)
     assert sorted(row["student_id"] for row in rows) == sorted(batch)  # recorded once each
     moved = {re.match(r"grade-kadai4-(.+)-[0-9a-f]{12}$", str(key)).group(1) for key in keys}
@@ -155,7 +155,7 @@ def test_notebook_time_limit_keeps_points_of_checks_that_ran(fresh_course):
     course.file_submission("kadai4", "slow", nbformat.writes(notebook))
     (result,) = grade(course, "kadai4", ["slow"], workers=1)
 
-    assert result.status == GRADED
+    assert result.status == Status.GRADED
     assert result.score == 2 and result.check("q1_model").passed
     assert "時間切れ" in result.message and "q2_code" in result.message
     assert result.seconds < 60 + 120  # interrupted, not left to sleep until the worker's hard limit
@@ -166,17 +166,17 @@ def test_regrading_skips_what_is_unchanged(fresh_course):
     course = fresh_course
     course.file_submission("kadai4", "r1", nbformat.writes(partly_done(course, {"q1_code"})))
     (first,) = grade(course, "kadai4", workers=1)
-    assert (first.status, first.score) == (GRADED, 2)
+    assert (first.status, first.score) == (Status.GRADED, 2)
     assert len(timing_rows(course)) == 1
 
     (again,) = grade(course, "kadai4", workers=1)
-    assert (again.status, again.score) == (GRADED, 2) and len(timing_rows(course)) == 1  # nothing ran
+    assert (again.status, again.score) == (Status.GRADED, 2) and len(timing_rows(course)) == 1  # nothing ran
 
     changed = with_mistakes(partly_done(course, {"q1_code"}), mistake("wrong_units"))
     course.file_submission("kadai4", "r1", nbformat.writes(changed))
     (regraded,) = grade(course, "kadai4", workers=1)
-    assert (regraded.status, regraded.score) == (GRADED, 0) and "ユニット数が 64 です" in regraded.check("q1_model").message
+    assert (regraded.status, regraded.score) == (Status.GRADED, 0) and "ユニット数が 64 です" in regraded.check("q1_model").message
     assert len(timing_rows(course)) == 2
 
     (forced,) = grade(course, "kadai4", workers=1, force=True)
-    assert (forced.status, forced.score) == (GRADED, 0) and len(timing_rows(course)) == 3
+    assert (forced.status, forced.score) == (Status.GRADED, 0) and len(timing_rows(course)) == 3

@@ -18,10 +18,9 @@ from autograder.examples import filled_in
 from autograder.portal.app import create_app
 from autograder.portal.queue import GradingQueue
 from autograder.portal.store import (
-    GRADING,
     INSTRUCTOR,
-    QUEUED,
     Store,
+    UploadState,
     import_roster,
     write_credentials,
 )
@@ -125,7 +124,7 @@ def test_student_downloads_uploads_and_sees_the_state(portal):
     page = _upload(client, "kadai5.ipynb", release.get_data()).get_data(as_text=True)
     assert "受け付けました" in page and "採点待ち" in page
     (row,) = portal["store"].uploads_of("s001")
-    assert row["state"] == QUEUED and Path(row["path"]).read_bytes() == release.get_data()  # stored before queued
+    assert row["state"] == UploadState.QUEUED and Path(row["path"]).read_bytes() == release.get_data()  # stored before queued
 
 
 def test_uploads_after_the_due_date_are_refused_by_the_server_clock(portal):
@@ -177,13 +176,13 @@ def test_instructor_sees_every_student_and_can_regrade(portal):
     token = _token(client.get("/instructor"))
     assert client.post(f"/instructor/regrade/{AID}/s001", data={"csrf_token": token}).status_code == 303
     (row,) = portal["store"].uploads_of("s001")
-    assert row["state"] == QUEUED and row["force"]
+    assert row["state"] == UploadState.QUEUED and row["force"]
 
 
 def test_a_restarted_server_resumes_the_queue(portal):
     store = portal["store"]
     upload_id = store.add_upload("s001", AID, datetime.now(UTC), portal["course"].root / "x.ipynb")
-    store.mark(upload_id, state=GRADING)  # the server stopped while grading it
+    store.mark(upload_id, state=UploadState.GRADING)  # the server stopped while grading it
     assert GradingQueue(portal["course"], store).store.requeue_interrupted() == 1
     assert store.next_queued()["id"] == upload_id
 

@@ -21,7 +21,7 @@ from autograder.report import (
     similar_pairs,
     write_report,
 )
-from autograder.results import GRADED, INVALID, LATE, CheckResult, SubmissionResult
+from autograder.results import CheckResult, Status, SubmissionResult
 
 CELLS = [GradedCell("q1_model", 4, False), GradedCell("q2_fit", 4, False), GradedCell("q9_overfitting", 5, True)]
 UNITS = "1層目のユニット数が 64 です。Dense(32, ...) にしてください。"
@@ -32,15 +32,15 @@ def _graded(student_id: str, q1: bool, q2: bool) -> SubmissionResult:
               CheckResult("q2_fit", 4.0 if q2 else 0.0, 4, None if q2 else "エポック数が 10 個です"),
               CheckResult("q9_overfitting", None, 5, manual=True)]
     score = sum(c.points or 0 for c in checks)
-    return SubmissionResult(student_id, GRADED, "減点 / lost", score=score, max_score=13, checks=checks)
+    return SubmissionResult(student_id, Status.GRADED, "減点 / lost", score=score, max_score=13, checks=checks)
 
 
 RESULTS = [
     _graded("s001", True, True),
     _graded("s002", False, True),
     _graded("s003", False, False),
-    SubmissionResult("s004", LATE, "締め切り後の提出のため受け付けません", max_score=13),
-    SubmissionResult("s005", INVALID, "not a readable notebook: <script>alert('x')</script>", max_score=13),
+    SubmissionResult("s004", Status.LATE, "締め切り後の提出のため受け付けません", max_score=13),
+    SubmissionResult("s005", Status.INVALID, "not a readable notebook: <script>alert('x')</script>", max_score=13),
     _graded("s006", True, True),
 ]
 
@@ -86,7 +86,7 @@ def test_render_report_shows_counts_plots_failures_and_students():
 
 def test_render_report_without_graded_submissions():
     """Does a class where nothing was graded yet still get its page, with dashes for mean and median?"""
-    html = render_report("t", [SubmissionResult("s1", LATE, max_score=13)], CELLS, {}, [])
+    html = render_report("t", [SubmissionResult("s1", Status.LATE, max_score=13)], CELLS, {}, [])
     assert html.count('src="data:image/png;base64,') == 3
     assert '<td class="num">—</td>' in _section(html, "summary")
     assert "該当する組はありません" in html and "失敗した自動チェックはありません" in html

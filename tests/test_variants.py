@@ -23,7 +23,7 @@ from conftest import copy_course
 from autograder.assignment import graded_cells
 from autograder.examples import DELIMITER, MISTAKES, VARIANTS, filled_in, variant, with_mistakes, with_variants
 from autograder.grade import grade
-from autograder.results import GRADED
+from autograder.results import Status
 
 FULL = {"kadai3": 12, "kadai4": 20, "kadai5": 20}  # automatic points, as AUTOMATIC in test_grading.py
 
@@ -103,7 +103,7 @@ def _assert_full_marks(course, assignment_id: str, results: dict) -> None:
     assert sorted(results) == [f"variants{i}" for i in range(1, len(NOTEBOOKS[assignment_id]) + 1)]
     for student_id, result in results.items():
         names = NOTEBOOKS[assignment_id][int(student_id.removeprefix("variants")) - 1]
-        assert result.status == GRADED, (student_id, names, result.message)
+        assert result.status == Status.GRADED, (student_id, names, result.message)
         lost = {c.grade_id: c.message for c in result.checks if not c.manual and not c.passed}
         assert lost == {}, (student_id, names, lost)
         assert {c.grade_id for c in result.checks if not c.manual} == automatic

@@ -18,7 +18,7 @@ from autograder.feedback import write_feedback
 from autograder.grade import grade
 from autograder.intake import FILED, LATE_IGNORED, PROBLEM, SUPERSEDED, collect
 from autograder.report import write_report
-from autograder.results import GRADED, LATE
+from autograder.results import Status
 from autograder.solutions import TooEarly, write_solutions
 
 # one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
@@ -101,9 +101,9 @@ def test_collect_files_the_latest_upload_in_time_and_lists_the_rest(week):
 def test_late_work_is_not_graded_and_on_time_work_is(week):
     """Is the lecture's policy applied: late work recorded as late with 0 points, on-time work graded?"""
     _, _, results, *_ = week
-    assert results["s001"].status == GRADED and results["s001"].score == 20
-    assert results["s002"].status == GRADED and results["s002"].lost() == ["q4_plot_legend"]
-    assert results["s003"].status == LATE and results["s003"].score == 0
+    assert results["s001"].status == Status.GRADED and results["s001"].score == 20
+    assert results["s002"].status == Status.GRADED and results["s002"].lost() == ["q4_plot_legend"]
+    assert results["s003"].status == Status.LATE and results["s003"].score == 0
     assert "締め切り後" in results["s003"].message and "2027-05-24 08:00" in results["s003"].message
 
 
@@ -133,7 +133,7 @@ def test_export_marks_late_work_and_names(week):
     assert sorted(rows) == ["s001", "s002", "s003"]
     assert rows["s001"]["name"] == "医療 太郎" and rows["s001"]["score"] == "20" and rows["s001"]["late"] == ""
     assert rows["s002"]["score"] == "19"
-    assert rows["s003"]["status"] == LATE and rows["s003"]["late"] == "yes" and rows["s003"]["score"] == "0"
+    assert rows["s003"]["status"] == Status.LATE and rows["s003"]["late"] == "yes" and rows["s003"]["score"] == "0"
 
 
 def test_report_counts_and_plots(week):
@@ -142,7 +142,7 @@ def test_report_counts_and_plots(week):
     text = report.read_text(encoding="utf-8")
     assert "情報 花子" in text and "q4_plot_legend" in text and "凡例がありません" in text
     assert text.count("data:image/png;base64") >= 3
-    assert LATE in text
+    assert Status.LATE in text
 
 
 def test_solutions_only_after_the_due_date(week, tmp_path):
@@ -222,6 +222,6 @@ def test_penalty_policy_grades_late_work_with_nbgraders_plugin(released_course, 
     path = course.file_submission(AID, "s010", nbformat.writes(notebook))
     (path.parent / "timestamp.txt").write_text("2027-05-24 01:30:00+09:00", encoding="utf-8")  # 91 minutes late
     (result,) = grade(course, AID, ["s010"])
-    assert result.status == GRADED
+    assert result.status == Status.GRADED
     assert result.score == 20 - 2 and result.late_penalty == 2 and "減点" in result.message
     assert all(c.passed for c in result.checks if not c.manual)

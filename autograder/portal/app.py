@@ -40,6 +40,7 @@ from autograder.portal.store import (
     STATE_LABELS,
     STUDENT,
     Store,
+    UploadState,
     default_url,
 )
 
@@ -143,7 +144,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         for a in released():
             rows.append({"assignment": a, "open": clock() <= a.due, "uploads": store.uploads_of(g.user.user_id, a.id),
                          "feedback": course.feedback_path(a.id, g.user.user_id).is_file()})
-        pending = any(r["uploads"] and r["uploads"][0]["state"] in ("queued", "grading") for r in rows)
+        pending = any(r["uploads"] and r["uploads"][0]["state"] in (UploadState.QUEUED, UploadState.GRADING) for r in rows)
         return render_template("student.html", rows=rows, pending=pending)
 
     @app.post("/signin")
@@ -224,7 +225,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         latest = store.latest(student_id, assignment_id)
         if latest is None:
             abort(404)
-        store.mark(latest["id"], state="queued", force=True)
+        store.mark(latest["id"], state=UploadState.QUEUED, force=True)
         queue.wake()
         flash(f"{student_id} の {assignment_id} を採点し直します。")
         return redirect(url_for("instructor")), 303

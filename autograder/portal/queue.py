@@ -11,8 +11,8 @@ from datetime import UTC
 from pathlib import Path
 
 from autograder.course import Course
-from autograder.portal.store import DONE, FAILED, GRADING, Store
-from autograder.results import GRADED
+from autograder.portal.store import Store, UploadState
+from autograder.results import Status
 
 
 class GradingQueue:
@@ -33,18 +33,18 @@ class GradingQueue:
         row = self.store.next_queued()
         if row is None:
             return False
-        self.store.mark(row["id"], state=GRADING)
+        self.store.mark(row["id"], state=UploadState.GRADING)
         student, aid = row["student_id"], row["assignment_id"]
         try:
             self.course.file_submission(aid, student, Path(row["path"]).read_bytes(),
                                         row["received_utc"].replace(tzinfo=UTC))
             (result,) = grade(self.course, aid, [student], workers=self.workers, force=bool(row["force"]), progress=False)
-            if result.status == GRADED:
+            if result.status == Status.GRADED:
                 write_feedback(self.course, aid, [student])
-            self.store.mark(row["id"], state=DONE, status=result.status, score=result.score,
+            self.store.mark(row["id"], state=UploadState.DONE, status=result.status, score=result.score,
                             max_score=result.max_score, message=result.message, force=False)
         except Exception as e:  # noqa: BLE001 -- one upload's failure is that upload's outcome; the queue goes on
-            self.store.mark(row["id"], state=FAILED, status="error",
+            self.store.mark(row["id"], state=UploadState.FAILED, status=Status.ERROR,
                             message=f"採点できませんでした / grading failed: {type(e).__name__}: {e}")
         return True
 

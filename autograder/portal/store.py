@@ -5,6 +5,7 @@ import csv
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -25,8 +26,27 @@ from sqlalchemy import (
 )
 
 STUDENT, INSTRUCTOR = "student", "instructor"
-QUEUED, GRADING, DONE, FAILED = "queued", "grading", "graded", "error"
-STATE_LABELS = {QUEUED: "採点待ち", GRADING: "採点中", DONE: "採点済み", FAILED: "採点できませんでした"}
+
+
+class UploadState(StrEnum):
+    """Where an upload is in the portal's line (the grading outcome itself is a ``results.Status``)."""
+
+    QUEUED = "queued"
+    """Stored and waiting to be graded."""
+
+    GRADING = "grading"
+    """Being graded now (a server that stops meanwhile queues it again when it starts)."""
+
+    DONE = "graded"
+    """Grading finished, whatever its status (the stored value is kept for existing portal databases)."""
+
+    FAILED = "error"
+    """The grading machinery failed for this upload (the message says why)."""
+
+
+STATE_LABELS = {UploadState.QUEUED: "採点待ち", UploadState.GRADING: "採点中", UploadState.DONE: "採点済み",
+                UploadState.FAILED: "採点できませんでした"}
+"""Each state as a student reads it."""
 
 metadata = MetaData()
 users = Table(
@@ -43,7 +63,7 @@ uploads = Table(
     Column("assignment_id", String(64), nullable=False),
     Column("received_utc", DateTime, nullable=False),
     Column("path", Text, nullable=False),
-    Column("state", String(16), nullable=False, default=QUEUED),
+    Column("state", String(16), nullable=False, default=UploadState.QUEUED),
     Column("force", Boolean, nullable=False, default=False),
     Column("status", String(16)),
     Column("score", Float),
@@ -105,12 +125,12 @@ class Store:
     def add_upload(self, student_id: str, assignment_id: str, received: datetime, path: Path) -> int:
         with self.engine.begin() as db:
             return db.execute(uploads.insert().values(
-                student_id=student_id, assignment_id=assignment_id, path=str(path), state=QUEUED, force=False,
+                student_id=student_id, assignment_id=assignment_id, path=str(path), state=UploadState.QUEUED, force=False,
                 received_utc=received.astimezone(UTC).replace(tzinfo=None))).inserted_primary_key[0]
 
     def next_queued(self) -> dict | None:
         with self.engine.connect() as db:
-            row = db.execute(select(uploads).where(uploads.c.state == QUEUED).order_by(uploads.c.id)).mappings().first()
+            row = db.execute(select(uploads).where(uploads.c.state == UploadState.QUEUED).order_by(uploads.c.id)).mappings().first()
         return dict(row) if row else None
 
     def mark(self, upload_id: int, **fields) -> None:
@@ -120,7 +140,7 @@ class Store:
     def requeue_interrupted(self) -> int:
         """Uploads left ``grading`` by a server that stopped: queued again. Returns how many."""
         with self.engine.begin() as db:
-            return db.execute(update(uploads).where(uploads.c.state == GRADING).values(state=QUEUED)).rowcount
+            return db.execute(update(uploads).where(uploads.c.state == UploadState.GRADING).values(state=UploadState.QUEUED)).rowcount
 
     def uploads_of(self, student_id: str, assignment_id: str | None = None) -> list[dict]:
         """A student's uploads, newest first."""
