@@ -6,7 +6,7 @@ same settings as ``python -m autograder``.
 from pathlib import Path
 
 from autograder.course import load_course
-from autograder.nbgrader_setup import nbgrader_config
+from autograder.course.nbgrader_setup import nbgrader_config
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 c.merge(nbgrader_config(load_course(Path(__file__).resolve().parent)))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from autograder.course import load_course
 from autograder.errors import AutograderError
-from autograder.results import SubmissionResult
+from autograder.course.results import SubmissionResult
 
 
 def _print_results(results: list[SubmissionResult]) -> None:
@@ -16,7 +16,7 @@ def _print_results(results: list[SubmissionResult]) -> None:
 
 
 def cmd_data(args) -> int:
-    from autograder.data import ensure_fashion_mnist
+    from autograder.grading.data import ensure_fashion_mnist
 
     course = load_course(args.course_dir)
     report = ensure_fashion_mnist(course.config.data_dir, download=not args.no_download)
@@ -25,7 +25,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_prove(args) -> int:
-    from autograder.prove import prove
+    from autograder.tools.prove import prove
 
     proof = prove(load_course(args.course_dir), args.assignment)
     for name, result in (("解答 solution", proof.solution), ("配布版 release", proof.release)):
@@ -39,7 +39,7 @@ def cmd_prove(args) -> int:
 
 
 def cmd_release(args) -> int:
-    from autograder.prove import release
+    from autograder.tools.prove import release
 
     path, proof = release(load_course(args.course_dir), args.assignment, skip_proof=args.skip_proof)
     if proof is None:
@@ -49,7 +49,7 @@ def cmd_release(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from autograder.grade import grade
+    from autograder.grading.grade import grade
 
     results = grade(load_course(args.course_dir), args.assignment, [args.student] if args.student else None,
                     workers=args.workers, scheduler=args.scheduler, force=args.force)
@@ -58,7 +58,7 @@ def cmd_grade(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from autograder.export import export_grades
+    from autograder.tools.export import export_grades
 
     results = export_grades(load_course(args.course_dir), args.assignment, Path(args.out))
     print(f"{len(results)} 行を書きました / wrote {len(results)} rows to {args.out}")
@@ -66,7 +66,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_collect(args) -> int:
-    from autograder.intake import LATE_IGNORED, PROBLEM, SUPERSEDED, collect
+    from autograder.tools.intake import LATE_IGNORED, PROBLEM, SUPERSEDED, collect
 
     intake = collect(load_course(args.course_dir), args.assignment, Path(args.download),
                      roster=Path(args.roster) if args.roster else None)
@@ -87,7 +87,7 @@ def cmd_collect(args) -> int:
 
 
 def cmd_feedback(args) -> int:
-    from autograder.feedback import write_feedback
+    from autograder.tools.feedback import write_feedback
 
     paths = write_feedback(load_course(args.course_dir), args.assignment, [args.student] if args.student else None)
     print(f"{len(paths)} 人分のフィードバックを書きました / wrote {len(paths)} feedback pages under feedback/")
@@ -95,7 +95,7 @@ def cmd_feedback(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from autograder.report import write_report
+    from autograder.tools.report import write_report
 
     path = write_report(load_course(args.course_dir), args.assignment, Path(args.out) if args.out else None)
     print(f"クラスのレポート / class report: {path}")
@@ -103,7 +103,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_solutions(args) -> int:
-    from autograder.solutions import write_solutions
+    from autograder.tools.solutions import write_solutions
 
     path = write_solutions(load_course(args.course_dir), args.assignment, force=args.force)
     print(f"正解を書きました / wrote {path} and {path.with_suffix('.html').name}")
@@ -127,7 +127,7 @@ def cmd_serve(args) -> int:
 
     from autograder.portal.app import create_app
 
-    from autograder import canary
+    from autograder.grading import canary
 
     course = load_course(args.course_dir)
     print("採点環境を点検しています / checking the grading environment (canary) ...", flush=True)
@@ -142,7 +142,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from autograder.demo import run_demo
+    from autograder.tools.demo import run_demo
 
     return run_demo(load_course(args.course_dir), Path(args.out))
 

@@ -108,7 +108,7 @@ def _collect(folder: Path, ns: dict, names: tuple[str, ...], figures: bool) -> d
         except Exception as e:  # noqa: BLE001 -- a value that cannot be written down is judged as what it is not
             manifest["names"][name] = {**_opaque(value), "error": f"{type(e).__name__}: {str(e)[:300]}"}
     if figures:
-        from autograder import capture
+        from autograder.grading.kernel import capture
 
         shown = capture.figures() if capture.is_installed() else []
         manifest["figures"] = []

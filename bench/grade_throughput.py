@@ -14,7 +14,7 @@ course, on the real Fashion-MNIST, one after the other on this machine:
   ``steps_per_execution``.  Two things differ from a bare nbgrader course,
   because kadai4 cannot be graded without them: the cell time limit comes from
   course_config (nbgrader's 30 s default interrupts training), and the kernel
-  loads ``autograder.capture`` (the figure checks read the closed figures).
+  loads ``autograder.grading.kernel.capture`` (the figure checks read the closed figures).
 * **ours**: ``python -m autograder grade kadai4 --workers N`` for each N asked.
 
 The scores of every submission must agree (exit code 1 if not).  The last line
@@ -39,7 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 from autograder.course import COURSE_DIR_ENV, load_course
 from autograder.examples import KADAI4_MISTAKES, filled_in, with_mistakes
-from autograder.prove import generate_release, scratch_course
+from autograder.tools.prove import generate_release, scratch_course
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "kadai4"
@@ -53,7 +53,7 @@ c.CourseDirectory.db_url = {db_url!r}
 c.Execute.timeout = {timeout}
 '''
 
-CAPTURE_ONLY = "import autograder.capture\nautograder.capture.install()\n"
+CAPTURE_ONLY = "import autograder.grading.kernel.capture\nautograder.capture.install()\n"
 
 
 def machine() -> str:

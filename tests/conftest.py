@@ -8,9 +8,9 @@ import nbformat
 import pytest
 
 from autograder.course import Course, load_course
-from autograder.data import ensure_fashion_mnist
-from autograder.grade import grade
-from autograder.prove import generate_release, scratch_course
+from autograder.grading.data import ensure_fashion_mnist
+from autograder.grading.grade import grade
+from autograder.tools.prove import generate_release, scratch_course
 
 ROOT = Path(__file__).resolve().parent.parent
 

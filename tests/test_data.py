@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from autograder import data
+from autograder.grading import data
 
 
 def write_idx(folder, name, count):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder.demo import MARKER, STUDENTS, build_demo_course
+from autograder.tools.demo import MARKER, STUDENTS, build_demo_course
 from autograder.course.notebook import notebook_problem
 
 

@@ -14,7 +14,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import evidence, sandbox
+from autograder import evidence
+
+from autograder.grading import sandbox
 from autograder.checks import CheckFailed, figures, history
 from autograder.checks.model import check_structure, dense
 
@@ -52,7 +54,7 @@ def test_round_trip_keeps_what_checks_read(tmp_path, trained):
     model, result, x, y = trained
     figure = _figure()
     ns = {"model": model, "result": result, "score": [0.25, 0.9], "x": x, "label": np.int64(9), "words": {"a": 1}}
-    from autograder import capture
+    from autograder.grading.kernel import capture
 
     capture.install()
     plt.close("all")
@@ -143,7 +145,7 @@ def test_apply_replaces_what_the_kernel_said():
 
 def test_jail_sets_limits():
     code = "import resource; print(resource.getrlimit(resource.RLIMIT_FSIZE)[0], resource.getrlimit(resource.RLIMIT_CORE)[0])"
-    done = subprocess.run([sys.executable, "-m", "autograder.jail", "--file-size=3", "--", sys.executable, "-c", code],
+    done = subprocess.run([sys.executable, "-m", "autograder.grading.jail", "--file-size=3", "--", sys.executable, "-c", code],
                           capture_output=True, text=True, check=True)
     assert done.stdout.split() == [str(3 * 2**20), "0"]
 
@@ -199,7 +201,7 @@ def test_tampered_evidence_is_the_students_zero(tmp_path):
 
 def test_the_machinerys_noise_is_not_shown_to_the_student():
     """TensorFlow's C++ log lines go, the grading machine's Python folders become <python>, the student's own text stays."""
-    from autograder import worker
+    from autograder.grading import child
 
     cell = nbformat.v4.new_code_cell("model = ...")
     cell.outputs = [
@@ -208,20 +210,20 @@ def test_the_machinerys_noise_is_not_shown_to_the_student():
         nbformat.v4.new_output("stream", name="stderr", text=f"{sys.prefix}/lib/keras/x.py:1: UserWarning: w\nmine\n"),
         nbformat.v4.new_output("stream", name="stdout", text="E0000 is the student's own\n")]
     notebook = nbformat.v4.new_notebook(cells=[cell])
-    worker._quiet_machinery(notebook)
+    child._quiet_machinery(notebook)
     assert [o.text for o in notebook.cells[0].outputs] == ["<python>/lib/keras/x.py:1: UserWarning: w\nmine\n",
                                                           "E0000 is the student's own\n"]
 
 
 def test_a_missing_library_is_named_in_japanese():
     """`import plotly` in a grading kernel: does the error say, in Japanese, which library is missing and what is there?"""
-    from autograder import worker
+    from autograder.grading import child
 
     cell = nbformat.v4.new_code_cell("import plotly.express as px")
     cell.outputs = [nbformat.v4.new_output("error", ename="ModuleNotFoundError", evalue="No module named 'plotly'",
                                            traceback=["ModuleNotFoundError: No module named 'plotly'"])]
     notebook = nbformat.v4.new_notebook(cells=[cell])
-    worker._quiet_machinery(notebook)
+    child._quiet_machinery(notebook)
     error = notebook.cells[0].outputs[0]
     assert "ライブラリ plotly は採点環境にありません" in error.evalue and "seaborn" in error.evalue
     assert "ライブラリ plotly" in error.traceback[-1]
@@ -231,7 +233,7 @@ def test_colab_libraries_are_there_for_grading():
     """The libraries students may import as on Colab are installed in the grading environment."""
     import importlib
 
-    from autograder import worker
+    from autograder.grading import child
 
-    for library in worker.AVAILABLE_LIBRARIES:
+    for library in child.AVAILABLE_LIBRARIES:
         importlib.import_module(library.split(" ")[-1].strip("()"))

@@ -8,15 +8,15 @@ import sys
 
 import numpy as np
 
-from autograder.grading_kernel import kernel_environment
+from autograder.grading.kernel.startup import kernel_environment
 
 # The lecture's first model on the real Fashion-MNIST, trained briefly, with or without the grading default.
 TRAIN = """
 import json, sys
 import numpy as np
-import autograder.fast_keras
+import autograder.grading.kernel.fast_keras
 steps = int(sys.argv[1])
-installed = autograder.fast_keras.install(steps)
+installed = autograder.grading.kernel.fast_keras.install(steps)
 import keras
 from keras.datasets import fashion_mnist
 from keras.utils import to_categorical
@@ -37,8 +37,8 @@ print(json.dumps({"installed": installed, "steps": model.steps_per_execution, "h
 CALLBACKS = """
 import json
 import numpy as np
-import autograder.fast_keras
-autograder.fast_keras.install(32)
+import autograder.grading.kernel.fast_keras
+autograder.grading.kernel.fast_keras.install(32)
 import keras
 
 class CountBatches(keras.callbacks.Callback):

@@ -11,13 +11,13 @@ import pytest
 from conftest import copy_course
 
 from autograder.examples import filled_in, mistake, with_mistakes
-from autograder.feedback import (
+from autograder.tools.feedback import (
     feedback_page,
     sanitized_notebook,
     write_feedback,
 )
-from autograder.grade import grade
-from autograder.results import CheckResult, Status, SubmissionResult
+from autograder.grading.grade import grade
+from autograder.course.results import CheckResult, Status, SubmissionResult
 
 AID = "kadai5"
 MISTAKES = (mistake("no_legend", AID), mistake("syntax_error", AID))  # a failed check, and variables never made
@@ -217,7 +217,7 @@ def test_sanitized_notebook_keeps_the_student_and_hides_the_rest():
     """Does sanitising show the release's locked cells, no test traceback, and defuse a student's HTML?"""
     new_code, new_md, out = nbformat.v4.new_code_cell, nbformat.v4.new_markdown_cell, nbformat.v4.new_output
     release = nbformat.v4.new_notebook(cells=[_cell(new_code("self_check(x)"), grade_id="q1_test", locked=True, grade=True)])
-    traceback = ["\x1b[31mTraceback\x1b[0m", "File /site-packages/autograder/fast_keras.py:9, in fit\n  secret()",
+    traceback = ["\x1b[31mTraceback\x1b[0m", "File /site-packages/autograder/grading/kernel/fast_keras.py:9, in fit\n  secret()",
                  "Cell In[1], line 1\n<b>x</b>"]
     test_cell = _cell(new_code("### BEGIN HIDDEN TESTS\nhidden()\n### END HIDDEN TESTS\nself_check(x)",
                                outputs=[out("error", ename="CheckFailed", evalue="違います", traceback=["hidden()"]),

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 from conftest import copy_course, submit_and_grade
 
-from autograder.assignment import graded_cells
+from autograder.course.assignment import graded_cells
 from autograder.examples import MISTAKES, filled_in, with_mistakes
-from autograder.prove import prove
-from autograder.results import Status
+from autograder.tools.prove import prove
+from autograder.course.results import Status
 
 pytestmark = pytest.mark.slow
 

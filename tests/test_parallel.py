@@ -21,8 +21,8 @@ import pytest
 
 from autograder.course import load_course
 from autograder.examples import filled_in, mistake, with_mistakes
-from autograder.grade import grade
-from autograder.results import Status, load_status
+from autograder.grading.grade import grade
+from autograder.course.results import Status, load_status
 
 pytestmark = pytest.mark.slow
 

@@ -10,18 +10,18 @@ import pytest
 from matplotlib import font_manager, ft2font
 from matplotlib.font_manager import FontProperties
 
-from autograder import report
-from autograder.assignment import GradedCell
+from autograder.tools import report
+from autograder.course.assignment import GradedCell
 from autograder.course import Course
 from autograder.examples import filled_in
-from autograder.report import (
+from autograder.tools.report import (
     SimilarPair,
     japanese_font,
     render_report,
     similar_pairs,
     write_report,
 )
-from autograder.results import CheckResult, Status, SubmissionResult
+from autograder.course.results import CheckResult, Status, SubmissionResult
 
 CELLS = [GradedCell("q1_model", 4, False), GradedCell("q2_fit", 4, False), GradedCell("q9_overfitting", 5, True)]
 UNITS = "1層目のユニット数が 64 です。Dense(32, ...) にしてください。"

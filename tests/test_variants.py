@@ -20,10 +20,10 @@ import nbformat
 import pytest
 from conftest import copy_course
 
-from autograder.assignment import graded_cells
+from autograder.course.assignment import graded_cells
 from autograder.examples import DELIMITER, MISTAKES, VARIANTS, filled_in, variant, with_mistakes, with_variants
-from autograder.grade import grade
-from autograder.results import Status
+from autograder.grading.grade import grade
+from autograder.course.results import Status
 
 FULL = {"kadai3": 12, "kadai4": 20, "kadai5": 20}  # automatic points, as AUTOMATIC in test_grading.py
 

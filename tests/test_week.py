@@ -13,13 +13,13 @@ import pytest
 from conftest import copy_course
 
 from autograder.examples import filled_in, mistake, with_mistakes
-from autograder.export import export_grades
-from autograder.feedback import write_feedback
-from autograder.grade import grade
-from autograder.intake import FILED, LATE_IGNORED, PROBLEM, SUPERSEDED, collect
-from autograder.report import write_report
-from autograder.results import Status
-from autograder.solutions import TooEarly, write_solutions
+from autograder.tools.export import export_grades
+from autograder.tools.feedback import write_feedback
+from autograder.grading.grade import grade
+from autograder.tools.intake import FILED, LATE_IGNORED, PROBLEM, SUPERSEDED, collect
+from autograder.tools.report import write_report
+from autograder.course.results import Status
+from autograder.tools.solutions import TooEarly, write_solutions
 
 # one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("week")]

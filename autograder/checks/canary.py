@@ -1,4 +1,4 @@
-"""The canary's two checks: one that its notebook passes and one that it fails (see ``autograder.canary``)."""
+"""The canary's two checks: one that its notebook passes and one that it fails (see ``autograder.grading.canary``)."""
 from __future__ import annotations
 
 from autograder.checks.errors import CheckFailed, variable

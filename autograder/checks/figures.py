@@ -1,6 +1,6 @@
 """Checks of the training-history figure from the lecture (two panels side by side: loss | accuracy).
 
-The figure is the last one the student displayed, as kept by ``autograder.capture``
+The figure is the last one the student displayed, as kept by ``autograder.grading.kernel.capture``
 in the grading kernel.  Every way of drawing it counts the same: ``plt.figure`` with
 ``plt.subplot(1,2,k)``, ``plt.subplots(1, 2, figsize=...)``, ``fig.add_subplot(121)``,
 ``ax.plot``, x values, titles, axis labels, grids, colorbars (their axes are not panels)
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autograder import capture
+from autograder.grading.kernel import capture
 from autograder.checks import history
 from autograder.checks.errors import CheckFailed, NotAttempted, variable
 from autograder.evidence import FIGURES

@@ -126,7 +126,7 @@ class CourseConfig:
 
     steps_per_execution: int = 32
     """Batches Keras runs per round trip in grading kernels when the student's ``compile`` sets none
-    (same weights and history as 1, measured 2.3x faster at 32; 1 turns it off).  See autograder/fast_keras.py."""
+    (same weights and history as 1, measured 2.3x faster at 32; 1 turns it off).  See autograder/grading/kernel/fast_keras.py."""
 
     workers: int | None = None
     """Submissions graded at once on the local Dask cluster; ``None`` means one per CPU core."""
@@ -168,7 +168,7 @@ class CourseConfig:
     「締め切りを過ぎた課題は受け取らない」): recorded as late, not graded, 0 points, listed.
     ``"penalty"``: graded, and nbgrader's late-submission plugin ``late_plugin`` takes points off."""
 
-    late_plugin: str = "autograder.late.PointsPerHour"
+    late_plugin: str = "autograder.course.late.PointsPerHour"
     """With ``late_policy="penalty"``: the ``LateSubmissionPlugin`` class nbgrader uses (any import path;
     nbgrader's own ``nbgrader.plugins.LateSubmissionPlugin`` gives 0 points to late work)."""
 

@@ -242,7 +242,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     @app.get("/instructor/grades/<assignment_id>.csv")
     @signed_in(INSTRUCTOR)
     def grades(assignment_id):
-        from autograder.export import export_grades
+        from autograder.tools.export import export_grades
 
         assignment(assignment_id)
         with tempfile.TemporaryDirectory(prefix="autograder-grades-") as folder:
@@ -254,7 +254,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     @app.get("/instructor/report/<assignment_id>")
     @signed_in(INSTRUCTOR)
     def report(assignment_id):
-        from autograder.report import write_report
+        from autograder.tools.report import write_report
 
         assignment(assignment_id)
         return send_file(write_report(course, assignment_id))

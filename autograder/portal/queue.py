@@ -12,7 +12,7 @@ from pathlib import Path
 
 from autograder.course import Course
 from autograder.portal.store import Store, UploadState
-from autograder.results import Status
+from autograder.course.results import Status
 
 
 class GradingQueue:
@@ -27,8 +27,8 @@ class GradingQueue:
 
     def process_one(self) -> bool:
         """Grade the oldest queued upload; False if there is none."""
-        from autograder.feedback import write_feedback
-        from autograder.grade import grade
+        from autograder.tools.feedback import write_feedback
+        from autograder.grading.grade import grade
 
         row = self.store.next_queued()
         if row is None:

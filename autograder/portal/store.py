@@ -164,7 +164,7 @@ def import_roster(store: Store, roster: Path, instructor: str = "instructor") ->
     Returns ``(user_id, name, role, password)`` rows: the only place the new passwords appear,
     for the instructor to hand out.
     """
-    from autograder.intake import read_roster
+    from autograder.tools.intake import read_roster
 
     issued = []
     for student_id, name in sorted(read_roster(roster).items()):

@@ -9,7 +9,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from autograder import capture, evidence  # noqa: E402
+from autograder.grading.kernel import capture  # noqa: E402
+
+from autograder import evidence
 from autograder.checks import CheckFailed  # noqa: E402
 from autograder.checks.figures import (  # noqa: E402
     check_history_figure,

@@ -1,7 +1,7 @@
 """The sandbox each grading kernel runs in: bubblewrap, cgroup limits, resource limits.
 
 A student's notebook runs in a Jupyter kernel.  Here that kernel is started
-through ``python -I autograder/jail.py`` (which joins the submission's cgroups and
+through ``python -I autograder/grading/jail.py`` (which joins the submission's cgroups and
 sets resource limits) and then ``bwrap`` (bubblewrap), so that it sees:
 
 - the system (``/usr``, ``/etc``, …) and the Python installation, read-only;
@@ -375,7 +375,7 @@ class Sandbox:
         command = list(command)
         if command and os.path.realpath(command[0]) == os.path.realpath(sys.executable):
             command[0] = kernel_python()
-        jail = [sys.executable, "-I", str(toolkit_folder() / "jail.py"),
+        jail = [sys.executable, "-I", str(toolkit_folder() / "grading" / "jail.py"),
                 f"--memory={self.limits.memory_mb}", f"--processes={self.limits.processes}",
                 f"--file-size={self.limits.disk_mb}"]
         if self.cgroup is not None:

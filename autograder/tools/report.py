@@ -27,14 +27,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from autograder.assignment import GradedCell, graded_cells
+from autograder.course.assignment import GradedCell, graded_cells
 from autograder.course import Course
 from autograder.course.notebook import notebook_problem
 from autograder.errors import log
 from autograder.examples import DELIMITER
-from autograder.export import collect, student_names
-from autograder.pages import PAGES
-from autograder.results import INSTRUCTOR_LABELS, Status, SubmissionResult
+from autograder.tools.export import collect, student_names
+from autograder.tools.pages import PAGES
+from autograder.course.results import INSTRUCTOR_LABELS, Status, SubmissionResult
 
 MIN_ANSWER_CHARS = 20
 """Answer cells with fewer normalised characters are too short to say anything about copying."""

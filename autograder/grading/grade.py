@@ -11,7 +11,7 @@ The steps of ``grade``, in order:
    at once; ones whose fingerprint (bundle + notebook + time stamp) matches the
    last grading keep that grade (unless ``force``);
 2. send the rest to Dask (a local cluster, or an existing scheduler) as
-   ``autograder.worker.grade_task`` with the assignment's bundle: nothing else
+   ``autograder.grading.worker.grade_task`` with the assignment's bundle: nothing else
    is shared with the workers;
 3. as each outcome returns, this process alone writes it: the autograded
    notebook into ``autograded/``, its scores into the gradebook through
@@ -34,21 +34,22 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 from tqdm import tqdm
 
-from autograder import canary
-from autograder.assignment import graded_cells, total_points
-from autograder.bundle import GradingBundle, fingerprint, make_bundle
+from autograder.grading import canary
+from autograder.course.assignment import graded_cells, total_points
+from autograder.grading.bundle import GradingBundle, fingerprint, make_bundle
 from autograder.course import Course, NotReleased
 from autograder.course.notebook import notebook_problem
 from autograder.errors import log
-from autograder.nbgrader_setup import nbgrader_config
-from autograder.results import (
+from autograder.course.nbgrader_setup import nbgrader_config
+from autograder.course.results import (
     Status,
     SubmissionResult,
     load_status,
     read_results,
     saved_result,
 )
-from autograder.worker import KERNEL_DEAD, TaskOutcome, grade_task
+from autograder.grading.child import KERNEL_DEAD
+from autograder.grading.worker import TaskOutcome, grade_task
 
 
 def nbgrader_api(course: Course) -> NbGraderAPI:
@@ -239,7 +240,7 @@ def _settle(course: Course, assignment_id: str, result: SubmissionResult, mark: 
 
 def _warn_isolation(isolation: dict[str, set[str]]) -> None:
     """Print the sandbox warning for every machine that graded without full isolation (never silently)."""
-    from autograder import sandbox
+    from autograder.grading import sandbox
 
     weak = {how: hosts for how, hosts in isolation.items() if how and how != sandbox.FULL}
     if not weak:

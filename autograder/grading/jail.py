@@ -1,6 +1,6 @@
-"""``python -I …/autograder/jail.py [limits] -- command…``: join cgroups, set resource limits, run ``command``.
+"""``python -I …/autograder/grading/jail.py [limits] -- command…``: join cgroups, set resource limits, run ``command``.
 
-The first step of every grading kernel's command (see ``autograder.sandbox``).
+The first step of every grading kernel's command (see ``autograder.grading.sandbox``).
 Kept free of imports beyond the standard library so that it starts at once.
 
 - ``--cgroup=FILE``: write this process's id into a ``cgroup.procs`` file (repeatable);

@@ -4,7 +4,7 @@ A grading environment that cannot work (the kernel's Python cannot import the
 toolkit, the sandbox refuses to start, evidence cannot be written or judged)
 would otherwise score every submission 0 and record it as ``graded``.  Before a
 batch, ``grade`` sends this notebook through exactly the path a submission takes
-(``autograder.worker.grade_task``: nbgrader, the grading kernel in its sandbox,
+(``autograder.grading.worker.grade_task``: nbgrader, the grading kernel in its sandbox,
 evidence, verdicts outside the kernel) and requires two verdicts: the check the
 notebook satisfies passes, the one it does not fails.  Anything else refuses the
 whole batch with the cause, before a single grade is written.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import nbformat
 
-from autograder.bundle import GradingBundle, _digest
+from autograder.grading.bundle import GradingBundle, _digest
 from autograder.course import Course
 from autograder.errors import AutograderError
 
@@ -85,14 +85,14 @@ _passed: set[tuple] = set()
 
 def environment_key(canary: GradingBundle, scheduler: str | None) -> tuple:
     """What the canary's verdict depends on: the toolkit, the interpreter, course_config.py (in the bundle), where."""
-    from autograder.sandbox import kernel_python, toolkit_folder
+    from autograder.grading.sandbox import kernel_python, toolkit_folder
 
     return (str(toolkit_folder()), kernel_python(), canary.digest, scheduler)
 
 
 def check(course: Course, client=None, scheduler: str | None = None) -> None:
     """Run the canary here (``client`` None) or on ``client``'s cluster; raise ``GradingEnvironmentError`` if it fails."""
-    from autograder.worker import grade_task
+    from autograder.grading.worker import grade_task
 
     canary = bundle(course)
     key = environment_key(canary, scheduler)

@@ -5,9 +5,9 @@ import csv
 from datetime import UTC
 from pathlib import Path
 
-from autograder.assignment import graded_cells, total_points
+from autograder.course.assignment import graded_cells, total_points
 from autograder.course import ConfigError, Course, CourseConfig
-from autograder.results import Status, SubmissionResult, saved_result
+from autograder.course.results import Status, SubmissionResult, saved_result
 
 DEFAULT_COLUMNS = CourseConfig.__dataclass_fields__["export_columns"].default
 """The grades CSV's columns unless course_config sets ``export_columns`` (the schema's default: one source)."""

@@ -2,7 +2,7 @@
 
 nbgrader starts each kernel with this process's environment, so grading runs
 inside ``grading_environment()``, which points IPython at a startup file that
-installs ``autograder.capture`` and ``autograder.fast_keras`` before any
+installs ``autograder.grading.kernel.capture`` and ``autograder.grading.kernel.fast_keras`` before any
 student code runs (importing Keras there also puts TensorFlow's import before
 the first cell, where its start-up chatter stays out of the notebook).
 """
@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from autograder.course import COURSE_DIR_ENV, Course
-from autograder.fast_keras import STEPS_ENV
+from autograder.grading.kernel.fast_keras import STEPS_ENV
 
 CHECKS_ENV = "AUTOGRADER_CHECKS"
 """The module of the assignment's hidden checks, imported at the kernel's start-up (``autograder.checks.kadai5``)."""
@@ -24,7 +24,7 @@ STARTED = "kernel-started.json"
 imported (``{"ok": true, "toolkit": …}``) or why not (``{"ok": false, "error": …}``)."""
 
 STARTUP = '''\
-# Written by autograder.grading_kernel: remember every figure the notebook shows, train Keras models
+# Written by autograder.grading.kernel.startup: remember every figure the notebook shows, train Keras models
 # several batches per round trip where that changes nothing, import the hidden checks, and say whether
 # all of that worked (the grading process reads it before the notebook runs).
 def _autograder_start():
@@ -33,10 +33,10 @@ def _autograder_start():
     warnings.filterwarnings("ignore", message="Do not pass an `input_shape`", category=UserWarning)
     report = {"ok": False, "python": sys.executable}
     try:
-        import autograder.capture
-        autograder.capture.install()
-        import autograder.fast_keras
-        autograder.fast_keras.install_from_environment()
+        import autograder.grading.kernel.capture
+        autograder.grading.kernel.capture.install()
+        import autograder.grading.kernel.fast_keras
+        autograder.grading.kernel.fast_keras.install_from_environment()
         import autograder.evidence
         if os.environ.get("AUTOGRADER_CHECKS"):
             importlib.import_module(os.environ["AUTOGRADER_CHECKS"])

@@ -30,8 +30,8 @@ from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 from autograder.checks.errors import CheckFailed, NotAttempted
 from autograder.course import Course, NotReleased
-from autograder.pages import PAGES, template_text
-from autograder.results import (
+from autograder.tools.pages import PAGES, template_text
+from autograder.course.results import (
     STUDENT_LABELS,
     CheckResult,
     Status,

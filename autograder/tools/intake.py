@@ -23,7 +23,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 
-from autograder.assignment import graded_cells
+from autograder.course.assignment import graded_cells
 from autograder.course import Course
 from autograder.errors import AutograderError
 from autograder.course.notebook import notebook_problem

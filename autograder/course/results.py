@@ -102,7 +102,7 @@ class SubmissionResult:
     def save(self, folder: Path, fingerprint: str | None = None, host: str | None = None) -> None:
         """Write the status record (not the scores, which live in the gradebook) into ``folder``.
 
-        ``fingerprint`` identifies what was graded (see ``autograder.bundle.fingerprint``),
+        ``fingerprint`` identifies what was graded (see ``autograder.grading.bundle.fingerprint``),
         so that grading again can skip it; ``host`` is the worker that graded it.
         """
         folder.mkdir(parents=True, exist_ok=True)
@@ -139,7 +139,7 @@ def _cell_errors(notebook_path: Path) -> dict[str, tuple[str, str]]:
 
 def read_results(course: Course, assignment_id: str, student_id: str) -> SubmissionResult:
     """The gradebook's scores for one graded submission, with each failed check's message."""
-    from autograder.assignment import graded_cells
+    from autograder.course.assignment import graded_cells
 
     errors = _cell_errors(course.autograded_dir(assignment_id, student_id) / f"{assignment_id}.ipynb")
     with course.gradebook() as gb:
@@ -165,7 +165,7 @@ def saved_result(course: Course, assignment_id: str, student_id: str) -> Submiss
     """The outcome the last grading recorded for ``student_id`` (``not_graded`` if there is none)."""
     from nbgrader.api import MissingEntry
 
-    from autograder.assignment import total_points
+    from autograder.course.assignment import total_points
 
     status = load_status(course.autograded_dir(assignment_id, student_id))
     if status is None:
