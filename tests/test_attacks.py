@@ -121,7 +121,7 @@ untrained = keras.Sequential([keras.Input((30,)), Dense(64, activation="relu"), 
 untrained.compile(loss="binary_crossentropy", optimizer="Adam", metrics=["accuracy"])
 fake_history = {"loss": [0.1] * 100, "accuracy": [0.99] * 100, "val_loss": [0.1] * 100, "val_accuracy": [0.99] * 100}
 for check in ("check_fit", "check_accuracy", "check_recall", "check_early_stopping"):
-    folder = root / f"kadai5.{check}"
+    folder = root / f"autograder.checks.kadai5.{check}"
     folder.mkdir(parents=True, exist_ok=True)
     keras.saving.save_model(untrained, folder / "model.keras")
     os.symlink("/etc/passwd", folder / "x_train.npy")

@@ -14,7 +14,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import evidence
+from autograder.grading import verdicts
+from autograder.grading.kernel import evidence
 
 from autograder.grading import sandbox
 from autograder.checks import CheckFailed, figures, history
@@ -59,7 +60,7 @@ def test_round_trip_keeps_what_checks_read(tmp_path, trained):
     capture.install()
     plt.close("all")
     evidence.collect(tmp_path, ns, ("model", "result", "score", "x", "label", "words", "missing"), figures=True)
-    rebuilt = evidence.load(tmp_path)
+    rebuilt = verdicts.load(tmp_path)
 
     assert "missing" not in rebuilt
     assert rebuilt["model"].count_params() == model.count_params() == 30 * 8 + 8 + 9
@@ -81,10 +82,10 @@ def test_round_trip_keeps_what_checks_read(tmp_path, trained):
 
 def test_a_history_that_is_not_its_models_fails(tmp_path, trained):
     model, result, x, y = trained
-    forged = evidence.HistoryView({**result.history, "val_loss": [0.1, 0.1, 0.1]}, dict(result.params), model)
+    forged = verdicts.HistoryView({**result.history, "val_loss": [0.1, 0.1, 0.1]}, dict(result.params), model)
     with pytest.raises(CheckFailed, match="val_loss"):
         history.check_history_is_models(forged, x[80:], y[80:])
-    longer = evidence.HistoryView({k: v * 10 for k, v in result.history.items()}, dict(result.params), model)
+    longer = verdicts.HistoryView({k: v * 10 for k, v in result.history.items()}, dict(result.params), model)
     with pytest.raises(CheckFailed, match="バッチ数"):
         history.check_history_is_models(longer, x[80:], y[80:])
 
@@ -96,8 +97,8 @@ def test_symlinks_and_paths_out_of_the_folder_are_refused(tmp_path):
         if name == "a":
             (folder / "link.npy").symlink_to("/etc/passwd")
         (folder / evidence.MANIFEST).write_text(json.dumps({"names": {"x": entry}}))
-        with pytest.raises(evidence.EvidenceRefused, match="bad evidence file name"):
-            evidence.load(folder)
+        with pytest.raises(verdicts.EvidenceRefused, match="bad evidence file name"):
+            verdicts.load(folder)
 
 
 def test_uses_collects_in_a_grading_kernel_and_judges_elsewhere(tmp_path, monkeypatch):
@@ -114,20 +115,20 @@ def test_uses_collects_in_a_grading_kernel_and_judges_elsewhere(tmp_path, monkey
     monkeypatch.setenv(evidence.EVIDENCE_ENV, str(tmp_path))
     assert check_value({"value": 4}) is None  # collected, not judged
     assert calls == [3]
-    assert evidence.load(tmp_path / check_value.evidence_key)["value"] == 4
+    assert verdicts.load(tmp_path / check_value.evidence_key)["value"] == 4
     with pytest.raises(CheckFailed):
-        check_value.__wrapped__(evidence.load(tmp_path / check_value.evidence_key))
+        check_value.__wrapped__(verdicts.load(tmp_path / check_value.evidence_key))
 
 
 def test_test_cell_calls_are_found():
     source = ("### BEGIN HIDDEN TESTS\nfrom autograder.checks import kadai4 as _kadai4\n"
               "_kadai4.check_model1(globals())\n### END HIDDEN TESTS\nself_check(True, '')\n")
-    assert evidence.checks_of(source) == [("kadai4", "check_model1")]
-    assert evidence.checks_of("print('no check here')") == []
+    assert verdicts.checks_of(source) == [("autograder.checks.kadai4", "check_model1")]
+    assert verdicts.checks_of("print('no check here')") == []
 
 
 def test_missing_evidence_is_not_attempted(tmp_path):
-    assert evidence.judge(tmp_path, "kadai4", "check_model1") == ("NotAttempted", evidence.NOT_RUN)
+    assert verdicts.judge(tmp_path, "autograder.checks.kadai4", "check_model1") == ("NotAttempted", verdicts.NOT_RUN)
 
 
 def test_apply_replaces_what_the_kernel_said():
@@ -135,11 +136,11 @@ def test_apply_replaces_what_the_kernel_said():
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="問1 OK\n"),
                     nbformat.v4.new_output("error", ename="AssertionError", evalue="self-check", traceback=[])]
     passed = nbformat.v4.new_notebook(cells=[cell])
-    evidence.apply(passed, {"q1": None})
+    verdicts.apply(passed, {"q1": None})
     assert [o.output_type for o in passed.cells[0].outputs] == ["stream"]
     failed = nbformat.v4.new_notebook(cells=[nbformat.from_dict(cell)])
     failed.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="問1 OK\n")]
-    evidence.apply(failed, {"q1": ("CheckFailed", "層の数が 3 です")})
+    verdicts.apply(failed, {"q1": ("CheckFailed", "層の数が 3 です")})
     assert failed.cells[0].outputs[-1].evalue == "層の数が 3 です"
 
 
@@ -174,29 +175,29 @@ def test_our_own_failures_are_toolkit_errors_not_a_students_zero(tmp_path, monke
     """A check that raises anything but CheckFailed, or evidence our collecting failed to write: the toolkit's error."""
     from autograder.checks import kadai5
 
-    folder = tmp_path / "kadai5.check_model"
+    folder = tmp_path / "autograder.checks.kadai5.check_model"
     folder.mkdir()
     (folder / evidence.MANIFEST).write_text(json.dumps({"names": {"model": {"kind": "json", "value": 1}}}))
     monkeypatch.setattr(kadai5, "check_model", evidence.uses("model")(lambda ns: {}["no such key"]))
-    ename, message = evidence.judge(tmp_path, "kadai5", "check_model")
-    assert ename == evidence.TOOLKIT and "KeyError" in message
+    ename, message = verdicts.judge(tmp_path, "autograder.checks.kadai5", "check_model")
+    assert ename == verdicts.TOOLKIT and "KeyError" in message
     collected = tmp_path / "collected"
     monkeypatch.setattr(evidence, "_collect", lambda *args: (_ for _ in ()).throw(TypeError("not serialisable")))
     evidence.collect(collected, {}, ("model",), False)  # never raises in the kernel
     manifest = json.loads((collected / evidence.MANIFEST).read_text())
     assert "not serialisable" in manifest[evidence.TOOLKIT_ERROR]
-    with pytest.raises(evidence.ToolkitFault):
-        evidence.load(collected)
+    with pytest.raises(verdicts.ToolkitFault):
+        verdicts.load(collected)
 
 
 def test_tampered_evidence_is_the_students_zero(tmp_path):
     """A file name leaving the folder is tampering: the check fails with a message, it is no toolkit error."""
-    folder = tmp_path / "kadai5.check_model"
+    folder = tmp_path / "autograder.checks.kadai5.check_model"
     folder.mkdir()
     (folder / evidence.MANIFEST).write_text(json.dumps({"names": {"model": {"kind": "model", "file": "../m.keras"}}}))
-    assert evidence.judge(tmp_path, "kadai5", "check_model") == ("CheckFailed", evidence.TAMPERED)
+    assert verdicts.judge(tmp_path, "autograder.checks.kadai5", "check_model") == ("CheckFailed", verdicts.TAMPERED)
     (folder / evidence.MANIFEST).write_text("[1, 2]")
-    assert evidence.judge(tmp_path, "kadai5", "check_model") == ("CheckFailed", evidence.TAMPERED)
+    assert verdicts.judge(tmp_path, "autograder.checks.kadai5", "check_model") == ("CheckFailed", verdicts.TAMPERED)
 
 
 def test_the_machinerys_noise_is_not_shown_to_the_student():

@@ -1,12 +1,7 @@
-"""Outcomes of a failed check: the exception types whose messages students read."""
+"""Outcomes of a failed check (the engine's ``CheckFailed`` and ``NotAttempted``) and finding a student's variable."""
+from autograder.grading.outcomes import CheckFailed, NotAttempted
 
-
-class CheckFailed(AssertionError):
-    """The student's work was checked and is wrong; the message (Japanese) says how."""
-
-
-class NotAttempted(CheckFailed):
-    """What the check needs does not exist yet (the cell was not written or not run)."""
+__all__ = ["CheckFailed", "NotAttempted", "variable"]
 
 
 def variable(ns: dict, name: str, made_by: str):

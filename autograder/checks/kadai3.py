@@ -12,7 +12,7 @@ from autograder.checks import model as structure
 from autograder.checks.errors import CheckFailed, NotAttempted
 from autograder.checks.errors import variable as _get
 from autograder.checks.kadai4 import MODEL1, steps
-from autograder.evidence import uses
+from autograder.grading.kernel.evidence import uses
 
 ASSIGNMENT_ID = "kadai3"
 EPOCHS, BATCH_SIZE = 30, 64  # the lecture's 前回まで slide

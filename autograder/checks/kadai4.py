@@ -4,7 +4,7 @@ Each function takes the notebook's namespace (``globals()`` in the test cell), s
 a missing variable gives a Japanese message instead of a ``NameError``.  In a
 grading kernel the test cell only collects the variables each check declares
 with ``@uses``; the check itself runs on that evidence in the grading process
-(``autograder.evidence``).
+(``autograder.grading.verdicts``).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from autograder.checks import model as structure
 from autograder.checks.errors import CheckFailed
 from autograder.checks.errors import variable as _get
 from autograder.checks.model import dense, dropout
-from autograder.evidence import uses
+from autograder.grading.kernel.evidence import uses
 
 ASSIGNMENT_ID = "kadai4"
 TRAIN_ROWS = 48_000  # 60,000 training images less validation_split=0.2

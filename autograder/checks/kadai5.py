@@ -17,7 +17,7 @@ from autograder.checks import model as structure
 from autograder.checks.errors import CheckFailed, NotAttempted
 from autograder.checks.errors import variable as _get
 from autograder.checks.model import dense, dropout
-from autograder.evidence import uses
+from autograder.grading.kernel.evidence import uses
 
 ASSIGNMENT_ID = "kadai5"
 SPLIT_SEED = 1  # train_test_split(..., random_state=1) in the set-up cell

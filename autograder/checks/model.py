@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from autograder.checks.errors import CheckFailed
 
 UNLOADABLE = "壊れたモデル"
-"""Type name ``autograder.evidence`` gives a model Keras could not reload in safe mode."""
+"""Type name ``autograder.grading.verdicts`` gives a model Keras could not reload in safe mode."""
 
 SUMMARY_HINT = "model.summary() で各層の Output Shape と Param # を確認しましょう。"
 

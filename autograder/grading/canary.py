@@ -29,7 +29,7 @@ class GradingEnvironmentError(AutograderError):
 
 
 def _test_cell(grade_id: str, function: str) -> nbformat.NotebookNode:
-    source = f"from autograder.checks import canary as _canary\n_canary.{function}(globals())\n"
+    source = f"from autograder.grading import canary_checks as _canary\n_canary.{function}(globals())\n"
     return nbformat.v4.new_code_cell(source, metadata={"nbgrader": {
         "grade": True, "grade_id": grade_id, "locked": True, "points": 1, "schema_version": 3,
         "solution": False, "task": False}})

@@ -144,17 +144,18 @@ def _judge(work: Path, assignment_id: str, box) -> dict:
     """Verdicts on the evidence, written into the autograded notebook; returns what the outcome adds."""
     import nbformat
 
-    from autograder import evidence
+    from autograder.grading import verdicts
+    from autograder.grading.kernel.evidence import EVIDENCE_ENV
 
-    os.environ.pop(evidence.EVIDENCE_ENV, None)  # this process judges: a check it calls must never only collect
+    os.environ.pop(EVIDENCE_ENV, None)  # this process judges: a check it calls must never only collect
     graded = work / "autograded" / PLACEHOLDER / assignment_id / f"{assignment_id}.ipynb"
     if not graded.is_file():
         return {}
-    results = evidence.verdicts(work / "source" / assignment_id / f"{assignment_id}.ipynb", box.evidence)
+    results = verdicts.verdicts(_source(work, assignment_id), box.evidence)
     faults = [f"{grade_id}: {verdict[1]}" for grade_id, verdict in results.items()
-              if verdict is not None and verdict[0] == evidence.TOOLKIT]
+              if verdict is not None and verdict[0] == verdicts.TOOLKIT]
     notebook = nbformat.read(graded, as_version=4)
-    evidence.apply(notebook, results)
+    verdicts.apply(notebook, results)
     _quiet_machinery(notebook)
     nbformat.write(notebook, graded)
     return {"judged": sorted(results), "toolkit_errors": faults}
@@ -198,22 +199,23 @@ def _quiet_machinery(notebook) -> None:
             cell.outputs = kept
 
 
-def _checks_module(assignment_id: str) -> str | None:
-    """The module of the assignment's hidden checks (``autograder.checks.kadai5``), or None if it has none."""
-    import importlib.util
-
-    name = f"autograder.checks.{assignment_id}"
-    try:
-        return name if importlib.util.find_spec(name) is not None else None
-    except ImportError:
-        return None
+def _source(work: Path, assignment_id: str) -> Path:
+    return work / "source" / assignment_id / f"{assignment_id}.ipynb"
 
 
-def _import_checks(assignment_id: str) -> None:
+def _check_modules(work: Path, assignment_id: str) -> list[str]:
+    """The modules of the checks the source notebook's test cells call (``autograder.checks.kadai5``): the engine
+    learns them from the assignment, it knows none by name."""
+    from autograder.grading.verdicts import check_modules
+
+    return check_modules(_source(work, assignment_id))
+
+
+def _import_checks(modules: list[str]) -> None:
     import importlib
 
     try:
-        if module := _checks_module(assignment_id):
+        for module in modules:
             importlib.import_module(module)
         import keras  # noqa: F401
     except ImportError:  # judged later, where a failure is reported as the toolkit's
@@ -248,7 +250,8 @@ def _serve(work: Path, assignment_id: str) -> int:
         for p in Autograde.class_traits()["autograde_preprocessors"].default()
     ]
     result: dict = {"success": False, "error": ""}
-    with grading_environment(course, _checks_module(assignment_id)) as ipython_dir:
+    modules = _check_modules(work, assignment_id)
+    with grading_environment(course, modules) as ipython_dir:
         box = _sandbox(work, course, ipython_dir)
         try:
             os.environ.update(box.kernel_env())  # without bubblewrap the kernel inherits it as it is
@@ -263,7 +266,7 @@ def _serve(work: Path, assignment_id: str) -> int:
             except Exception as e:  # noqa: BLE001 -- nbgrader will try to start one itself and report
                 print(f"prewarming the kernel failed: {type(e).__name__}: {e}", flush=True)
             # the verdicts need Keras and the checks here, outside the kernel: import them while waiting
-            threading.Thread(target=_import_checks, args=(assignment_id,), daemon=True).start()
+            threading.Thread(target=_import_checks, args=(modules,), daemon=True).start()
             try:
                 if sys.stdin.buffer.readline() != GO:
                     raise SystemExit(0)

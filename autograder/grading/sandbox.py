@@ -36,7 +36,7 @@ HOME = "/home/student"
 """The kernel's home and working folder inside the sandbox."""
 
 EVIDENCE_DIR = f"{HOME}/.autograder-evidence"
-"""Where the grading cells inside the kernel leave their evidence (see ``autograder.evidence``)."""
+"""Where the grading cells inside the kernel leave their evidence (see ``autograder.grading.kernel.evidence``)."""
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -353,7 +353,7 @@ class Sandbox:
 
     def kernel_env(self) -> dict[str, str]:
         """Variables of the kernel that depend on the sandbox: where it leaves evidence, where it finds the toolkit."""
-        from autograder.evidence import EVIDENCE_ENV
+        from autograder.grading.kernel.evidence import EVIDENCE_ENV
 
         if self.capabilities.isolated:
             return {EVIDENCE_ENV: EVIDENCE_DIR, "PYTHONPATH": TOOLKIT_MOUNT}

@@ -11,7 +11,8 @@ import pytest  # noqa: E402
 
 from autograder.grading.kernel import capture  # noqa: E402
 
-from autograder import evidence
+from autograder.grading import verdicts
+from autograder.grading.kernel import evidence
 from autograder.checks import CheckFailed  # noqa: E402
 from autograder.checks.figures import (  # noqa: E402
     check_history_figure,
@@ -63,7 +64,7 @@ def round_trip(tmp_path, figure_is_shown=True):
     """The namespace the checks see in the grading process: the displayed figures described, then rebuilt."""
     folder = tmp_path / "evidence"
     evidence.collect(folder, {"result": History(HISTORY)}, ("result",), figures=True)
-    return evidence.load(folder)
+    return verdicts.load(folder)
 
 
 def accepted(figure, hist=HISTORY):

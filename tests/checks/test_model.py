@@ -141,9 +141,10 @@ def test_a_model_keras_cannot_reload_says_why(tmp_path):
     """Is a model with activation=tf.nn.softmax (Keras cannot reload it in safe mode) told to use the name instead?"""
     import tensorflow as tf
 
-    from autograder import evidence
+    from autograder.grading import verdicts
+    from autograder.grading.kernel import evidence
 
     model = Sequential([keras.Input((784,)), Dense(32, activation="relu"), Dense(10, activation=tf.nn.softmax)])
     evidence.collect(tmp_path / "e", {"model": model}, ("model",), figures=False)
     with pytest.raises(CheckFailed, match="activation='softmax' のように名前で"):
-        check_structure(evidence.load(tmp_path / "e")["model"], MODEL1)
+        check_structure(verdicts.load(tmp_path / "e")["model"], MODEL1)

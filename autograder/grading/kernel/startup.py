@@ -17,7 +17,8 @@ from autograder.course import COURSE_DIR_ENV, Course
 from autograder.grading.kernel.fast_keras import STEPS_ENV
 
 CHECKS_ENV = "AUTOGRADER_CHECKS"
-"""The module of the assignment's hidden checks, imported at the kernel's start-up (``autograder.checks.kadai5``)."""
+"""The modules of the assignment's hidden checks (comma-separated, as the source notebook's test cells import them),
+imported at the kernel's start-up."""
 
 STARTED = "kernel-started.json"
 """What the start-up file leaves in the evidence folder, before any student code runs: whether the toolkit
@@ -37,9 +38,9 @@ def _autograder_start():
         autograder.grading.kernel.capture.install()
         import autograder.grading.kernel.fast_keras
         autograder.grading.kernel.fast_keras.install_from_environment()
-        import autograder.evidence
-        if os.environ.get("AUTOGRADER_CHECKS"):
-            importlib.import_module(os.environ["AUTOGRADER_CHECKS"])
+        import autograder.grading.kernel.evidence
+        for module in filter(None, os.environ.get("AUTOGRADER_CHECKS", "").split(",")):
+            importlib.import_module(module)
         report.update(ok=True, toolkit=os.path.dirname(autograder.__file__))
     except BaseException as e:  # the grading process reports it: a broken environment is never a student's 0
         report["error"] = "".join(traceback.format_exception_only(type(e), e)).strip()[-2000:]
@@ -67,15 +68,15 @@ def read_started(evidence: Path) -> str | None:
     return f"カーネルでツールキットを読み込めません / the kernel could not import the toolkit: {error}"
 
 
-def kernel_environment(course: Course, ipython_dir: Path, checks: str | None = None) -> dict[str, str]:
+def kernel_environment(course: Course, ipython_dir: Path, checks: list[str] | None = None) -> dict[str, str]:
     """The variables set for grading kernels of ``course`` (startup files under ``ipython_dir``).
 
-    ``checks``: the module of the hidden checks the kernel's start-up imports (a failure there is the grading
+    ``checks``: the modules of the hidden checks the kernel's start-up imports (a failure there is the grading
     environment's, reported before the notebook runs).
     """
     threads = str(course.config.tf_threads)
     return {
-        CHECKS_ENV: checks or "",
+        CHECKS_ENV: ",".join(checks or ()),
         "IPYTHONDIR": str(ipython_dir),
         COURSE_DIR_ENV: str(course.root),
         "TF_NUM_INTRAOP_THREADS": threads,
@@ -88,7 +89,7 @@ def kernel_environment(course: Course, ipython_dir: Path, checks: str | None = N
 
 
 @contextlib.contextmanager
-def grading_environment(course: Course, checks: str | None = None):
+def grading_environment(course: Course, checks: list[str] | None = None):
     """Within this block, kernels nbgrader starts are grading kernels for ``course`` (``checks``: see ``kernel_environment``)."""
     with tempfile.TemporaryDirectory(prefix="autograder-ipython-") as tmp:
         startup = Path(tmp) / "profile_default" / "startup"

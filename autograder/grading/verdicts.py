@@ -1,234 +1,30 @@
-"""Evidence: what a grading cell leaves behind in the student's kernel, and the verdict computed from it elsewhere.
+"""Verdicts, in the grading process (never the kernel): the checks run on the evidence the kernel left.
 
-Plain nbgrader runs hidden tests in the student's own kernel, where the student's
-code can replace anything the test relies on (``keras.Model.count_params``,
-``evaluate``, the traceback display, the test module itself).  Here the hidden
-test cells only *collect*: each check function is declared with the names it
-reads (``@uses("model", "result")``); in a grading kernel (``AUTOGRADER_EVIDENCE``
-set) calling it writes those variables to the evidence folder as plain data —
-a Keras model as a ``.keras`` file, arrays as ``.npy``, a History as its numbers,
-each displayed figure as the data of its axes, lines, legends and images — and
-judges nothing.
-
-After the notebook has run, ``verdicts`` runs in the grading process (never the
-kernel): it reads the source notebook (trusted) to know which checks each graded
-cell calls, rebuilds a namespace from the evidence (``keras.saving.load_model``
-with ``safe_mode=True``, ``numpy.load`` without pickles, JSON) and runs the same
-check functions on it.  The data set, parameter counts and accuracies are
-measured there.  What the kernel printed or raised in a test cell no longer
-counts; the verdict replaces it.
+After the notebook has run, ``verdicts`` reads the source notebook (trusted) to know
+which checks each graded cell calls, rebuilds a namespace from the evidence
+(``keras.saving.load_model`` with ``safe_mode=True``, ``numpy.load`` without pickles,
+JSON) and runs the same check functions on it.  The data set, parameter counts and
+accuracies are measured here.  What the kernel printed or raised in a test cell no
+longer counts; the verdict replaces it (``apply``).
 
 Forging evidence means writing down a real model, real arrays and real figure
 data; the checks then compare them with each other and with the checker's own
 measurements (a History against its model's validation loss and step count, a
 figure against the History, ``score`` against the model evaluated on the test
 set), so a forgery that passes is the honest work.
+
+The engine knows no assignment: the modules of the checks are the ones the source
+notebook's test cells import, whatever package they live in.
 """
 from __future__ import annotations
 
-import functools
 import importlib
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
-EVIDENCE_ENV = "AUTOGRADER_EVIDENCE"
-FIGURES = "__figures__"
-"""Key of the displayed figures (oldest first) in a namespace rebuilt from evidence."""
-
-MANIFEST = "manifest.json"
-MAX_FIGURES = 20
-MAX_JSON_BYTES = 2 * 2**20
-
-
-# ---- in the grading kernel ---------------------------------------------------------------------------------
-
-
-def collecting() -> Path | None:
-    """The evidence folder when this process is a grading kernel, else None."""
-    folder = os.environ.get(EVIDENCE_ENV)
-    return Path(folder) if folder else None
-
-
-def uses(*names: str, figures: bool = False):
-    """Declare the variables a check reads; in a grading kernel, calling it collects them instead of judging.
-
-    The undecorated check stays reachable as ``check.__wrapped__`` (what ``judge`` runs).
-    """
-    def decorate(check):
-        key = f"{check.__module__.rsplit('.', 1)[-1]}.{check.__name__}"
-
-        @functools.wraps(check)
-        def run(ns, *args, **kwargs):
-            folder = collecting()
-            if folder is None:
-                return check(ns, *args, **kwargs)
-            collect(folder / key, ns, names, figures)
-            return None
-
-        run.evidence_key = key
-        return run
-
-    return decorate
-
-
-def collect(folder: Path, ns: dict, names: tuple[str, ...], figures: bool) -> None:
-    """Write ``ns[name]`` for each of ``names`` (and the displayed figures) into ``folder``.
-
-    Never raises: a failure of this code (not of the student's values, which are described as what they
-    are) is written down as ``toolkit_error``, and the verdict then reports the toolkit's error to the
-    instructor instead of telling the student the cell did not run.
-    """
-    try:
-        manifest = _collect(folder, ns, names, figures)
-        text = json.dumps(manifest, ensure_ascii=False)
-    except Exception as e:  # noqa: BLE001 -- our own failure, reported by the verdict as the toolkit's
-        import traceback
-
-        text = json.dumps({"names": {}, TOOLKIT_ERROR: "".join(traceback.format_exception(e))[-3000:]})
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / MANIFEST).write_text(text, encoding="utf-8")
-
-
-TOOLKIT_ERROR = "toolkit_error"
-"""Manifest key: collecting failed in the toolkit's own code (the traceback)."""
-
-
-def _collect(folder: Path, ns: dict, names: tuple[str, ...], figures: bool) -> dict:
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    manifest: dict = {"names": {}}
-    for name in names:
-        value = ns.get(name, _MISSING)
-        try:
-            manifest["names"][name] = _dump(folder, name, value, ns, names)
-        except Exception as e:  # noqa: BLE001 -- a value that cannot be written down is judged as what it is not
-            manifest["names"][name] = {**_opaque(value), "error": f"{type(e).__name__}: {str(e)[:300]}"}
-    if figures:
-        from autograder.grading.kernel import capture
-
-        shown = capture.figures() if capture.is_installed() else []
-        manifest["figures"] = []
-        for i, figure in enumerate(shown[-MAX_FIGURES:]):
-            # a figure we cannot describe is our error (reported as the toolkit's), never "not shown"
-            manifest["figures"].append(_describe_figure(folder, f"figure{i}", figure))
-    return manifest
-
-
-class _Missing:
-    pass
-
-
-_MISSING = _Missing()
-
-
-def _opaque(value) -> dict:
-    try:
-        text = repr(value)[:300]
-    except Exception:  # noqa: BLE001 -- a student's object whose repr fails is still described
-        text = "?"
-    return {"kind": "opaque", "type": type(value).__name__, "repr": text}
-
-
-def _save_model(folder: Path, file: str, model) -> dict:
-    import keras
-
-    try:
-        keras.saving.save_model(model, folder / file)
-    except Exception as e:  # noqa: BLE001 -- a model Keras cannot save is judged as not a model
-        return {**_opaque(model), "error": f"{type(e).__name__}: {str(e)[:300]}"}
-    return {"kind": "model", "file": file}
-
-
-def _is_model(value) -> bool:
-    try:
-        import keras
-    except ImportError:
-        return False
-    return isinstance(value, keras.Model)
-
-
-def _plain(value):
-    """``value`` as JSON data (numbers, strings, lists of them), or raise ``TypeError``."""
-    import numpy as np
-
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return value
-    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
-        return value.item()
-    if isinstance(value, (list, tuple)) and len(value) <= 10_000:
-        return [_plain(v) for v in value]
-    raise TypeError(type(value).__name__)
-
-
-def _dump(folder: Path, name: str, value, ns: dict, names: tuple[str, ...]) -> dict:
-    import numpy as np
-
-    if value is _MISSING:
-        return {"kind": "missing"}
-    if _is_model(value):
-        return _save_model(folder, f"{name}.keras", value)
-    history, params = getattr(value, "history", None), getattr(value, "params", None)
-    if isinstance(history, dict) and not isinstance(value, dict):
-        entry = {"kind": "history", "type": type(value).__name__,
-                 "history": {str(k): [float(x) for x in v] for k, v in history.items()},
-                 "params": {k: v for k, v in (params or {}).items() if isinstance(v, (int, float, str, type(None)))}}
-        trained = getattr(value, "model", None)
-        if "model" in names and trained is not None and trained is ns.get("model"):
-            entry["model"] = {"same_as": "model"}
-        elif _is_model(trained):
-            entry["model"] = _save_model(folder, f"{name}.model.keras", trained)
-        return entry
-    try:
-        data = _plain(value)
-        text = json.dumps(data)
-        if len(text) <= MAX_JSON_BYTES:
-            return {"kind": "json", "value": data, "type": type(value).__name__}
-    except (TypeError, ValueError):
-        pass
-    try:
-        array = np.asarray(value)
-    except Exception:  # noqa: BLE001
-        return _opaque(value)
-    if array.dtype.kind not in "biuf":
-        return _opaque(value)
-    np.save(folder / f"{name}.npy", array, allow_pickle=False)
-    return {"kind": "array", "file": f"{name}.npy", "type": type(value).__name__}
-
-
-def _describe_figure(folder: Path, stem: str, figure) -> dict:
-    import numpy as np
-
-    axes = []
-    for a, ax in enumerate(figure.axes):
-        spec = ax.get_subplotspec()
-        # the grid cell in the figure's own grid: a colorbar nests its parent in a sub-grid, twin axes share the cell
-        spec = spec.get_topmost_subplotspec() if spec is not None else None
-        legend = ax.get_legend()
-        images = []
-        for i, image in enumerate(ax.get_images()):
-            file = f"{stem}.ax{a}.image{i}.npy"
-            np.save(folder / file, np.asarray(image.get_array()), allow_pickle=False)
-            images.append({"file": file, "cmap": image.get_cmap().name})
-        axes.append({
-            # matplotlib gives NumPy integers here: plain ints, or the manifest would not serialise
-            "geometry": [int(v) for v in spec.get_geometry()] if spec is not None else None,
-            "colspan_start": int(spec.colspan.start) if spec is not None else None,
-            "rowspan_start": int(spec.rowspan.start) if spec is not None else None,
-            "label": str(ax.get_label())[:200],  # '<colorbar>' marks a colorbar's axes
-            "lines": [{"label": str(line.get_label()),
-                       "ydata": [float(y) for y in np.asarray(line.get_ydata(), dtype=float).ravel()[:100_000]]}
-                      for line in ax.get_lines()],
-            "legend": None if legend is None else [text.get_text() for text in legend.get_texts()],
-            "images": images,
-        })
-    return {"size": [float(v) for v in figure.get_size_inches()], "axes": axes}
-
-
-# ---- in the grading process: rebuild and judge -------------------------------------------------------------
+from autograder.grading.kernel.evidence import FIGURES, MANIFEST, TOOLKIT_ERROR, evidence_key
+from autograder.grading.outcomes import CheckFailed
 
 
 class Opaque:
@@ -419,13 +215,14 @@ def load(folder: Path) -> dict:
     return ns
 
 
-_IMPORT = re.compile(r"^\s*from\s+autograder\.checks\s+import\s+(\w+)\s+as\s+(\w+)\s*$", re.MULTILINE)
+_IMPORT = re.compile(r"^\s*from\s+([\w.]+)\s+import\s+(\w+)\s+as\s+(\w+)\s*$", re.MULTILINE)
 _CALL = re.compile(r"^\s*(\w+)\.(check_\w+)\(\s*globals\(\)\s*\)\s*$", re.MULTILINE)
 
 
 def checks_of(source: str) -> list[tuple[str, str]]:
-    """``(module, function)`` of every toolkit check a test cell's source calls, in order."""
-    aliases = {alias: module for module, alias in _IMPORT.findall(source)}
+    """``(module, function)`` of every check a test cell's source calls, in order (``from PKG import MODULE as ALIAS``
+    then ``ALIAS.check_x(globals())``; ``module`` is ``PKG.MODULE``)."""
+    aliases = {alias: f"{package}.{module}" for package, module, alias in _IMPORT.findall(source)}
     return [(aliases[alias], function) for alias, function in _CALL.findall(source) if alias in aliases]
 
 
@@ -452,15 +249,13 @@ def judge(folder: Path, module: str, function: str) -> tuple[str, str] | None:
     layer type it did not expect) — the grading process then records the submission as an error for
     the instructor, not a student's 0.
     """
-    from autograder.checks.errors import CheckFailed
-
-    where = folder / f"{module}.{function}"
+    where = folder / evidence_key(module, function)
     if not (where / MANIFEST).is_file():
         return "NotAttempted", NOT_RUN
     try:
-        check = getattr(importlib.import_module(f"autograder.checks.{module}"), function)
+        check = getattr(importlib.import_module(module), function)
     except Exception as e:  # noqa: BLE001 -- the toolkit's own module: its failure is ours
-        return TOOLKIT, f"autograder.checks.{module}.{function} を読み込めません / cannot import: {type(e).__name__}: {e}"
+        return TOOLKIT, f"{module}.{function} を読み込めません / cannot import: {type(e).__name__}: {e}"
     try:
         ns = load(where)
         getattr(check, "__wrapped__", check)(ns)
@@ -476,25 +271,34 @@ def judge(folder: Path, module: str, function: str) -> tuple[str, str] | None:
     return None
 
 
-def verdicts(source_notebook: Path, folder: Path) -> dict[str, tuple[str, str] | None]:
-    """grade_id → verdict (None: passed) for every graded test cell of the source that calls toolkit checks."""
+def _test_cells(source_notebook: Path):
+    """``(grade_id, checks_of(source))`` of every graded test cell of the source notebook that calls checks."""
     import nbformat
 
     notebook = nbformat.read(source_notebook, as_version=4)
-    results: dict[str, tuple[str, str] | None] = {}
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
             continue
-        calls = checks_of(cell.source)
-        if not calls:
-            continue
+        if calls := checks_of(cell.source):
+            yield meta["grade_id"], calls
+
+
+def check_modules(source_notebook: Path) -> list[str]:
+    """Every module whose checks the source notebook's test cells call, sorted."""
+    return sorted({module for _, calls in _test_cells(source_notebook) for module, _ in calls})
+
+
+def verdicts(source_notebook: Path, folder: Path) -> dict[str, tuple[str, str] | None]:
+    """grade_id → verdict (None: passed) for every graded test cell of the source that calls checks."""
+    results: dict[str, tuple[str, str] | None] = {}
+    for grade_id, calls in _test_cells(source_notebook):
         verdict = None
         for module, function in calls:
             verdict = judge(folder, module, function)
             if verdict is not None:
                 break
-        results[meta["grade_id"]] = verdict
+        results[grade_id] = verdict
     return results
 
 

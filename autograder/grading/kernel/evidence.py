@@ -1,0 +1,218 @@
+"""Evidence, collected in the student's grading kernel: what a hidden test cell leaves behind, as plain data.
+
+Plain nbgrader runs hidden tests in the student's own kernel, where the student's
+code can replace anything the test relies on (``keras.Model.count_params``,
+``evaluate``, the traceback display, the test module itself).  Here the hidden
+test cells only *collect*: each check function is declared with the names it
+reads (``@uses("model", "result")``); in a grading kernel (``AUTOGRADER_EVIDENCE``
+set) calling it writes those variables to the evidence folder as plain data —
+a Keras model as a ``.keras`` file, arrays as ``.npy``, a History as its numbers,
+each displayed figure as the data of its axes, lines, legends and images — and
+judges nothing.  The verdict is computed elsewhere (``autograder.grading.verdicts``).
+
+Each check's evidence goes to a folder named by its explicit key, the check's full
+name (``autograder.checks.kadai5.check_model``), which is also how the source
+notebook's test cell names it.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+from pathlib import Path
+
+EVIDENCE_ENV = "AUTOGRADER_EVIDENCE"
+FIGURES = "__figures__"
+"""Key of the displayed figures (oldest first) in a namespace rebuilt from evidence."""
+
+MANIFEST = "manifest.json"
+MAX_FIGURES = 20
+MAX_JSON_BYTES = 2 * 2**20
+
+
+def collecting() -> Path | None:
+    """The evidence folder when this process is a grading kernel, else None."""
+    folder = os.environ.get(EVIDENCE_ENV)
+    return Path(folder) if folder else None
+
+
+def evidence_key(module: str, function: str) -> str:
+    """The name of a check's evidence folder: the check's full name, as the test cell calls it."""
+    return f"{module}.{function}"
+
+
+def uses(*names: str, figures: bool = False):
+    """Declare the variables a check reads; in a grading kernel, calling it collects them instead of judging.
+
+    The undecorated check stays reachable as ``check.__wrapped__`` (what ``judge`` runs).
+    """
+    def decorate(check):
+        key = evidence_key(check.__module__, check.__name__)
+
+        @functools.wraps(check)
+        def run(ns, *args, **kwargs):
+            folder = collecting()
+            if folder is None:
+                return check(ns, *args, **kwargs)
+            collect(folder / key, ns, names, figures)
+            return None
+
+        run.evidence_key = key
+        return run
+
+    return decorate
+
+
+def collect(folder: Path, ns: dict, names: tuple[str, ...], figures: bool) -> None:
+    """Write ``ns[name]`` for each of ``names`` (and the displayed figures) into ``folder``.
+
+    Never raises: a failure of this code (not of the student's values, which are described as what they
+    are) is written down as ``toolkit_error``, and the verdict then reports the toolkit's error to the
+    instructor instead of telling the student the cell did not run.
+    """
+    try:
+        manifest = _collect(folder, ns, names, figures)
+        text = json.dumps(manifest, ensure_ascii=False)
+    except Exception as e:  # noqa: BLE001 -- our own failure, reported by the verdict as the toolkit's
+        import traceback
+
+        text = json.dumps({"names": {}, TOOLKIT_ERROR: "".join(traceback.format_exception(e))[-3000:]})
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST).write_text(text, encoding="utf-8")
+
+
+TOOLKIT_ERROR = "toolkit_error"
+"""Manifest key: collecting failed in the toolkit's own code (the traceback)."""
+
+
+def _collect(folder: Path, ns: dict, names: tuple[str, ...], figures: bool) -> dict:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    manifest: dict = {"names": {}}
+    for name in names:
+        value = ns.get(name, _MISSING)
+        try:
+            manifest["names"][name] = _dump(folder, name, value, ns, names)
+        except Exception as e:  # noqa: BLE001 -- a value that cannot be written down is judged as what it is not
+            manifest["names"][name] = {**_opaque(value), "error": f"{type(e).__name__}: {str(e)[:300]}"}
+    if figures:
+        from autograder.grading.kernel import capture
+
+        shown = capture.figures() if capture.is_installed() else []
+        manifest["figures"] = []
+        for i, figure in enumerate(shown[-MAX_FIGURES:]):
+            # a figure we cannot describe is our error (reported as the toolkit's), never "not shown"
+            manifest["figures"].append(_describe_figure(folder, f"figure{i}", figure))
+    return manifest
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()
+
+
+def _opaque(value) -> dict:
+    try:
+        text = repr(value)[:300]
+    except Exception:  # noqa: BLE001 -- a student's object whose repr fails is still described
+        text = "?"
+    return {"kind": "opaque", "type": type(value).__name__, "repr": text}
+
+
+def _save_model(folder: Path, file: str, model) -> dict:
+    import keras
+
+    try:
+        keras.saving.save_model(model, folder / file)
+    except Exception as e:  # noqa: BLE001 -- a model Keras cannot save is judged as not a model
+        return {**_opaque(model), "error": f"{type(e).__name__}: {str(e)[:300]}"}
+    return {"kind": "model", "file": file}
+
+
+def _is_model(value) -> bool:
+    try:
+        import keras
+    except ImportError:
+        return False
+    return isinstance(value, keras.Model)
+
+
+def _plain(value):
+    """``value`` as JSON data (numbers, strings, lists of them), or raise ``TypeError``."""
+    import numpy as np
+
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        return value.item()
+    if isinstance(value, (list, tuple)) and len(value) <= 10_000:
+        return [_plain(v) for v in value]
+    raise TypeError(type(value).__name__)
+
+
+def _dump(folder: Path, name: str, value, ns: dict, names: tuple[str, ...]) -> dict:
+    import numpy as np
+
+    if value is _MISSING:
+        return {"kind": "missing"}
+    if _is_model(value):
+        return _save_model(folder, f"{name}.keras", value)
+    history, params = getattr(value, "history", None), getattr(value, "params", None)
+    if isinstance(history, dict) and not isinstance(value, dict):
+        entry = {"kind": "history", "type": type(value).__name__,
+                 "history": {str(k): [float(x) for x in v] for k, v in history.items()},
+                 "params": {k: v for k, v in (params or {}).items() if isinstance(v, (int, float, str, type(None)))}}
+        trained = getattr(value, "model", None)
+        if "model" in names and trained is not None and trained is ns.get("model"):
+            entry["model"] = {"same_as": "model"}
+        elif _is_model(trained):
+            entry["model"] = _save_model(folder, f"{name}.model.keras", trained)
+        return entry
+    try:
+        data = _plain(value)
+        text = json.dumps(data)
+        if len(text) <= MAX_JSON_BYTES:
+            return {"kind": "json", "value": data, "type": type(value).__name__}
+    except (TypeError, ValueError):
+        pass
+    try:
+        array = np.asarray(value)
+    except Exception:  # noqa: BLE001
+        return _opaque(value)
+    if array.dtype.kind not in "biuf":
+        return _opaque(value)
+    np.save(folder / f"{name}.npy", array, allow_pickle=False)
+    return {"kind": "array", "file": f"{name}.npy", "type": type(value).__name__}
+
+
+def _describe_figure(folder: Path, stem: str, figure) -> dict:
+    import numpy as np
+
+    axes = []
+    for a, ax in enumerate(figure.axes):
+        spec = ax.get_subplotspec()
+        # the grid cell in the figure's own grid: a colorbar nests its parent in a sub-grid, twin axes share the cell
+        spec = spec.get_topmost_subplotspec() if spec is not None else None
+        legend = ax.get_legend()
+        images = []
+        for i, image in enumerate(ax.get_images()):
+            file = f"{stem}.ax{a}.image{i}.npy"
+            np.save(folder / file, np.asarray(image.get_array()), allow_pickle=False)
+            images.append({"file": file, "cmap": image.get_cmap().name})
+        axes.append({
+            # matplotlib gives NumPy integers here: plain ints, or the manifest would not serialise
+            "geometry": [int(v) for v in spec.get_geometry()] if spec is not None else None,
+            "colspan_start": int(spec.colspan.start) if spec is not None else None,
+            "rowspan_start": int(spec.rowspan.start) if spec is not None else None,
+            "label": str(ax.get_label())[:200],  # '<colorbar>' marks a colorbar's axes
+            "lines": [{"label": str(line.get_label()),
+                       "ydata": [float(y) for y in np.asarray(line.get_ydata(), dtype=float).ravel()[:100_000]]}
+                      for line in ax.get_lines()],
+            "legend": None if legend is None else [text.get_text() for text in legend.get_texts()],
+            "images": images,
+        })
+    return {"size": [float(v) for v in figure.get_size_inches()], "axes": axes}

@@ -1,0 +1,46 @@
+"""The package's layout says who runs what: checked on the import statements themselves."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "autograder"
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports (absolute names, ``from X import Y`` giving ``X`` and ``X.Y``)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_the_engine_imports_no_assignment():
+    """Does nothing under autograder/grading/ import a check library or an assignment's checks?"""
+    for path in (PACKAGE / "grading").rglob("*.py"):
+        assert not any(name.startswith("autograder.checks") for name in _imports(path)), path
+
+
+def test_the_course_model_needs_no_engine():
+    """Does autograder/course/ stay free of TensorFlow, Dask, Flask and the grading engine?"""
+    for path in (PACKAGE / "course").rglob("*.py"):
+        for name in _imports(path):
+            assert not name.startswith(("tensorflow", "keras", "dask", "distributed", "flask", "autograder.grading",
+                                        "autograder.tools", "autograder.portal", "autograder.checks")), (path, name)
+
+
+def test_only_the_graders_import_grade():
+    """Is filing a submission or reading a result done without importing the grading orchestration (Dask, tqdm)?"""
+    graders = {"prove.py", "demo.py", "queue.py", "cli.py", "canary.py", "grade.py"}
+    for path in PACKAGE.rglob("*.py"):
+        if path.name not in graders:
+            assert "autograder.grading.grade" not in _imports(path), path
+
+
+def test_the_kernel_side_judges_nothing():
+    """Does the code that runs in the student's kernel leave the verdicts to the grading process?"""
+    for path in (PACKAGE / "grading" / "kernel").rglob("*.py"):
+        assert "autograder.grading.verdicts" not in _imports(path), path
