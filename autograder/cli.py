@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from autograder.course import load_course
-from autograder.errors import AutograderError
 from autograder.course.results import SubmissionResult
+from autograder.errors import AutograderError
 
 
 def _print_results(results: list[SubmissionResult]) -> None:
@@ -111,7 +111,12 @@ def cmd_solutions(args) -> int:
 
 
 def cmd_accounts(args) -> int:
-    from autograder.portal.store import Store, default_url, import_roster, write_credentials
+    from autograder.portal.store import (
+        Store,
+        default_url,
+        import_roster,
+        write_credentials,
+    )
 
     course = load_course(args.course_dir)
     issued = import_roster(Store(course.config.portal_db_url or default_url(course.root)), Path(args.roster),
@@ -125,9 +130,8 @@ def cmd_accounts(args) -> int:
 def cmd_serve(args) -> int:
     from waitress import serve
 
-    from autograder.portal.app import create_app
-
     from autograder.grading import canary
+    from autograder.portal.app import create_app
 
     course = load_course(args.course_dir)
     print("採点環境を点検しています / checking the grading environment (canary) ...", flush=True)

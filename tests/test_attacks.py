@@ -15,11 +15,11 @@ import nbformat
 import pytest
 from conftest import copy_course
 
-from autograder.grading import canary, sandbox
 from autograder.course.assignment import graded_cells
-from autograder.examples import filled_in
-from autograder.grading.grade import grade
 from autograder.course.results import Status, load_status
+from autograder.examples import filled_in
+from autograder.grading import canary, sandbox
+from autograder.grading.grade import grade
 
 # one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attacks")]

@@ -17,12 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, copy_course
 
-from autograder.grading import canary
 from autograder.course import load_course
+from autograder.course.results import Status, load_status, saved_result
 from autograder.examples import filled_in
+from autograder.grading import canary
 from autograder.grading.grade import grade
-from autograder.course.results import saved_result
-from autograder.course.results import Status, load_status
 from autograder.grading.worker import ENVIRONMENT_PROBLEM
 
 # one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)

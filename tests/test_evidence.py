@@ -14,12 +14,10 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.grading import verdicts
-from autograder.grading.kernel import evidence
-
-from autograder.grading import sandbox
 from autograder.checks import CheckFailed, figures, history
 from autograder.checks.model import check_structure, dense
+from autograder.grading import sandbox, verdicts
+from autograder.grading.kernel import evidence
 
 HISTORY = {"loss": [0.6, 0.4, 0.3], "val_loss": [0.5, 0.45, 0.44],
            "accuracy": [0.7, 0.8, 0.85], "val_accuracy": [0.72, 0.78, 0.8]}

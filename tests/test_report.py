@@ -10,18 +10,13 @@ import pytest
 from matplotlib import font_manager, ft2font
 from matplotlib.font_manager import FontProperties
 
-from autograder.tools import report
-from autograder.course.assignment import GradedCell
 from autograder.course import Course
-from autograder.examples import filled_in
-from autograder.tools.report import (
-    SimilarPair,
-    japanese_font,
-    render_report,
-    similar_pairs,
-    write_report,
-)
+from autograder.course.assignment import GradedCell
 from autograder.course.results import CheckResult, Status, SubmissionResult
+from autograder.examples import filled_in
+from autograder.tools import similarity
+from autograder.tools.report import japanese_font, render_report, write_report
+from autograder.tools.similarity import SimilarPair, similar_pairs
 
 CELLS = [GradedCell("q1_model", 4, False), GradedCell("q2_fit", 4, False), GradedCell("q9_overfitting", 5, True)]
 UNITS = "1層目のユニット数が 64 です。Dense(32, ...) にしてください。"
@@ -126,11 +121,11 @@ def test_missing_japanese_font_is_reported_once(monkeypatch, caplog):
 
 def test_normalising_code_drops_comments_and_layout_but_keeps_names():
     """Do comments and spacing vanish from code while a renamed variable still shows?"""
-    a = report.normalise_code("x = model.fit(a,b)  # train\n\n\nprint( x )\n")
-    assert a == report.normalise_code("# 学習\nx=model.fit(a, b)\nprint(x)")
-    assert a != report.normalise_code("y = model.fit(a, b)\nprint(y)")
-    assert report.normalise_code("model.fit(x,  # unclosed\n") == "model.fit(x,"
-    assert report.normalise_markdown("  過学習とは\n\nOverfitting  ") == "過学習とは overfitting"
+    a = similarity.normalise_code("x = model.fit(a,b)  # train\n\n\nprint( x )\n")
+    assert a == similarity.normalise_code("# 学習\nx=model.fit(a, b)\nprint(x)")
+    assert a != similarity.normalise_code("y = model.fit(a, b)\nprint(y)")
+    assert similarity.normalise_code("model.fit(x,  # unclosed\n") == "model.fit(x,"
+    assert similarity.normalise_markdown("  過学習とは\n\nOverfitting  ") == "過学習とは overfitting"
 
 
 OWN_ANSWER = ("過学習は訓練データを暗記してしまい、新しいデータで性能が落ちることです。"

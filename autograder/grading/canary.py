@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import nbformat
 
-from autograder.grading.bundle import GradingBundle, _digest
 from autograder.course import Course
 from autograder.errors import AutograderError
+from autograder.grading.bundle import GradingBundle, _digest
 
 ASSIGNMENT = "canary"
 STUDENT = "canary"

@@ -237,9 +237,9 @@ def _serve(work: Path, assignment_id: str) -> int:
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
 
+    from autograder.course.nbgrader_setup import nbgrader_config
     from autograder.grading import sandbox
     from autograder.grading.kernel.startup import grading_environment, read_started
-    from autograder.course.nbgrader_setup import nbgrader_config
 
     course = _private_course(work)
     submitted = work / "submitted" / PLACEHOLDER / assignment_id

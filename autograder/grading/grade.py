@@ -34,13 +34,10 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 from tqdm import tqdm
 
-from autograder.grading import canary
-from autograder.course.assignment import graded_cells, total_points
-from autograder.grading.bundle import GradingBundle, fingerprint, make_bundle
 from autograder.course import Course, NotReleased
-from autograder.course.notebook import notebook_problem
-from autograder.errors import log
+from autograder.course.assignment import graded_cells, total_points
 from autograder.course.nbgrader_setup import nbgrader_config
+from autograder.course.notebook import notebook_problem
 from autograder.course.results import (
     Status,
     SubmissionResult,
@@ -48,6 +45,9 @@ from autograder.course.results import (
     read_results,
     saved_result,
 )
+from autograder.errors import log
+from autograder.grading import canary
+from autograder.grading.bundle import GradingBundle, fingerprint, make_bundle
 from autograder.grading.child import KERNEL_DEAD
 from autograder.grading.worker import TaskOutcome, grade_task
 

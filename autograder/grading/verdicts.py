@@ -23,7 +23,12 @@ import json
 import re
 from pathlib import Path
 
-from autograder.grading.kernel.evidence import FIGURES, MANIFEST, TOOLKIT_ERROR, evidence_key
+from autograder.grading.kernel.evidence import (
+    FIGURES,
+    MANIFEST,
+    TOOLKIT_ERROR,
+    evidence_key,
+)
 from autograder.grading.outcomes import CheckFailed
 
 

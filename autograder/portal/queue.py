@@ -11,8 +11,8 @@ from datetime import UTC
 from pathlib import Path
 
 from autograder.course import Course
-from autograder.portal.store import Store, UploadState
 from autograder.course.results import Status
+from autograder.portal.store import Store, UploadState
 
 
 class GradingQueue:
@@ -27,8 +27,8 @@ class GradingQueue:
 
     def process_one(self) -> bool:
         """Grade the oldest queued upload; False if there is none."""
-        from autograder.tools.feedback import write_feedback
         from autograder.grading.grade import grade
+        from autograder.tools.feedback import write_feedback
 
         row = self.store.next_queued()
         if row is None:

@@ -13,8 +13,8 @@ import nbformat
 
 from autograder.course import Course
 from autograder.examples import filled_in, mistake, with_mistakes
-from autograder.tools.export import export_grades
 from autograder.grading.grade import grade
+from autograder.tools.export import export_grades
 from autograder.tools.prove import generate_release, scratch_course
 
 MARKER = ".autograder-demo"

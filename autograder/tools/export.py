@@ -5,8 +5,8 @@ import csv
 from datetime import UTC
 from pathlib import Path
 
-from autograder.course.assignment import graded_cells, total_points
 from autograder.course import ConfigError, Course, CourseConfig
+from autograder.course.assignment import graded_cells, total_points
 from autograder.course.results import Status, SubmissionResult, saved_result
 
 DEFAULT_COLUMNS = CourseConfig.__dataclass_fields__["export_columns"].default

@@ -30,7 +30,6 @@ from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 from autograder.checks.errors import CheckFailed, NotAttempted
 from autograder.course import Course, NotReleased
-from autograder.tools.pages import PAGES, template_text
 from autograder.course.results import (
     STUDENT_LABELS,
     CheckResult,
@@ -38,6 +37,7 @@ from autograder.course.results import (
     SubmissionResult,
     saved_result,
 )
+from autograder.tools.pages import PAGES, template_text
 
 EXPLANATIONS = {
     Status.LATE: "締め切りを過ぎた提出は受け付けていません。この課題は 0 点です。",

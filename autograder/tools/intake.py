@@ -22,11 +22,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-
-from autograder.course.assignment import graded_cells
 from autograder.course import Course
-from autograder.errors import AutograderError
+from autograder.course.assignment import graded_cells
 from autograder.course.notebook import notebook_problem
+from autograder.errors import AutograderError
 
 FILED = "filed"
 SUPERSEDED = "superseded"

@@ -13,11 +13,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.course.assignment import disagreements
 from autograder.course import Course
+from autograder.course.assignment import disagreements
+from autograder.course.results import Status, SubmissionResult
 from autograder.errors import AutograderError
 from autograder.grading.grade import grade, nbgrader_api
-from autograder.course.results import Status, SubmissionResult
 
 SOLUTION, RELEASE = "_solution", "_release"
 
