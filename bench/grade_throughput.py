@@ -6,7 +6,7 @@ Run from the repository (after ``make env data``)::
     .venv/bin/python bench/grade_throughput.py --workers 1,2   # also how ours grows with workers
 
 Both sides grade the same batch (the solution and typical mistakes from
-``autograder.examples``) in their own copy of a scratch course built from this
+``autograder.tools.examples``) in their own copy of a scratch course built from this
 course, on the real Fashion-MNIST, one after the other on this machine:
 
 * **plain**: ``nbgrader autograde kadai4`` as an instructor would run it:
@@ -38,7 +38,7 @@ import nbformat
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
 
 from autograder.course import COURSE_DIR_ENV, load_course
-from autograder.examples import KADAI4_MISTAKES, filled_in, with_mistakes
+from autograder.tools.examples import filled_in, mistakes, with_mistakes
 from autograder.tools.prove import generate_release, scratch_course
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +78,7 @@ def batch(count: int, source: Path, release: Path) -> dict[str, tuple[str, str]]
     correct = filled_in(source, release)
     notebooks = {"b001": ("解答 / the solution", nbformat.writes(correct))}
     for i in range(1, count):
-        mistake = KADAI4_MISTAKES[(i - 1) % len(KADAI4_MISTAKES)]
+        mistake = mistakes(ASSIGNMENT)[(i - 1) % len(mistakes(ASSIGNMENT))]
         notebooks[f"b{i + 1:03d}"] = (mistake.description, nbformat.writes(with_mistakes(correct, mistake)))
     return notebooks
 

@@ -17,7 +17,7 @@ from conftest import copy_course
 
 from autograder.course.assignment import graded_cells
 from autograder.course.results import Status, load_status
-from autograder.examples import filled_in
+from autograder.tools.examples import filled_in
 from autograder.grading import canary, sandbox
 from autograder.grading.grade import grade
 

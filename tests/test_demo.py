@@ -4,8 +4,9 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder.tools.demo import MARKER, STUDENTS, build_demo_course
 from autograder.course.notebook import notebook_problem
+from autograder.tools.demo import MARKER, build_demo_course
+from autograder.tools.examples import assignments, demo_students
 
 
 def _code(path) -> str:
@@ -16,10 +17,10 @@ def test_demo_course_files_example_students(course, tmp_path):
     """Does the demo release every assignment, with a correct, a partly wrong (and for kadai4 a broken) submission?"""
     demo = build_demo_course(course, tmp_path / "demo")
     assert (demo.root / MARKER).is_file()
-    assert sorted(STUDENTS) == sorted(a.id for a in course.config.assignments)
-    for assignment_id, students in STUDENTS.items():
+    assert assignments() == sorted(a.id for a in course.config.assignments)
+    for assignment_id in assignments():
         assert demo.release_notebook(assignment_id).is_file()
-        paths = {sid: demo.submission_notebook(assignment_id, sid) for sid in students}
+        paths = {s.student_id: demo.submission_notebook(assignment_id, s.student_id) for s in demo_students(assignment_id)}
         assert notebook_problem(paths["s2027001"].read_bytes()) is None and notebook_problem(paths["s2027002"].read_bytes()) is None
         correct, partly = _code(paths["s2027001"]), _code(paths["s2027002"])
         assert correct != partly and "NotImplementedError" not in partly

@@ -19,7 +19,7 @@ from conftest import ROOT, copy_course
 
 from autograder.course import load_course
 from autograder.course.results import Status, load_status, saved_result
-from autograder.examples import filled_in
+from autograder.tools.examples import filled_in
 from autograder.grading import canary
 from autograder.grading.grade import grade
 from autograder.grading.worker import ENVIRONMENT_PROBLEM

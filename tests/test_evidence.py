@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from autograder.checks import CheckFailed, figures, history
-from autograder.checks.model import check_structure, dense
+from autograder.checks.structure import check_structure, dense
 from autograder.grading import sandbox, verdicts
 from autograder.grading.kernel import evidence
 

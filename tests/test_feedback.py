@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from conftest import copy_course
 
-from autograder.examples import filled_in, mistake, with_mistakes
+from autograder.tools.examples import filled_in, mistake, with_mistakes
 from autograder.tools.feedback import (
     feedback_page,
     sanitized_notebook,

@@ -44,3 +44,20 @@ def test_the_kernel_side_judges_nothing():
     """Does the code that runs in the student's kernel leave the verdicts to the grading process?"""
     for path in (PACKAGE / "grading" / "kernel").rglob("*.py"):
         assert "autograder.grading.verdicts" not in _imports(path), path
+
+
+def test_every_assignment_is_one_folder_of_checks_and_examples():
+    """Adding 課題6 is source/kadai6/, autograder/checks/kadai6/ and an AssignmentConfig: does every assignment of
+    course_config have its checks folder with typical mistakes, valid variants and demo students, and nothing else?"""
+    from autograder.course import load_course
+    from autograder.tools.examples import assignments, demo_students, mistakes, variants
+
+    course = load_course(PACKAGE.parent)
+    assert assignments() == sorted(a.id for a in course.config.assignments)
+    for assignment_id in assignments():
+        assert course.source_notebook(assignment_id).is_file(), assignment_id
+        assert len(mistakes(assignment_id)) >= 7 and variants(assignment_id), assignment_id
+        students = demo_students(assignment_id)
+        assert any(not s.mistakes and not s.broken for s in students), f"{assignment_id}: no correct demo student"
+        assert any(s.mistakes for s in students), f"{assignment_id}: no demo student with a typical mistake"
+    assert sum(len(variants(a)) for a in assignments()) >= 20

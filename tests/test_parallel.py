@@ -20,7 +20,7 @@ import nbformat
 import pytest
 
 from autograder.course import load_course
-from autograder.examples import filled_in, mistake, with_mistakes
+from autograder.tools.examples import filled_in, mistake, with_mistakes
 from autograder.grading.grade import grade
 from autograder.course.results import Status, load_status
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, copy_course
 
 from autograder.course import load_course
-from autograder.examples import filled_in
+from autograder.tools.examples import filled_in
 from autograder.portal.app import create_app
 from autograder.portal.queue import GradingQueue
 from autograder.portal.store import (

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from autograder.examples import DELIMITER
+from autograder.tools.examples import DELIMITER
 
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir())
 

@@ -1,6 +1,6 @@
 """Correct work written other ways than the solution earns every automatic point, and the visible self-checks agree.
 
-Each assignment's variants (``autograder.examples.VARIANTS``) are combined into a few notebooks,
+Each assignment's variants (``VARIANTS`` in ``autograder/checks/<id>/examples.py``) are combined into a few notebooks,
 each variant on its own questions, so that the expensive kadai4 needs two notebooks and kadai3 two;
 all notebooks of one assignment are graded in one batch through nbgrader and the sandbox.
 
@@ -21,11 +21,20 @@ import pytest
 from conftest import copy_course
 
 from autograder.course.assignment import graded_cells
-from autograder.examples import DELIMITER, MISTAKES, VARIANTS, filled_in, variant, with_mistakes, with_variants
-from autograder.grading.grade import grade
 from autograder.course.results import Status
+from autograder.grading.grade import grade
+from autograder.tools.examples import (
+    DELIMITER,
+    assignments,
+    filled_in,
+    mistakes,
+    variant,
+    variants,
+    with_mistakes,
+    with_variants,
+)
 
-FULL = {"kadai3": 12, "kadai4": 20, "kadai5": 20}  # automatic points, as AUTOMATIC in test_grading.py
+FULL = {"kadai3": 12, "kadai4": 20, "kadai5": 20}  # automatic points (the totals test_config.py checks against the notebooks)
 
 # Each notebook answers in several variants' ways, each variant on its own questions (two variants share a
 # cell only where they edit different lines of it, e.g. kadai4's functional_api and acc_metric in 問1).
@@ -63,13 +72,13 @@ def test_every_variant_is_graded_once_and_the_matrix_is_wide(course):
     """Is every variant in exactly one notebook, within the CI budget, and does the matrix cover what students write?"""
     for assignment_id, groups in NOTEBOOKS.items():
         named = [name for group in groups for name in group]
-        assert sorted(named) == sorted(v.name for v in VARIANTS[assignment_id]), assignment_id
+        assert sorted(named) == sorted(v.name for v in variants(assignment_id)), assignment_id
         assert len(named) == len(set(named))
         notebooks(course, assignment_id)  # every combination applies (raises if an edit no longer fits)
     assert len(NOTEBOOKS["kadai4"]) <= 2 and len(NOTEBOOKS["kadai3"]) <= 2
-    assert sum(len(v) for v in VARIANTS.values()) >= 20
+    assert sum(len(variants(a)) for a in assignments()) >= 20
     for assignment_id in ("kadai4", "kadai5"):
-        text = "\n".join(new for v in VARIANTS[assignment_id] for _, _, new in v.edits)
+        text = "\n".join(new for v in variants(assignment_id) for _, _, new in v.edits)
         for form in ("plt.subplots(1, 2", "keras.Model(inputs", "metrics=['acc']"):
             assert form in text, (assignment_id, form)
 
@@ -224,7 +233,7 @@ KADAI5_SELF_CHECKED_MISTAKES = ("test_statistics", "all_data_statistics", "wrong
 def test_kadai5_self_checks_refuse_what_grading_refuses(course, tmp_path, name):
     """Does each of these kadai5 mistakes fail exactly the visible self-checks of the marks it loses (plain kernel)?"""
     solution = filled_in(course.source_notebook("kadai5"), course.release_notebook("kadai5"))
-    mistake = next(m for m in MISTAKES["kadai5"] if m.name == name)
+    mistake = next(m for m in mistakes("kadai5") if m.name == name)
     ran = _run_plain(with_mistakes(solution, mistake), tmp_path, timeout=600, allow_errors=True)
     failed = {c.metadata["nbgrader"]["grade_id"]: [o.ename for o in c.outputs if o.output_type == "error"]
               for c in ran.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
@@ -295,7 +304,7 @@ def test_kadai4_self_checks_accept_the_variants(course, student_id, monkeypatch)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mistake", [m for m in MISTAKES["kadai4"] if m.lost - KADAI4_LEFT_OUT and
+@pytest.mark.parametrize("mistake", [m for m in mistakes("kadai4") if m.lost - KADAI4_LEFT_OUT and
                                      all(grade_id in KADAI4_IN_PROCESS for grade_id, _, _ in m.edits)],
                          ids=lambda m: m.name)
 def test_kadai4_self_checks_refuse_what_grading_refuses(course, mistake, monkeypatch):

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from conftest import copy_course
 
-from autograder.examples import filled_in, mistake, with_mistakes
+from autograder.tools.examples import filled_in, mistake, with_mistakes
 from autograder.tools.export import export_grades
 from autograder.tools.feedback import write_feedback
 from autograder.grading.grade import grade

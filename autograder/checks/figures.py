@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autograder.grading.kernel import capture
 from autograder.checks import history
 from autograder.checks.errors import CheckFailed, NotAttempted, variable
+from autograder.grading.kernel import capture
 from autograder.grading.kernel.evidence import FIGURES
 
 SIDES = ("左（1つ目）", "右（2つ目）")

@@ -12,40 +12,25 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import Course
-from autograder.examples import filled_in, mistake, with_mistakes
 from autograder.grading.grade import grade
+from autograder.tools.examples import (
+    assignments,
+    demo_students,
+    filled_in,
+    mistake,
+    with_mistakes,
+)
 from autograder.tools.export import export_grades
 from autograder.tools.prove import generate_release, scratch_course
 
 MARKER = ".autograder-demo"
-STUDENTS = {
-    "kadai3": {
-        "s2027001": "正解の提出 / the correct submission",
-        "s2027002": "一部まちがい: 問1で 'gray' なし / partly wrong: no 'gray'",
-    },
-    "kadai4": {
-        "s2027001": "正解の提出 / the correct submission",
-        "s2027002": "一部まちがい: 問1を Dense(64)、問3の凡例なし / partly wrong: 64 units, no legend",
-        "s2027003": "壊れたファイル: 途中で切れた JSON / broken: a truncated file",
-    },
-    "kadai5": {
-        "s2027001": "正解の提出 / the correct submission",
-        "s2027002": "一部まちがい: テストデータ自身の平均で標準化 / partly wrong: test set scaled with its own statistics",
-    },
-}
-"""The example students of each assignment, and what each one submitted."""
-
-
 def _notebooks(demo: Course, assignment_id: str, release: Path) -> dict[str, str]:
+    """Each demo student's notebook of ``assignment_id`` (``DEMO_STUDENTS`` in ``autograder/checks/<id>/examples.py``)."""
     correct = filled_in(demo.source_notebook(assignment_id), release)
-    wrong = {
-        "kadai3": (mistake("no_gray", "kadai3"),),
-        "kadai4": (mistake("wrong_units"), mistake("no_legend")),
-        "kadai5": (mistake("test_statistics", "kadai5"),),
-    }[assignment_id]
-    notebooks = {"s2027001": nbformat.writes(correct), "s2027002": nbformat.writes(with_mistakes(correct, *wrong))}
-    if "s2027003" in STUDENTS[assignment_id]:
-        notebooks["s2027003"] = nbformat.writes(correct)[:5000]
+    notebooks = {}
+    for student in demo_students(assignment_id):
+        text = nbformat.writes(with_mistakes(correct, *(mistake(name, assignment_id) for name in student.mistakes)))
+        notebooks[student.student_id] = text[:5000] if student.broken else text
     return notebooks
 
 
@@ -58,7 +43,7 @@ def build_demo_course(course: Course, folder: Path) -> Course:
     folder.mkdir(parents=True)
     (folder / MARKER).write_text("created by python -m autograder demo; safe to delete\n", encoding="utf-8")
     demo = None
-    for assignment_id in STUDENTS:
+    for assignment_id in assignments():
         demo = scratch_course(course, assignment_id, folder.resolve())
         release = generate_release(demo, assignment_id)
         for student_id, text in _notebooks(demo, assignment_id, release).items():
@@ -72,11 +57,11 @@ def run_demo(course: Course, folder: Path) -> int:
     folder = folder if folder.is_absolute() else course.root / folder
     print(f"デモ用コースを作成し課題を配布します / building the demo course in {folder}")
     demo = build_demo_course(course, folder)
-    for assignment_id, students in STUDENTS.items():
+    for assignment_id in assignments():
         print(f"{assignment_id}:")
-        for student_id, what in students.items():
-            print(f"  {student_id}: {what}")
-    for assignment_id in STUDENTS:
+        for student in demo_students(assignment_id):
+            print(f"  {student.student_id}: {student.description}")
+    for assignment_id in assignments():
         print()
         print(f"{assignment_id} を採点中（1人あたり1〜4分） / grading {assignment_id} (1–4 minutes per notebook)…")
         results = grade(demo, assignment_id)

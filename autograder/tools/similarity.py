@@ -17,7 +17,7 @@ import nbformat
 
 from autograder.course import Course
 from autograder.course.notebook import notebook_problem
-from autograder.examples import DELIMITER
+from autograder.tools.examples import DELIMITER
 
 MIN_ANSWER_CHARS = 20
 """Answer cells with fewer normalised characters are too short to say anything about copying."""

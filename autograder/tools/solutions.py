@@ -19,7 +19,7 @@ from nbconvert import HTMLExporter
 
 from autograder.course import Course
 from autograder.errors import AutograderError
-from autograder.examples import DELIMITER
+from autograder.tools.examples import DELIMITER
 
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL)
 

@@ -6,7 +6,7 @@ import pytest
 from keras.utils import to_categorical
 
 from autograder.checks import CheckFailed, NotAttempted, kadai3
-from autograder.checks.accuracy import fashion_mnist_raw
+from autograder.checks.fashion_mnist import fashion_mnist_raw
 
 
 def prepared():

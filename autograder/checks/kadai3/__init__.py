@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks import accuracy, figures, history
-from autograder.checks import model as structure
+from autograder.checks import fashion_mnist, figures, history, structure
 from autograder.checks.errors import CheckFailed, NotAttempted
 from autograder.checks.errors import variable as _get
 from autograder.checks.kadai4 import MODEL1, steps
@@ -24,7 +23,7 @@ def check_image(ns: dict) -> None:
     shown = [figure for figure in figures.shown(ns) if any(ax.get_images() for ax in figure.axes)]
     if not shown:
         raise NotAttempted("画像が表示されていません。plt.imshow(x_test[1], 'gray') と plt.show() を実行しましょう。")
-    _, (x_test, _) = accuracy.fashion_mnist_raw()
+    _, (x_test, _) = fashion_mnist.fashion_mnist_raw()
     images = [image for figure in shown for ax in figure.axes for image in ax.get_images()]
     shown = [image for image in images if np.asarray(image.get_array()).shape == x_test[1].shape
              and np.array_equal(np.asarray(image.get_array()), x_test[1])]
@@ -42,7 +41,7 @@ def check_image(ns: dict) -> None:
 def check_label(ns: dict) -> None:
     """問1: ``label = y_test[1]``, the class number of test image 1."""
     label = _get(ns, "label", "問1")
-    _, (_, y_test) = accuracy.fashion_mnist_raw()
+    _, (_, y_test) = fashion_mnist.fashion_mnist_raw()
     try:
         value = int(np.asarray(label).item())
     except (TypeError, ValueError):
@@ -54,7 +53,7 @@ def check_label(ns: dict) -> None:
 @uses("x_train", "x_test")
 def check_reshape(ns: dict) -> None:
     """問2: ``x_train``/``x_test`` as float32 rows of 784 values in [0, 1]."""
-    (x_train_raw, _), (x_test_raw, _) = accuracy.fashion_mnist_raw()
+    (x_train_raw, _), (x_test_raw, _) = fashion_mnist.fashion_mnist_raw()
     for name, raw in (("x_train", x_train_raw), ("x_test", x_test_raw)):
         value = np.asarray(_get(ns, name, "問2"))
         rows = len(raw)
@@ -74,7 +73,7 @@ def check_reshape(ns: dict) -> None:
 @uses("y_train", "y_test")
 def check_onehot(ns: dict) -> None:
     """問2: ``y_train``/``y_test`` one-hot with 10 classes (``to_categorical``)."""
-    (_, y_train_raw), (_, y_test_raw) = accuracy.fashion_mnist_raw()
+    (_, y_train_raw), (_, y_test_raw) = fashion_mnist.fashion_mnist_raw()
     for name, raw in (("y_train", y_train_raw), ("y_test", y_test_raw)):
         value = np.asarray(_get(ns, name, "問2"))
         if value.shape != (len(raw), 10):
@@ -114,13 +113,13 @@ def check_accuracy(ns: dict, threshold: float | None = None) -> None:
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or int(np.asarray(optimizer.iterations)) == 0:
         raise NotAttempted("model がまだ学習していません。問4の result = model.fit(...) を実行しましょう。")
-    accuracy.check_accuracy(model, threshold)
+    fashion_mnist.check_accuracy(model, threshold)
 
 
 @uses("test", "model")
 def check_predict(ns: dict) -> None:
     """問5: ``test = model.predict(x_test)`` holds the model's predictions for the test set."""
-    accuracy.check_predictions(_get(ns, "test", "問5"), _get(ns, "model", "問3"), "test")
+    fashion_mnist.check_predictions(_get(ns, "test", "問5"), _get(ns, "model", "問3"), "test")
 
 
 @uses("rounded", "test")

@@ -11,11 +11,10 @@ from __future__ import annotations
 import ast
 import math
 
-from autograder.checks import accuracy, figures, history
-from autograder.checks import model as structure
+from autograder.checks import fashion_mnist, figures, history, structure
 from autograder.checks.errors import CheckFailed
 from autograder.checks.errors import variable as _get
-from autograder.checks.model import dense, dropout
+from autograder.checks.structure import dense, dropout
 from autograder.grading.kernel.evidence import uses
 
 ASSIGNMENT_ID = "kadai4"
@@ -45,7 +44,7 @@ def _check_fit(result, epochs: int, batch_size: int) -> None:
 
 
 def _genuine(result) -> None:
-    history.check_history_is_models(result, *accuracy.validation_set())
+    history.check_history_is_models(result, *fashion_mnist.validation_set())
 
 
 @uses("result")
@@ -86,7 +85,7 @@ def check_evaluate(ns: dict) -> None:
         loss, acc = _loss_and_accuracy(score)
     except (TypeError, ValueError, SyntaxError) as e:
         raise CheckFailed(f"score は [損失, 正解率] の2つの値になるはずです（いまは {score!r}）。score = model.evaluate(x_test, y_test) と書きましょう。") from e
-    true_loss, true_acc = accuracy.measure(_get(ns, "model", "問1"))
+    true_loss, true_acc = fashion_mnist.measure(_get(ns, "model", "問1"))
     # Keras computes the loss from logits, the checker from clipped probabilities:
     # they differ by a few tenths of a percent, evaluating other data differs by far more.
     if abs(acc - true_acc) > 5e-4 or abs(loss - true_loss) > 0.02 * true_loss:
@@ -113,7 +112,7 @@ def _loss_and_accuracy(score) -> tuple[float, float]:
 @uses("test2", "model")
 def check_predict(ns: dict) -> None:
     """問4: ``test2 = model.predict(x_test)`` holds the model's predictions for the test set."""
-    accuracy.check_predictions(_get(ns, "test2", "問4 (model.predict)"), _get(ns, "model", "問1"), "test2")
+    fashion_mnist.check_predictions(_get(ns, "test2", "問4 (model.predict)"), _get(ns, "model", "問1"), "test2")
 
 
 def _check_trained_model(ns: dict, expected, question: str, epochs: int = 10, batch_size: int = 256) -> None:
@@ -149,4 +148,4 @@ def check_free(ns: dict, threshold: float | None = None) -> None:
         from autograder.course import current_course
 
         threshold = current_course().config.assignment(ASSIGNMENT_ID).accuracy_threshold
-    accuracy.check_accuracy(_get(ns, "model", "問8"), threshold)
+    fashion_mnist.check_accuracy(_get(ns, "model", "問8"), threshold)

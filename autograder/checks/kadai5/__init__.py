@@ -12,11 +12,10 @@ import math
 
 import numpy as np
 
-from autograder.checks import figures, history
-from autograder.checks import model as structure
+from autograder.checks import figures, history, structure
 from autograder.checks.errors import CheckFailed, NotAttempted
 from autograder.checks.errors import variable as _get
-from autograder.checks.model import dense, dropout
+from autograder.checks.structure import dense, dropout
 from autograder.grading.kernel.evidence import uses
 
 ASSIGNMENT_ID = "kadai5"

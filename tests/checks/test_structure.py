@@ -8,7 +8,7 @@ from keras.models import Sequential
 
 from autograder.checks import CheckFailed
 from autograder.checks.kadai4 import MODEL1, MODEL3, MODEL4
-from autograder.checks.model import check_structure, layer_table
+from autograder.checks.structure import check_structure, layer_table
 
 
 def lecture_style(*layers):
