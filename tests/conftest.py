@@ -1,18 +1,12 @@
-"""Shared fixtures: the course of this repository and scratch courses with kadai4 released."""
+"""Shared fixtures: the course of this repository and scratch courses with an assignment released (helpers: helpers.py)."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import nbformat
 import pytest
+from helpers import ROOT, copy_course
 
 from autograder.course import Course, load_course
 from autograder.grading.data import ensure_fashion_mnist
-from autograder.grading.grade import grade
 from autograder.tools.prove import generate_release, scratch_course
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -43,20 +37,7 @@ def released(released_course) -> Course:
     return released_course("kadai4")
 
 
-def copy_course(released: Course, folder: Path) -> Course:
-    """A private copy of ``released`` in ``folder``, so tests grading in parallel never share a gradebook."""
-    shutil.copytree(released.root, folder)
-    return Course(root=folder, config=released.config)
-
-
 @pytest.fixture
 def fresh_course(released, tmp_path) -> Course:
     """A private copy of the kadai4 course."""
     return copy_course(released, tmp_path / "course")
-
-
-def submit_and_grade(course: Course, student_id: str, notebook, assignment_id: str = "kadai4") -> object:
-    """File ``notebook`` (a NotebookNode or raw text) as ``student_id``'s work on ``assignment_id`` and grade it."""
-    course.file_submission(assignment_id, student_id, notebook if isinstance(notebook, str) else nbformat.writes(notebook))
-    (result,) = grade(course, assignment_id, [student_id])
-    return result

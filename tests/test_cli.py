@@ -4,9 +4,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from autograder.cli import build_parser
+from helpers import ROOT
 
-from conftest import ROOT
+from autograder.cli import build_parser
 
 
 def commands():

@@ -4,7 +4,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "autograder"
+from helpers import ROOT
+
+PACKAGE = ROOT / "autograder"
 
 
 def _imports(path: Path) -> set[str]:

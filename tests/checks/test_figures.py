@@ -9,10 +9,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from autograder.grading.kernel import capture  # noqa: E402
-
-from autograder.grading import verdicts
-from autograder.grading.kernel import evidence
 from autograder.checks import CheckFailed  # noqa: E402
 from autograder.checks.figures import (  # noqa: E402
     check_history_figure,
@@ -21,6 +17,11 @@ from autograder.checks.figures import (  # noqa: E402
     check_panel,
     last_figure,
     panels,
+)
+from autograder.grading import verdicts
+from autograder.grading.kernel import (
+    capture,  # noqa: E402
+    evidence,
 )
 
 HISTORY = {"loss": [0.6, 0.4, 0.3], "val_loss": [0.5, 0.45, 0.44],

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import matplotlib
 
@@ -13,6 +12,7 @@ import matplotlib.pyplot as plt
 import nbformat
 import numpy as np
 import pytest
+from helpers import ROOT
 
 from autograder.checks import CheckFailed, figures, history
 from autograder.checks.structure import check_structure, dense
@@ -157,7 +157,7 @@ def test_sandbox_command_hides_the_course(tmp_path):
     bwrap = command[command.index("--") + 1:]
     assert "--unshare-all" in bwrap and "--die-with-parent" in bwrap
     mounted = {bwrap[i + 1] for i, a in enumerate(bwrap) if a in ("--bind", "--ro-bind", "--ro-bind-try")}
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     assert str(root) not in mounted and "/" not in mounted and "/tmp" not in mounted
     assert str(root / "autograder") in mounted
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import copy_course, submit_and_grade
+from helpers import copy_course, submit_and_grade
 
 from autograder.course.assignment import graded_cells
 from autograder.course.results import Status

@@ -13,8 +13,8 @@ from matplotlib.font_manager import FontProperties
 from autograder.course import Course
 from autograder.course.assignment import GradedCell
 from autograder.course.results import CheckResult, Status, SubmissionResult
-from autograder.tools.examples import filled_in
 from autograder.tools import similarity
+from autograder.tools.examples import filled_in
 from autograder.tools.report import japanese_font, render_report, write_report
 from autograder.tools.similarity import SimilarPair, similar_pairs
 

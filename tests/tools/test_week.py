@@ -10,15 +10,15 @@ from datetime import datetime
 
 import nbformat
 import pytest
-from conftest import copy_course
+from helpers import copy_course
 
+from autograder.course.results import Status
+from autograder.grading.grade import grade
 from autograder.tools.examples import filled_in, mistake, with_mistakes
 from autograder.tools.export import export_grades
 from autograder.tools.feedback import write_feedback
-from autograder.grading.grade import grade
 from autograder.tools.intake import FILED, LATE_IGNORED, PROBLEM, SUPERSEDED, collect
 from autograder.tools.report import write_report
-from autograder.course.results import Status
 from autograder.tools.solutions import TooEarly, write_solutions
 
 # one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)

@@ -20,9 +20,9 @@ import nbformat
 import pytest
 
 from autograder.course import load_course
-from autograder.tools.examples import filled_in, mistake, with_mistakes
-from autograder.grading.grade import grade
 from autograder.course.results import Status, load_status
+from autograder.grading.grade import grade
+from autograder.tools.examples import filled_in, mistake, with_mistakes
 
 pytestmark = pytest.mark.slow
 

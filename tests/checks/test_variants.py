@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import copy_course
+from helpers import copy_course
 
 from autograder.course.assignment import graded_cells
 from autograder.course.results import Status

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, copy_course
+from helpers import ROOT, copy_course
 
 from autograder.course import load_course
-from autograder.tools.examples import filled_in
 from autograder.portal.app import create_app
 from autograder.portal.queue import GradingQueue
 from autograder.portal.store import (
@@ -24,6 +23,7 @@ from autograder.portal.store import (
     import_roster,
     write_credentials,
 )
+from autograder.tools.examples import filled_in
 
 AID = "kadai5"
 ROSTER = "student_id,name\ns001,山田 花子\ns002,佐藤 太郎\n"

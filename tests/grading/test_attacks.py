@@ -9,17 +9,16 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import copy_course
+from helpers import ROOT, copy_course
 
 from autograder.course.assignment import graded_cells
 from autograder.course.results import Status, load_status
-from autograder.tools.examples import filled_in
 from autograder.grading import canary, sandbox
 from autograder.grading.grade import grade
+from autograder.tools.examples import filled_in
 
 # one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attacks")]
@@ -206,7 +205,7 @@ def attacked(released_course, tmp_path_factory):
     big = nbformat.from_dict(release)
     big.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * (100 * 2**20))]
     kadai4_release = course.root.parent / "kadai4.ipynb"
-    kadai4_release.write_text(Path(__file__).resolve().parent.parent.joinpath("release", "kadai4", "kadai4.ipynb")
+    kadai4_release.write_text(ROOT.joinpath("release", "kadai4", "kadai4.ipynb")
                               .read_text(encoding="utf-8"), encoding="utf-8")
     v3 = nbformat.writes(nbformat.convert(nbformat.from_dict(release), 3), version=3)  # convert changes its argument
     keep = {c.grade_id for c in graded_cells(source) if not c.manual} - {
@@ -405,7 +404,7 @@ def test_kernel_that_never_starts(released_course, tmp_path, monkeypatch):
 
 def test_docs_table_lists_every_case(attacked):
     """Does docs/attacks.md name every case graded here?"""
-    table = (Path(__file__).resolve().parent.parent / "docs" / "attacks.md").read_text(encoding="utf-8")
+    table = (ROOT / "docs" / "attacks.md").read_text(encoding="utf-8")
     for student_id in attacked["results"]:
         assert f"`{student_id}`" in table, student_id
     assert "`kernel_never_starts`" in table and "`monkeypatch_keras`" in table

@@ -8,9 +8,9 @@ import shutil
 import pytest
 
 from autograder.course import ConfigError, Course
-from autograder.tools.export import DEFAULT_COLUMNS, export_grades
-from autograder.grading.grade import grade
 from autograder.course.results import Status
+from autograder.grading.grade import grade
+from autograder.tools.export import DEFAULT_COLUMNS, export_grades
 
 
 def test_every_folder_gets_a_row_with_its_status(fresh_course, tmp_path):

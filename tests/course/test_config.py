@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 from autograder.course.assignment import disagreements, graded_cells
 from autograder.course.nbgrader_setup import nbgrader_config
@@ -62,7 +62,12 @@ def test_deadlines_are_in_course_order(course):
 
 def test_a_wrong_setting_is_named_when_course_config_loads(tmp_path):
     """A wrong late_policy, a number as text, an unknown assignment: a bilingual error naming the field, at load time."""
-    from autograder.course import ConfigError, CourseError, UnknownAssignment, load_course
+    from autograder.course import (
+        ConfigError,
+        CourseError,
+        UnknownAssignment,
+        load_course,
+    )
 
     original = (ROOT / "course_config.py").read_text(encoding="utf-8")
     for change, field in (("late_policy='late'", "CourseConfig.late_policy"), ("cell_timeout='600'", "CourseConfig.cell_timeout"),

@@ -15,14 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, copy_course
+from helpers import ROOT, copy_course
 
 from autograder.course import load_course
 from autograder.course.results import Status, load_status, saved_result
-from autograder.tools.examples import filled_in
 from autograder.grading import canary
 from autograder.grading.grade import grade
 from autograder.grading.worker import ENVIRONMENT_PROBLEM
+from autograder.tools.examples import filled_in
 
 # one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("environment")]

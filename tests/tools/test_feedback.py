@@ -8,16 +8,16 @@ from types import SimpleNamespace
 
 import nbformat
 import pytest
-from conftest import copy_course
+from helpers import copy_course
 
+from autograder.course.results import CheckResult, Status, SubmissionResult
+from autograder.grading.grade import grade
 from autograder.tools.examples import filled_in, mistake, with_mistakes
 from autograder.tools.feedback import (
     feedback_page,
     sanitized_notebook,
     write_feedback,
 )
-from autograder.grading.grade import grade
-from autograder.course.results import CheckResult, Status, SubmissionResult
 
 AID = "kadai5"
 MISTAKES = (mistake("no_legend", AID), mistake("syntax_error", AID))  # a failed check, and variables never made
