@@ -14,13 +14,13 @@ DEFAULT_COLUMNS = CourseConfig.__dataclass_fields__["export_columns"].default
 FIELDS = ("student_id", "name", "score", "max_score", "status", "late", "submitted_at", "message")
 
 
-def collect(course: Course, assignment_id: str) -> list[SubmissionResult]:
+def all_results(course: Course, assignment_id: str) -> list[SubmissionResult]:
     """The latest outcome for every student folder of ``assignment_id`` (graded or not)."""
     return [saved_result(course, assignment_id, student_id) for student_id in course.student_ids()]
 
 
 def student_names(course: Course) -> dict[str, str]:
-    """student id → name, as a roster loaded by ``collect`` put them into nbgrader's gradebook ('' if unknown)."""
+    """student id → name, as a roster loaded by ``python -m autograder collect`` put them into nbgrader's gradebook ('' if unknown)."""
     with course.gradebook() as gb:
         return {s.id: " ".join(n for n in (s.first_name, s.last_name) if n) for s in gb.students}
 
@@ -50,7 +50,7 @@ def export_grades(course: Course, assignment_id: str, out: Path) -> list[Submiss
     max_score = total_points(course.source_notebook(assignment_id))
     due = config.assignment(assignment_id).due
     names = student_names(course)
-    results = collect(course, assignment_id)
+    results = all_results(course, assignment_id)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8-sig") as f:
         writer = csv.writer(f)

@@ -26,7 +26,7 @@ from autograder.course import Course
 from autograder.course.assignment import GradedCell, graded_cells
 from autograder.course.results import INSTRUCTOR_LABELS, Status, SubmissionResult
 from autograder.errors import log
-from autograder.tools.export import collect, student_names
+from autograder.tools.export import all_results, student_names
 from autograder.tools.pages import PAGES
 from autograder.tools.similarity import SimilarPair, similar_pairs
 
@@ -173,7 +173,7 @@ def write_report(course: Course, assignment_id: str, out: Path | None = None) ->
     assignment = course.config.assignment(assignment_id)
     html = render_report(
         f"{assignment.title}（{assignment_id}）採点レポート / class report",
-        collect(course, assignment_id),
+        all_results(course, assignment_id),
         graded_cells(course.source_notebook(assignment_id)),
         student_names(course),
         similar_pairs(course, assignment_id),
