@@ -53,7 +53,7 @@ c.CourseDirectory.db_url = {db_url!r}
 c.Execute.timeout = {timeout}
 '''
 
-CAPTURE_ONLY = "import autograder.grading.kernel.capture\nautograder.capture.install()\n"
+CAPTURE_ONLY = "import autograder.grading.kernel.capture\nautograder.grading.kernel.capture.install()\n"
 
 
 def machine() -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from autograder.errors import AutograderError
 
@@ -54,6 +55,8 @@ def _fits(value, kind) -> bool:
 def _describe(kind) -> str:
     if typing.get_origin(kind) is Literal:
         return " / ".join(repr(choice) for choice in typing.get_args(kind))
+    if isinstance(kind, type):
+        return kind.__name__
     return str(kind).replace("typing.", "").replace("pathlib.", "").replace("datetime.", "")
 
 
@@ -199,6 +202,11 @@ class CourseConfig:
 
     def __post_init__(self) -> None:
         _validate(self)
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"course_config.py の CourseConfig.timezone {self.timezone!r} はタイムゾーンではありません"
+                              f"（例: 'Asia/Tokyo'） / CourseConfig.timezone {self.timezone!r} is not a time zone") from None
         ids = [a.id for a in self.assignments]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"course_config.py: 課題の id が重複しています / assignment ids repeat: {ids}")

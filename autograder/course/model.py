@@ -95,7 +95,9 @@ class Course:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(notebook.encode("utf-8") if isinstance(notebook, str) else notebook)
         stamp = path.parent / TIMESTAMP
-        if submitted_at is not None:
+        if submitted_at is None:
+            stamp.unlink(missing_ok=True)  # an earlier submission's time must not stay with this one
+        else:
             if submitted_at.tzinfo is None:
                 raise ValueError("submitted_at needs its time zone")
             stamp.write_text(submitted_at.isoformat(sep=" "), encoding="utf-8")

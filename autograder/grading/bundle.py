@@ -33,7 +33,8 @@ class GradingBundle:
             path.write_bytes(content)
 
 
-def _digest(files: dict[str, bytes]) -> str:
+def digest_of(files: dict[str, bytes]) -> str:
+    """SHA-256 over every path and content (the ``GradingBundle.digest`` of ``files``)."""
     h = hashlib.sha256()
     for relative in sorted(files):
         h.update(relative.encode() + b"\0" + hashlib.sha256(files[relative]).digest())
@@ -47,7 +48,7 @@ def make_bundle(course: Course, assignment_id: str) -> GradingBundle:
     for path in sorted(source.rglob("*")):
         if path.is_file() and ".ipynb_checkpoints" not in path.parts and "__pycache__" not in path.parts:
             files[path.relative_to(course.root).as_posix()] = path.read_bytes()
-    return GradingBundle(assignment_id, files, _digest(files))
+    return GradingBundle(assignment_id, files, digest_of(files))
 
 
 def fingerprint(bundle: GradingBundle, notebook: bytes, timestamp: str | None) -> str:

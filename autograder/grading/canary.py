@@ -15,7 +15,7 @@ import nbformat
 
 from autograder.course import Course
 from autograder.errors import AutograderError
-from autograder.grading.bundle import GradingBundle, _digest
+from autograder.grading.bundle import GradingBundle, digest_of
 
 ASSIGNMENT = "canary"
 STUDENT = "canary"
@@ -50,7 +50,7 @@ def bundle(course: Course) -> GradingBundle:
     """The canary as a grading bundle of ``course`` (its course_config.py: the same limits and data)."""
     files = {"course_config.py": (course.root / "course_config.py").read_bytes(),
              f"source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb": nbformat.writes(notebook()).encode("utf-8")}
-    return GradingBundle(ASSIGNMENT, files, _digest(files))
+    return GradingBundle(ASSIGNMENT, files, digest_of(files))
 
 
 def verdict(outcome) -> str | None:

@@ -101,13 +101,16 @@ def _prewarmed_execute(km_holder: list):
 
 
 async def _start_kernel(cwd: Path, manager_class):
-    """A grading kernel started in ``cwd`` as nbclient would start it, once it answers."""
+    """A grading kernel started in ``cwd`` as nbclient would start it, once it answers (stopped again if it does not)."""
     km = manager_class(kernel_name="python3")
     await km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"], cwd=str(cwd))
     client = km.client()
     client.start_channels()
     try:
         await client.wait_for_ready(timeout=120)
+    except BaseException:
+        await km.shutdown_kernel(now=True)
+        raise
     finally:
         client.stop_channels()
     return km
@@ -224,8 +227,6 @@ def _import_checks(modules: list[str]) -> None:
 
 def _reason(log: str) -> str | None:
     """The most specific error line of nbgrader's log (``ValidationError: …``), not its closing summary."""
-    import re
-
     lines = [m.group(1) for m in re.finditer(r"^\s*([\w.]*(?:Error|Exception): .+)$", log, re.MULTILINE)
              if "NbGraderException" not in m.group(1)]
     return lines[-1].strip() if lines else None
@@ -257,14 +258,18 @@ def _serve(work: Path, assignment_id: str) -> int:
             os.environ.update(box.kernel_env())  # without bubblewrap the kernel inherits it as it is
             manager_class = sandbox.kernel_manager_class(box, box.kernel_env())
             config.Execute.kernel_manager_class = manager_class
-            broken, prewarmed = None, False
-            try:
-                km_holder.append(run_sync(_start_kernel)(submitted, manager_class))
-                prewarmed = True
-                # read before any student code runs: whether the kernel imported the toolkit and the checks
-                broken = read_started(box.evidence)
-            except Exception as e:  # noqa: BLE001 -- nbgrader will try to start one itself and report
-                print(f"prewarming the kernel failed: {type(e).__name__}: {e}", flush=True)
+            broken = None
+            for attempt in (1, 2):  # a kernel that cannot start is the grading environment's failure, not the student's
+                try:
+                    km_holder.append(run_sync(_start_kernel)(submitted, manager_class))
+                except Exception as e:  # noqa: BLE001 -- reported as the environment's problem below
+                    print(f"starting the grading kernel failed (attempt {attempt}): {type(e).__name__}: {e}", flush=True)
+                    broken = (f"採点用カーネルが起動しません / the grading kernel did not start: "
+                              f"{type(e).__name__}: {str(e)[:300]}")
+                    continue
+                # read before any student code runs: whether the kernel imported this toolkit and the checks
+                broken = read_started(box.evidence, box.kernel_toolkit())
+                break
             # the verdicts need Keras and the checks here, outside the kernel: import them while waiting
             threading.Thread(target=_import_checks, args=(modules,), daemon=True).start()
             try:
@@ -275,8 +280,6 @@ def _serve(work: Path, assignment_id: str) -> int:
             finally:
                 for km in km_holder:  # unused: never reached a notebook
                     run_sync(km.shutdown_kernel)(now=True)
-            if broken is None and not prewarmed and outcome["success"]:
-                broken = read_started(box.evidence)  # nbgrader started the kernel itself: check afterwards
             if broken is not None:
                 print(f"grading environment: {broken}", flush=True)
                 result = {"success": False, "error": broken, "environment": broken,

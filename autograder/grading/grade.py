@@ -295,6 +295,9 @@ def _grade_on_dask(course: Course, bundle: GradingBundle, pending, results: dict
             isolation.setdefault(outcome.sandbox, set()).add(outcome.host.rsplit(":", 1)[0])
             result = record(course, aid, outcome, stamp)
             results[student_id] = _settle(course, aid, result, mark, timing, host=outcome.host)
+            if outcome.fault:  # ours, not the student's: loud, with where to read more
+                log.warning(f"{student_id}: {outcome.message} ({outcome.host}; "
+                            f"autograded/{student_id}/{aid}/grading.log)")
             slowest = sorted([*slowest, (result.seconds, student_id)], reverse=True)[:3]
             bar.set_postfix_str(f"{where}; 最も遅い / slowest: " + ", ".join(f"{s} {t:.0f}s" for t, s in slowest))
             bar.update()

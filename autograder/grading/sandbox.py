@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -274,6 +275,8 @@ def kernel_python() -> str:
     the name (a venv's ``bin/python`` is itself a symlink to the base interpreter) lets Python still find
     the venv's ``pyvenv.cfg`` beside it.
     """
+    if sys.prefix == sys.base_prefix:  # no venv: the interpreter itself, wherever a symlink to it lives
+        return os.path.realpath(sys.executable)
     executable = Path(sys.executable)
     return str(executable.parent.resolve() / executable.name)
 
@@ -284,20 +287,28 @@ def toolkit_path_entry() -> Path:
     What this process's children and an unsandboxed kernel put first on their path: the same toolkit as
     here, without the rest of the folder it lives in (a course folder holds the gradebook).
     """
-    folder = Path(tempfile.gettempdir()) / f"autograder-{os.getuid()}" / "toolkit" / _digest(str(toolkit_folder()))
+    folder = private_folder() / "toolkit" / _digest(str(toolkit_folder()))
     link = folder / "autograder"
     if not link.is_symlink() or os.readlink(link) != str(toolkit_folder()):
-        mine = folder.parent.parent
-        mine.mkdir(mode=0o700, exist_ok=True)
-        if mine.stat().st_uid != os.getuid():  # another user made it first: it could plant its own "toolkit"
-            raise OSError(f"{mine} belongs to another user: set TMPDIR to a private folder")
-        mine.chmod(0o700)
         folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f"autograder.{os.getpid()}"
+        temporary = folder / f"autograder.{os.getpid()}.{threading.get_ident()}"  # one per thread: no race on it
         temporary.unlink(missing_ok=True)
         temporary.symlink_to(toolkit_folder(), target_is_directory=True)
-        temporary.replace(link)
+        temporary.replace(link)  # atomic: a concurrent reader sees the old link or the new one
     return folder
+
+
+def private_folder() -> Path:
+    """This user's private folder for grading (``$TMPDIR/autograder-<uid>``, mode 700), made if needed.
+
+    Raises ``OSError`` if another user made it first: they could plant a template course or a "toolkit" in it.
+    """
+    mine = Path(tempfile.gettempdir()) / f"autograder-{os.getuid()}"
+    mine.mkdir(mode=0o700, exist_ok=True)
+    if mine.stat().st_uid != os.getuid():
+        raise OSError(f"{mine} belongs to another user: remove it, or set TMPDIR to a private folder")
+    mine.chmod(0o700)
+    return mine
 
 
 def _digest(text: str) -> str:
@@ -314,7 +325,7 @@ def python_paths() -> list[str]:
     by itself at ``TOOLKIT_MOUNT`` (with ``pip install -e`` it lives inside a course
     folder, whose other files stay hidden).
     """
-    wanted = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(kernel_python()).parent.parent}
+    wanted = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
     # a folder inside another one given is already there
     return sorted(str(p) for p in wanted if not any(p != q and p.is_relative_to(q) for q in wanted))
 
@@ -358,6 +369,12 @@ class Sandbox:
         if self.capabilities.isolated:
             return {EVIDENCE_ENV: EVIDENCE_DIR, "PYTHONPATH": TOOLKIT_MOUNT}
         return {EVIDENCE_ENV: str(self.evidence), "PYTHONPATH": str(toolkit_path_entry())}
+
+    def kernel_toolkit(self) -> str:
+        """The folder of the ``autograder`` package as the kernel must see it (what its start-up reports)."""
+        if self.capabilities.isolated:
+            return f"{TOOLKIT_MOUNT}/autograder"
+        return str(toolkit_path_entry() / "autograder")
 
     @property
     def evidence(self) -> Path:

@@ -176,9 +176,11 @@ def _load_model(folder: Path, entry: dict):
 
 
 def load(folder: Path) -> dict:
-    """The namespace a check sees, rebuilt from the evidence in ``folder`` (missing names stay missing)."""
-    import numpy as np
+    """The namespace a check sees, rebuilt from the evidence in ``folder`` (missing names stay missing).
 
+    Raises ``EvidenceRefused`` for evidence our collecting cannot have written (it writes one fixed shape), and
+    ``ToolkitFault`` when the kernel's collecting wrote down its own failure.
+    """
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
@@ -186,7 +188,18 @@ def load(folder: Path) -> dict:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("names", {}), dict):
         raise EvidenceRefused("a manifest of the wrong shape")
     if manifest.get(TOOLKIT_ERROR):
-        raise ToolkitFault(f"collecting the evidence failed in the kernel:\n{manifest[TOOLKIT_ERROR]}")
+        # Forgeable by the student's process, but never to their advantage: the submission becomes an error for the
+        # instructor to look at, with this text in its log, instead of a point lost to a fault of ours.
+        raise ToolkitFault(f"collecting the evidence failed in the kernel:\n{str(manifest[TOOLKIT_ERROR])[-3000:]}")
+    try:
+        return _rebuild(folder, manifest)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:  # a shape our collecting never writes
+        raise EvidenceRefused(f"evidence of the wrong shape: {type(e).__name__}: {str(e)[:200]}") from None
+
+
+def _rebuild(folder: Path, manifest: dict) -> dict:
+    import numpy as np
+
     ns: dict = {}
     pending_history = []
     for name, entry in manifest.get("names", {}).items():

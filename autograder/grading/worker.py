@@ -118,12 +118,12 @@ class TemplateError(Exception):
 
 def _templates_dir() -> Path:
     """This user's folder of templates, private: another user who made it first cannot plant a course in it."""
-    mine = Path(tempfile.gettempdir()) / f"autograder-{os.getuid()}"
-    mine.mkdir(mode=0o700, exist_ok=True)
-    if mine.stat().st_uid != os.getuid():
-        raise TemplateError(f"{mine} belongs to another user: remove it, or set TMPDIR to a private folder")
-    mine.chmod(0o700)
-    return mine / "templates"
+    from autograder.grading.sandbox import private_folder
+
+    try:
+        return private_folder() / "templates"
+    except OSError as e:
+        raise TemplateError(str(e)) from None
 
 
 def _template(bundle: GradingBundle) -> Path:

@@ -71,14 +71,15 @@ def test_a_wrong_setting_is_named_when_course_config_loads(tmp_path):
 
     original = (ROOT / "course_config.py").read_text(encoding="utf-8")
     for change, field in (("late_policy='late'", "CourseConfig.late_policy"), ("cell_timeout='600'", "CourseConfig.cell_timeout"),
-                          ("workers=1.5", "CourseConfig.workers")):
+                          ("workers=1.5", "CourseConfig.workers"), ("timezone='Mars/Base'", "CourseConfig.timezone")):
+        said = ("タイムゾーンではありません", "is not a time zone") if "timezone" in field else ("にしてください", "expected")
         folder = tmp_path / field.rsplit(".", 1)[1]
         folder.mkdir()
         (folder / "course_config.py").write_text(
             original + f"\nimport dataclasses\nCONFIG = dataclasses.replace(CONFIG, {change})\n", encoding="utf-8")
         with pytest.raises(ConfigError) as error:
             load_course(folder)
-        assert field in str(error.value) and "にしてください" in str(error.value) and "expected" in str(error.value)
+        assert field in str(error.value) and all(words in str(error.value) for words in said), str(error.value)
         assert error.value.exit_code == 2
     with pytest.raises(UnknownAssignment, match="kadai3, kadai4, kadai5"):
         load_course(ROOT).config.assignment("kadai9")
@@ -101,3 +102,17 @@ def test_defaults_live_in_the_schema(course):
     for module in (ROOT / "autograder").rglob("*.py"):
         assert "getattr(config" not in module.read_text(encoding="utf-8"), module
         assert "getattr(course.config" not in module.read_text(encoding="utf-8"), module
+
+
+def test_filing_again_without_a_time_drops_the_old_one(course, tmp_path):
+    """A submission filed with no time does not keep an earlier submission's timestamp.txt."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from autograder.course import Course
+
+    scratch = Course(root=tmp_path, config=course.config)
+    scratch.file_submission("kadai5", "s1", "{}", datetime(2027, 5, 20, 12, 0, tzinfo=ZoneInfo("Asia/Tokyo")))
+    assert scratch.submission_time("kadai5", "s1")[0] == "2027-05-20 12:00:00+09:00"
+    scratch.file_submission("kadai5", "s1", "{}")
+    assert scratch.submission_time("kadai5", "s1") == (None, None, None)

@@ -196,6 +196,23 @@ def test_tampered_evidence_is_the_students_zero(tmp_path):
     assert verdicts.judge(tmp_path, "autograder.checks.kadai5", "check_model") == ("CheckFailed", verdicts.TAMPERED)
     (folder / evidence.MANIFEST).write_text("[1, 2]")
     assert verdicts.judge(tmp_path, "autograder.checks.kadai5", "check_model") == ("CheckFailed", verdicts.TAMPERED)
+    for forged in ({"names": {"model": {"kind": "json"}}}, {"names": {}, "figures": 5},
+                   {"names": {}, "figures": [{"axes": []}]}):  # shapes our collecting never writes
+        (folder / evidence.MANIFEST).write_text(json.dumps(forged))
+        assert verdicts.judge(tmp_path, "autograder.checks.kadai5", "check_model") == ("CheckFailed", verdicts.TAMPERED)
+
+
+def test_the_start_up_report_names_the_toolkit_it_imported(tmp_path):
+    """A kernel whose start-up imported another copy of the toolkit than grading runs: an environment problem."""
+    from autograder.grading.kernel.startup import STARTED, read_started
+
+    assert "did not finish" in read_started(tmp_path, "/opt/autograder/lib/autograder")
+    (tmp_path / STARTED).write_text(json.dumps({"ok": True, "toolkit": "/opt/autograder/lib/autograder"}))
+    assert read_started(tmp_path, "/opt/autograder/lib/autograder") is None
+    (tmp_path / STARTED).write_text(json.dumps({"ok": True, "toolkit": "/usr/lib/python3/site-packages/autograder"}))
+    assert "another copy of the toolkit" in read_started(tmp_path, "/opt/autograder/lib/autograder")
+    (tmp_path / STARTED).write_text(json.dumps({"ok": False, "error": "ValueError: Unable to import backend"}))
+    assert "Unable to import backend" in read_started(tmp_path, "/opt/autograder/lib/autograder")
 
 
 def test_the_machinerys_noise_is_not_shown_to_the_student():

@@ -2,7 +2,7 @@
 
 In Jupyter, ``plt.show()`` and the end of a cell display the figure and then close
 it (``plt.close('all')``), after which pyplot no longer knows it.  Installed at the
-start of the grading kernel (an IPython startup file written by ``grading_kernel``),
+start of the grading kernel (an IPython startup file written by ``autograder.grading.kernel.startup``),
 this module wraps matplotlib's figure registry so that each figure is remembered,
 in order, at the moment it is closed.  The Figure objects keep their axes, lines
 and legends, which is what the figure checks read.

@@ -2,7 +2,7 @@
 
 Keras runs one Python round trip per batch; with ``steps_per_execution=N`` it
 runs N batches per round trip inside one TensorFlow loop.  The weights, the
-History and the metrics come out bit-identical (``tests/test_fast_keras.py``
+History and the metrics come out bit-identical (``tests/grading/test_fast_keras.py``
 proves it on Fashion-MNIST); what changes is how often *per-batch* callbacks
 are called.  So a grading kernel compiles every model the student did not give
 a ``steps_per_execution`` with ``N``, and falls back to one batch per round

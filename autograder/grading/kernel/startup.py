@@ -53,8 +53,9 @@ del _autograder_start
 '''
 
 
-def read_started(evidence: Path) -> str | None:
-    """None if the kernel's start-up imported the toolkit (``STARTED`` in ``evidence`` says so), else why not."""
+def read_started(evidence: Path, toolkit: str) -> str | None:
+    """None if the kernel's start-up imported the toolkit from ``toolkit`` (``STARTED`` in ``evidence`` says so), else
+    why not.  Read before any student code runs."""
     import json
 
     path = evidence / STARTED
@@ -63,6 +64,9 @@ def read_started(evidence: Path) -> str | None:
     except (OSError, ValueError):
         return "カーネルの起動処理が終わりませんでした / the kernel's start-up did not finish (no start-up report)"
     if isinstance(report, dict) and report.get("ok") is True:
+        if report.get("toolkit") != toolkit:  # another copy of the package than the one grading runs
+            return (f"カーネルが別のツールキットを読み込みました / the kernel imported another copy of the toolkit: "
+                    f"{report.get('toolkit')!r}, expected {toolkit!r}")
         return None
     error = report.get("error") if isinstance(report, dict) else None
     return f"カーネルでツールキットを読み込めません / the kernel could not import the toolkit: {error}"
