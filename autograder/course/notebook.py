@@ -43,8 +43,8 @@ def notebook_problem(data: bytes | str, graded_ids: set[str] | None = None, *, a
         return problem
     if graded_ids:
         present = len(grade_ids(notebook) & graded_ids)
+        if at_least and present < at_least * len(graded_ids):
+            return TOO_FEW_CELLS
         if present == 0:
             return OTHER_ASSIGNMENT
-        if present < at_least * len(graded_ids):
-            return TOO_FEW_CELLS
     return None

@@ -271,7 +271,8 @@ def _serve(work: Path, assignment_id: str) -> int:
                 broken = read_started(box.evidence, box.kernel_toolkit())
                 break
             # the verdicts need Keras and the checks here, outside the kernel: import them while waiting
-            threading.Thread(target=_import_checks, args=(modules,), daemon=True).start()
+            warming = threading.Thread(target=_import_checks, args=(modules,), daemon=True)
+            warming.start()
             try:
                 if sys.stdin.buffer.readline() != GO:
                     raise SystemExit(0)
@@ -285,6 +286,7 @@ def _serve(work: Path, assignment_id: str) -> int:
                 result = {"success": False, "error": broken, "environment": broken,
                           "sandbox": sandbox.description(box.capabilities)}
             else:
+                warming.join()  # judging while that thread still imports Keras would race it (a "circular import")
                 result = _autograded(outcome, box, work, assignment_id)
         finally:
             box.stop()

@@ -34,6 +34,9 @@ from autograder.tools.examples import (
     with_variants,
 )
 
+# one worker grades each assignment's batch once (make test runs pytest-xdist with --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("variants")
+
 FULL = {"kadai3": 12, "kadai4": 20, "kadai5": 20}  # automatic points (the totals test_config.py checks against the notebooks)
 
 # Each notebook answers in several variants' ways, each variant on its own questions (two variants share a
@@ -92,17 +95,17 @@ def _graded(released_course, tmp_path_factory, assignment_id: str) -> dict:
     return {result.student_id: result for result in grade(course, assignment_id, ids)}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one batch per worker, kept even if other modules run in between
 def kadai3_graded(released_course, tmp_path_factory):
     return _graded(released_course, tmp_path_factory, "kadai3")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one batch per worker, kept even if other modules run in between
 def kadai4_graded(released_course, tmp_path_factory):
     return _graded(released_course, tmp_path_factory, "kadai4")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one batch per worker, kept even if other modules run in between
 def kadai5_graded(released_course, tmp_path_factory):
     return _graded(released_course, tmp_path_factory, "kadai5")
 

@@ -185,7 +185,7 @@ def _tamper_cells(release):
     return notebook
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one batch per worker, kept even if other modules run in between
 def attacked(released_course, tmp_path_factory):
     """Every case graded in one batch on two workers, with the honest solution among them."""
     course = copy_course(released_course(AID), tmp_path_factory.mktemp("attacks") / "course")

@@ -47,7 +47,7 @@ def _run(python: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
                           timeout=1200, check=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one batch per worker, kept even if other modules run in between
 def elsewhere(tmp_path_factory):
     """kadai5 graded from a copied course folder as the current folder, with the venv's Python through a symlink,
     then again with ``--course-dir`` from another folder."""

@@ -79,7 +79,7 @@ def occurs(line: str, page: str) -> bool:
 pytestmark = pytest.mark.xdist_group("feedback")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one batch per worker, kept even if other modules run in between
 def graded(released_course, tmp_path_factory):
     """kadai5 graded once for six students, then their feedback pages: correct, two mistakes, a truncated file,
     the release submitted untouched (0 points), a late one and a folder without the notebook."""

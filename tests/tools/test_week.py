@@ -53,7 +53,7 @@ def lms_archive(course, path):
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one batch per worker, kept even if other modules run in between
 def week(released_course, tmp_path_factory):
     """One course through collect → grade → feedback → export → report (grading once for every test here)."""
     tmp = tmp_path_factory.mktemp("week")
