@@ -35,10 +35,11 @@ data: env
 demo: data
 	$(PY) -m autograder demo
 
-# The whole suite, the slow tier (whole kadai4 notebooks graded on the real data) included. --dist loadgroup keeps
-# each module that grades one shared batch (marked xdist_group) on one worker, so the batch is graded once.
+# The whole suite, the slow tier (whole kadai4 notebooks graded on the real data) included. --dist loadfile keeps
+# each test file on one worker, so a module's shared batch is graded once (xdist's loadgroup does not group under
+# pytest 9, whose node ids it can no longer rename).
 test: data
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 # Everything but the slow tier (a minute or two).
 test-fast: data

@@ -34,9 +34,6 @@ from autograder.tools.examples import (
     with_variants,
 )
 
-# one worker grades each assignment's batch once (make test runs pytest-xdist with --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("variants")
-
 FULL = {"kadai3": 12, "kadai4": 20, "kadai5": 20}  # automatic points (the totals test_config.py checks against the notebooks)
 
 # Each notebook answers in several variants' ways, each variant on its own questions (two variants share a

@@ -20,8 +20,8 @@ from autograder.grading import canary, sandbox
 from autograder.grading.grade import grade
 from autograder.tools.examples import filled_in
 
-# one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attacks")]
+# one worker grades the module's batch once: make test distributes whole files (pytest-xdist --dist loadfile)
+pytestmark = pytest.mark.slow
 
 AID = "kadai5"
 FULL = 20  # kadai5's automatic points

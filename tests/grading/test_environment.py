@@ -24,8 +24,8 @@ from autograder.grading.grade import grade
 from autograder.grading.worker import ENVIRONMENT_PROBLEM
 from autograder.tools.examples import filled_in
 
-# one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("environment")]
+# one worker grades the module's batch once: make test distributes whole files (pytest-xdist --dist loadfile)
+pytestmark = pytest.mark.slow
 
 AID = "kadai5"
 AUTOMATIC_POINTS = 20

@@ -75,9 +75,6 @@ def occurs(line: str, page: str) -> bool:
     return line in page or html.escape(line) in page or line in shown_text(page)
 
 
-# one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("feedback")
-
 
 @pytest.fixture(scope="session")  # one batch per worker, kept even if other modules run in between
 def graded(released_course, tmp_path_factory):

@@ -21,8 +21,8 @@ from autograder.tools.intake import FILED, LATE_IGNORED, PROBLEM, SUPERSEDED, co
 from autograder.tools.report import write_report
 from autograder.tools.solutions import TooEarly, write_solutions
 
-# one worker grades the module's batch once (make test runs pytest-xdist with --dist loadgroup)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("week")]
+# one worker grades the module's batch once: make test distributes whole files (pytest-xdist --dist loadfile)
+pytestmark = pytest.mark.slow
 
 AID = "kadai5"
 ROSTER = {"s001": "医療 太郎", "s002": "情報 花子", "s003": "遅刻 次郎", "s004": "重複 三郎", "s005": "破損 四郎"}
