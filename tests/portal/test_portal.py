@@ -194,6 +194,7 @@ def test_student_goes_from_sign_in_to_feedback_in_chromium(released_course, tmp_
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
     from waitress.server import create_server
 
@@ -221,8 +222,13 @@ def test_student_goes_from_sign_in_to_feedback_in_chromium(released_course, tmp_
         driver.find_element(By.ID, "password").send_keys(passwords["s001"])
         driver.find_element(By.ID, "signin").click()
         driver.find_element(By.ID, f"notebook-{AID}").send_keys(str(notebook))
-        driver.find_element(By.ID, f"upload-{AID}").click()
-        assert "受け付けました" in driver.page_source
+        button = driver.find_element(By.ID, f"upload-{AID}")
+        button.click()
+        # click() may return before the form's navigation has begun (seen on a loaded CI machine): wait for the
+        # page after the upload before reading it; the flash is on that first page (the next refresh drops it).
+        WebDriverWait(driver, 120, poll_frequency=0.2).until(expected_conditions.staleness_of(button))
+        WebDriverWait(driver, 60, poll_frequency=0.2).until(lambda d: d.find_elements(By.CSS_SELECTOR, "td.state"))
+        assert "受け付けました" in driver.page_source, driver.page_source
         started = time.monotonic()
         link = WebDriverWait(driver, 600, poll_frequency=2).until(
             lambda d: d.find_elements(By.ID, f"feedback-{AID}") or (d.refresh() and False))
