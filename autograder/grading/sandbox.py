@@ -41,6 +41,11 @@ EVIDENCE_DIR = f"{HOME}/.autograder-evidence"
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
+HIDE_ENV = "AUTOGRADER_HIDE"
+"""Folders a kernel without bubblewrap must not see (``os.pathsep``-separated): set by ``serve --unsafe-no-sandbox``
+for the portal's private folder, inherited by the local Dask workers and their grading children, and handed to
+the jail (``--hide``), which refuses to start the kernel if it cannot hide them."""
+
 BWRAP_NAMESPACES = ("--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000")
 """No network, own processes, IPC and host name; an ordinary user (1000) inside."""
 
@@ -398,6 +403,7 @@ class Sandbox:
         if self.cgroup is not None:
             jail += [f"--cgroup={procs}" for procs in self.cgroup.procs_files()]
         if not self.capabilities.isolated:
+            jail += [f"--hide={path}" for path in os.environ.get(HIDE_ENV, "").split(os.pathsep) if path]
             return [*jail, "--", *command]
         bwrap = [self.capabilities.bwrap, *BWRAP_NAMESPACES, "--die-with-parent", "--new-session",
                  "--hostname", "grading", "--proc", "/proc", "--dev", "/dev",
