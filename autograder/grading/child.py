@@ -144,17 +144,28 @@ def _sandbox(work: Path, course, ipython_dir: Path):
 
 
 def _judge(work: Path, assignment_id: str, box) -> dict:
-    """Verdicts on the evidence, written into the autograded notebook; returns what the outcome adds."""
+    """Verdicts on the evidence, written into the autograded notebook; returns what the outcome adds.
+
+    The judging runs under its own deadline and memory limit (``evidence_limits.judging_limits``): past either, the
+    submission is an error for the instructor (``success`` false, the limit named), never a score.
+    """
     import nbformat
 
-    from autograder.grading import verdicts
+    from autograder.grading import evidence_limits, verdicts
     from autograder.grading.kernel.evidence import EVIDENCE_ENV
 
     os.environ.pop(EVIDENCE_ENV, None)  # this process judges: a check it calls must never only collect
     graded = work / "autograded" / PLACEHOLDER / assignment_id / f"{assignment_id}.ipynb"
     if not graded.is_file():
         return {}
-    results = verdicts.verdicts(_source(work, assignment_id), box.evidence)
+    try:
+        with evidence_limits.judging_limits(
+                seconds=evidence_limits.JUDGING_SECONDS,
+                memory_bytes=box.limits.memory_mb * 2**20 + evidence_limits.JUDGING_HEADROOM_BYTES):
+            results = verdicts.verdicts(_source(work, assignment_id), box.evidence)
+    except evidence_limits.JudgingOverLimit as e:
+        print(f"judging stopped: {e}", flush=True)
+        return {"success": False, "error": str(e)}
     faults = [f"{grade_id}: {verdict[1]}" for grade_id, verdict in results.items()
               if verdict is not None and verdict[0] == verdicts.TOOLKIT]
     notebook = nbformat.read(graded, as_version=4)

@@ -3,7 +3,8 @@
 After the notebook has run, ``verdicts`` reads the source notebook (trusted) to know
 which checks each graded cell calls, rebuilds a namespace from the evidence
 (``keras.saving.load_model`` with ``safe_mode=True``, ``numpy.load`` without pickles,
-JSON) and runs the same check functions on it.  The data set, parameter counts and
+JSON; each file measured first, ``autograder.grading.evidence_limits``) and runs the
+same check functions on it.  The data set, parameter counts and
 accuracies are measured here.  What the kernel printed or raised in a test cell no
 longer counts; the verdict replaces it (``apply``).
 
@@ -19,10 +20,10 @@ notebook's test cells import, whatever package they live in.
 from __future__ import annotations
 
 import importlib
-import json
 import re
 from pathlib import Path
 
+from autograder.grading.evidence_limits import EvidenceRefused, Reading
 from autograder.grading.kernel.evidence import (
     FIGURES,
     MANIFEST,
@@ -111,17 +112,14 @@ class _SubplotSpec:
 
 
 class _Axes:
-    def __init__(self, entry: dict, folder: Path):
-        import numpy as np
-
+    def __init__(self, entry: dict, reading: Reading):
         geometry = entry.get("geometry")
         self._spec = (_SubplotSpec(geometry, entry.get("colspan_start") or 0, entry.get("rowspan_start") or 0)
                       if geometry else None)
         self._label = str(entry.get("label", ""))
         self._lines = [_Line(str(line["label"]), [float(y) for y in line["ydata"]]) for line in entry.get("lines", [])]
         self._legend = None if entry.get("legend") is None else _Legend(entry["legend"])
-        self._images = [_Image(np.load(_inside(folder, image["file"]), allow_pickle=False), str(image["cmap"]))
-                        for image in entry.get("images", [])]
+        self._images = [_Image(reading.array(image["file"]), str(image["cmap"])) for image in entry.get("images", [])]
 
     def get_subplotspec(self):
         return self._spec
@@ -142,33 +140,18 @@ class _Axes:
 class FigureView:
     """What the figure checks read of a matplotlib Figure, rebuilt from its description."""
 
-    def __init__(self, entry: dict, folder: Path):
+    def __init__(self, entry: dict, reading: Reading):
         self._size = tuple(float(v) for v in entry["size"])
-        self.axes = [_Axes(ax, folder) for ax in entry.get("axes", [])]
+        self.axes = [_Axes(ax, reading) for ax in entry.get("axes", [])]
 
     def get_size_inches(self):
         return self._size
 
 
-class EvidenceRefused(Exception):
-    """Evidence that our own collecting cannot have written (a file name leaving the folder, a symlink, a
-    manifest of the wrong shape): the student's process tampered with it, and the check earns nothing."""
-
-
-def _inside(folder: Path, file: str) -> Path:
-    """``folder / file``, refusing names that leave the folder (the evidence is the student's to write)."""
-    if not isinstance(file, str):
-        raise EvidenceRefused(f"bad evidence file name: {file!r}")
-    path = folder / file
-    if "/" in file or "\\" in file or file.startswith(".") or path.is_symlink():
-        raise EvidenceRefused(f"bad evidence file name: {file!r}")
-    return path
-
-
-def _load_model(folder: Path, entry: dict):
+def _load_model(reading: Reading, entry: dict):
+    path = reading.model(entry.get("file"))  # a name leaving the folder, or a zip bomb, is tampering, not a broken model
     import keras
 
-    path = _inside(folder, entry.get("file"))  # a name leaving the folder is tampering, not a broken model
     try:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as e:  # noqa: BLE001 -- what cannot be loaded safely is not a model
@@ -178,13 +161,15 @@ def _load_model(folder: Path, entry: dict):
 def load(folder: Path) -> dict:
     """The namespace a check sees, rebuilt from the evidence in ``folder`` (missing names stay missing).
 
-    Raises ``EvidenceRefused`` for evidence our collecting cannot have written (it writes one fixed shape), and
-    ``ToolkitFault`` when the kernel's collecting wrote down its own failure.
+    Raises ``EvidenceRefused`` for evidence our collecting cannot have written (it writes one fixed shape, within the
+    bounds of ``autograder.grading.evidence_limits``, checked before each file is loaded), and ``ToolkitFault`` when
+    the kernel's collecting wrote down its own failure.
     """
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise EvidenceRefused(f"unreadable manifest: {type(e).__name__}") from None
+        reading = Reading(folder)
+        manifest = reading.manifest(MANIFEST)
+    except OSError as e:
+        raise EvidenceRefused(f"unreadable evidence: {type(e).__name__}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("names", {}), dict):
         raise EvidenceRefused("a manifest of the wrong shape")
     if manifest.get(TOOLKIT_ERROR):
@@ -192,14 +177,14 @@ def load(folder: Path) -> dict:
         # instructor to look at, with this text in its log, instead of a point lost to a fault of ours.
         raise ToolkitFault(f"collecting the evidence failed in the kernel:\n{str(manifest[TOOLKIT_ERROR])[-3000:]}")
     try:
-        return _rebuild(folder, manifest)
+        return _rebuild(reading, manifest)
+    except OSError as e:  # a file that would not read (the kernel is gone: nothing changes the folder any more)
+        raise EvidenceRefused(f"unreadable evidence: {type(e).__name__}: {str(e)[:200]}") from None
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:  # a shape our collecting never writes
         raise EvidenceRefused(f"evidence of the wrong shape: {type(e).__name__}: {str(e)[:200]}") from None
 
 
-def _rebuild(folder: Path, manifest: dict) -> dict:
-    import numpy as np
-
+def _rebuild(reading: Reading, manifest: dict) -> dict:
     ns: dict = {}
     pending_history = []
     for name, entry in manifest.get("names", {}).items():
@@ -209,13 +194,13 @@ def _rebuild(folder: Path, manifest: dict) -> dict:
         if kind == "missing":
             continue
         if kind == "model":
-            ns[name] = _load_model(folder, entry)
+            ns[name] = _load_model(reading, entry)
         elif kind == "history":
             pending_history.append((name, entry))
         elif kind == "json":
             ns[name] = entry["value"]
         elif kind == "array":
-            ns[name] = np.load(_inside(folder, entry["file"]), allow_pickle=False)
+            ns[name] = reading.array(entry["file"])
         else:
             ns[name] = _opaque_value(entry)
     for name, entry in pending_history:
@@ -223,13 +208,13 @@ def _rebuild(folder: Path, manifest: dict) -> dict:
         if trained.get("same_as") == "model":
             model = ns.get("model")
         elif trained.get("kind") == "model":
-            model = _load_model(folder, trained)
+            model = _load_model(reading, trained)
         else:
             model = None
         ns[name] = HistoryView({str(k): [float(x) for x in v] for k, v in entry["history"].items()},
                                dict(entry.get("params") or {}), model)
     if "figures" in manifest:
-        ns[FIGURES] = [FigureView(figure, folder) for figure in manifest["figures"]]
+        ns[FIGURES] = [FigureView(figure, reading) for figure in manifest["figures"]]
     return ns
 
 
@@ -265,7 +250,10 @@ def judge(folder: Path, module: str, function: str) -> tuple[str, str] | None:
     ``(TOOLKIT, why)`` when the toolkit itself failed: the check module would not import, collecting
     failed in the kernel, or the check raised anything but ``CheckFailed`` on the evidence (a value or a
     layer type it did not expect) — the grading process then records the submission as an error for
-    the instructor, not a student's 0.
+    the instructor, not a student's 0.  ``("CheckFailed", TAMPERED)`` for evidence our collecting cannot
+    have written, a file beyond the bounds of ``evidence_limits`` included.  A ``MemoryError`` (NumPy's, or
+    TensorFlow's ``ResourceExhaustedError``) is raised on: under ``evidence_limits.judging_limits`` it ends
+    the judging of the submission.
     """
     where = folder / evidence_key(module, function)
     if not (where / MANIFEST).is_file():
@@ -281,7 +269,11 @@ def judge(folder: Path, module: str, function: str) -> tuple[str, str] | None:
         return type(e).__name__, str(e)
     except EvidenceRefused:
         return "CheckFailed", TAMPERED
+    except MemoryError:  # over the judging's memory limit (``evidence_limits.judging_limits``): the submission's error
+        raise
     except Exception as e:  # noqa: BLE001 -- anything else is a fault of the toolkit, reported as such
+        if type(e).__name__ == "ResourceExhaustedError":  # TensorFlow's MemoryError
+            raise MemoryError(str(e)[:300]) from e
         import traceback
 
         detail = "".join(traceback.format_exception(e))[-1500:]

@@ -29,6 +29,17 @@ FIGURES = "__figures__"
 MANIFEST = "manifest.json"
 MAX_FIGURES = 20
 MAX_JSON_BYTES = 2 * 2**20
+"""A value whose JSON is longer than this is saved as an array (or described as opaque), not written into the manifest."""
+
+MAX_PLAIN_DEPTH = 32
+"""Lists nested deeper than this are not JSON data here (saved as an array, or described as opaque): what the grading
+process reads back stays far from Python's recursion limit (``autograder.grading.evidence_limits.MAX_JSON_DEPTH``)."""
+
+MAX_MANIFEST_BYTES = 8 * 2**20
+"""The longest manifest this collecting writes (UTF-8 bytes): over it, the oldest figures are left out first (the checks
+read the last ones).  Typical manifests are a few kilobytes; the bound leaves room for four lines of 100,000 points,
+or four values of ``MAX_JSON_BYTES``.  The grading process refuses a longer one unread
+(``autograder.grading.evidence_limits``): parsing JSON takes up to 30 times its length in memory."""
 
 
 def collecting() -> Path | None:
@@ -73,7 +84,7 @@ def collect(folder: Path, ns: dict, names: tuple[str, ...], figures: bool) -> No
     """
     try:
         manifest = _collect(folder, ns, names, figures)
-        text = json.dumps(manifest, ensure_ascii=False)
+        text = _fitting(folder, manifest)
     except Exception as e:  # noqa: BLE001 -- our own failure, reported by the verdict as the toolkit's
         import traceback
 
@@ -84,6 +95,27 @@ def collect(folder: Path, ns: dict, names: tuple[str, ...], figures: bool) -> No
 
 TOOLKIT_ERROR = "toolkit_error"
 """Manifest key: collecting failed in the toolkit's own code (the traceback)."""
+
+
+def _fitting(folder: Path, manifest: dict) -> str:
+    """``manifest`` as JSON text of at most ``MAX_MANIFEST_BYTES``, leaving out the oldest figures (and their image
+    files) while it is longer; raises ``ValueError`` if even without figures it is (never seen: its values are bounded)."""
+    text = json.dumps(manifest, ensure_ascii=False)
+    figures = manifest.get("figures") or []
+    excess, dropped = len(text.encode("utf-8")) - MAX_MANIFEST_BYTES, 0
+    while excess > 0 and dropped < len(figures):
+        excess -= len(json.dumps(figures[dropped], ensure_ascii=False).encode("utf-8")) + len(", ")
+        dropped += 1
+    if dropped:
+        for figure in figures[:dropped]:
+            for ax in figure["axes"]:
+                for image in ax["images"]:
+                    (folder / image["file"]).unlink(missing_ok=True)
+        manifest["figures"] = figures[dropped:]
+        text = json.dumps(manifest, ensure_ascii=False)
+    if len(text.encode("utf-8")) > MAX_MANIFEST_BYTES:
+        raise ValueError(f"the evidence manifest is longer than {MAX_MANIFEST_BYTES} bytes")
+    return text
 
 
 def _collect(folder: Path, ns: dict, names: tuple[str, ...], figures: bool) -> dict:
@@ -141,16 +173,17 @@ def _is_model(value) -> bool:
     return isinstance(value, keras.Model)
 
 
-def _plain(value):
-    """``value`` as JSON data (numbers, strings, lists of them), or raise ``TypeError``."""
+def _plain(value, depth: int = 0):
+    """``value`` as JSON data (numbers, strings, lists of them nested at most ``MAX_PLAIN_DEPTH`` deep), or raise
+    ``TypeError``."""
     import numpy as np
 
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         return value.item()
-    if isinstance(value, (list, tuple)) and len(value) <= 10_000:
-        return [_plain(v) for v in value]
+    if isinstance(value, (list, tuple)) and len(value) <= 10_000 and depth < MAX_PLAIN_DEPTH:
+        return [_plain(v, depth + 1) for v in value]
     raise TypeError(type(value).__name__)
 
 
