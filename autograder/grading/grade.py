@@ -37,7 +37,7 @@ from tqdm import tqdm
 from autograder.course import Course, NotReleased
 from autograder.course.assignment import graded_cells, total_points
 from autograder.course.nbgrader_setup import nbgrader_config
-from autograder.course.notebook import notebook_problem
+from autograder.course.notebook import notebook_problem, release_shape
 from autograder.course.results import (
     Status,
     SubmissionResult,
@@ -46,6 +46,7 @@ from autograder.course.results import (
     saved_result,
 )
 from autograder.errors import log
+from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.grading import canary
 from autograder.grading.bundle import GradingBundle, fingerprint, make_bundle
 from autograder.grading.child import KERNEL_DEAD
@@ -119,7 +120,7 @@ def _log_timing(course: Course, assignment_id: str, rows: list[dict]) -> Path:
     fields = ["finished_utc", "student_id", "status", "score", "max_score", "seconds", "host", "fingerprint"]
     new = not path.is_file()
     with path.open("a", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
+        writer = SpreadsheetSafeWriter(csv.DictWriter(f, fieldnames=fields))  # student ids come from file names
         if new:
             writer.writeheader()
         writer.writerows(rows)
@@ -187,6 +188,7 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
     reject_late = course.config.late_policy == "reject"
     bundle = make_bundle(course, assignment_id)
     graded_ids = {cell.grade_id for cell in graded_cells(course.source_notebook(assignment_id))}
+    release = release_shape(course.release_notebook(assignment_id))  # its cell limit, the grade_ids nbgrader knows
     targets = students if students is not None else course.student_ids()
     results: dict[str, SubmissionResult] = {}
     timing: list[dict] = []
@@ -207,7 +209,8 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
         if reject_late and stamp is not None and stamp > due:
             settled.append((SubmissionResult(student_id, Status.LATE, late_message(course, stamp, due)), mark))
             continue
-        if reason := (notebook_problem(data, graded_ids) or stamp_problem):
+        # invalid here, before any grading child: whatever nbgrader's autograde would fail on is this student's alone
+        if reason := (notebook_problem(data, graded_ids, release=release) or stamp_problem):
             settled.append((SubmissionResult(student_id, Status.INVALID, reason), mark))
             continue
         pending.append((student_id, data, stamp_text, stamp, mark))
