@@ -8,13 +8,24 @@ before the due date (or, when all are late, the latest late one, which grading
 then treats by the late policy), and files it as
 ``submitted/<student_id>/<assignment>/<assignment>.ipynb`` with nbgrader's
 ``timestamp.txt``.  Every file that is not filed is listed with its reason, and
-every file's fate is written to ``logs/collect-<assignment>.csv``.
+every file's fate is written to ``logs/collect-<assignment>.csv`` (its cells neutralised
+against spreadsheet formulas: file names and roster names are the students').
+
+The download is the students' input, so reading it has a bounded cost: files that are not
+``.ipynb`` (and files of unknown students) are listed, never read; a notebook bigger than
+``collect_notebook_mb`` is refused unread, and every read stops at that limit even if a zip
+header lies about the size; in a folder, symbolic links are listed, never followed.  Only one
+notebook is held in memory at a time: each is read to be checked, and read again to be filed.
 """
 from __future__ import annotations
 
 import csv
+import lzma
+import os
 import re
+import stat
 import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +35,8 @@ from zoneinfo import ZoneInfo
 
 from autograder.course import Course
 from autograder.course.assignment import graded_cells
-from autograder.course.notebook import notebook_problem
+from autograder.course.csv_cells import SpreadsheetSafeWriter
+from autograder.course.notebook import ReleaseShape, notebook_problem, release_shape
 from autograder.errors import AutograderError
 
 FILED = "filed"
@@ -91,20 +103,66 @@ def read_roster(path: Path) -> dict[str, str]:
             for row in rows if (row.get("student_id") or "").strip()}
 
 
-def _files(download: Path) -> Iterator[tuple[str, bytes | None, str]]:
-    """(path inside the download, content or None, problem) for every file of a zip archive or a folder."""
-    if download.is_dir():
-        for path in sorted(p for p in download.rglob("*") if p.is_file()):
-            yield path.relative_to(download).as_posix(), path.read_bytes(), ""
-        return
-    if not download.is_file():
-        raise IntakeError(f"{download} がありません / no such file or folder: {download}")
-    try:
-        archive = zipfile.ZipFile(download)
-    except zipfile.BadZipFile as e:
-        raise IntakeError(f"{download} は zip ファイルとして読めません / not a zip archive: {e}") from e
-    with archive:
-        for info in archive.infolist():
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError)
+
+NOT_A_NOTEBOOK = "ノートブック (.ipynb) ではありません / not a notebook (.ipynb) file"
+SYMLINK = "シンボリックリンクはたどりません / a symbolic link: not followed, not read"
+NOT_A_FILE = "ふつうのファイルではありません / not a regular file: not read"
+
+
+class NotRead(Exception):
+    """A file of the download that is not read, or not read whole; its message is the bilingual reason."""
+
+
+@dataclass(frozen=True)
+class DownloadFile:
+    """One file of an LMS download, listed but not read."""
+
+    name: str
+    """Its path inside the archive or folder (``/``-separated)."""
+
+    size: int = 0
+    """Its size as the zip header or the file system gives it (a header can lie: reads are bounded anyway)."""
+
+    problem: str = ""
+    """Why it is never read (a symbolic link, not a regular file), or ''."""
+
+    entry: zipfile.ZipInfo | Path | None = field(default=None, repr=False, compare=False)
+    """Where its bytes are: the archive's entry or the file in the folder."""
+
+
+class Download:
+    """An LMS download (a .zip archive or a folder) open for ``collect``: lists its files, reads one at a bounded cost.
+
+    ``limit``: the most bytes a file may have to be read (``collect_notebook_mb``).  Use as a context
+    manager; entering raises ``IntakeError`` when ``path`` is no such file or not a zip archive.
+    """
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path, self.limit = path, limit
+        self._archive: zipfile.ZipFile | None = None
+
+    def __enter__(self) -> Download:
+        if self.path.is_dir():
+            return self
+        if not self.path.is_file():
+            raise IntakeError(f"{self.path} がありません / no such file or folder: {self.path}")
+        try:
+            self._archive = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as e:
+            raise IntakeError(f"{self.path} は zip ファイルとして読めません / not a zip archive: {e}") from e
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._archive is not None:
+            self._archive.close()
+
+    def files(self) -> Iterator[DownloadFile]:
+        """Every file of the download, in order, none of them read."""
+        if self._archive is None:
+            yield from self._folder_files()
+            return
+        for info in self._archive.infolist():
             if info.is_dir():
                 continue
             name = info.filename
@@ -112,15 +170,70 @@ def _files(download: Path) -> Iterator[tuple[str, bytes | None, str]]:
                 name = name.encode("cp437").decode("utf-8") if not info.flag_bits & 0x800 else name
             except (UnicodeEncodeError, UnicodeDecodeError):
                 pass  # an old archiver's own code page: keep the name as Python read it
+            yield DownloadFile(name, info.file_size, entry=info)
+
+    def _folder_files(self) -> Iterator[DownloadFile]:
+        found: list[tuple[str, Path | None, str]] = []
+
+        def unreadable(error: OSError) -> None:  # os.walk would skip a folder it cannot list, silently
+            where = Path(error.filename or self.path)
+            found.append((where.relative_to(self.path).as_posix(), None, f"フォルダが読めません / cannot read the folder: {error}"))
+
+        for folder, subfolders, names in os.walk(self.path, onerror=unreadable):  # never into a linked folder
+            for name in names + [d for d in subfolders if os.path.islink(os.path.join(folder, d))]:
+                path = Path(folder, name)
+                found.append((path.relative_to(self.path).as_posix(), path, ""))
+        for name, path, problem in sorted(found, key=lambda f: f[0]):
+            if problem:
+                yield DownloadFile(name, problem=problem)
+                continue
             try:
-                yield name, archive.read(info), ""
-            except (zipfile.BadZipFile, OSError, RuntimeError) as e:
-                yield name, None, f"アーカイブから取り出せません / cannot extract: {e}"
+                mode = path.lstat()
+            except OSError as e:
+                yield DownloadFile(name, problem=f"ファイルが読めません / cannot read: {e}")
+                continue
+            if stat.S_ISLNK(mode.st_mode):
+                yield DownloadFile(name, problem=SYMLINK)
+            elif not stat.S_ISREG(mode.st_mode):
+                yield DownloadFile(name, problem=NOT_A_FILE)
+            else:
+                yield DownloadFile(name, mode.st_size, entry=path)
+
+    def too_large(self, size: int) -> str:
+        """Why a file of (at least) ``size`` bytes is not read, in both languages."""
+        mb, size_mb = self.limit / 2**20, size / 2**20
+        return (f"{mb:g} MB を超えるので読みません（{size_mb:.1f} MB 以上。course_config の collect_notebook_mb） / "
+                f"larger than {mb:g} MB (at least {size_mb:.1f} MB; collect_notebook_mb): not read")
+
+    def read(self, file: DownloadFile) -> bytes:
+        """The bytes of ``file``, never more than ``limit`` read; raises ``NotRead`` (too large, cannot extract)."""
+        if file.size > self.limit:
+            raise NotRead(self.too_large(file.size))
+        if isinstance(file.entry, zipfile.ZipInfo):
+            try:
+                with self._archive.open(file.entry) as stream:
+                    data = stream.read(self.limit + 1)  # the header's size is the student's word
+            except (*_ZIP_ERRORS, OSError, RuntimeError, NotImplementedError, EOFError) as e:
+                # a bad CRC (a lying header), broken data, encryption, an unknown compression method
+                raise NotRead(f"アーカイブから取り出せません / cannot extract: {type(e).__name__}: {e}") from e
+        else:
+            try:
+                # O_NOFOLLOW, O_NONBLOCK: the file may have become a link or a FIFO since it was listed
+                fd = os.open(file.entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                with open(fd, "rb") as stream:
+                    if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                        raise NotRead(NOT_A_FILE)
+                    data = stream.read(self.limit + 1)
+            except OSError as e:
+                raise NotRead(f"ファイルが読めません / cannot read: {e}") from e
+        if len(data) > self.limit:
+            raise NotRead(self.too_large(len(data)))
+        return data
 
 
-def _read_upload(upload: Upload, data: bytes, assignment_ids: set[str]) -> None:
-    """Fill ``upload.text``, or set its problem: unreadable, not a notebook of this assignment."""
-    if problem := notebook_problem(data, assignment_ids, at_least=0.5):
+def _read_upload(upload: Upload, data: bytes, assignment_ids: set[str], release: ReleaseShape | None = None) -> None:
+    """Fill ``upload.text``, or set its problem: unreadable, malformed, not a notebook of this assignment."""
+    if problem := notebook_problem(data, assignment_ids, at_least=0.5, release=release):
         upload.reason = problem
         return
     upload.text = data.decode("utf-8")
@@ -141,48 +254,58 @@ def collect(course: Course, assignment_id: str, download: Path, roster: Path | N
     roster_path = roster or (course.root / config.roster if config.roster else None)
     names = read_roster(roster_path) if roster_path else None
     cell_ids = {c.grade_id for c in graded_cells(course.source_notebook(assignment_id))}
+    release = release_shape(course.release_notebook(assignment_id))  # None before the release: checked by shape only
 
     uploads: list[Upload] = []
-    for name, data, problem in _files(Path(download)):
-        upload = Upload(name)
-        uploads.append(upload)
-        if problem:
-            upload.reason = problem
-            continue
-        if not name.lower().endswith(".ipynb"):
-            upload.reason = "ノートブック (.ipynb) ではありません / not a notebook (.ipynb) file"
-            continue
-        match = pattern.search(name.rsplit("/", 1)[-1])  # the file's own name, never its folders
-        if not match:
-            upload.reason = ("ファイル名から学籍番号と提出時刻が読めません（course_config の lms_filename_pattern） / "
-                             "no student id and time in the file name (lms_filename_pattern)")
-            continue
-        upload.student_id = match.group("student")
-        try:
-            upload.submitted_at = datetime.strptime(match.group("time"), time_format).replace(tzinfo=zone)
-        except ValueError:
-            upload.reason = f"提出時刻が読めません / unreadable time {match.group('time')!r} ({time_format})"
-            continue
-        upload.late = upload.submitted_at > assignment.due
-        if names is not None and upload.student_id not in names:
-            upload.reason = f"名簿にない学籍番号です / student id {upload.student_id} is not in the roster"
-            continue
-        _read_upload(upload, data, cell_ids)
+    where: dict[int, DownloadFile] = {}  # id of each readable upload → its file, read again to be filed
+    with Download(Path(download), config.collect_notebook_mb * 2**20) as files:
+        for file in files.files():
+            name = file.name
+            upload = Upload(name)
+            uploads.append(upload)
+            if file.problem:
+                upload.reason = file.problem
+                continue
+            if not name.lower().endswith(".ipynb"):
+                upload.reason = NOT_A_NOTEBOOK
+                continue
+            match = pattern.search(name.rsplit("/", 1)[-1])  # the file's own name, never its folders
+            if not match:
+                upload.reason = ("ファイル名から学籍番号と提出時刻が読めません（course_config の lms_filename_pattern） / "
+                                 "no student id and time in the file name (lms_filename_pattern)")
+                continue
+            upload.student_id = match.group("student")
+            try:
+                upload.submitted_at = datetime.strptime(match.group("time"), time_format).replace(tzinfo=zone)
+            except ValueError:
+                upload.reason = f"提出時刻が読めません / unreadable time {match.group('time')!r} ({time_format})"
+                continue
+            upload.late = upload.submitted_at > assignment.due
+            if names is not None and upload.student_id not in names:
+                upload.reason = f"名簿にない学籍番号です / student id {upload.student_id} is not in the roster"
+                continue
+            try:
+                data = files.read(file)
+            except NotRead as e:
+                upload.reason = str(e)
+                continue
+            _read_upload(upload, data, cell_ids, release)
+            if upload.text is not None:
+                where[id(upload)] = file
+                upload.text = None  # one notebook in memory at a time, however many uploads the download holds
 
-    by_student: dict[str, list[Upload]] = defaultdict(list)
-    for upload in uploads:
-        if upload.text is not None:
-            by_student[upload.student_id].append(upload)
-    for student_id, candidates in sorted(by_student.items()):
-        _choose(candidates)
-        chosen = [u for u in candidates if u.outcome == FILED]
-        if chosen:
-            _file(course, assignment_id, chosen[0])
+        by_student: dict[str, list[Upload]] = defaultdict(list)
+        for upload in uploads:
+            if id(upload) in where:
+                by_student[upload.student_id].append(upload)
+        for student_id, candidates in sorted(by_student.items()):
+            _choose(candidates)
+            chosen = [u for u in candidates if u.outcome == FILED]
+            if chosen:
+                _file(course, assignment_id, chosen[0], files, where[id(chosen[0])])
     if names:
         _record_names(course, {sid: names[sid] for sid in by_student if names.get(sid)})
     _log(course, assignment_id, uploads)
-    for upload in uploads:
-        upload.text = None  # the notebooks are filed; keep the record small
     return Intake(uploads)
 
 
@@ -212,8 +335,14 @@ def _choose(candidates: list[Upload]) -> None:
             upload.outcome, upload.reason = SUPERSEDED, f"より新しい提出があります / superseded by {chosen.source}"
 
 
-def _file(course: Course, assignment_id: str, upload: Upload) -> None:
-    course.file_submission(assignment_id, upload.student_id, upload.text, upload.submitted_at)
+def _file(course: Course, assignment_id: str, upload: Upload, files: Download, file: DownloadFile) -> None:
+    """File ``upload``, reading its notebook again (the same bytes the check read)."""
+    try:
+        data = files.read(file)
+    except NotRead as e:  # it read the first time: a folder changed under collect
+        upload.outcome, upload.reason = PROBLEM, str(e)
+        return
+    course.file_submission(assignment_id, upload.student_id, data, upload.submitted_at)
 
 
 def _record_names(course: Course, names: dict[str, str]) -> None:
@@ -225,7 +354,7 @@ def _record_names(course: Course, names: dict[str, str]) -> None:
 def _log(course: Course, assignment_id: str, uploads: list[Upload]) -> Path:
     path = course.log_path(f"collect-{assignment_id}.csv")
     with path.open("w", newline="", encoding="utf-8-sig") as f:
-        writer = csv.writer(f)
+        writer = SpreadsheetSafeWriter(csv.writer(f))  # sources are the students' file names
         writer.writerow(["source", "student_id", "submitted_at", "late", "outcome", "reason"])
         for u in uploads:
             writer.writerow([u.source, u.student_id or "", u.submitted_at.isoformat() if u.submitted_at else "",

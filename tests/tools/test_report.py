@@ -206,3 +206,86 @@ def test_write_report_puts_the_page_under_reports(similar_course):
     assert "課題4" in html and "採点レポート" in html
     assert all(f"<td>{sid}</td>" in _section(html, "students") for sid in ("s001", "s003", "s005", "s006"))
     assert "s001 " in _section(html, "similar") and "s002 " in _section(html, "similar")
+
+
+def _scratch_kadai4(course, folder) -> Course:
+    """kadai4's source and release in an empty scratch course."""
+    for kind, path in (("source", course.source_notebook("kadai4")), ("release", course.release_notebook("kadai4"))):
+        (folder / kind / "kadai4").mkdir(parents=True)
+        shutil.copyfile(path, folder / kind / "kadai4" / "kadai4.ipynb")
+    return Course(root=folder, config=course.config)
+
+
+SHORT_ANSWER = "過学習とは、訓練データに合わせすぎて、新しいデータで精度が下がることです。"
+
+
+def test_near_identical_short_japanese_answers_are_flagged(course, tmp_path):
+    """Is a short Japanese answer copied with one punctuation mark or one space changed still flagged, and a different
+    answer to the same question not?"""
+    scratch = _scratch_kadai4(course, tmp_path)
+    answers = {"s101": SHORT_ANSWER,
+               "s102": SHORT_ANSWER.replace("、新しい", "。新しい"),
+               "s103": SHORT_ANSWER.replace("データで", "データ で"),
+               "s104": "検証データの損失が途中から上がるので、モデルが訓練データを覚えすぎています。"}
+    for student_id, answer in answers.items():
+        scratch.file_submission("kadai4", student_id, nbformat.writes(_submission(scratch, answer, None)))
+    pairs = similar_pairs(scratch, "kadai4")
+    assert [(p.a, p.b) for p in pairs] == [("s101", "s103"), ("s101", "s102"), ("s102", "s103")]
+    assert all(p.cells == ("q9_overfitting",) for p in pairs)
+    everything = {(p.a, p.b): p.similarity for p in similar_pairs(scratch, "kadai4", threshold=0.0)}
+    assert max(everything[a, "s104"] for a in ("s101", "s102", "s103")) < 0.5
+
+
+def test_long_answers_compare_in_linear_time():
+    """Do two 50,000-character answers (a near-copy of one padded answer) compare in seconds, not minutes, and still
+    come out alike, while the same answer against a different one does not?"""
+    import time
+
+    def answer(text: str, n: int = 50_000) -> similarity.Shingles:
+        return similarity.shingles(similarity.normalise_markdown((text * (n // len(text) + 1))[:n]))
+
+    started = time.perf_counter()
+    alike = similarity.answer_similarity([(answer(OWN_ANSWER), answer("  " + OWN_ANSWER.replace("。", "。\n\n")))])
+    apart = similarity.answer_similarity([(answer(OWN_ANSWER), answer(OTHER_ANSWER))])
+    elapsed = time.perf_counter() - started
+    assert alike > 0.95 and apart < 0.2
+    assert elapsed < 5, f"{elapsed:.1f} s"  # difflib's ratio took minutes (50 s for 20,000 characters)
+
+
+def test_a_class_of_100_students_is_compared_quickly(course, tmp_path):
+    """With 100 students (4950 pairs) of different answers and one copy, is the copy the only pair, found quickly?"""
+    import random
+    import time
+
+    pieces = ["過学習とは訓練データに合わせすぎることです。", "val_loss が 8 エポック目から上がっています。",
+              "訓練の精度は上がり続けますが検証の精度は止まります。", "Dropout でニューロンをランダムに休ませます。",
+              "早期終了で val_loss が最小のときに止めます。", "データを増やすのも効果があります。",
+              "モデルのパラメータ数が多すぎるのが原因です。", "L2 正則化で重みを小さく保ちます。",
+              "グラフの二本の線の差が開いていくのが過学習のしるしです。", "テストデータでの精度も下がるはずです。",
+              "層を減らしてユニット数を 64 にしました。", "学習率を下げると振動が減りました。",
+              "バッチサイズを 256 にすると曲線がなめらかになりました。", "検証データは訓練データの 2 割です。",
+              "損失が下がらないのは未学習で、過学習とは違います。", "エポック数を 30 から 12 に減らしました。"]
+    scratch = _scratch_kadai4(course, tmp_path)
+    rng = random.Random(4950)
+    answers = {f"s{i:03d}": "".join(rng.sample(pieces, 5)) + f"（学生 {i} の考察）" for i in range(100)}
+    answers["s050"] = answers["s017"].replace("。", "。 ", 1)
+    for student_id, answer in answers.items():
+        scratch.file_submission("kadai4", student_id, nbformat.writes(_submission(scratch, answer, None)))
+    started = time.perf_counter()
+    pairs = similar_pairs(scratch, "kadai4")
+    elapsed = time.perf_counter() - started
+    assert [(p.a, p.b) for p in pairs] == [("s017", "s050")]
+    assert elapsed < 60, f"{elapsed:.1f} s for 4950 pairs"
+
+
+def test_a_pasted_megabyte_is_compared_by_its_start_only():
+    """Is an answer cell of 2,000,000 characters (code or text) cut to MAX_ANSWER_CHARS before it is compared, so the
+    report's memory does not grow with what a student pastes?"""
+    from helpers import answer_cell, notebook
+
+    pasted = notebook(answer_cell("q8_code", "s = '" + "あ" * 2_000_000 + "'"),
+                      answer_cell("q9_overfitting", "過学習とは" * 400_000, markdown=True))
+    answers = similarity.answer_cells(pasted)
+    for grade_id in ("q8_code", "q9_overfitting"):
+        assert len(answers[grade_id]) < 2 * similarity.MAX_ANSWER_CHARS  # normalising adds a few spaces at most
+        assert 0.9 * similarity.MAX_ANSWER_CHARS < similarity.shingles(answers[grade_id]).length <= similarity.MAX_ANSWER_CHARS
