@@ -155,16 +155,44 @@ class CourseConfig:
 
     portal_db_url: str | None = None
     """The portal's accounts and uploads (``python -m autograder serve``) as an SQLAlchemy URL;
-    ``None`` means ``sqlite:///<course dir>/portal.db``."""
+    ``None`` means ``sqlite:///<course dir>/portal/portal.db`` (in the portal's private folder)."""
 
     portal_upload_mb: int = 20
     """Largest notebook the portal accepts, in MB (a Colab notebook with its outputs is a few MB)."""
 
+    portal_uploads_per_hour: int = 20
+    """Uploads one student may make of one assignment in any hour (counted from the portal's database, so a
+    restart forgets nothing); beyond it the portal refuses, telling the student when they may upload again."""
+
+    portal_uploads_kept: int = 5
+    """Uploads of one student and assignment whose files the portal keeps; after each new upload the older ones
+    beyond this are deleted, except one waiting or being graded and the latest graded one (whose feedback shows)."""
+
     portal_session_minutes: int = 120
     """Minutes a portal sign-in lasts before the user must sign in again."""
 
-    portal_signin_limit: str = "10 per minute"
-    """Sign-in attempts allowed per address (Flask-Limiter's notation)."""
+    portal_signin_window_minutes: int = 15
+    """Minutes over which the portal counts failed sign-ins; a lock ends at the latest this long after the
+    failures that caused it (successful sign-ins never count).  See autograder/portal/throttle.py."""
+
+    portal_signin_failures_per_account_and_address: int = 10
+    """Failed sign-ins for one account from one address, within the window, after which that address may not
+    try that account until the window has passed (other addresses, other accounts: unaffected)."""
+
+    portal_signin_failures_per_account: int = 50
+    """Failed sign-ins for one account from all addresses together, within the window, after which the account
+    may be tried only from addresses it has signed in from before (a guess spread over many addresses)."""
+
+    portal_signin_failures_per_address: int = 100
+    """Failed sign-ins from one address for all accounts together, within the window, after which the address
+    may not sign in (one machine trying many accounts); a lab behind one address mistypes far less."""
+
+    portal_trusted_proxies: int = 0
+    """Reverse proxies in front of the portal (an HTTPS proxy: 1) whose ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` are believed (werkzeug's ``ProxyFix``); 0 believes none: the client is the connection's address."""
+
+    portal_secure_cookie: bool = False
+    """Send the session cookie only over HTTPS (``Secure``); set it to True when the portal is behind an HTTPS proxy."""
 
     late_policy: LatePolicy = "reject"
     """What happens to work submitted after the due date.  ``"reject"`` (the lecture's rule,
@@ -189,12 +217,18 @@ class CourseConfig:
     """CSV of the class (columns ``student_id``, ``name``), relative to the course folder; ``None``: no roster
     (then ``collect`` accepts every student id; ``collect --roster FILE`` overrides)."""
 
+    collect_notebook_mb: int = 20
+    """Largest notebook ``collect`` reads from an LMS download, in MB (uncompressed; the portal's own door is
+    ``portal_upload_mb``).  A bigger entry is listed as not filed and never read; files that are not ``.ipynb``
+    are never read at all."""
+
     export_columns: tuple[tuple[str, str], ...] = (
         ("student_id", "student_id"), ("name", "name"), ("score", "score"), ("max_score", "max_score"),
-        ("status", "status"), ("late", "late"), ("message", "message"),
+        ("status", "status"), ("late", "late"), ("manual_complete", "manual_complete"), ("message", "message"),
     )
     """Columns of the grades CSV as ``(header, field)``, in the order the LMS imports them.  Fields:
-    ``student_id``, ``name``, ``score``, ``max_score``, ``status``, ``late``, ``submitted_at``, ``message``
+    ``student_id``, ``name``, ``score``, ``max_score``, ``status``, ``late``, ``manual_complete`` (``yes`` once every
+    written answer has the instructor's points: the score is then final), ``submitted_at``, ``message``
     and any grade_id of the notebook (its points).  The graded cells follow unless ``export_cells`` is False."""
 
     export_cells: bool = True
@@ -210,6 +244,11 @@ class CourseConfig:
         ids = [a.id for a in self.assignments]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"course_config.py: 課題の id が重複しています / assignment ids repeat: {ids}")
+        for name, value in (("portal_uploads_per_hour", self.portal_uploads_per_hour),
+                            ("portal_uploads_kept", self.portal_uploads_kept)):
+            if value < 1:
+                raise ConfigError(f"course_config.py の CourseConfig.{name} は1以上にしてください / "
+                                  f"CourseConfig.{name} must be at least 1")
 
     def assignment(self, assignment_id: str) -> AssignmentConfig:
         """The assignment called ``assignment_id``; raises ``UnknownAssignment`` naming the known ones."""

@@ -2,7 +2,9 @@
 
 Every upload is stored on disk and in the database (state ``queued``) before it is
 queued, so a crash loses nothing: at start the queue sets uploads a stopped server left
-``grading`` back to ``queued`` and grades them again, oldest first.
+``grading`` back to ``queued`` and grades them again, in their place in line.  A student's
+re-upload supersedes their upload still waiting and takes its place (``Store.add_upload``),
+so the queue grades only the latest.
 """
 from __future__ import annotations
 
@@ -26,14 +28,18 @@ class GradingQueue:
         self._wake.set()
 
     def process_one(self) -> bool:
-        """Grade the oldest queued upload; False if there is none."""
+        """Grade the queued upload whose turn it is; False if there is none.
+
+        The upload is claimed only if it is still queued: one superseded by a newer upload of the same
+        student since ``next_queued`` read it is skipped, ungraded (True: the queue goes on with the next)."""
         from autograder.grading.grade import grade
         from autograder.tools.feedback import write_feedback
 
         row = self.store.next_queued()
         if row is None:
             return False
-        self.store.mark(row["id"], state=UploadState.GRADING)
+        if not self.store.claim(row["id"]):
+            return True
         student, aid = row["student_id"], row["assignment_id"]
         try:
             self.course.file_submission(aid, student, Path(row["path"]).read_bytes(),

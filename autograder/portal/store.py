@@ -1,10 +1,11 @@
-"""Accounts and uploads of the portal, in an SQLAlchemy database (``portal.db`` in the course folder by default)."""
+"""Accounts, sessions, failed sign-ins and uploads of the portal, in an SQLAlchemy database (``portal.db`` in the course folder by default)."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -21,9 +22,12 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    false,
+    inspect,
     select,
     update,
 )
+from sqlalchemy.schema import CreateColumn
 
 STUDENT, INSTRUCTOR = "student", "instructor"
 
@@ -43,9 +47,13 @@ class UploadState(StrEnum):
     FAILED = "error"
     """The grading machinery failed for this upload (the message says why)."""
 
+    SUPERSEDED = "superseded"
+    """Still queued when the same student uploaded the same assignment again: never graded (the latest
+    counts), and the newer upload took its place in line."""
+
 
 STATE_LABELS = {UploadState.QUEUED: "採点待ち", UploadState.GRADING: "採点中", UploadState.DONE: "採点済み",
-                UploadState.FAILED: "採点できませんでした"}
+                UploadState.FAILED: "採点できませんでした", UploadState.SUPERSEDED: "新しい提出に置き換えられました"}
 """Each state as a student reads it."""
 
 metadata = MetaData()
@@ -55,6 +63,27 @@ users = Table(
     Column("name", String(200), nullable=False, default=""),
     Column("password_hash", String(200), nullable=False),
     Column("role", String(16), nullable=False),
+)
+sessions = Table(
+    "sessions", metadata,
+    Column("id_hash", String(64), primary_key=True),  # sha256 of the cookie's session id: a copy of the database opens nothing
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("created", DateTime, nullable=False),
+    Column("last_seen", DateTime, nullable=False),
+    Column("expires", DateTime, nullable=False),
+)
+signin_failures = Table(
+    "signin_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(64), nullable=False, index=True),  # as typed: an unknown account counts like a real one
+    Column("address", String(64), nullable=False, index=True),
+    Column("at_utc", DateTime, nullable=False, index=True),
+)
+known_addresses = Table(
+    "known_addresses", metadata,  # where each account has signed in: the per-account cap spares them
+    Column("user_id", String(64), primary_key=True),
+    Column("address", String(64), primary_key=True),
+    Column("last_success_utc", DateTime, nullable=False),
 )
 uploads = Table(
     "uploads", metadata,
@@ -69,6 +98,9 @@ uploads = Table(
     Column("score", Float),
     Column("max_score", Float),
     Column("message", Text),
+    # Added after the first portal databases were made: ``Store`` adds them to an existing table.
+    Column("place", Integer),  # the place in line, see Store.add_upload; NULL only before the migration fills it
+    Column("pruned", Boolean, nullable=False, default=False, server_default=false()),  # file deleted, row kept
 )
 
 _hasher = PasswordHasher()  # Argon2id with argon2-cffi's recommended parameters
@@ -81,8 +113,44 @@ class User:
     role: str
 
 
-def default_url(course_root: Path) -> str:
-    return f"sqlite:///{(course_root / 'portal.db').resolve()}"
+@dataclass(frozen=True)
+class PortalSession:
+    """A signed-in browser as the server keeps it; the browser's cookie holds only the session's random id."""
+
+    user_id: str
+    """Whose session it is."""
+
+    created: datetime
+    """When the user signed in (UTC)."""
+
+    last_seen: datetime
+    """The latest request made with it, to the minute (UTC)."""
+
+    expires: datetime
+    """When it stops opening anything: ``created`` plus ``portal_session_minutes`` (UTC)."""
+
+
+EXPIRED_SESSIONS_KEPT = timedelta(days=1)
+"""How long an expired session's row is kept: a user coming back meanwhile reads that time ran out,
+not that the session was revoked."""
+
+KEY_LENGTH = 64
+"""Longest account name and address the sign-in counters keep (longer ones are cut: no account is that long)."""
+
+
+def _stored(moment: datetime) -> datetime:
+    """``moment`` as the database keeps times: naive UTC."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _read(value: datetime) -> datetime:
+    """A time from the database, as an aware UTC datetime."""
+    return value.replace(tzinfo=UTC)
+
+
+def _digest(token: str) -> str:
+    """What the database keeps of a session id (sha256, hex): enough to find it, useless to present as a cookie."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class Store:
@@ -91,14 +159,19 @@ class Store:
     def __init__(self, url: str):
         self.engine = create_engine(url)
         metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
 
     # ---- accounts
     def set_user(self, user_id: str, name: str, password: str, role: str = STUDENT) -> None:
-        """Create or replace the account ``user_id`` (the password is stored only as an Argon2id hash)."""
+        """Create or replace the account ``user_id`` (the password is stored only as an Argon2id hash).
+
+        Every session of ``user_id`` ends: ``accounts`` reissuing a password signs out whoever held the old one.
+        """
         row = {"user_id": user_id, "name": name, "password_hash": _hasher.hash(password), "role": role}
         with self.engine.begin() as db:
             db.execute(users.delete().where(users.c.user_id == user_id))
             db.execute(users.insert().values(**row))
+            db.execute(sessions.delete().where(sessions.c.user_id == user_id))  # a new password signs every browser out
 
     def authenticate(self, user_id: str, password: str) -> User | None:
         """The user if ``password`` is theirs, else None (an unknown id costs the same hashing time)."""
@@ -121,30 +194,181 @@ class Store:
             rows = db.execute(select(users).where(users.c.role == STUDENT).order_by(users.c.user_id)).mappings()
             return [User(r["user_id"], r["name"], r["role"]) for r in rows]
 
+    # ---- sessions (server-side: signing out and a new password revoke them)
+    def start_session(self, user_id: str, now: datetime, lifetime: timedelta) -> str:
+        """A new session of ``user_id`` from ``now`` for ``lifetime``; returns its random id, for the cookie only
+        (the database keeps its sha256).  Sessions expired longer than ``EXPIRED_SESSIONS_KEPT`` are deleted."""
+        token = secrets.token_urlsafe(32)
+        moment = _stored(now)
+        with self.engine.begin() as db:
+            db.execute(sessions.delete().where(sessions.c.expires < _stored(now - EXPIRED_SESSIONS_KEPT)))
+            db.execute(sessions.insert().values(id_hash=_digest(token), user_id=user_id, created=moment,
+                                                last_seen=moment, expires=_stored(now + lifetime)))
+        return token
+
+    def session(self, token: str) -> PortalSession | None:
+        """The session whose id is ``token``, expired or not; None if there is none (signed out, revoked, made up)."""
+        with self.engine.connect() as db:
+            row = db.execute(select(sessions).where(sessions.c.id_hash == _digest(token))).mappings().first()
+        if row is None:
+            return None
+        return PortalSession(row["user_id"], _read(row["created"]), _read(row["last_seen"]), _read(row["expires"]))
+
+    def touch_session(self, token: str, now: datetime) -> None:
+        """Note that the session ``token`` was used at ``now``."""
+        with self.engine.begin() as db:
+            db.execute(update(sessions).where(sessions.c.id_hash == _digest(token)).values(last_seen=_stored(now)))
+
+    def end_session(self, token: str) -> None:
+        """End the session ``token`` (signing out): its cookie, wherever copied, opens nothing any more."""
+        with self.engine.begin() as db:
+            db.execute(sessions.delete().where(sessions.c.id_hash == _digest(token)))
+
+    def end_sessions_of(self, user_id: str) -> int:
+        """End every session of ``user_id``; returns how many there were."""
+        with self.engine.begin() as db:
+            return db.execute(sessions.delete().where(sessions.c.user_id == user_id)).rowcount
+
+    # ---- failed sign-ins (counted here; the policy is autograder/portal/throttle.py)
+    def add_signin_failure(self, account: str, address: str, at: datetime, *, forget_before: datetime) -> None:
+        """Record a failed sign-in for ``account`` from ``address``; failures before ``forget_before`` are deleted."""
+        with self.engine.begin() as db:
+            db.execute(signin_failures.delete().where(signin_failures.c.at_utc < _stored(forget_before)))
+            db.execute(signin_failures.insert().values(account=account[:KEY_LENGTH], address=address[:KEY_LENGTH],
+                                                       at_utc=_stored(at)))
+
+    def signin_failures(self, since: datetime, *, account: str | None = None, address: str | None = None) -> list[datetime]:
+        """Times (UTC, oldest first) of the failed sign-ins after ``since``, for ``account`` and/or from ``address``."""
+        query = select(signin_failures.c.at_utc).where(signin_failures.c.at_utc > _stored(since))
+        if account is not None:
+            query = query.where(signin_failures.c.account == account[:KEY_LENGTH])
+        if address is not None:
+            query = query.where(signin_failures.c.address == address[:KEY_LENGTH])
+        with self.engine.connect() as db:
+            return [_read(at) for at in db.execute(query.order_by(signin_failures.c.at_utc)).scalars()]
+
+    def forget_signin_failures(self, account: str, address: str) -> None:
+        """Forget the failures of ``account`` from ``address`` (after it signed in there: the typos are over)."""
+        with self.engine.begin() as db:
+            db.execute(signin_failures.delete().where((signin_failures.c.account == account[:KEY_LENGTH])
+                                                      & (signin_failures.c.address == address[:KEY_LENGTH])))
+
+    def add_known_address(self, user_id: str, address: str, at: datetime) -> None:
+        """Note that ``user_id`` signed in from ``address`` at ``at``."""
+        key = (known_addresses.c.user_id == user_id) & (known_addresses.c.address == address[:KEY_LENGTH])
+        with self.engine.begin() as db:
+            db.execute(known_addresses.delete().where(key))
+            db.execute(known_addresses.insert().values(user_id=user_id, address=address[:KEY_LENGTH],
+                                                       last_success_utc=_stored(at)))
+
+    def known_address(self, user_id: str, address: str) -> bool:
+        """Whether ``user_id`` has ever signed in from ``address``."""
+        with self.engine.connect() as db:
+            return db.execute(select(known_addresses.c.user_id).where(
+                (known_addresses.c.user_id == user_id[:KEY_LENGTH]) & (known_addresses.c.address == address[:KEY_LENGTH])
+            )).first() is not None
+
     # ---- uploads
     def add_upload(self, student_id: str, assignment_id: str, received: datetime, path: Path) -> int:
+        """Record a stored upload as queued and return its id.
+
+        An earlier upload of the same student and assignment still ``queued`` becomes ``superseded`` (never
+        graded: the latest counts) and the new upload takes its place in line (``place``), so a student who
+        re-uploads while waiting keeps their turn instead of going to the end, and never holds two places:
+        six quick re-uploads cost the class one grading, not six, and do not push the student behind the
+        classmates who came after their first upload.  One transaction: the insert takes SQLite's write lock
+        first, and the queue claims an upload only while it is still queued (``claim``), so an upload is
+        either graded or superseded, never both.
+        """
         with self.engine.begin() as db:
-            return db.execute(uploads.insert().values(
+            upload_id = db.execute(uploads.insert().values(
                 student_id=student_id, assignment_id=assignment_id, path=str(path), state=UploadState.QUEUED, force=False,
-                received_utc=received.astimezone(UTC).replace(tzinfo=None))).inserted_primary_key[0]
+                received_utc=_stored(received))).inserted_primary_key[0]
+            waiting = db.execute(select(uploads.c.id, uploads.c.place).where(
+                uploads.c.student_id == student_id, uploads.c.assignment_id == assignment_id,
+                uploads.c.state == UploadState.QUEUED, uploads.c.id != upload_id).with_for_update()).all()
+            if waiting:
+                db.execute(update(uploads).where(uploads.c.id.in_([row.id for row in waiting]))
+                           .values(state=UploadState.SUPERSEDED))
+            place = min([row.place for row in waiting if row.place is not None] + [upload_id])
+            db.execute(update(uploads).where(uploads.c.id == upload_id).values(place=place))
+        return upload_id
+
+    def upload(self, upload_id: int) -> dict | None:
+        """The upload ``upload_id``, or None."""
+        with self.engine.connect() as db:
+            row = db.execute(select(uploads).where(uploads.c.id == upload_id)).mappings().first()
+        return dict(row) if row else None
 
     def next_queued(self) -> dict | None:
+        """The queued upload whose turn it is (lowest place in line), or None."""
         with self.engine.connect() as db:
-            row = db.execute(select(uploads).where(uploads.c.state == UploadState.QUEUED).order_by(uploads.c.id)).mappings().first()
+            row = db.execute(select(uploads).where(uploads.c.state == UploadState.QUEUED)
+                             .order_by(uploads.c.place, uploads.c.id)).mappings().first()
         return dict(row) if row else None
+
+    def claim(self, upload_id: int) -> bool:
+        """Mark a queued upload ``grading``; False if it is no longer queued (superseded meanwhile, or claimed)."""
+        with self.engine.begin() as db:
+            return db.execute(update(uploads).where(uploads.c.id == upload_id, uploads.c.state == UploadState.QUEUED)
+                              .values(state=UploadState.GRADING)).rowcount == 1
 
     def mark(self, upload_id: int, **fields) -> None:
         with self.engine.begin() as db:
             db.execute(update(uploads).where(uploads.c.id == upload_id).values(**fields))
 
     def requeue_interrupted(self) -> int:
-        """Uploads left ``grading`` by a server that stopped: queued again. Returns how many."""
+        """Uploads left ``grading`` by a server that stopped: queued again, keeping their place, unless the
+        student uploaded that assignment again meanwhile (then superseded, and their newest queued upload takes
+        the earlier place).  Returns how many were queued again."""
+        requeued = 0
         with self.engine.begin() as db:
-            return db.execute(update(uploads).where(uploads.c.state == UploadState.GRADING).values(state=UploadState.QUEUED)).rowcount
+            interrupted = db.execute(select(uploads).where(uploads.c.state == UploadState.GRADING)
+                                     .with_for_update()).mappings().all()
+            for row in interrupted:
+                same = (uploads.c.student_id == row["student_id"], uploads.c.assignment_id == row["assignment_id"])
+                newer = db.execute(select(uploads.c.id, uploads.c.state, uploads.c.place)
+                                   .where(*same, uploads.c.id > row["id"]).order_by(uploads.c.id.desc())).first()
+                if newer is None:
+                    db.execute(update(uploads).where(uploads.c.id == row["id"]).values(state=UploadState.QUEUED))
+                    requeued += 1
+                    continue
+                db.execute(update(uploads).where(uploads.c.id == row["id"]).values(state=UploadState.SUPERSEDED))
+                if newer.state == UploadState.QUEUED and row["place"] is not None and row["place"] < newer.place:
+                    db.execute(update(uploads).where(uploads.c.id == newer.id).values(place=row["place"]))
+        return requeued
+
+    def received_since(self, student_id: str, assignment_id: str, since: datetime) -> list[datetime]:
+        """When the student's uploads of the assignment after ``since`` arrived (UTC, oldest first), pruned ones included:
+        what the upload rate limit counts, from the database so that a restart forgets nothing."""
+        query = select(uploads.c.received_utc).where(
+            uploads.c.student_id == student_id, uploads.c.assignment_id == assignment_id,
+            uploads.c.received_utc > _stored(since)).order_by(uploads.c.received_utc)
+        with self.engine.connect() as db:
+            return [_read(moment) for moment in db.execute(query).scalars()]
+
+    def prune(self, student_id: str, assignment_id: str, keep: int) -> list[Path]:
+        """Mark pruned every upload of the student's assignment beyond the newest ``keep``, and return their files
+        for the caller to delete.  Never pruned, even beyond ``keep``: an upload queued or being graded, and the
+        latest graded one (whose score and feedback the student sees).  Rows stay (the rate limit counts them)."""
+        with self.engine.begin() as db:
+            rows = db.execute(select(uploads.c.id, uploads.c.state, uploads.c.path).where(
+                uploads.c.student_id == student_id, uploads.c.assignment_id == assignment_id,
+                uploads.c.pruned.is_(False)).order_by(uploads.c.id.desc())).all()
+            latest_graded = next((row.id for row in rows if row.state == UploadState.DONE), None)
+            kept = {row.id for row in rows if row.state in (UploadState.QUEUED, UploadState.GRADING) or row.id == latest_graded}
+            for row in rows:
+                if len(kept) >= keep:
+                    break
+                kept.add(row.id)
+            gone = [row for row in rows if row.id not in kept]
+            if gone:
+                db.execute(update(uploads).where(uploads.c.id.in_([row.id for row in gone])).values(pruned=True))
+        return [Path(row.path) for row in gone]
 
     def uploads_of(self, student_id: str, assignment_id: str | None = None) -> list[dict]:
-        """A student's uploads, newest first."""
-        query = select(uploads).where(uploads.c.student_id == student_id)
+        """A student's uploads whose file is kept (pruned ones left out), newest first."""
+        query = select(uploads).where(uploads.c.student_id == student_id, uploads.c.pruned.is_(False))
         if assignment_id:
             query = query.where(uploads.c.assignment_id == assignment_id)
         with self.engine.connect() as db:
@@ -158,6 +382,26 @@ class Store:
 _DUMMY = _hasher.hash(secrets.token_hex(16))
 
 
+def _add_missing_columns(engine) -> None:
+    """Give an ``uploads`` table made by an older portal the columns it lacks (``ALTER TABLE``, with their defaults),
+    so an existing ``portal.db`` keeps its accounts and uploads; an upload queued before keeps its order (its own id)."""
+    existing = {column["name"] for column in inspect(engine).get_columns("uploads")}
+    missing = [column for column in uploads.columns if column.name not in existing]
+    if not missing:
+        return
+    with engine.begin() as db:
+        for column in missing:
+            db.exec_driver_sql(f"ALTER TABLE uploads ADD COLUMN {CreateColumn(column).compile(dialect=engine.dialect)}")
+        db.execute(update(uploads).where(uploads.c.place.is_(None)).values(place=uploads.c.id))
+
+
+def _password(size: int) -> str:
+    """A new random password that no spreadsheet reads as a formula (``token_urlsafe`` may begin with ``-``)."""
+    while (password := secrets.token_urlsafe(size)).startswith("-"):
+        pass
+    return password
+
+
 def import_roster(store: Store, roster: Path, instructor: str = "instructor") -> list[tuple[str, str, str, str]]:
     """Create an account for every student of ``roster`` (columns ``student_id``, ``name``) and for the instructor.
 
@@ -168,19 +412,36 @@ def import_roster(store: Store, roster: Path, instructor: str = "instructor") ->
 
     issued = []
     for student_id, name in sorted(read_roster(roster).items()):
-        password = secrets.token_urlsafe(9)
+        password = _password(9)
         store.set_user(student_id, name, password, STUDENT)
         issued.append((student_id, name, STUDENT, password))
     if instructor:
-        password = secrets.token_urlsafe(12)
+        password = _password(12)
         store.set_user(instructor, "担当教員", password, INSTRUCTOR)
         issued.append((instructor, "担当教員", INSTRUCTOR, password))
     return issued
 
 
 def write_credentials(rows: list[tuple[str, str, str, str]], out: Path) -> None:
-    with out.open("w", newline="", encoding="utf-8") as f:
+    """Write ``(user_id, name, role, password)`` rows to ``out``, readable by its owner only from the first byte.
+
+    The file is created with mode 600 (and an existing one set to 600 before anything is written), so no
+    umask ever lets another user read the passwords.  Roster text (ids, names) is neutralised against
+    spreadsheet formulas; the passwords are left exactly as issued (``token_urlsafe``: no formula can be made
+    of its letters, and a ``'`` would change the password).
+    """
+    import os
+
+    from autograder.course.csv_cells import neutralise
+
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # O_CREAT's mode only applies to a new file
+    except OSError:
+        os.close(fd)
+        raise
+    with open(fd, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["user_id", "name", "role", "password"])
-        writer.writerows(rows)
-    out.chmod(0o600)
+        writer.writerows([neutralise(user_id), neutralise(name), neutralise(role), password]
+                         for user_id, name, role, password in rows)

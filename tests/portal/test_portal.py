@@ -53,7 +53,7 @@ def portal(tmp_path):
     shutil.copytree(ROOT / "source" / AID, root / "source" / AID)  # export and the report read it
     course = load_course(root)
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
-    store = Store(f"sqlite:///{root / 'portal.db'}")
+    store = Store(f"sqlite:///{tmp_path / 'portal-test.db'}")  # outside the course: the portal moves a course's portal.db
     issued = import_roster(store, tmp_path / "roster.csv")
     passwords = {user_id: password for user_id, _, _, password in issued}
     clock = Clock(course.config.assignment(AID).due - timedelta(hours=1))

@@ -1,0 +1,69 @@
+"""Whether the portal may grade on this machine: only in the sandbox, or, told so explicitly, with its secrets hidden.
+
+A student's notebook graded without bubblewrap runs as the server's user; tested from a
+student's side, one cell found the course folder through ``/proc/*/cwd`` and printed the
+session key and every issued password into its own feedback page.  So ``serve`` refuses
+to start unless the machine gives the full sandbox, or the instructor passes
+``--unsafe-no-sandbox``; then the grading kernels run in the jail's confinement
+(``autograder.grading.jail.confine``: own mount and network namespaces, the portal's
+private folder and the course's grading folders covered, no capabilities), which needs
+root, and the instructor's pages say that grading is not isolated.
+"""
+from __future__ import annotations
+
+import os
+
+from autograder.course import Course
+from autograder.errors import AutograderError
+from autograder.grading import sandbox
+from autograder.portal import private
+
+
+class NoSandbox(AutograderError):
+    """The machine cannot isolate grading and the portal was not told to go on without it (bilingual)."""
+
+    exit_code = 3
+
+
+def hidden_paths(course: Course) -> list[str]:
+    """What a kernel graded without the sandbox must not see: the portal's private folder and the course's
+    sources, submissions, grades and feedback (each made if missing, so that it is covered from the start)."""
+    paths = [private.folder(course)]
+    for name in ("source", "submitted", "autograded", "feedback", "reports", "logs"):
+        (course.root / name).mkdir(exist_ok=True)
+        paths.append(course.root / name)
+    gradebook = course.root / "gradebook.db"
+    if gradebook.is_file():
+        paths.append(gradebook)
+    return [str(p.resolve()) for p in paths]
+
+
+def require(course: Course, *, unsafe_no_sandbox: bool = False) -> bool:
+    """Check that the portal may grade here; returns whether grading is isolated (False: ``--unsafe-no-sandbox``).
+
+    Raises ``NoSandbox`` when the machine cannot give the full sandbox and ``unsafe_no_sandbox`` is not set,
+    or when it is set but the portal's secrets cannot be hidden from graded code (not root).
+    """
+    capabilities = sandbox.probe()
+    if capabilities.isolated:
+        return True
+    missing = "\n".join(f"  - {problem}" for problem in capabilities.problems)
+    if not unsafe_no_sandbox:
+        raise NoSandbox(
+            "この機械では採点を隔離できないため、ポータルを起動しません。提出物のコードがセッションの鍵や"
+            "パスワード、成績を読めてしまいます。\n"
+            "The portal will not start: this machine cannot isolate grading, and submitted code could read the "
+            f"session key, the issued passwords and the grades.\n{missing}\n"
+            "  bubblewrap を入れてください / install bubblewrap: sudo apt-get install bubblewrap  (make sandbox)\n"
+            "  コンテナの中なら、利用者の名前空間を許してください / in a container, allow user namespaces "
+            "(e.g. docker run --security-opt seccomp=unconfined, or sysctl kernel.unprivileged_userns_clone=1).\n"
+            "  隔離なしで動かすなら（非推奨） / to grade without the sandbox anyway (not recommended): "
+            "python -m autograder serve --unsafe-no-sandbox (as root)")
+    if os.geteuid() != 0:
+        raise NoSandbox(
+            "--unsafe-no-sandbox でも、root でなければ提出物のコードからポータルの秘密（セッションの鍵、"
+            "データベース、パスワード）を隠せません。bubblewrap を入れるか、root で起動してください。\n"
+            "Even with --unsafe-no-sandbox the portal needs root to hide its secrets (session key, database, "
+            "passwords) from graded code without bubblewrap: install bubblewrap, or start it as root.\n" + missing)
+    os.environ[sandbox.HIDE_ENV] = os.pathsep.join(hidden_paths(course))  # the local Dask workers inherit it
+    return False
