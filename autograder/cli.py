@@ -110,20 +110,31 @@ def cmd_solutions(args) -> int:
     return 0
 
 
-def cmd_accounts(args) -> int:
-    from autograder.portal.store import (
-        Store,
-        default_url,
-        import_roster,
-        write_credentials,
-    )
+def cmd_manual(args) -> int:
+    from autograder.tools import manual
 
     course = load_course(args.course_dir)
-    issued = import_roster(Store(course.config.portal_db_url or default_url(course.root)), Path(args.roster),
-                           instructor=args.instructor)
-    write_credentials(issued, Path(args.out))
-    print(f"{len(issued)} 人分のアカウントを作りました。パスワードは {args.out} にだけあります（配ったら消してください） / "
-          f"created {len(issued)} accounts; the passwords are only in {args.out}")
+    if args.export:
+        rows = manual.export_answers(course, args.assignment, Path(args.export))
+        print(f"{rows} 件の答えを書きました / wrote {rows} answers to {args.export}")
+    elif args.import_csv:
+        rows = manual.import_answers(course, args.assignment, Path(args.import_csv))
+        print(f"{rows} 件の点数とコメントを成績簿に入れました / stored {rows} grades and comments in the gradebook")
+    for grade_id, (graded, total) in manual.progress(course, args.assignment).items():
+        print(f"{grade_id}: 採点済み / graded {graded} / {total}")
+    return 0
+
+
+def cmd_accounts(args) -> int:
+    from autograder.portal import private
+    from autograder.portal.store import Store, import_roster, write_credentials
+
+    course = load_course(args.course_dir)
+    issued = import_roster(Store(private.database_url(course)), Path(args.roster), instructor=args.instructor)
+    out = Path(args.out) if args.out else private.credentials_path(course)
+    write_credentials(issued, out)
+    print(f"{len(issued)} 人分のアカウントを作りました。パスワードは {out} にだけあります（配ったら消してください） / "
+          f"created {len(issued)} accounts; the passwords are only in {out}")
     return 0
 
 
@@ -131,12 +142,17 @@ def cmd_serve(args) -> int:
     from waitress import serve
 
     from autograder.grading import canary
+    from autograder.portal import isolation
     from autograder.portal.app import create_app
 
     course = load_course(args.course_dir)
+    isolated = isolation.require(course, unsafe_no_sandbox=args.unsafe_no_sandbox)  # raises NoSandbox (exit 3)
+    if not isolated:
+        print("!" * 78 + "\n警告: 隔離なしで採点します (--unsafe-no-sandbox) / WARNING: grading WITHOUT the sandbox; "
+              "the portal's files are hidden from graded code, the rest of this machine is not\n" + "!" * 78, flush=True)
     print("採点環境を点検しています / checking the grading environment (canary) ...", flush=True)
     canary.check(course)  # a portal whose grading cannot work must not take uploads
-    app = create_app(course)
+    app = create_app(course, isolated=isolated)
     print(f"ポータル / portal: http://{args.host}:{args.port}/  (Ctrl-C で停止 / to stop)", flush=True)
     try:
         serve(app, host=args.host, port=args.port, threads=8)
@@ -202,13 +218,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("solutions", cmd_solutions, "after the due date: run the answer notebook and write solutions/ASSIGNMENT/")
     p.add_argument("assignment", help="assignment id, e.g. kadai4")
     p.add_argument("--force", action="store_true", help="write the answers even before the due date")
+    p = command("manual", cmd_manual, "grade the written answers through a CSV: --export the answers, --import points and comments")
+    p.add_argument("assignment", help="assignment id, e.g. kadai4")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--export", metavar="CSV", help="write every answer to grade by hand, with its points and comment so far")
+    which.add_argument("--import", dest="import_csv", metavar="CSV",
+                       help="store the points and comments of such a CSV in the gradebook (all rows or none)")
     p = command("accounts", cmd_accounts, "create portal accounts from a roster CSV (student_id,name) and the instructor's")
     p.add_argument("roster", help="CSV with columns student_id,name (UTF-8)")
-    p.add_argument("--out", default="credentials.csv", help="CSV the new passwords are written to (default: credentials.csv)")
+    p.add_argument("--out", metavar="CSV",
+                   help="CSV the new passwords are written to, mode 600 (default: portal/credentials.csv in the course)")
     p.add_argument("--instructor", default="instructor", metavar="ID", help="the instructor's user id (default: instructor)")
     p = command("serve", cmd_serve, "run the submission portal: students upload, grading runs, feedback comes back")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="grade uploads even where bubblewrap cannot isolate grading (as root: the portal's files are "
+                        "hidden from graded code; the instructor's pages show it); refused otherwise")
     p = command("demo", cmd_demo, "release every assignment in a demo course, grade bundled example submissions, export grades")
     p.add_argument("--out", default="demo-course", help="folder of the demo course (default: demo-course)")
     return parser

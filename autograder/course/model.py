@@ -68,6 +68,11 @@ class Course:
         """Where the portal keeps a student's uploads of an assignment, each under its own time stamp."""
         return self.root / "portal" / "uploads" / student_id / assignment_id
 
+    def manual_path(self, assignment_id: str) -> Path:
+        """What the manual grading of ``assignment_id`` keeps beside nbgrader's gradebook: its rubric, the item each
+        answer carries and a digest of each graded answer (``autograder.tools.manual``)."""
+        return self.root / "manual" / f"{assignment_id}.json"
+
     def log_path(self, name: str) -> Path:
         """A log of the instructor's commands (``grade-kadai5.csv``, ``collect-kadai5.csv``) under ``logs/``, its folder made."""
         path = self.root / "logs" / name

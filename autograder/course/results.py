@@ -65,6 +65,9 @@ class CheckResult:
     error: str | None = None
     """The exception class the cell ended with (``CheckFailed``, ``NameError`` …), or None."""
 
+    comment: str | None = None
+    """The instructor's comment on a manually graded answer (nbgrader's ``Comment.manual_comment``), or None."""
+
     @property
     def passed(self) -> bool:
         return self.points is not None and self.points >= self.max_points
@@ -146,14 +149,18 @@ def read_results(course: Course, assignment_id: str, student_id: str) -> Submiss
         submission = gb.find_submission(assignment_id, student_id)
         checks = []
         grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
+        comments = {comment.name: comment.manual_comment for notebook in submission.notebooks
+                    for comment in notebook.comments}
         for cell in graded_cells(course.source_notebook(assignment_id)):
             grade = grades.get(cell.grade_id)
             if grade is None:
                 checks.append(CheckResult(cell.grade_id, 0.0, cell.points, "セルがありません / cell missing", cell.manual))
                 continue
-            points = None if cell.manual and grade.needs_manual_grade else grade.score
+            # a manual grade stays through automatic regrading (nbgrader then marks it for review): it counts
+            points = grade.manual_score if cell.manual else grade.score
             error, message = errors.get(cell.grade_id, (None, None))
-            checks.append(CheckResult(cell.grade_id, points, grade.max_score, message, cell.manual, error))
+            checks.append(CheckResult(cell.grade_id, points, grade.max_score, message, cell.manual, error,
+                                      comments.get(cell.grade_id) if cell.manual else None))
         penalty = submission.late_submission_penalty or 0.0  # nbgrader keeps it apart from the score
         result = SubmissionResult(student_id, Status.GRADED, score=submission.score - penalty, max_score=submission.max_score,
                                   checks=checks)

@@ -1,13 +1,17 @@
 """The portal's Flask application: Japanese pages, sign-in, uploads before the due date, feedback, instructor pages.
 
-Safety: CSRF tokens on every form (Flask-WTF), a rate limit on sign-in (Flask-Limiter),
-sessions that expire (``portal_session_minutes``), an upload size limit and a notebook check,
-Argon2id password hashes, and every page of a student's work reachable only by that student
-and the instructor.  The clock is the server's (``now`` may be given for tests).
+Safety: CSRF tokens on every form (Flask-WTF), failed sign-ins counted per account and address
+(``throttle``: no lab and no guesser can lock out a class), server-side sessions that expire
+(``portal_session_minutes``) and that signing out or a new password ends (the cookie holds only a
+random id), an upload size limit and a notebook check, Argon2id password hashes, every page of a
+student's work reachable only by that student and the instructor, and security headers on every
+response: a strict Content-Security-Policy for the portal's pages, and for the HTML built from
+students' notebooks (feedback, the class report) a sandboxed document that can run nothing.
+The clock is the server's (``now`` may be given for tests).
 """
 from __future__ import annotations
 
-import secrets
+import math
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -28,51 +32,65 @@ from flask import (
     session,
     url_for,
 )
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from autograder.course import Course, UnknownAssignment
-from autograder.course.notebook import read_notebook
+from autograder.course import AssignmentConfig, Course, UnknownAssignment
+from autograder.course.notebook import NotebookProblem, ReleaseShape, check_notebook, release_shape
+from autograder.portal import private
+from autograder.portal.manual_pages import add_manual_pages
 from autograder.portal.queue import GradingQueue
+from autograder.portal.uploads import UploadGate, next_upload_time, store_upload
 from autograder.portal.store import (
     INSTRUCTOR,
     STATE_LABELS,
     STUDENT,
     Store,
     UploadState,
-    default_url,
 )
+from autograder.portal.throttle import SignInThrottle
 
+PAGE_POLICY = ("default-src 'self'; base-uri 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'")
+"""Content-Security-Policy of the portal's own pages: its own stylesheet and script files (``static/``), nothing else:
+no inline script or style, nothing from elsewhere (only the manual grading page loads a script, ``manual.js``)."""
 
-def _secret_key(course: Course) -> str:
-    """The key that signs session cookies: kept in the course folder (mode 600) so that restarts keep sessions."""
-    path = course.root / ".portal-secret"
-    if not path.is_file():
-        path.write_text(secrets.token_hex(32), encoding="utf-8")
-        path.chmod(0o600)
-    return path.read_text(encoding="utf-8").strip()
+STUDENT_WORK_POLICY = ("sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
+                       "form-action 'none'; frame-ancestors 'none'")
+"""Content-Security-Policy of pages built from students' notebooks (feedback, the class report): a sandboxed
+document of a unique origin that runs no script, loads nothing but its inline CSS and data: images, and cannot
+send a form; whatever escaping missed, it cannot read the portal's cookies or pages."""
+
+HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+           # same-origin, not no-referrer: on HTTPS Flask-WTF refuses a form without a same-origin Referer
+           "Referrer-Policy": "same-origin"}
+"""Headers of every response, with one of the two policies above."""
 
 
 def create_app(course: Course, *, store: Store | None = None, queue: GradingQueue | None = None,
-               now: Callable[[], datetime] | None = None, start_queue: bool = True) -> Flask:
-    """The portal for ``course``; with ``start_queue`` its grading queue runs in a background thread."""
+               now: Callable[[], datetime] | None = None, start_queue: bool = True, isolated: bool = True) -> Flask:
+    """The portal for ``course``; with ``start_queue`` its grading queue runs in a background thread.
+
+    ``isolated=False`` (``serve --unsafe-no-sandbox``, see ``autograder.portal.isolation``) puts a warning on every
+    page the instructor sees."""
     config = course.config
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=_secret_key(course),
+        SECRET_KEY=private.secret_key(course),
         MAX_CONTENT_LENGTH=config.portal_upload_mb * 2**20,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=config.portal_session_minutes),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.portal_secure_cookie,
     )
-    store = store or Store(config.portal_db_url or default_url(course.root))
+    if config.portal_trusted_proxies > 0:  # the client's address and scheme as the proxies report them, nobody else
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.portal_trusted_proxies, x_proto=config.portal_trusted_proxies)
+    store = store or Store(private.database_url(course))
     queue = queue or GradingQueue(course, store)
     clock = now or (lambda: datetime.now(UTC))
     zone = ZoneInfo(config.timezone)
     app.extensions["autograder"] = {"course": course, "store": store, "queue": queue}
     CSRFProtect(app)
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
+    throttle = SignInThrottle(store, config, clock)
 
     def local(moment: datetime | None) -> str:
         if moment is None:
@@ -80,19 +98,43 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
-    app.jinja_env.globals.update(local=local, states=STATE_LABELS, course_title="医療とAI・ビッグデータ応用")
+    app.jinja_env.globals.update(local=local, states=STATE_LABELS, course_title="医療とAI・ビッグデータ応用",
+                                 unsafe_no_sandbox=not isolated)
 
     @app.before_request
     def load_user():
+        """``g.user`` from the session the cookie names, if the server still has it and it has not expired."""
         g.user = None
-        user_id, since = session.get("user_id"), session.get("since")
-        if not user_id:
+        token = session.get("sid")
+        if not isinstance(token, str):
             return
-        if since is None or clock() - datetime.fromisoformat(since) > app.config["PERMANENT_SESSION_LIFETIME"]:
+        found, moment = store.session(token), clock()
+        user = store.user(found.user_id) if found is not None else None
+        if found is not None and moment >= found.expires:
+            store.end_session(token)
             session.clear()
             flash("時間がたったのでサインアウトしました。もう一度サインインしてください。")
             return
-        g.user = store.user(user_id)
+        if user is None:  # signed out (this cookie may be a copy), a new password, or a deleted account
+            session.clear()
+            flash("このサインインは使えなくなりました（サインアウトしたか、パスワードが新しくなったためです）。"
+                  "もう一度サインインしてください。")
+            return
+        if moment - found.last_seen >= timedelta(minutes=1):  # one write a minute, not one a request
+            store.touch_session(token, moment)
+        g.user = user
+
+    @app.after_request
+    def security_headers(response):
+        """Every response, error pages included, says what the browser may do with it."""
+        response.headers["Content-Security-Policy"] = STUDENT_WORK_POLICY if g.get("student_work") else PAGE_POLICY
+        response.headers.update(HEADERS)
+        return response
+
+    def student_work(path: Path):
+        """A page built from students' notebooks, sent as a sandboxed document (``STUDENT_WORK_POLICY``)."""
+        g.student_work = True
+        return send_file(path, mimetype="text/html")
 
     def signed_in(role: str | None = None):
         def decorate(view):
@@ -129,11 +171,6 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
                                message=f"アップロードできるのは {config.portal_upload_mb} MB までです。"
                                        "出力を消してから（「編集」→「すべての出力をクリア」）保存し直してください。"), 413
 
-    @app.errorhandler(429)
-    def too_many(e):
-        return render_template("message.html", title="しばらく待ってください",
-                               message="サインインの試行が多すぎます。1分ほど待ってからもう一度お試しください。"), 429
-
     @app.get("/")
     def start():
         if g.user is None:
@@ -148,19 +185,34 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         return render_template("student.html", rows=rows, pending=pending)
 
     @app.post("/signin")
-    @limiter.limit(lambda: config.portal_signin_limit)
     def signin():
-        user = store.authenticate(request.form.get("user_id", "").strip(), request.form.get("password", ""))
+        """Check the password unless ``throttle`` has locked this account at this address; count a failure."""
+        account, address = request.form.get("user_id", "").strip(), request.remote_addr or ""
+        lock = throttle.lock(account, address)
+        if lock is not None:
+            wait = max(1, math.ceil((lock.until - clock()).total_seconds()))
+            return render_template("message.html", title="しばらく待ってください", message=lock.message(local(lock.until))), \
+                429, {"Retry-After": str(wait)}
+        user = store.authenticate(account, request.form.get("password", ""))
         if user is None:
+            throttle.failed(account, address)
             flash("学籍番号かパスワードが違います。")
             return redirect(url_for("start"))
-        session.clear()
+        throttle.succeeded(user.user_id, address)
+        old = session.get("sid")
+        if isinstance(old, str):
+            store.end_session(old)
+        session.clear()  # a new cookie (and CSRF token) for the signed-in user: nothing fixed before carries over
         session.permanent = True
-        session.update(user_id=user.user_id, since=clock().isoformat())
+        session["sid"] = store.start_session(user.user_id, clock(), app.config["PERMANENT_SESSION_LIFETIME"])
         return redirect(url_for("start"))
 
     @app.post("/signout")
     def signout():
+        """End the session on the server: a copy of this cookie opens nothing afterwards."""
+        token = session.get("sid")
+        if isinstance(token, str):
+            store.end_session(token)
         session.clear()
         return redirect(url_for("start"))
 
@@ -171,6 +223,8 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         return send_file(course.release_notebook(assignment_id), as_attachment=True,
                          download_name=f"{assignment_id}.ipynb")
 
+    gate = UploadGate()  # one upload of a student's assignment at a time: see autograder/portal/uploads.py
+
     @app.post("/upload/<assignment_id>")
     @signed_in(STUDENT)
     def upload(assignment_id):
@@ -180,22 +234,37 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
             flash(f"{found.title} の締め切り（{local(found.due)}）を過ぎたため、受け付けられません。"
                   "締め切りを過ぎた課題は受け取らない決まりです。")
             return redirect(url_for("start")), 303
-        file = request.files.get("notebook")
-        if file is None or not file.filename:
-            flash("ファイルが選ばれていません。")
-            return redirect(url_for("start")), 303
-        data = file.read()
-        problem = _notebook_problem(file.filename, data)
-        if problem:
-            flash(problem)
-            return redirect(url_for("start")), 303
-        folder = course.upload_folder(g.user.user_id, assignment_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{received.astimezone(UTC).strftime('%Y%m%dT%H%M%S%fZ')}.ipynb"
-        path.write_bytes(data)  # stored before it is queued: a crash loses nothing
-        store.add_upload(g.user.user_id, assignment_id, received, path)
+        student = g.user.user_id
+        with gate.turn(student, assignment_id) as mine:
+            if not mine:
+                flash(f"{found.title} の別の提出をいま受け付けているところです。下の一覧にその提出が出ていなければ、"
+                      "数秒待ってからもう一度提出してください。")
+                return redirect(url_for("start")), 303
+            again = next_upload_time(store, config, student, assignment_id, received)  # before the costly check
+            if again is not None:
+                flash(_too_many_uploads(found, again, config.portal_uploads_per_hour, local))
+                return redirect(url_for("start")), 303
+            file = request.files.get("notebook")
+            if file is None or not file.filename:
+                flash("ファイルが選ばれていません。")
+                return redirect(url_for("start")), 303
+            data = file.read()
+            problem = _notebook_problem(file.filename, data)
+            if problem:
+                flash(problem)
+                return redirect(url_for("start")), 303
+            try:
+                upload_id = store_upload(course, store, student, assignment_id, data, received)
+            except OSError:
+                app.logger.exception("upload of %s by %s could not be stored", assignment_id, student)
+                flash("提出をサーバーに保存できませんでした（あなたのファイルのせいではありません）。"
+                      "少し時間をおいてもう一度提出し、続くようなら先生に知らせてください。")
+                return redirect(url_for("start")), 303
         queue.wake()
-        flash(f"{found.title} を受け付けました（{local(received)}）。採点が終わるとこのページに結果が出ます。")
+        replaced = store.upload(upload_id)["place"] != upload_id
+        flash(f"{found.title} を受け付けました（{local(received)}）。"
+              + ("採点を待っていた前の提出はこの提出に置き換えました（順番はそのままです）。" if replaced else "")
+              + "採点が終わるとこのページに結果が出ます。")
         return redirect(url_for("start")), 303
 
     @app.get("/feedback/<assignment_id>")
@@ -205,7 +274,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         path = course.feedback_path(assignment_id, g.user.user_id)
         if not path.is_file():
             abort(404)
-        return send_file(path)
+        return student_work(path)
 
     @app.get("/instructor")
     @signed_in(INSTRUCTOR)
@@ -215,7 +284,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         for a in released():
             rows = [{"student": s, "upload": store.latest(s.user_id, a.id),
                      "feedback": course.feedback_path(a.id, s.user_id).is_file()} for s in students]
-            tables.append({"assignment": a, "rows": rows})
+            tables.append({"assignment": a, "rows": rows, "report_built": report_built(a.id)})
         return render_template("instructor.html", tables=tables)
 
     @app.post("/instructor/regrade/<assignment_id>/<student_id>")
@@ -237,7 +306,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         path = course.feedback_path(assignment_id, student_id)
         if not path.is_file():
             abort(404)
-        return send_file(path)
+        return student_work(path)
 
     @app.get("/instructor/grades/<assignment_id>.csv")
     @signed_in(INSTRUCTOR)
@@ -251,23 +320,71 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
             data = BytesIO(out.read_bytes())
         return send_file(data, as_attachment=True, download_name=out.name, mimetype="text/csv")
 
+    def report_path(assignment_id: str) -> Path:
+        """Where the portal keeps the class report: ``report``'s default, so both show the same file."""
+        return course.root / "reports" / f"{assignment_id}.html"
+
+    def report_built(assignment_id: str) -> datetime | None:
+        path = report_path(assignment_id)
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC) if path.is_file() else None
+
     @app.get("/instructor/report/<assignment_id>")
     @signed_in(INSTRUCTOR)
     def report(assignment_id):
+        """The last report built (a sandboxed document), or a page with the button that builds it; never builds."""
+        found = assignment(assignment_id)
+        path = report_path(assignment_id)
+        if not path.is_file():
+            return render_template("report.html", assignment=found)
+        return student_work(path)
+
+    @app.post("/instructor/report/<assignment_id>")
+    @signed_in(INSTRUCTOR)
+    def build_report(assignment_id):
+        """Build the class report from the results as they are now, then show it."""
         from autograder.tools.report import write_report
 
         assignment(assignment_id)
-        return send_file(write_report(course, assignment_id))
+        write_report(course, assignment_id, report_path(assignment_id))
+        return redirect(url_for("report", assignment_id=assignment_id)), 303
+
+    add_manual_pages(app, course, signed_in=signed_in, assignment=assignment)  # grading the written answers
 
     if start_queue:
         queue.start()
     return app
 
 
-def _notebook_problem(filename: str, data: bytes) -> str | None:
-    """Why an upload is not a notebook to grade (Japanese), or None."""
+def _too_many_uploads(found: AssignmentConfig, again: datetime, per_hour: int, local: Callable[[datetime], str]) -> str:
+    """The Japanese refusal of an upload over ``portal_uploads_per_hour``: may upload again at ``again`` (shown rounded up
+    to the minute, so the time shown is never too early)."""
+    shown = local((again + timedelta(seconds=59, microseconds=999_999)).replace(second=0, microsecond=0))
+    if again > found.due:
+        when = f"締め切り（{local(found.due)}）までに、これ以上は提出できません。"
+    else:
+        when = f"次に提出できるのは {shown}（日本時間）からです。"
+    return (f"{found.title} は1時間に {per_hour} 回まで提出できます。この1時間にもう {per_hour} 回提出したので、"
+            f"今回の提出は受け付けていません。{when}それまでは、最後に受け付けた提出がそのまま採点されます。")
+
+
+def _notebook_problem(filename: str, data: bytes, release: ReleaseShape | None = None) -> str | None:
+    """Why an upload is not a notebook to grade (Japanese: what is wrong, in which cell, what to do), or None.
+
+    ``release``: the shape of the assignment's release notebook (its cell limit, the grade_ids nbgrader knows);
+    by default that of the assignment the request uploads to (``/upload/<assignment_id>`` of this app's course).
+    The check's cost is bounded before nbformat parses anything (see ``autograder.course.notebook``).
+    """
+    from flask import current_app, has_request_context
+
     if not filename.lower().endswith(".ipynb"):
         return f"{filename} はノートブック（.ipynb）ではありません。Colab なら「ファイル」→「ダウンロード」→「.ipynb をダウンロード」で保存したファイルを選んでください。"
-    if read_notebook(data)[1] is not None:  # whatever nbformat found, it means the same to a student
-        return f"{filename} はノートブックとして読めません（壊れているか、別の形式です）。保存し直してからもう一度アップロードしてください。"
+    if release is None and has_request_context():
+        course = current_app.extensions.get("autograder", {}).get("course")
+        assignment_id = (request.view_args or {}).get("assignment_id")
+        if course is not None and assignment_id:
+            release = release_shape(course.release_notebook(assignment_id))
+    try:
+        check_notebook(data, release=release)
+    except NotebookProblem as problem:
+        return f"{filename} は受け付けられませんでした。{problem.ja}"
     return None

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from autograder.course import ConfigError, Course, CourseConfig
 from autograder.course.assignment import graded_cells, total_points
+from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.course.results import Status, SubmissionResult, saved_result
 
 DEFAULT_COLUMNS = CourseConfig.__dataclass_fields__["export_columns"].default
 """The grades CSV's columns unless course_config sets ``export_columns`` (the schema's default: one source)."""
-FIELDS = ("student_id", "name", "score", "max_score", "status", "late", "submitted_at", "message")
+FIELDS = ("student_id", "name", "score", "max_score", "status", "late", "manual_complete", "submitted_at", "message")
 
 
 def all_results(course: Course, assignment_id: str) -> list[SubmissionResult]:
@@ -36,7 +37,9 @@ def export_grades(course: Course, assignment_id: str, out: Path) -> list[Submiss
 
     Columns: course_config's ``export_columns`` (header, field), then one per graded cell unless
     ``export_cells`` is False.  Ungraded, late, invalid and failed submissions get 0 points, their
-    status, ``late`` = ``yes`` when submitted after the due date, and a message.
+    status, ``late`` = ``yes`` when submitted after the due date, and a message.  Text that would start a
+    spreadsheet formula (a roster name ``=HYPERLINK(...)``) gets a leading ``'``; scores stay numbers
+    (``autograder/course/csv_cells.py``).
     """
     config = course.config
     columns = config.export_columns
@@ -53,7 +56,7 @@ def export_grades(course: Course, assignment_id: str, out: Path) -> list[Submiss
     results = all_results(course, assignment_id)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8-sig") as f:
-        writer = csv.writer(f)
+        writer = SpreadsheetSafeWriter(csv.writer(f))  # names come from the roster: never a live formula
         writer.writerow([header for header, _ in columns])
         for result in results:
             stamp_text, stamp = submission_time(course, assignment_id, result.student_id)
@@ -61,7 +64,9 @@ def export_grades(course: Course, assignment_id: str, out: Path) -> list[Submiss
             points = {c.grade_id: c.points for c in result.checks}
             values = {"student_id": result.student_id, "name": names.get(result.student_id, ""),
                       "score": f"{result.score:g}", "max_score": f"{max_score:g}", "status": result.status,
-                      "late": "yes" if late else "", "submitted_at": stamp_text or "", "message": result.message}
+                      "late": "yes" if late else "", "submitted_at": stamp_text or "", "message": result.message,
+                      "manual_complete": "yes" if result.status == Status.GRADED and all(
+                          c.points is not None for c in result.checks if c.manual) else ""}
             values |= {c.grade_id: "" if points.get(c.grade_id) is None else f"{points[c.grade_id]:g}" for c in cells}
             writer.writerow([values[field] for _, field in columns])
     return results

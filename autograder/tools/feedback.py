@@ -19,6 +19,8 @@ Pages go where nbgrader keeps feedback: ``feedback/<student_id>/<assignment>/<as
 """
 from __future__ import annotations
 
+import html
+
 import re
 from pathlib import Path
 
@@ -104,7 +106,8 @@ def write_feedback(course: Course, assignment_id: str, students: list[str] | Non
         notebook_path = course.autograded_dir(assignment_id, student_id) / f"{assignment_id}.ipynb"
         notebook = None
         if result.status == Status.GRADED and notebook_path.is_file():
-            notebook = sanitized_notebook(nbformat.read(notebook_path, as_version=4), release)
+            graded = nbformat.read(notebook_path, as_version=4)
+            notebook = with_instructor_notes(sanitized_notebook(graded, release), graded, result)
         path = course.feedback_path(assignment_id, student_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(feedback_page(assignment.title, result, notebook, exporter), encoding="utf-8")
@@ -165,8 +168,10 @@ def _row(check: CheckResult) -> dict:
     if check.points is None:
         return row | {"points": "先生が採点します", "verdict": ""}
     row["points"] = f"{_points(check.points)} / {_points(check.max_points)}"
+    if check.manual:  # the instructor's points and comment, whatever they are: no hint of ours beside them
+        return row | {"verdict": "先生が採点しました", "message": f"先生のコメント：{scrub(check.comment)}" if check.comment else None}
     if check.passed:
-        return row | {"verdict": "先生が採点しました" if check.manual else "OK"}
+        return row | {"verdict": "OK"}
     row |= {"kind": "lost", "verdict": "減点"}
     if check.error is None or check.error in CHECK_ERRORS:
         return row | {"message": scrub(check.message) if check.message else None}
@@ -182,6 +187,25 @@ def plain(text: str) -> str:
 def scrub(text: str) -> str:
     """``plain(text)`` without paths and module names of this toolkit."""
     return TOOLKIT.sub(TOOLKIT_WORD, plain(text))
+
+
+def with_instructor_notes(shown: nbformat.NotebookNode, graded: nbformat.NotebookNode,
+                          result: SubmissionResult) -> nbformat.NotebookNode:
+    """``shown`` (``sanitized_notebook`` of ``graded``, cell for cell) with the instructor's points and comment in a
+    note under each written answer that has them; the comment is shown as text, never as markup."""
+    notes = {c.grade_id: c for c in result.checks if c.manual and c.points is not None}
+    places = []
+    for index, cell in enumerate(graded.cells):
+        meta = cell.metadata.get("nbgrader")
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if isinstance(grade_id, str) and grade_id in notes:
+            places.append((index, notes[grade_id]))
+    for index, check in reversed(places):
+        comment = html.escape(plain(check.comment or "")).replace("\n", "<br>\n")
+        note = (f"> **先生の採点：{_points(check.points)} / {_points(check.max_points)} 点**"
+                + (f"<br>\n> {comment}" if comment else ""))
+        shown.cells.insert(index + 1, nbformat.v4.new_markdown_cell(note))
+    return shown
 
 
 def sanitized_notebook(notebook: nbformat.NotebookNode, release: nbformat.NotebookNode) -> nbformat.NotebookNode:

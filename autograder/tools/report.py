@@ -146,6 +146,19 @@ def common_failures(results: list[SubmissionResult], top: int = TOP_FAILURES) ->
     return failures.most_common(top)
 
 
+def manual_progress(results: list[SubmissionResult], cells: list[GradedCell]) -> list[dict]:
+    """For each manually graded cell: how many graded submissions have the instructor's points, of how many,
+    their mean and how many students got each number of points."""
+    graded = [r for r in results if r.status == Status.GRADED]
+    rows = []
+    for cell in (c for c in cells if c.manual):
+        points = [c.points for r in graded for c in r.checks if c.grade_id == cell.grade_id and c.points is not None]
+        rows.append({"grade_id": cell.grade_id, "graded": len(points), "total": len(graded),
+                     "mean": f"{statistics.mean(points):.1f} / {cell.points:g}" if points else "—",
+                     "distribution": sorted(Counter(points).items())})
+    return rows
+
+
 def render_report(title: str, results: list[SubmissionResult], cells: list[GradedCell], names: dict[str, str],
                   similar: list[SimilarPair]) -> str:
     """The class report as one self-contained HTML page (plots embedded, student text escaped)."""
@@ -160,6 +173,7 @@ def render_report(title: str, results: list[SubmissionResult], cells: list[Grade
     return PAGES.get_template("report.html.j2").render(
         title=title, results=results, names=names, similar=similar, plots=plots, counts=counts,
         labels=INSTRUCTOR_LABELS, late=Status.LATE, max_score=max_score, failures=common_failures(results),
+        manual=manual_progress(results, cells),
         mean=f"{statistics.mean(scores):.1f}" if scores else "—",
         median=f"{statistics.median(scores):g}" if scores else "—",
     )

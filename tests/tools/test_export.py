@@ -33,7 +33,7 @@ def test_every_folder_gets_a_row_with_its_status(fresh_course, tmp_path):
     export_grades(course, "kadai4", out)
     with open(out, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0])[:7] == [header for header, _ in DEFAULT_COLUMNS]
+    assert list(rows[0])[:len(DEFAULT_COLUMNS)] == [header for header, _ in DEFAULT_COLUMNS]
     assert "q1_model" in rows[0] and "q9_overfitting" in rows[0] and "q3_plot_legend" in rows[0]
     by_id = {row["student_id"]: row for row in rows}
     assert sorted(by_id) == ["s001", "s002", "s003", "s004"]
@@ -63,3 +63,24 @@ def test_columns_in_the_lms_shape(released, tmp_path):
     wrong = Course(root=course.root, config=dataclasses.replace(course.config, export_columns=(("x", "grade"),)))
     with pytest.raises(ConfigError, match="export_columns.*grade"):
         export_grades(wrong, "kadai4", out)
+
+
+def test_scores_stay_numbers_and_names_become_text(course, tmp_path, monkeypatch):
+    """A roster name =HYPERLINK(...) and a late penalty that leaves -1.5 points: is the name text (a leading ') and
+    does every score read back as a number, the negative one included?"""
+    from autograder.course.results import CheckResult, SubmissionResult
+    from autograder.tools import export
+
+    (tmp_path / "source" / "kadai4").mkdir(parents=True)
+    shutil.copyfile(course.source_notebook("kadai4"), tmp_path / "source" / "kadai4" / "kadai4.ipynb")
+    scratch = Course(root=tmp_path, config=course.config)
+    penalised = SubmissionResult("s001", Status.GRADED, "-- 減点 / late penalty", score=-1.5, max_score=25,
+                                 checks=[CheckResult("q1_model", -0.5, 4)], late_penalty=3)
+    monkeypatch.setattr(export, "all_results", lambda *_: [penalised])
+    monkeypatch.setattr(export, "student_names", lambda _: {"s001": '=HYPERLINK("http://x","y")'})
+    out = tmp_path / "grades.csv"
+    export_grades(scratch, "kadai4", out)
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        (row,) = csv.DictReader(f)
+    assert row["name"] == "'=HYPERLINK(\"http://x\",\"y\")" and row["message"] == "'-- 減点 / late penalty"
+    assert float(row["score"]) == -1.5 and float(row["max_score"]) == 25 and float(row["q1_model"]) == -0.5

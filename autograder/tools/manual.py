@@ -1,0 +1,423 @@
+"""Grading the written answers by question: every student's answer to one cell, points and comments into nbgrader's gradebook.
+
+The instructor's points and comment of a manually graded cell are stored where nbgrader's
+formgrader keeps them (``Grade.manual_score``, ``Comment.manual_comment`` of that cell), so
+nbgrader itself, ``export``, ``feedback`` and ``report`` all read the same numbers.  What nbgrader
+has no place for lives in ``manual/<assignment>.json`` (``Course.manual_path``):
+
+- the question's **rubric**: reusable items (text + points); applying one to an answer gives it that
+  item's points and text as its comment, and changing the item changes every answer that carries it;
+- which item each answer carries, and a **digest of the answer** as it was when it was graded, so
+  that a notebook graded again automatically keeps its manual grade and an answer whose text has
+  changed since is flagged.
+
+The portal's pages (``autograder/portal/app.py``) and the command line
+(``python -m autograder manual ASSIGNMENT --export/--import``) both call these functions.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from autograder.course import Course
+from autograder.course.assignment import graded_cells
+from autograder.course.csv_cells import SpreadsheetSafeWriter
+from autograder.course.results import Status, load_status
+from autograder.errors import AutograderError
+from autograder.tools.similarity import DELIMITER, answer_similarity, normalise_markdown, shingles
+
+GROUP_THRESHOLD = 0.9
+"""Answers at least this similar (the report's shingle measure on text normalised for case, whitespace and
+punctuation) are shown as one group that one rubric click grades."""
+
+CSV_COLUMNS = ("student_id", "name", "grade_id", "max_points", "points", "comment", "answer")
+"""The columns of ``--export`` and ``--import`` (``answer`` and ``max_points`` are read-only: for reading)."""
+
+_lock = threading.Lock()  # the portal grades from several request threads: one writer of the record at a time
+
+
+class ManualGradeError(AutograderError):
+    """A manual grade that cannot be stored: points out of range, an unknown student or cell (message bilingual)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class ManualCell:
+    """A cell the instructor grades by hand."""
+
+    grade_id: str
+    max_points: float
+    prompt: str
+    """The question as the notebook asks it: the Markdown cell just above the answer cell."""
+
+
+@dataclass(frozen=True)
+class RubricItem:
+    """A reusable comment of one question: its text and the points it gives."""
+
+    id: str
+    text: str
+    points: float
+
+
+@dataclass
+class Answer:
+    """One student's answer to one manually graded cell, and its grade so far."""
+
+    student_id: str
+    name: str
+    grade_id: str
+    text: str
+    """The answer as the student wrote it (solution markers removed)."""
+
+    max_points: float
+    points: float | None
+    """The instructor's points, or None while ungraded."""
+
+    comment: str
+    item: str | None
+    """The rubric item the answer carries (its id), or None."""
+
+    changed: bool
+    """The answer's text is not the one that was graded (the notebook was submitted and graded again since)."""
+
+    @property
+    def graded(self) -> bool:
+        return self.points is not None
+
+
+def manual_cells(course: Course, assignment_id: str) -> list[ManualCell]:
+    """The cells of ``assignment_id`` the instructor grades by hand, in notebook order, each with its question."""
+    source = nbformat.read(course.source_notebook(assignment_id), as_version=4)
+    manual = {c.grade_id: c for c in graded_cells(course.source_notebook(assignment_id)) if c.manual}
+    found, prompt = [], ""
+    for cell in source.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in manual:
+            found.append(ManualCell(grade_id, manual[grade_id].points, prompt))
+        elif cell.cell_type == "markdown":
+            prompt = cell.source
+    return found
+
+
+def manual_cell(course: Course, assignment_id: str, grade_id: str) -> ManualCell:
+    for cell in manual_cells(course, assignment_id):
+        if cell.grade_id == grade_id:
+            return cell
+    raise ManualGradeError(f"{assignment_id} に手で採点するセル {grade_id!r} はありません / "
+                           f"{assignment_id} has no manually graded cell {grade_id!r}")
+
+
+def digest(text: str) -> str:
+    """What is kept of an answer's text when it is graded: enough to tell that it changed."""
+    return hashlib.sha256(normalise_markdown(text).encode("utf-8")).hexdigest()
+
+
+# ---- the record beside the gradebook: rubric, applied items, graded digests
+def _read(course: Course, assignment_id: str) -> dict:
+    path = course.manual_path(assignment_id)
+    record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    for key in ("rubric", "applied", "graded"):
+        record.setdefault(key, {})
+    return record
+
+
+def _write(course: Course, assignment_id: str, record: dict) -> None:
+    path = course.manual_path(assignment_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    temporary.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+    temporary.replace(path)  # a reader sees the old record or the new one, never half of it
+
+
+def rubric(course: Course, assignment_id: str, grade_id: str) -> list[RubricItem]:
+    """The reusable comments of one question, in the order they were made."""
+    return [RubricItem(**item) for item in _read(course, assignment_id)["rubric"].get(grade_id, [])]
+
+
+# ---- reading the answers
+def _answer_texts(course: Course, assignment_id: str, student_id: str) -> dict[str, str]:
+    """grade_id → the student's text of each answer cell, from the notebook that was graded."""
+    path = course.autograded_dir(assignment_id, student_id) / f"{assignment_id}.ipynb"
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except (OSError, ValueError):
+        return {}
+    texts = {}
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader")
+        if isinstance(meta, dict) and meta.get("solution") and isinstance(meta.get("grade_id"), str):
+            texts[meta["grade_id"]] = DELIMITER.sub("", cell.source).strip()
+    return texts
+
+
+def graded_students(course: Course, assignment_id: str) -> list[str]:
+    """Students whose submission was graded (status ``graded``): the ones with answers to grade by hand."""
+    return [s for s in course.student_ids()
+            if (load_status(course.autograded_dir(assignment_id, s)) or {}).get("status") == Status.GRADED]
+
+
+def answers(course: Course, assignment_id: str, grade_id: str) -> list[Answer]:
+    """Every graded student's answer to ``grade_id``, with the points and comment the gradebook holds, by student id."""
+    from nbgrader.api import MissingEntry
+
+    cell = manual_cell(course, assignment_id, grade_id)
+    record = _read(course, assignment_id)
+    applied, graded_digest = record["applied"].get(grade_id, {}), record["graded"].get(grade_id, {})
+    found = []
+    with course.gradebook() as gb:
+        names = {s.id: " ".join(n for n in (s.first_name, s.last_name) if n) for s in gb.students}
+        for student_id in graded_students(course, assignment_id):
+            try:
+                grade = gb.find_grade(grade_id, assignment_id, assignment_id, student_id)
+                comment = gb.find_comment(grade_id, assignment_id, assignment_id, student_id)
+            except MissingEntry:
+                continue
+            text = _answer_texts(course, assignment_id, student_id).get(grade_id, "")
+            points = grade.manual_score
+            found.append(Answer(student_id, names.get(student_id, ""), grade_id, text, cell.max_points, points,
+                                comment.manual_comment or "", applied.get(student_id),
+                                points is not None and graded_digest.get(student_id) not in (None, digest(text))))
+    return found
+
+
+def progress(course: Course, assignment_id: str) -> dict[str, tuple[int, int]]:
+    """grade_id → (answers graded, answers to grade), for every manually graded cell."""
+    result = {}
+    for cell in manual_cells(course, assignment_id):
+        found = answers(course, assignment_id, cell.grade_id)
+        result[cell.grade_id] = (sum(a.graded for a in found), len(found))
+    return result
+
+
+def groups(found: list[Answer], threshold: float = GROUP_THRESHOLD) -> list[list[Answer]]:
+    """Identical and near-identical answers together (each group in student order, groups by their first member).
+
+    One pass, each answer joining the first group whose first member it is at least ``threshold`` similar to:
+    linear in the number of groups per answer, and the measure is linear in the texts' length.
+    """
+    heads: list[tuple[object, list[Answer]]] = []
+    for answer in found:
+        key = shingles(_comparable(answer.text))
+        for head, members in heads:
+            if key.length and head.length and (answer_similarity([(head, key)], threshold) or 0) >= threshold:
+                members.append(answer)
+                break
+            if not key.length and not head.length:  # empty answers are one group
+                members.append(answer)
+                break
+        else:
+            heads.append((key, [answer]))
+    return [members for _, members in heads]
+
+
+def _comparable(text: str) -> str:
+    """An answer normalised for case, whitespace and punctuation (Japanese and ASCII), for grouping."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in normalise_markdown(folded) if not unicodedata.category(ch).startswith(("P", "Z", "S")))
+
+
+# ---- writing grades
+def _check_points(points: float, cell: ManualCell, where: str) -> float:
+    if isinstance(points, bool) or not isinstance(points, (int, float)) or not math.isfinite(points):
+        raise ManualGradeError(f"{where}: 点数が数ではありません / points must be a number")
+    if not 0 <= points <= cell.max_points:
+        raise ManualGradeError(f"{where}: 点数 {points:g} は 0〜{cell.max_points:g} 点の範囲にありません / "
+                               f"points {points:g} outside 0–{cell.max_points:g}")
+    return float(points)
+
+
+def _store(gb, record: dict, course: Course, assignment_id: str, cell: ManualCell, student_id: str,
+           points: float | None, comment: str, item: str | None) -> None:
+    """Set one answer's manual grade in an open gradebook (committed by the caller) and in ``record``."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        grade = gb.find_grade(cell.grade_id, assignment_id, assignment_id, student_id)
+        note = gb.find_comment(cell.grade_id, assignment_id, assignment_id, student_id)
+    except MissingEntry:
+        raise ManualGradeError(f"{student_id} の {assignment_id} は採点されていません / "
+                               f"{student_id} has no graded submission of {assignment_id}") from None
+    grade.manual_score = points
+    grade.needs_manual_grade = points is None
+    note.manual_comment = comment or None
+    text = _answer_texts(course, assignment_id, student_id).get(cell.grade_id, "")
+    applied = record["applied"].setdefault(cell.grade_id, {})
+    graded = record["graded"].setdefault(cell.grade_id, {})
+    if item is None:
+        applied.pop(student_id, None)
+    else:
+        applied[student_id] = item
+    if points is None:
+        graded.pop(student_id, None)
+    else:
+        graded[student_id] = digest(text)
+
+
+def _late_penalties(course: Course, assignment_id: str, students: set[str]) -> None:
+    """Under the ``penalty`` policy, nbgrader's late plugin again on each total, manual points included
+    (it ran at autograde time on the automatic points alone)."""
+    if course.config.late_policy != "penalty" or not students:
+        return
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    from autograder.course.nbgrader_setup import nbgrader_config
+
+    config = nbgrader_config(course)
+    for student_id in sorted(students):
+        resources = {"nbgrader": {"notebook": assignment_id, "assignment": assignment_id, "student": student_id,
+                                  "db_url": course.db_url}}
+        AssignLatePenalties(config=config).preprocess(nbformat.v4.new_notebook(), resources)
+
+
+def set_grades(course: Course, assignment_id: str, grades: list[tuple[str, str, float | None, str, str | None]]) -> None:
+    """Store ``(student_id, grade_id, points, comment, rubric item id or None)`` for each answer, all or nothing.
+
+    Raises ``ManualGradeError`` (nothing written) for points outside 0 … the cell's maximum, an unknown cell,
+    item or student.
+    """
+    cells = {c.grade_id: c for c in manual_cells(course, assignment_id)}
+    with _lock:
+        record = _read(course, assignment_id)
+        items = {g: {i["id"] for i in items} for g, items in record["rubric"].items()}
+        for student_id, grade_id, points, _, item in grades:
+            where = f"{student_id} {grade_id}"
+            if grade_id not in cells:
+                manual_cell(course, assignment_id, grade_id)  # raises with its message
+            if points is not None:
+                _check_points(points, cells[grade_id], where)
+            if item is not None and item not in items.get(grade_id, set()):
+                raise ManualGradeError(f"{where}: 評価項目 {item!r} はありません / no rubric item {item!r}")
+        with course.gradebook() as gb:
+            try:
+                for student_id, grade_id, points, comment, item in grades:
+                    _store(gb, record, course, assignment_id, cells[grade_id], student_id,
+                           None if points is None else float(points), comment, item)
+                gb.db.commit()
+            except BaseException:
+                gb.db.rollback()
+                raise
+        _write(course, assignment_id, record)
+    _late_penalties(course, assignment_id, {g[0] for g in grades})
+
+
+def set_grade(course: Course, assignment_id: str, student_id: str, grade_id: str, points: float | None,
+              comment: str = "", item: str | None = None) -> None:
+    """One answer's points (None: ungraded again) and comment; see ``set_grades``."""
+    set_grades(course, assignment_id, [(student_id, grade_id, points, comment, item)])
+
+
+def save_item(course: Course, assignment_id: str, grade_id: str, text: str, points: float,
+              item_id: str | None = None) -> RubricItem:
+    """Add a rubric item to ``grade_id`` (``item_id`` None) or change one; every answer carrying it is graded anew."""
+    cell = manual_cell(course, assignment_id, grade_id)
+    points = _check_points(points, cell, f"{grade_id} の評価項目 / rubric item")
+    text = text.strip()
+    if not text:
+        raise ManualGradeError("評価項目の文が空です / a rubric item needs its text")
+    with _lock:
+        record = _read(course, assignment_id)
+        items = record["rubric"].setdefault(grade_id, [])
+        if item_id is None:
+            item = RubricItem(secrets.token_hex(4), text, points)
+            items.append(item.__dict__)
+        else:
+            for existing in items:
+                if existing["id"] == item_id:
+                    existing.update(text=text, points=points)
+                    break
+            else:
+                raise ManualGradeError(f"評価項目 {item_id!r} はありません / no rubric item {item_id!r}")
+            item = RubricItem(item_id, text, points)
+        _write(course, assignment_id, record)
+        carriers = [s for s, i in record["applied"].get(grade_id, {}).items() if i == item.id]
+    if carriers:
+        set_grades(course, assignment_id, [(s, grade_id, item.points, item.text, item.id) for s in carriers])
+    return item
+
+
+def apply_item(course: Course, assignment_id: str, grade_id: str, students: list[str], item_id: str) -> None:
+    """Give each of ``students`` the rubric item's points and its text as comment (one click on a group)."""
+    item = next((i for i in rubric(course, assignment_id, grade_id) if i.id == item_id), None)
+    if item is None:
+        raise ManualGradeError(f"評価項目 {item_id!r} はありません / no rubric item {item_id!r}")
+    set_grades(course, assignment_id, [(s, grade_id, item.points, item.text, item.id) for s in students])
+
+
+# ---- the command line's CSV
+def export_answers(course: Course, assignment_id: str, out: Path) -> int:
+    """Write one row per student and manually graded cell (``CSV_COLUMNS``) to ``out``; returns the rows written."""
+    rows = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="", encoding="utf-8-sig") as f:
+        writer = SpreadsheetSafeWriter(csv.writer(f))  # answers and names are students' text: never a live formula
+        writer.writerow(CSV_COLUMNS)
+        for cell in manual_cells(course, assignment_id):
+            for a in answers(course, assignment_id, cell.grade_id):
+                writer.writerow([a.student_id, a.name, a.grade_id, f"{a.max_points:g}",
+                                 "" if a.points is None else f"{a.points:g}", a.comment, a.text])
+                rows += 1
+    return rows
+
+
+def import_answers(course: Course, assignment_id: str, path: Path) -> int:
+    """Read points and comments back from a CSV of ``export_answers``'s shape; all rows or none (returns how many
+    answers changed: a row whose points and comment are the gradebook's already is left as it is).
+
+    An empty ``points`` leaves the answer ungraded.  Raises ``ManualGradeError`` naming the row of anything wrong.
+    """
+    from autograder.course.csv_cells import unneutralise
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            table = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise ManualGradeError(f"{path} を読めません / cannot read {path}: {e}") from None
+    if not table:
+        return 0
+    missing = [c for c in ("student_id", "grade_id", "points", "comment") if c not in table[0]]
+    if missing:
+        raise ManualGradeError(f"{path}: 列 {missing} がありません / missing columns {missing}")
+    cells = {c.grade_id: c for c in manual_cells(course, assignment_id)}
+    known = set(graded_students(course, assignment_id))
+    current = {(a.student_id, a.grade_id): (a.points, a.comment) for g in cells for a in answers(course, assignment_id, g)}
+    grades, problems = [], []
+    for number, row in enumerate(table, start=2):  # row 1 is the header
+        student_id, grade_id = (row.get("student_id") or "").strip(), (row.get("grade_id") or "").strip()
+        raw = (row.get("points") or "").strip()
+        where = f"{path.name} {number} 行目 / row {number}"
+        if grade_id not in cells:
+            problems.append(f"{where}: 手で採点するセル {grade_id!r} はありません / no manually graded cell {grade_id!r}")
+            continue
+        if student_id not in known:
+            problems.append(f"{where}: 採点済みの提出がない学生 {student_id!r} / no graded submission of {student_id!r}")
+            continue
+        points = None
+        if raw:
+            try:
+                points = _check_points(float(raw), cells[grade_id], where)
+            except ValueError:
+                problems.append(f"{where}: 点数 {raw!r} が数ではありません / points {raw!r} is not a number")
+                continue
+            except ManualGradeError as e:
+                problems.append(str(e))
+                continue
+        comment = unneutralise(row.get("comment") or "").strip()
+        if current.get((student_id, grade_id)) != (points, comment):  # an unchanged row keeps its rubric item
+            grades.append((student_id, grade_id, points, comment, None))
+    if problems:
+        raise ManualGradeError("何も書き込んでいません / nothing was written:\n- " + "\n- ".join(problems))
+    set_grades(course, assignment_id, grades)
+    return len(grades)

@@ -1,0 +1,400 @@
+"""The instructor's pages for grading the written answers by question: who reaches them, CSRF, students' answers
+shown inert, the gradebook round trip through nbgrader's own API, the rubric on a group; and in headless
+Chromium, three answers graded with the keyboard and a reused comment, then the grades CSV."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import socket
+import threading
+from html.parser import HTMLParser
+
+import pytest
+from helpers import copy_course, graded_course_without_running
+
+from autograder.portal.app import HEADERS, PAGE_POLICY, create_app
+from autograder.portal.store import Store, import_roster
+
+AID, CELL = "kadai5", "q8_false_negative"
+ANSWER = ("1. 偽陰性は 2 人。悪性なのに良性と判定され、治療が遅れてがんが進行するおそれがある。\n"
+          "2. 偽陰性の方が重大。見逃しは取り返しがつかないから。\n3. しきい値を 0.3 に下げる。偽陽性が増える。")
+SAME_ANSWER = ANSWER.replace("。", "．").replace("、", "，").replace(" ", "  ")  # other punctuation and spacing only
+OTHER = "偽陽性の方が重大だと思います。検査が増えて患者さんの負担になるからです。"
+HOSTILE = "<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1))\n\n**太字**"
+ANSWERS = {"s001": ANSWER, "s002": SAME_ANSWER, "s003": OTHER, "s004": HOSTILE}
+NAMES = {"s001": "山田 花子", "s002": "佐藤 太郎", "s003": "鈴木 一郎", "s004": "田中 <b>次郎</b>"}
+ROSTER = "student_id,name\n" + "".join(f"{s},{n}\n" for s, n in NAMES.items())
+BASE = f"/instructor/manual/{AID}"
+PAGE = f"{BASE}/{CELL}"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """kadai5 graded (without running) for four students, whose written answer 問8 is all that differs, and the
+    portal's accounts of the four and the instructor (Argon2 hashing takes a while: made once)."""
+    folder = tmp_path_factory.mktemp("manual-pages")
+    course = graded_course_without_running(folder / "course", ANSWERS, names=NAMES)
+    (folder / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    passwords = {row[0]: row[3] for row in import_roster(Store(f"sqlite:///{folder / 'portal.db'}"), folder / "roster.csv")}
+    return course, folder / "portal.db", passwords
+
+
+@pytest.fixture
+def portal(built, tmp_path):
+    """A private copy of that course and of the accounts, and the portal on them (its queue not running)."""
+    built_course, accounts, passwords = built
+    course = copy_course(built_course, tmp_path / "course")
+    shutil.copyfile(accounts, tmp_path / "portal.db")
+    store = Store(f"sqlite:///{tmp_path / 'portal.db'}")
+    return {"course": course, "app": create_app(course, store=store, start_queue=False), "passwords": passwords}
+
+
+def _token(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def _client(portal, user_id: str | None = None):
+    client = portal["app"].test_client()
+    if user_id:
+        client.post("/signin", data={"user_id": user_id, "password": portal["passwords"][user_id],
+                                     "csrf_token": _token(client.get("/").get_data(as_text=True))})
+    return client
+
+
+def _instructor(portal):
+    """The instructor's client and a CSRF token of their session."""
+    client = _client(portal, "instructor")
+    return client, _token(client.get(PAGE).get_data(as_text=True))
+
+
+def _post_json(client, token: str | None, action: str, **body):
+    headers = {"X-CSRFToken": token} if token else {}
+    return client.post(f"{PAGE}/{action}", json=body, headers=headers)
+
+
+def _nbgrader_reads(course, student_id: str) -> tuple[float | None, str | None]:
+    """What nbgrader's own Gradebook API (formgrader's) holds for the student's 問8."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, course.config.course_id) as gb:
+        return (gb.find_grade(CELL, AID, AID, student_id).manual_score,
+                gb.find_comment(CELL, AID, AID, student_id).manual_comment)
+
+
+class _Markup(HTMLParser):
+    """Every start tag of a page, with its attributes."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+ROUTES = [("GET", BASE), ("GET", PAGE), ("GET", f"{PAGE}?ungraded=1"),
+          ("POST", f"{PAGE}/grade"), ("POST", f"{PAGE}/rubric"), ("POST", f"{PAGE}/apply")]
+FORMS = {"grade": {"student_id": "s001", "points": "5", "comment": "x"}, "rubric": {"text": "x", "points": "5"},
+         "apply": {"student_id": "s001", "item_id": "x"}}
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_only_the_instructor_reaches_the_manual_pages(portal, method, path):
+    """Is every manual grading route a redirect to sign-in for an anonymous visitor and a 403 for a student (even
+    with a valid CSRF token), and open to the instructor?"""
+    data = FORMS.get(path.rsplit("/", 1)[-1], {})
+    for who, expected in ((None, 302), ("s001", 403)):
+        client = _client(portal, who)
+        token = _token(client.get("/").get_data(as_text=True))
+        response = client.open(path, method=method, data={**data, "csrf_token": token} if method == "POST" else None)
+        assert response.status_code == expected, (who, path)
+        if expected == 302:
+            assert response.headers["Location"] in ("/", "http://localhost/")
+    assert _nbgrader_reads(portal["course"], "s001") == (None, None)
+    if method == "GET":
+        assert _client(portal, "instructor").get(path).status_code == 200
+
+
+def test_the_instructor_page_links_to_the_written_answers(portal):
+    """Does the instructor's page link each assignment to its manual grading, and that page list 問8 with its
+    progress and a link to its ungraded answers?"""
+    client = _client(portal, "instructor")
+    assert f'href="{BASE}"' in client.get("/instructor").get_data(as_text=True)
+    page = client.get(BASE).get_data(as_text=True)
+    assert "問8" in page and "5 点" in page and "採点済み 0 / 4" in page and f'href="{PAGE}?ungraded=1"' in page
+
+
+@pytest.mark.parametrize("action", ["grade", "rubric", "apply"])
+def test_every_post_needs_the_csrf_token(portal, action):
+    """Is a POST without the CSRF token (form or JSON, even from the signed-in instructor) refused with 400,
+    writing nothing?"""
+    client, token = _instructor(portal)
+    assert client.post(f"{PAGE}/{action}", data=FORMS[action]).status_code == 400
+    assert _post_json(client, None, action, **FORMS[action]).status_code == 400
+    assert _post_json(client, "not-the-token", action, **FORMS[action]).status_code == 400
+    assert _nbgrader_reads(portal["course"], "s001") == (None, None)
+    assert not portal["course"].manual_path(AID).exists()
+
+
+def test_a_students_answer_is_shown_inert(portal):
+    """Are a student's <script>, <img onerror> and javascript: link shown as text, with no script, handler,
+    image or javascript: URL on the page but the portal's own manual.js — and a hostile name escaped too?"""
+    page = _client(portal, "instructor").get(PAGE).get_data(as_text=True)
+    tags = _Markup(page).tags
+    assert [t for t, a in tags if t == "script"] == ["script"]
+    assert [a.get("src") for t, a in tags if t == "script"] == ["/static/manual.js"]
+    assert not [t for t, _ in tags if t in {"img", "iframe", "svg", "object", "embed", "base", "style"}]
+    assert not [(t, a) for t, a in tags for name in a if name.startswith("on") or name == "style"]
+    assert not [a for _, a in tags for value in a.values() if value and "javascript:" in value.lower()]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "[x](javascript:alert(1))" in page and "<strong>太字</strong>" in page  # Markdown still renders
+    assert "田中 &lt;b&gt;次郎&lt;/b&gt;" in page
+
+
+def test_the_pages_carry_the_security_headers(portal):
+    """Do the manual pages and the JSON replies carry the portal's headers and its strict policy, with no inline
+    script or style on the pages?"""
+    client, token = _instructor(portal)
+    for response in (client.get(BASE), client.get(PAGE), _post_json(client, token, "grade", student_id="s001", points=1)):
+        assert response.headers["Content-Security-Policy"] == PAGE_POLICY
+        assert all(response.headers[name] == value for name, value in HEADERS.items())
+        if response.mimetype == "text/html":
+            page = response.get_data(as_text=True)
+            assert not re.search(r"<script(?![^>]*\bsrc=)", page) and "<style" not in page and " style=" not in page
+
+
+def test_the_question_page_shows_prompt_points_groups_and_shortcuts(portal):
+    """Does the by-question page show the prompt, the points available, the progress, each answer with its
+    student's id and name, the two near-identical answers in one group, and the shortcuts in Japanese?"""
+    page = _client(portal, "instructor").get(PAGE).get_data(as_text=True)
+    assert "問8" in page and "偽陰性" in page and "配点 <strong>5 点</strong>" in page and "採点済み 0 / 4" in page
+    assert "s001 山田 花子" in page and "s003 鈴木 一郎" in page
+    groups = re.findall(r'<section class="group[^"]*" id="group-\d+".*?(?=<section class="group|</section>\s*</main>)',
+                        page, re.S)
+    members = [re.findall(r'<article class="answer[^"]*" id="answer-(\w+)"', g) for g in groups]
+    assert members == [["s001", "s002"], ["s003"], ["s004"]]
+    assert "次の未採点の答え" in page and "保存して次の答えへ" in page and "評価項目を答えのグループ全員に適用" in page
+    assert 'step="0.5"' in page and 'max="5"' in page
+
+
+def test_saving_through_json_writes_what_nbgrader_reads(portal):
+    """Does the JSON endpoint store points and comment where nbgrader's own Gradebook API reads them, reply
+    with the answer and the progress, and an empty points field make the answer ungraded again?"""
+    client, token = _instructor(portal)
+    response = _post_json(client, token, "grade", student_id="s003", points="3.5", comment="理由が不十分です。")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    reply = response.get_json()
+    assert reply["ok"] and reply["progress"] == {"graded": 1, "total": 4}
+    assert reply["answers"] == [{"student_id": "s003", "points": 3.5, "comment": "理由が不十分です。", "item": None,
+                                 "graded": True, "changed": False}]
+    assert _nbgrader_reads(portal["course"], "s003") == (3.5, "理由が不十分です。")
+    page = client.get(f"{PAGE}?ungraded=1").get_data(as_text=True)
+    assert 'id="answer-s003"' not in page and 'id="answer-s001"' in page and "採点済み 1 / 4" in page
+    reply = _post_json(client, token, "grade", student_id="s003", points="", comment="").get_json()
+    assert reply["progress"]["graded"] == 0
+    assert _nbgrader_reads(portal["course"], "s003") == (None, None)
+
+
+def test_a_plain_form_saves_and_returns_to_the_answer(portal):
+    """Without JavaScript, does the answer's form save and redirect back to that answer (or, in the ungraded
+    view, to the next one shown)?"""
+    client, token = _instructor(portal)
+    response = client.post(f"{PAGE}/grade", data={"csrf_token": token, "student_id": "s001", "points": "５",
+                                                   "comment": "よくできています。", "next": "s002"})
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"{PAGE}#answer-s001")
+    assert _nbgrader_reads(portal["course"], "s001") == (5.0, "よくできています。")
+    response = client.post(f"{PAGE}/grade", data={"csrf_token": token, "student_id": "s003", "points": "2",
+                                                   "comment": "", "next": "s004", "ungraded": "1"})
+    assert response.headers["Location"].endswith(f"{PAGE}?ungraded=1#answer-s004")
+    assert "s003 を保存しました" in client.get(PAGE).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("points", ["5.5", "-1", "abc", "nan"])
+def test_points_outside_the_cell_are_refused_writing_nothing(portal, points):
+    """Are points over the maximum, negative or not a number refused with a 400 and a bilingual message (JSON),
+    or the message on the page (a plain form), with nothing written?"""
+    client, token = _instructor(portal)
+    response = _post_json(client, token, "grade", student_id="s001", points=points, comment="x")
+    assert response.status_code == 400 and response.get_json()["ok"] is False
+    error = response.get_json()["error"]
+    assert re.search(r"[ぁ-んァ-ン一-龥]", error) and re.search(r" / [a-z]", error), error
+    if points in ("5.5", "-1"):
+        assert "0〜5" in error and "outside" in error
+    response = client.post(f"{PAGE}/grade", data={"csrf_token": token, "student_id": "s001", "points": points})
+    assert response.status_code == 303 and "保存できませんでした" in client.get(PAGE).get_data(as_text=True)
+    assert _nbgrader_reads(portal["course"], "s001") == (None, None)
+
+
+def test_unknown_students_cells_and_items_are_refused(portal):
+    """Is a grade for a student without a graded submission, an automatically graded cell or an unknown rubric
+    item refused (400 or 404), writing nothing?"""
+    client, token = _instructor(portal)
+    assert _post_json(client, token, "grade", student_id="s999", points=1).status_code == 400
+    assert _post_json(client, token, "apply", item_id="nope", student_ids=["s001"]).status_code == 400
+    assert _post_json(client, token, "apply", item_id="nope", student_ids=[]).status_code == 400
+    assert _post_json(client, token, "rubric", text="", points=1).status_code == 400
+    assert _post_json(client, token, "rubric", text="満点", points=6).status_code == 400
+    assert client.post(f"/instructor/manual/{AID}/q1_code/grade", json={"student_id": "s001", "points": 1},
+                       headers={"X-CSRFToken": token}).status_code == 404
+    assert client.get(f"/instructor/manual/{AID}/q1_code").status_code == 404
+    assert client.get("/instructor/manual/kadai9").status_code == 404
+    assert _nbgrader_reads(portal["course"], "s001") == (None, None)
+
+
+def test_a_rubric_item_grades_a_group_and_its_changes_follow(portal):
+    """Does applying a rubric item to a group grade every member (points and the item's text as comment, as
+    nbgrader reads them), editing the item update each member that still carries it, and an answer edited by
+    hand leave the item?"""
+    client, token = _instructor(portal)
+    reply = _post_json(client, token, "rubric", text="3つとも正しく答えている。", points="5").get_json()
+    item = reply["item"]
+    assert item["points"] == 5 and reply["answers"] == []
+    reply = _post_json(client, token, "apply", item_id=item["id"], student_ids=["s001", "s002"]).get_json()
+    assert reply["progress"] == {"graded": 2, "total": 4} and [a["item"] for a in reply["answers"]] == [item["id"]] * 2
+    for student in ("s001", "s002"):
+        assert _nbgrader_reads(portal["course"], student) == (5.0, "3つとも正しく答えている。")
+    page = client.get(PAGE).get_data(as_text=True)
+    assert "評価項目 1</span>" in page and f'value="{item["id"]}"' in page
+    # s002 saved unchanged keeps the item; s001 given other points by hand leaves it
+    _post_json(client, token, "grade", student_id="s002", points=5, comment="3つとも正しく答えている。", item_id=item["id"])
+    _post_json(client, token, "grade", student_id="s001", points=4, comment="3つとも正しく答えている。", item_id=item["id"])
+    reply = _post_json(client, token, "rubric", item_id=item["id"], text="3つとも答えているが、理由が短い。", points=4.5).get_json()
+    assert [a["student_id"] for a in reply["answers"]] == ["s002"]
+    assert _nbgrader_reads(portal["course"], "s002") == (4.5, "3つとも答えているが、理由が短い。")
+    assert _nbgrader_reads(portal["course"], "s001") == (4.0, "3つとも正しく答えている。")
+    # the plain forms do the same: a group's button, an item's edit
+    response = client.post(f"{PAGE}/apply", data={"csrf_token": token, "item_id": item["id"],
+                                                   "student_id": ["s003", "s004"]})
+    assert response.status_code == 303 and response.headers["Location"].endswith("#answer-s003")
+    assert _nbgrader_reads(portal["course"], "s004") == (4.5, "3つとも答えているが、理由が短い。")
+    response = client.post(f"{PAGE}/rubric", data={"csrf_token": token, "item_id": item["id"], "text": "短い", "points": "1"})
+    assert response.status_code == 303 and response.headers["Location"].endswith("#rubric")
+    assert _nbgrader_reads(portal["course"], "s003") == (1.0, "短い")
+
+
+def test_an_answer_changed_since_it_was_graded_is_flagged(portal):
+    """When a student's notebook is graded again with another answer, does the page flag that answer?"""
+    import nbformat
+
+    client, token = _instructor(portal)
+    _post_json(client, token, "grade", student_id="s003", points=2, comment="")
+    assert "changed since graded" not in client.get(PAGE).get_data(as_text=True)
+    path = portal["course"].autograded_dir(AID, "s003") / f"{AID}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == CELL:
+            cell.source = "書き直しました。偽陰性は見逃しです。"
+    nbformat.write(notebook, path)
+    page = client.get(PAGE).get_data(as_text=True)
+    flagged = re.search(r'id="answer-s003".*?</article>', page, re.S).group(0)
+    assert "changed since graded" in flagged and "書き直しました" in flagged
+
+
+# ---- in a real browser
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium and chromium-driver (CI installs them)")
+def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path):
+    """A real server, a real browser: the instructor opens 問8, grades two answers by typing points and Enter,
+    adds a rubric comment and gives it to the third with its number key; the grades CSV then has each total
+    with the manual points and manual_complete = yes."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+    from waitress.server import create_server
+
+    three = {s: ANSWERS[s] for s in ("s001", "s002", "s003")}
+    course = graded_course_without_running(tmp_path / "course", three, names=NAMES)
+    roster = "student_id,name\n" + "".join(f"{s},{NAMES[s]}\n" for s in three)
+    (tmp_path / "roster.csv").write_text(roster, encoding="utf-8")
+    store = Store(f"sqlite:///{tmp_path / 'portal-test.db'}")
+    passwords = {row[0]: row[3] for row in import_roster(store, tmp_path / "roster.csv")}
+    app = create_app(course, store=store, start_queue=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = create_server(app, host="127.0.0.1", port=port)
+    threading.Thread(target=server.run, daemon=True).start()
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,1600", "--disable-background-networking", "--lang=ja"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    wait = WebDriverWait(driver, 60, poll_frequency=0.2)
+
+    def answer(student_id: str):
+        return driver.find_element(By.ID, f"answer-{student_id}")
+
+    def graded(student_id: str) -> bool:
+        return "graded" in answer(student_id).get_attribute("class").split()
+
+    def keys(*typed):
+        webdriver.ActionChains(driver).send_keys(*typed).perform()
+
+    try:
+        driver.get(f"http://127.0.0.1:{port}/")
+        driver.find_element(By.ID, "user_id").send_keys("instructor")
+        driver.find_element(By.ID, "password").send_keys(passwords["instructor"])
+        button = driver.find_element(By.ID, "signin")
+        button.click()
+        wait.until(expected_conditions.staleness_of(button))
+        driver.find_element(By.ID, f"manual-{AID}").click()
+        wait.until(lambda d: d.find_elements(By.ID, "manual-cells"))
+        driver.find_element(By.CSS_SELECTOR, f'a[href="{PAGE}"]').click()
+        wait.until(lambda d: d.find_elements(By.ID, "answer-s003"))
+        assert "採点済み 0 / 3" in driver.find_element(By.ID, "progress").text
+        driver.execute_script("document.activeElement.blur()")  # the keys go to the page, not to a field
+        keys("j", Keys.ENTER)  # the first answer, into its points field
+        wait.until(lambda d: d.switch_to.active_element.get_attribute("name") == "points")
+        keys("5", Keys.ENTER)  # saves s001 and goes on to s002's points
+        wait.until(lambda d: graded("s001"))
+        keys("4.5", Keys.TAB, "理由が短い。")  # points, then the comment
+        webdriver.ActionChains(driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
+        wait.until(lambda d: graded("s002") and "採点済み 2 / 3" in d.find_element(By.ID, "progress").text)
+        chosen = driver.switch_to.active_element.find_element(By.XPATH, "ancestor::article")
+        assert chosen.get_attribute("id") == "answer-s003"  # Ctrl+Enter went on to the third answer
+        driver.find_element(By.ID, "new-item-text").send_keys("偽陽性と偽陰性を取り違えている。")
+        driver.find_element(By.ID, "new-item-points").send_keys("2")
+        button = driver.find_element(By.ID, "add-item")
+        button.click()
+        wait.until(expected_conditions.staleness_of(button))
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "li.rubric-item"))
+        driver.execute_script("document.activeElement.blur()")
+        keys("j", "j", "j", "1")  # down to the third answer, then rubric item 1 onto it
+        wait.until(lambda d: graded("s003") and "採点済み 3 / 3" in d.find_element(By.ID, "progress").text)
+        assert answer("s003").find_element(By.CSS_SELECTOR, "textarea[name=comment]").get_attribute("value") \
+            == "偽陽性と偽陰性を取り違えている。"
+        assert "評価項目 1" in answer("s003").text
+        driver.set_window_size(1280, 2400)  # the question, the rubric and the three graded answers
+        driver.execute_script("window.scrollTo(0, 0)")
+        driver.save_screenshot(str(tmp_path / "manual.png"))
+        assert (tmp_path / "manual.png").stat().st_size > 10_000
+        print(f"screenshot: {tmp_path / 'manual.png'}")
+        cookie = driver.get_cookie("session")["value"]
+        grades = _client_with_cookie(app, cookie).get(f"/instructor/grades/{AID}.csv")
+    finally:
+        driver.quit()
+        server.close()
+    assert grades.status_code == 200
+    rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO(grades.get_data(as_text=True).lstrip("\ufeff")))}
+    automatic = 20  # every automatic check of the unexecuted release keeps its points (no error output)
+    assert {s: (float(r["score"]), r["manual_complete"]) for s, r in rows.items()} == {
+        "s001": (automatic + 5, "yes"), "s002": (automatic + 4.5, "yes"), "s003": (automatic + 2, "yes")}, rows
+    record = json.loads(course.manual_path(AID).read_text(encoding="utf-8"))
+    assert record["applied"][CELL] == {"s003": record["rubric"][CELL][0]["id"]}  # the item, not a copy of its text
+
+
+def _client_with_cookie(app, cookie: str):
+    """Flask's test client holding the browser's session cookie: the CSV as the signed-in instructor gets it."""
+    client = app.test_client()
+    client.set_cookie("session", cookie)
+    return client
