@@ -43,8 +43,9 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 HIDE_ENV = "AUTOGRADER_HIDE"
 """Folders a kernel without bubblewrap must not see (``os.pathsep``-separated): set by ``serve --unsafe-no-sandbox``
-for the portal's private folder, inherited by the local Dask workers and their grading children, and handed to
-the jail (``--hide``), which refuses to start the kernel if it cannot hide them."""
+(the course folder, the portal's database and gradebook wherever they are), inherited by the local Dask workers
+and their grading children, and handed to the jail (``--hide``, with the temporary folder, ``/run`` and ``/root``),
+which confines the kernel or refuses to start it (``autograder.grading.jail.confine``)."""
 
 BWRAP_NAMESPACES = ("--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000")
 """No network, own processes, IPC and host name; an ordinary user (1000) inside."""
@@ -403,8 +404,7 @@ class Sandbox:
         if self.cgroup is not None:
             jail += [f"--cgroup={procs}" for procs in self.cgroup.procs_files()]
         if not self.capabilities.isolated:
-            jail += [f"--hide={path}" for path in os.environ.get(HIDE_ENV, "").split(os.pathsep) if path]
-            return [*jail, "--", *command]
+            return [*jail, *self._confinement(), "--", *command]
         bwrap = [self.capabilities.bwrap, *BWRAP_NAMESPACES, "--die-with-parent", "--new-session",
                  "--hostname", "grading", "--proc", "/proc", "--dev", "/dev",
                  "--size", str(64 * 2**20), "--tmpfs", "/tmp"]
@@ -425,6 +425,25 @@ class Sandbox:
         # process namespace; --die-with-parent does that job here.
         bwrap += ["--unsetenv", "JPY_PARENT_PID", "--chdir", HOME]
         return [*jail, "--", *bwrap, "--", *command]
+
+    def _confinement(self) -> list[str]:
+        """The jail's options that confine a kernel without bubblewrap (``HIDE_ENV`` set: the portal's
+        ``--unsafe-no-sandbox``), else none: what to cover, what the kernel gets back from under the covers."""
+        hidden = [path for path in os.environ.get(HIDE_ENV, "").split(os.pathsep) if path]
+        if not hidden:
+            return []
+        assert self.home is not None
+        # every grading child's folder and the other kernels (temporary folder), the host's service sockets
+        hidden += [tempfile.gettempdir(), "/run", "/root"]
+        if os.path.isdir("/var/run") and not os.path.islink("/var/run"):
+            hidden.append("/var/run")
+        options = [f"--hide={path}" for path in hidden]
+        options += [f"--home={self.home}", f"--expose={self.folder / 'ipc'}"]
+        options += [f"--expose-ro={path}" for path in (*python_paths(), toolkit_path_entry(), toolkit_folder())]
+        for outside, inside in self.bind_ro:  # as bubblewrap would show them, under the kernel's own home
+            if inside.startswith(f"{HOME}/"):
+                options.append(f"--bind-ro={outside}:{self.home / inside.removeprefix(HOME + '/')}")
+        return options
 
     def stop(self) -> dict[str, int]:
         """Kill whatever the kernel left running and remove the cgroups; returns the limit events (``Cgroup.events``)."""

@@ -5,13 +5,14 @@ student's side, one cell found the course folder through ``/proc/*/cwd`` and pri
 session key and every issued password into its own feedback page.  So ``serve`` refuses
 to start unless the machine gives the full sandbox, or the instructor passes
 ``--unsafe-no-sandbox``; then the grading kernels run in the jail's confinement
-(``autograder.grading.jail.confine``: own mount and network namespaces, the portal's
-private folder and the course's grading folders covered, no capabilities), which needs
-root, and the instructor's pages say that grading is not isolated.
+(``autograder.grading.jail.confine``: own mount and network namespaces, the course folder,
+every grading child's work, the host's service sockets covered, a user of their own without
+capabilities), which needs root, and the instructor's pages say that grading is not isolated.
 """
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from autograder.course import Course
 from autograder.errors import AutograderError
@@ -26,15 +27,16 @@ class NoSandbox(AutograderError):
 
 
 def hidden_paths(course: Course) -> list[str]:
-    """What a kernel graded without the sandbox must not see: the portal's private folder and the course's
-    sources, submissions, grades and feedback (each made if missing, so that it is covered from the start)."""
-    paths = [private.folder(course)]
-    for name in ("source", "submitted", "autograded", "feedback", "reports", "logs"):
-        (course.root / name).mkdir(exist_ok=True)
-        paths.append(course.root / name)
-    gradebook = course.root / "gradebook.db"
-    if gradebook.is_file():
-        paths.append(gradebook)
+    """What a kernel graded without the sandbox must not see: the whole course folder (the portal's private folder,
+    sources, submissions, grades, feedback, settings) and the portal's database and the gradebook if they are
+    SQLite files elsewhere.  The jail gives back from under these covers only what the kernel needs to run."""
+    from sqlalchemy.engine import make_url
+
+    paths = [course.root, private.folder(course)]
+    for url in (course.db_url, private.database_url(course)):
+        parsed = make_url(url)
+        if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+            paths.append(Path(parsed.database))
     return [str(p.resolve()) for p in paths]
 
 

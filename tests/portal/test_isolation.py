@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -74,16 +75,23 @@ def test_unsafe_needs_root_to_hide_the_secrets(failing_bwrap, tmp_path, monkeypa
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="hiding without bubblewrap needs root")
-def test_unsafe_hides_the_portal_folder_and_the_instructor_is_told(failing_bwrap, tmp_path):
-    """With --unsafe-no-sandbox as root: are the portal's folder and the course's grades hidden, and does every
-    instructor page (never a student's) say that grading is not isolated?"""
+def test_unsafe_hides_the_course_and_the_instructor_is_told(failing_bwrap, tmp_path):
+    """With --unsafe-no-sandbox as root: are the course folder, the temporary folder of every grading child and the
+    host's sockets covered, only the kernel's own folders given back, and does every instructor page (never a
+    student's) say that grading is not isolated?"""
     course = load_course(_course(tmp_path))
     assert isolation.require(course, unsafe_no_sandbox=True) is False
     hidden = os.environ[sandbox.HIDE_ENV].split(os.pathsep)
-    assert str(private.folder(course).resolve()) in hidden
-    assert {str((course.root / name).resolve()) for name in ("source", "submitted", "autograded", "feedback")} <= set(hidden)
+    assert str(course.root.resolve()) in hidden and str(course.root.resolve() / "gradebook.db") in hidden
     box = sandbox.Sandbox(tmp_path / "box", sandbox.Limits(4096, 512, 1024), sandbox.probe())
-    assert f"--hide={private.folder(course).resolve()}" in box.wrap([sys.executable, "-c", "pass"])
+    box.start()
+    box.bind_ro.append(("/data/keras", f"{sandbox.HOME}/.keras/datasets"))
+    command = box.wrap([sys.executable, "-c", "pass"])
+    jail = command[:command.index("--")]
+    for option in (f"--hide={course.root.resolve()}", f"--hide={tempfile.gettempdir()}", "--hide=/run", "--hide=/root",
+                   f"--home={box.home}", f"--expose={box.folder / 'ipc'}", f"--expose-ro={sandbox.toolkit_folder()}",
+                   f"--bind-ro=/data/keras:{box.home / '.keras' / 'datasets'}"):
+        assert option in jail, option
     store = Store(private.database_url(course))
     store.set_user("instructor", "担当教員", "pw-instructor", "instructor")
     store.set_user("s001", "山田 花子", "pw-s001", "student")
@@ -119,40 +127,72 @@ def test_secrets_are_private_from_the_first_byte(tmp_path, monkeypatch):
 
 
 CONFINED = textwrap.dedent("""
-    import os, socket, subprocess, sys
-    hidden = sys.argv[1]
+    import json, os, socket, sys
+    course, box = sys.argv[1], sys.argv[2]
     seen = {}
-    for what, attempt in [("list", lambda: os.listdir(hidden)), ("read", lambda: open(hidden + "/secret-key").read()),
-                          ("umount", lambda: subprocess.run(["umount", "-l", hidden], capture_output=True).returncode == 0 and os.listdir(hidden)),
-                          ("parent", lambda: os.listdir(f"/proc/{os.getppid()}/root{hidden}")),
-                          ("init", lambda: os.listdir(f"/proc/1/root{hidden}")),
-                          ("disk", lambda: [d for d in os.listdir("/dev") if d.startswith(("sd", "vd", "nvme", "xvd", "mem", "kmem"))] or None),
-                          ("net", lambda: socket.create_connection(("1.1.1.1", 53), timeout=3) and "connected")]:
+    def attempt(what, action):
         try:
-            seen[what] = attempt()
+            seen[what] = action()
         except Exception as e:
             seen[what] = type(e).__name__
-    print(__import__("json").dumps(seen, default=str))
+    attempt("uid", os.getuid)
+    attempt("secret", lambda: open(course + "/portal/secret-key").read())
+    attempt("settings", lambda: open(course + "/course_config.py", "a").write("import os"))
+    attempt("solutions", lambda: open(box + "/course/source/kadai5/kadai5.ipynb").read())
+    attempt("climb", lambda: open("../../../source/kadai5/kadai5.ipynb").read())
+    attempt("climb_proc", lambda: open("/proc/self/cwd/../../../source/kadai5/kadai5.ipynb").read())
+    attempt("connection", lambda: open(box + "/ipc/kernel.json").read())
+    attempt("work", lambda: open("answer.txt", "w").write("ok"))
+    attempt("evidence", lambda: open(os.environ["HOME"] + "/.autograder-evidence/x", "w").write("ok"))
+    attempt("data", lambda: os.listdir(os.environ["HOME"] + "/.keras/datasets"))
+    attempt("signal", lambda: os.kill(os.getppid(), 0))
+    attempt("init", lambda: os.listdir("/proc/1/root/"))
+    attempt("sockets", lambda: os.listdir("/run"))
+    attempt("sysctl", lambda: open("/proc/sys/kernel/core_pattern", "w").write("|/bin/sh"))
+    attempt("disk", lambda: [d for d in os.listdir("/dev") if d.startswith(("sd", "vd", "nvme", "xvd", "mem", "kmem"))] or None)
+    attempt("net", lambda: socket.create_connection(("1.1.1.1", 53), timeout=3) and "connected")
+    attempt("capabilities", lambda: [l.split()[1] for l in open("/proc/self/status") if l.startswith(("CapEff", "CapPrm"))])
+    attempt("numpy", lambda: __import__("numpy").__name__)
+    print(json.dumps(seen, default=str))
 """)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the jail's confinement needs root")
-def test_the_jail_hides_folders_and_keeps_no_capabilities(tmp_path):
-    """Can a process in the jail's confinement read, list or uncover a hidden folder, reach it through another
-    process's /proc entry, open a raw disk or reach the network?"""
-    hidden = tmp_path / "portal"
-    hidden.mkdir(mode=0o700)
-    (hidden / "secret-key").write_text("TOPSECRET", encoding="utf-8")
+def test_the_jail_confines_a_kernel_without_bubblewrap(tmp_path):
+    """In the jail's confinement, can a kernel read the portal's key, change the course's settings, read the grading
+    child's solutions, signal a process of the server, reach /proc/1/root, the host's sockets, a sysctl, a raw disk
+    or the network, or keep a capability, while it still runs Python, reads the data and writes its own folders?"""
+    course = tmp_path / "course"
+    (course / "portal").mkdir(parents=True, mode=0o700)
+    (course / "portal" / "secret-key").write_text("TOPSECRET", encoding="utf-8")
+    (course / "course_config.py").write_text("CONFIG = None\n", encoding="utf-8")
+    box = tmp_path / "box"
+    for folder in (box / "home" / ".autograder-evidence", box / "ipc", box / "course" / "submitted" / "s" / "kadai5",
+                   box / "course" / "source" / "kadai5", tmp_path / "data"):
+        folder.mkdir(parents=True)
+    (box / "course" / "source" / "kadai5" / "kadai5.ipynb").write_text("SOLUTIONS", encoding="utf-8")
+    (box / "ipc" / "kernel.json").write_text("{}", encoding="utf-8")
+    (box / "ipc" / "kernel.json").chmod(0o600)
     jail = Path(sandbox.toolkit_folder()) / "grading" / "jail.py"
-    done = subprocess.run([sys.executable, "-I", str(jail), f"--hide={hidden}", "--", sys.executable, "-c", CONFINED,
-                           str(hidden)], capture_output=True, text=True, timeout=60, check=False)
+    options = [f"--hide={course}", f"--hide={tempfile.gettempdir()}", "--hide=/run", "--hide=/root",
+               f"--home={box / 'home'}", f"--expose={box / 'ipc'}", f"--bind-ro={tmp_path / 'data'}:{box / 'home' / '.keras' / 'datasets'}",
+               *[f"--expose-ro={p}" for p in (*sandbox.python_paths(), sandbox.toolkit_folder())]]
+    done = subprocess.run([sys.executable, "-I", str(jail), *options, "--", sandbox.kernel_python(), "-c", CONFINED,
+                           str(course), str(box), str(box / "ipc" / "kernel.json")],
+                          cwd=box / "course" / "submitted" / "s" / "kadai5", capture_output=True, text=True, timeout=120,
+                          check=False)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
-    assert seen["list"] == "PermissionError" and seen["read"] == "PermissionError", seen
-    assert seen["umount"] in (False, "PermissionError"), seen
-    assert seen["parent"] == "PermissionError" and seen["init"] == "PermissionError", seen
-    assert seen["disk"] is None and seen["net"] == "OSError", seen
-    assert "TOPSECRET" not in done.stdout
+    assert seen["uid"] >= 200_000, seen
+    assert seen["secret"] == seen["settings"] == seen["solutions"] == "FileNotFoundError", seen
+    assert seen["climb"] == seen["climb_proc"] == "FileNotFoundError", seen  # not up from the working folder either
+    assert seen["signal"] == seen["init"] == seen["sysctl"] == "PermissionError", seen
+    assert seen["sockets"] == [] and seen["disk"] is None and seen["net"] == "OSError", seen
+    assert seen["capabilities"] == ["0000000000000000", "0000000000000000"], seen
+    assert seen["connection"] == "{}" and seen["work"] == seen["evidence"] == 2 and seen["data"] == [], seen
+    assert seen["numpy"] == "numpy"
+    assert (course / "course_config.py").read_text(encoding="utf-8") == "CONFIG = None\n"
+    assert (box / "course" / "submitted" / "s" / "kadai5" / "answer.txt").read_text() == "ok"
 
 
 def test_the_jail_refuses_to_start_what_it_cannot_hide(tmp_path, monkeypatch):
@@ -166,18 +206,24 @@ def test_the_jail_refuses_to_start_what_it_cannot_hide(tmp_path, monkeypatch):
     assert jail.main([f"--hide={hidden}", "--", "true"]) == 126
 
 
-ATTACK = """# a student's cell looking for the portal's secrets, as in the issue
+ATTACK = """# a student's cell looking for the portal's secrets, as in the issue, and for the solutions
 import glob, os
 PORTAL = {portal!r}
 found = []
 for path in [PORTAL + "/secret-key", PORTAL + "/portal.db", PORTAL + "/credentials.csv",
-             *glob.glob("/proc/*/cwd/portal/secret-key"), *glob.glob("/proc/*/root" + PORTAL + "/secret-key")]:
+             *glob.glob("/proc/*/cwd/portal/secret-key"), *glob.glob("/proc/*/root" + PORTAL + "/secret-key"),
+             *glob.glob("/proc/*/cwd/../../../source/*/*.ipynb"), *glob.glob("/tmp/**/source/*/*.ipynb", recursive=True)]:
     try:
         with open(path, "rb") as f:
             found.append(f.read(200))
     except Exception as e:
         pass
-print("LEAKED", len(found), found)
+try:
+    open({settings!r}, "a").write("print('injected')\\n")
+    wrote = True
+except Exception:
+    wrote = False
+print("LEAKED", len(found), found, "WROTE", wrote)
 """
 
 
@@ -185,13 +231,15 @@ print("LEAKED", len(found), found)
 @pytest.mark.skipif(os.geteuid() != 0, reason="hiding without bubblewrap needs root")
 def test_graded_code_without_the_sandbox_cannot_read_the_portal_secrets(released_course, failing_bwrap, tmp_path):
     """serve --unsafe-no-sandbox on a machine whose bwrap fails: does a submitted cell that hunts for the session key,
-    the database and the passwords find none of them, while the submission is still graded?"""
+    the database, the passwords and the solutions find none of them and fail to change the course's settings, while
+    the submission is still graded?"""
     course = copy_course(released_course(AID), tmp_path / "course")
     key = private.secret_key(course)
     Store(private.database_url(course))
     private.create_file(private.credentials_path(course), b"user_id,password\ninstructor,INSTRUCTOR-PASSWORD\n")
     notebook = nbformat.read(course.release_notebook(AID), as_version=4)
-    notebook.cells.insert(0, nbformat.v4.new_code_cell(ATTACK.format(portal=str(private.folder(course).resolve()))))
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(ATTACK.format(portal=str(private.folder(course).resolve()),
+                                                                       settings=str(course.root / "course_config.py"))))
     course.file_submission(AID, "attacker", nbformat.writes(notebook))
     script = textwrap.dedent(f"""
         from autograder.course import load_course
@@ -207,5 +255,6 @@ def test_graded_code_without_the_sandbox_cannot_read_the_portal_secrets(released
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "RESULT graded 0" in done.stdout, done.stdout[-3000:]
     graded = (course.autograded_dir(AID, "attacker") / f"{AID}.ipynb").read_text(encoding="utf-8")
-    assert "LEAKED 0 []" in graded
+    first = json.loads(graded)["cells"][0]
+    assert "LEAKED 0 [] WROTE False" in graded, first["outputs"]
     assert key not in graded and "INSTRUCTOR-PASSWORD" not in graded
