@@ -1,7 +1,8 @@
 """The portal's Flask application: Japanese pages, sign-in, uploads before the due date, feedback, instructor pages.
 
 Safety: CSRF tokens on every form (Flask-WTF), failed sign-ins counted per account and address
-(``throttle``: no lab and no guesser can lock out a class), server-side sessions that expire
+(``throttle``: a flood from a lab stops no one who signed in there before; a guesser holds an account up at one
+address for a minute at a time), server-side sessions that expire
 (``portal_session_minutes``) and that signing out or a new password ends (the cookie holds only a
 random id), an upload size limit and a notebook check, Argon2id password hashes, every page of a
 student's work reachable only by that student and the instructor, and security headers on every
@@ -40,7 +41,7 @@ from autograder.course.notebook import NotebookProblem, ReleaseShape, check_note
 from autograder.portal import private
 from autograder.portal.manual_pages import add_manual_pages
 from autograder.portal.queue import GradingQueue
-from autograder.portal.uploads import UploadGate, next_upload_time, store_upload
+from autograder.portal.uploads import UploadGate, store_upload, take_upload_attempt
 from autograder.portal.store import (
     INSTRUCTOR,
     STATE_LABELS,
@@ -191,7 +192,8 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         lock = throttle.lock(account, address)
         if lock is not None:
             wait = max(1, math.ceil((lock.until - clock()).total_seconds()))
-            return render_template("message.html", title="しばらく待ってください", message=lock.message(local(lock.until))), \
+            return render_template("message.html", title="しばらく待ってください",
+                                   message=lock.message(local(_minute_up(lock.until)))), \
                 429, {"Retry-After": str(wait)}
         user = store.authenticate(account, request.form.get("password", ""))
         if user is None:
@@ -240,7 +242,8 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
                 flash(f"{found.title} の別の提出をいま受け付けているところです。下の一覧にその提出が出ていなければ、"
                       "数秒待ってからもう一度提出してください。")
                 return redirect(url_for("start")), 303
-            again = next_upload_time(store, config, student, assignment_id, received)  # before the costly check
+            # counted before the file is read, and whatever happens to it next: checking is what costs the server
+            again = take_upload_attempt(store, config, student, assignment_id, received)
             if again is not None:
                 flash(_too_many_uploads(found, again, config.portal_uploads_per_hour, local))
                 return redirect(url_for("start")), 303
@@ -355,16 +358,22 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     return app
 
 
+def _minute_up(moment: datetime) -> datetime:
+    """``moment`` rounded up to the minute: a time to try again, shown to the minute, is never too early."""
+    return (moment + timedelta(seconds=59, microseconds=999_999)).replace(second=0, microsecond=0)
+
+
 def _too_many_uploads(found: AssignmentConfig, again: datetime, per_hour: int, local: Callable[[datetime], str]) -> str:
     """The Japanese refusal of an upload over ``portal_uploads_per_hour``: may upload again at ``again`` (shown rounded up
     to the minute, so the time shown is never too early)."""
-    shown = local((again + timedelta(seconds=59, microseconds=999_999)).replace(second=0, microsecond=0))
+    shown = local(_minute_up(again))
     if again > found.due:
         when = f"締め切り（{local(found.due)}）までに、これ以上は提出できません。"
     else:
         when = f"次に提出できるのは {shown}（日本時間）からです。"
-    return (f"{found.title} は1時間に {per_hour} 回まで提出できます。この1時間にもう {per_hour} 回提出したので、"
-            f"今回の提出は受け付けていません。{when}それまでは、最後に受け付けた提出がそのまま採点されます。")
+    return (f"{found.title} は1時間に {per_hour} 回まで提出できます（受け付けられなかった提出も数えます）。"
+            f"この1時間にもう {per_hour} 回提出したので、今回の提出は受け付けていません。{when}"
+            "それまでは、最後に受け付けた提出がそのまま採点されます。")
 
 
 def _notebook_problem(filename: str, data: bytes, release: ReleaseShape | None = None) -> str | None:

@@ -1,4 +1,4 @@
-"""Accounts, sessions, failed sign-ins and uploads of the portal, in an SQLAlchemy database (``portal.db`` in the course folder by default)."""
+"""Accounts, sessions, failed sign-ins, upload attempts and uploads of the portal, in an SQLAlchemy database (``portal.db`` in the course folder by default)."""
 from __future__ import annotations
 
 import csv
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    exists,
     false,
     inspect,
     select,
@@ -80,10 +81,17 @@ signin_failures = Table(
     Column("at_utc", DateTime, nullable=False, index=True),
 )
 known_addresses = Table(
-    "known_addresses", metadata,  # where each account has signed in: the per-account cap spares them
+    "known_addresses", metadata,  # where each account has signed in: see throttle.py for what that spares
     Column("user_id", String(64), primary_key=True),
     Column("address", String(64), primary_key=True),
     Column("last_success_utc", DateTime, nullable=False),
+)
+upload_attempts = Table(
+    "upload_attempts", metadata,  # every upload past the rate check, stored or refused: what the rate limit counts
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("student_id", String(64), nullable=False),
+    Column("assignment_id", String(64), nullable=False),
+    Column("at_utc", DateTime, nullable=False, index=True),
 )
 uploads = Table(
     "uploads", metadata,
@@ -237,13 +245,18 @@ class Store:
             db.execute(signin_failures.insert().values(account=account[:KEY_LENGTH], address=address[:KEY_LENGTH],
                                                        at_utc=_stored(at)))
 
-    def signin_failures(self, since: datetime, *, account: str | None = None, address: str | None = None) -> list[datetime]:
-        """Times (UTC, oldest first) of the failed sign-ins after ``since``, for ``account`` and/or from ``address``."""
+    def signin_failures(self, since: datetime, *, account: str | None = None, address: str | None = None,
+                        unknown_pairs_only: bool = False) -> list[datetime]:
+        """Times (UTC, oldest first) of the failed sign-ins after ``since``, for ``account`` and/or from ``address``;
+        with ``unknown_pairs_only``, only those whose account has never signed in from their address."""
         query = select(signin_failures.c.at_utc).where(signin_failures.c.at_utc > _stored(since))
         if account is not None:
             query = query.where(signin_failures.c.account == account[:KEY_LENGTH])
         if address is not None:
             query = query.where(signin_failures.c.address == address[:KEY_LENGTH])
+        if unknown_pairs_only:
+            query = query.where(~exists().where(known_addresses.c.user_id == signin_failures.c.account,
+                                                known_addresses.c.address == signin_failures.c.address))
         with self.engine.connect() as db:
             return [_read(at) for at in db.execute(query.order_by(signin_failures.c.at_utc)).scalars()]
 
@@ -338,19 +351,32 @@ class Store:
                     db.execute(update(uploads).where(uploads.c.id == newer.id).values(place=row["place"]))
         return requeued
 
-    def received_since(self, student_id: str, assignment_id: str, since: datetime) -> list[datetime]:
-        """When the student's uploads of the assignment after ``since`` arrived (UTC, oldest first), pruned ones included:
-        what the upload rate limit counts, from the database so that a restart forgets nothing."""
-        query = select(uploads.c.received_utc).where(
-            uploads.c.student_id == student_id, uploads.c.assignment_id == assignment_id,
-            uploads.c.received_utc > _stored(since)).order_by(uploads.c.received_utc)
-        with self.engine.connect() as db:
-            return [_read(moment) for moment in db.execute(query).scalars()]
+    # ---- upload attempts (counted here; the policy is autograder/portal/uploads.py)
+    def add_upload_attempt(self, student_id: str, assignment_id: str, at: datetime, *, since: datetime,
+                           limit: int) -> list[datetime]:
+        """Record an upload attempt of the student's assignment at ``at`` unless ``limit`` attempts of it are
+        already recorded after ``since``; attempts of anybody before ``since`` are deleted.
+
+        Returns the times (UTC, oldest first) of the attempts after ``since`` before this one: this one was
+        recorded exactly when there are fewer than ``limit``.  One transaction that writes first (SQLite's
+        write lock), so two servers on one database cannot both take the last attempt.
+        """
+        key = (upload_attempts.c.student_id == student_id, upload_attempts.c.assignment_id == assignment_id)
+        with self.engine.begin() as db:
+            db.execute(upload_attempts.delete().where(upload_attempts.c.at_utc <= _stored(since)))
+            attempt_id = db.execute(upload_attempts.insert().values(
+                student_id=student_id, assignment_id=assignment_id, at_utc=_stored(at))).inserted_primary_key[0]
+            earlier = db.execute(select(upload_attempts.c.at_utc).where(*key, upload_attempts.c.id != attempt_id)
+                                 .order_by(upload_attempts.c.at_utc, upload_attempts.c.id)).scalars().all()
+            if len(earlier) >= limit:
+                db.execute(upload_attempts.delete().where(upload_attempts.c.id == attempt_id))
+        return [_read(moment) for moment in earlier]
 
     def prune(self, student_id: str, assignment_id: str, keep: int) -> list[Path]:
         """Mark pruned every upload of the student's assignment beyond the newest ``keep``, and return their files
         for the caller to delete.  Never pruned, even beyond ``keep``: an upload queued or being graded, and the
-        latest graded one (whose score and feedback the student sees).  Rows stay (the rate limit counts them)."""
+        latest graded one (whose score and feedback the student sees).  Rows stay (the student's list of uploads
+        leaves them out; the rate limit counts ``upload_attempts``, not these rows)."""
         with self.engine.begin() as db:
             rows = db.execute(select(uploads.c.id, uploads.c.state, uploads.c.path).where(
                 uploads.c.student_id == student_id, uploads.c.assignment_id == assignment_id,

@@ -3,8 +3,13 @@
 Runs in the server process, in the request's thread.  The order of one upload:
 1. ``UploadGate.turn``: one upload of a student's assignment at a time, so that a burst of parallel
    requests neither passes the rate limit together nor makes the server check many notebooks at once;
-2. ``next_upload_time``: the rate limit, counted from the portal's database (``received_utc``), so a
-   restarted server forgets nothing and a test moves the app's clock;
+2. ``take_upload_attempt``: the rate limit, before the notebook is read.  It counts *attempts*, not stored
+   uploads: every upload that passes it is counted, whether it is then stored or refused (not a notebook,
+   another assignment's notebook, too many cells...), since checking a notebook is what costs the server
+   (a crafted one takes seconds of CPU in ``nbformat.validate`` and is refused only at the end).  A refusal by
+   the rate limit itself is not counted, so a student who keeps trying is still let in when the hour is over.
+   The attempts are counted in the portal's database (``upload_attempts``), so a restarted server forgets
+   nothing and a test moves the app's clock;
 3. (the app checks the notebook);
 4. ``store_upload``: the file written private from its first byte (``private.create_file``), the upload recorded queued (superseding
    the student's upload still waiting, which keeps its place in line: ``Store.add_upload``), then the files of
@@ -50,13 +55,15 @@ class UploadGate:
                     self._busy.discard(key)
 
 
-def next_upload_time(store: Store, config: CourseConfig, student_id: str, assignment_id: str,
-                     now: datetime) -> datetime | None:
-    """When the student may upload the assignment again (UTC), or None if they may now:
-    at most ``portal_uploads_per_hour`` uploads in any ``RATE_WINDOW``."""
-    recent = store.received_since(student_id, assignment_id, now - RATE_WINDOW)
-    excess = len(recent) - config.portal_uploads_per_hour
-    return None if excess < 0 else recent[excess] + RATE_WINDOW
+def take_upload_attempt(store: Store, config: CourseConfig, student_id: str, assignment_id: str,
+                        now: datetime) -> datetime | None:
+    """Count an upload attempt of the student's assignment at ``now`` and return None, or, if the student has
+    already made ``portal_uploads_per_hour`` attempts of it in the last ``RATE_WINDOW``, count nothing and
+    return when they may try again (UTC)."""
+    limit = config.portal_uploads_per_hour
+    earlier = store.add_upload_attempt(student_id, assignment_id, now, since=now - RATE_WINDOW, limit=limit)
+    excess = len(earlier) - limit
+    return None if excess < 0 else earlier[excess] + RATE_WINDOW
 
 
 def store_upload(course: Course, store: Store, student_id: str, assignment_id: str, data: bytes,

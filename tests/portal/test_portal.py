@@ -14,6 +14,7 @@ import pytest
 from helpers import ROOT, copy_course
 
 from autograder.course import load_course
+from autograder.portal import private
 from autograder.portal.app import create_app
 from autograder.portal.queue import GradingQueue
 from autograder.portal.store import (
@@ -200,7 +201,7 @@ def test_student_goes_from_sign_in_to_feedback_in_chromium(released_course, tmp_
 
     course = copy_course(released_course(AID), tmp_path / "course")
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
-    store = Store(f"sqlite:///{course.root / 'portal.db'}")
+    store = Store(private.database_url(course))  # where serve keeps it (a portal.db in the course folder moves there)
     passwords = {row[0]: row[3] for row in import_roster(store, tmp_path / "roster.csv")}
     notebook = tmp_path / f"{AID}.ipynb"
     nbformat.write(filled_in(course.source_notebook(AID), course.release_notebook(AID)), notebook)

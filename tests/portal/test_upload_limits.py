@@ -1,4 +1,4 @@
-"""Upload floods (issue 15, item 3): superseded re-uploads, the per-student rate, the cap on kept uploads, private files.
+"""Upload floods (issue 15, item 3): superseded re-uploads, the per-student rate of attempts, the cap on kept uploads, private files.
 
 The cases of docs/attacks.md, "提出の洪水 / Upload floods".  Nothing here grades for real: the queue runs
 with a fake ``grade``.
@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from helpers import ROOT
 from test_portal import AID, _client, _upload, portal  # noqa: F401 -- portal is the fixture
 
 from autograder.course import Course
@@ -107,6 +108,41 @@ def test_the_upload_rate_is_bounded_per_hour_and_survives_a_restart(portal):
     assert "受け付けました" in _upload(_client(limited, "s002"), f"{AID}.ipynb", data).get_data(as_text=True)
 
 
+def test_refused_uploads_count_against_the_rate_and_the_next_is_refused_unread(portal, monkeypatch):
+    """Does a notebook refused after its full check (another assignment's, the costly case: it passes the cheap
+    caps) count against the hourly rate, so that the 4th attempt within the hour (limit 3) is refused before the
+    notebook is checked, still after a restart, and accepted once the hour has passed?"""
+    checked = []
+    check = portal_app._notebook_problem
+
+    def spied_check(filename, data):
+        checked.append(filename)
+        return check(filename, data)
+
+    monkeypatch.setattr(portal_app, "_notebook_problem", spied_check)
+    due = portal["course"].config.assignment(AID).due
+    portal["clock"].moment = start = due - timedelta(hours=5)
+    limited = _with_settings(portal, portal_uploads_per_hour=3)
+    client, other = _client(limited, "s001"), (ROOT / "release" / "kadai4" / "kadai4.ipynb").read_bytes()
+    for _ in range(3):
+        page = _upload(client, f"{AID}.ipynb", other).get_data(as_text=True)
+        assert "この課題のものではありません" in page and "受け付けました" not in page
+        portal["clock"].moment += timedelta(minutes=10)
+    assert len(checked) == 3 and portal["store"].uploads_of("s001", AID) == []
+    page = _upload(client, f"{AID}.ipynb", other).get_data(as_text=True)
+    assert "1時間に 3 回まで提出できます（受け付けられなかった提出も数えます）" in page and "受け付けていません" in page
+    assert "この課題のものではありません" not in page and len(checked) == 3  # refused unread
+    reopened = Store(limited["store"].engine.url.render_as_string(hide_password=False))
+    restarted = _with_settings({**limited, "store": reopened}, portal_uploads_per_hour=3)
+    assert "1時間に 3 回まで" in _upload(_client(restarted, "s001"), f"{AID}.ipynb", other).get_data(as_text=True)
+    assert len(checked) == 3
+    portal["clock"].moment = start + timedelta(hours=1, seconds=1)
+    assert "受け付けました" in _upload(client, f"{AID}.ipynb", _notebook(portal)).get_data(as_text=True)
+    assert len(checked) == 4
+    with portal["store"].engine.connect() as db:  # the attempts older than the hour are gone from the table
+        assert db.exec_driver_sql("SELECT count(*) FROM upload_attempts").scalar() == 3
+
+
 def test_a_rate_refusal_near_the_due_date_says_no_more_uploads_before_it(portal):
     """When the next allowed upload would fall after the due date, does the refusal say so instead of giving a time?"""
     due = portal["course"].config.assignment(AID).due
@@ -140,7 +176,7 @@ def test_pruning_keeps_the_cap_and_never_the_graded_grading_or_queued_one(portal
     ids = {row["id"] for row in kept}
     assert {graded["id"], grading["id"], store.next_queued()["id"]} <= ids
     assert page.count('<td class="state">') == 5 and "20 / 25" in page
-    with store.engine.connect() as db:  # pruned rows stay, without their files: the rate limit counts them
+    with store.engine.connect() as db:  # pruned rows stay, without their files
         assert db.exec_driver_sql("SELECT count(*) FROM uploads WHERE pruned").scalar() == 4
 
 

@@ -125,6 +125,54 @@ def test_a_class_signs_in_from_one_address(portal):
         assert f"学生 {student_id}" in client.get("/").get_data(as_text=True), student_id
 
 
+def test_a_lab_still_signs_in_after_one_student_posts_a_hundred_made_up_ids(portal):
+    """Twelve students who signed in from the lab before: do they all sign in again after one of them posts a
+    hundred failures with made-up ids from the lab (the per-address cap), while the made-up ids, and an account
+    never signed in from the lab, are stopped there?"""
+    p = portal()
+    students = [f"t{n:03d}" for n in range(12)]
+    for student_id in students:
+        p["store"].set_user(student_id, f"学生 {student_id}", f"pw-{student_id}")
+        assert _sign_in(_client(p, LAB), student_id, f"pw-{student_id}").status_code == 302
+    flooder = _client(p, LAB)
+    codes = [_sign_in(flooder, f"x{n:04d}", "guess").status_code for n in range(101)]
+    assert p["course"].config.portal_signin_failures_per_address == 100
+    assert codes[:100] == [302] * 100 and codes[100] == 429
+    for student_id in students:
+        client = _client(p, LAB)
+        assert _sign_in(client, student_id, f"pw-{student_id}").status_code == 302, student_id
+        assert f"学生 {student_id}" in client.get("/").get_data(as_text=True), student_id
+    first_time = _sign_in(_client(p, LAB), "s001", p["passwords"]["s001"])  # never signed in from the lab: waits
+    page = first_time.get_data(as_text=True)
+    assert first_time.status_code == 429 and "このネットワークからのサインインの失敗が多すぎる" in page
+    assert "前にこのネットワークからサインインしたことのある学籍番号は、いまもサインインできます" in page
+    assert _opens(_signed_in(p, "s001", HOME), "/")
+
+
+def test_guesses_at_the_instructor_where_they_teach_hold_them_up_a_minute(portal):
+    """The instructor has signed in from the lab before: do ten wrong guesses at `instructor` from the lab lock
+    the instructor out there for a minute only (not the window), and can a guesser who keeps at it, ten a minute
+    (60 failures, over the per-account cap), lock the instructor out of a new address?"""
+    p = portal()
+    assert _opens(_signed_in(p, "instructor", LAB))
+    guesser, right = _client(p, LAB), p["passwords"]["instructor"]
+    assert [_sign_in(guesser, "instructor", f"guess{n}").status_code for n in range(11)] == [302] * 10 + [429]
+    locked = _sign_in(_client(p, LAB), "instructor", right)
+    until = p["clock"].moment + timedelta(minutes=1)
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) == 60
+    assert f"{_local(p, until)} 以降に" in locked.get_data(as_text=True)
+    assert _opens(_signed_in(p, "instructor", "198.51.100.9"))  # meanwhile, from any other address
+    p["clock"].moment = until
+    assert _opens(_signed_in(p, "instructor", LAB))  # a minute later, where they teach
+    for minute in range(6):
+        codes = [_sign_in(guesser, "instructor", f"guess{minute}-{n}").status_code for n in range(11)]
+        assert codes == [302] * 10 + [429], minute
+        p["clock"].moment += timedelta(minutes=1)
+    assert p["course"].config.portal_signin_failures_per_account == 50
+    assert _opens(_signed_in(p, "instructor", "198.51.100.10"))  # 60 failures, all from a known pair: no account lock
+    assert _opens(_signed_in(p, "instructor", LAB))
+
+
 def test_guessing_the_instructors_password_locks_out_nobody_else(portal):
     """Does a failed-guess flood on the instructor's account lock out students signing in from the same
     address, or the instructor signing in from another?"""
