@@ -157,7 +157,11 @@ def read_results(course: Course, assignment_id: str, student_id: str) -> Submiss
                 checks.append(CheckResult(cell.grade_id, 0.0, cell.points, "セルがありません / cell missing", cell.manual))
                 continue
             # a manual grade stays through automatic regrading (nbgrader then marks it for review): it counts
-            points = grade.manual_score if cell.manual else grade.score
+            if cell.manual:  # the instructor's points (kept through regrading), or nbgrader's 0 for no answer at all
+                points = grade.manual_score if grade.manual_score is not None else (
+                    None if grade.needs_manual_grade else grade.score)
+            else:
+                points = grade.score
             error, message = errors.get(cell.grade_id, (None, None))
             checks.append(CheckResult(cell.grade_id, points, grade.max_score, message, cell.manual, error,
                                       comments.get(cell.grade_id) if cell.manual else None))

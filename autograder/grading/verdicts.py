@@ -19,6 +19,7 @@ notebook's test cells import, whatever package they live in.
 """
 from __future__ import annotations
 
+import errno
 import importlib
 import re
 from pathlib import Path
@@ -154,7 +155,11 @@ def _load_model(reading: Reading, entry: dict):
 
     try:
         return keras.saving.load_model(path, safe_mode=True)
+    except MemoryError:  # over the judging's memory limit: the submission's error, never the student's lost check
+        raise
     except Exception as e:  # noqa: BLE001 -- what cannot be loaded safely is not a model
+        if type(e).__name__ == "ResourceExhaustedError" or (isinstance(e, OSError) and e.errno == errno.ENOMEM):
+            raise MemoryError(str(e)[:300]) from e
         return _opaque_value({"type": "壊れたモデル", "repr": f"{type(e).__name__}: {str(e)[:200]}"})
 
 

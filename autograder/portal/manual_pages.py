@@ -13,8 +13,14 @@ Routes (instructor only; every POST needs the CSRF token, as a form field or in 
 Each POST takes a plain form (the page without JavaScript: a redirect back to the answer) or JSON
 (``static/manual.js``: a JSON reply, and the page updated in place).  A grade that cannot be stored writes nothing
 (``manual.set_grades`` is all or nothing): a 400 with ``ManualGradeError``'s bilingual message in JSON, that
-message at the top of the page for a plain form.
-Storage is ``autograder.tools.manual``'s alone: nbgrader's gradebook and ``manual/<aid>.json``.
+message at the top of the page for a plain form.  A gradebook that stays busy (SQLite's "database is locked",
+another writer such as ``grade`` or ``manual --import`` holding it) also writes nothing: a 503 asking to save again.
+Storage is ``autograder.tools.manual``'s: nbgrader's gradebook and ``manual/<aid>.json`` (which also writes again
+the feedback pages of the students graded); after a save, the score the student's portal page shows (their latest
+graded upload's, in the portal's database) is made the new total.
+
+An answer is shown up to ``MAX_ANSWER_CHARS`` characters (a note says it was cut): a pasted 20 MB answer would
+otherwise be rendered in full on every view.
 
 Students' answers are their own text: rendered as Markdown with raw HTML and images off (a tag is shown as
 text), then through the feedback pages' allowlist (``feedback.clean_html``, which drops ``javascript:`` links),
@@ -30,12 +36,18 @@ from urllib.parse import quote
 from flask import Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from sqlalchemy.exc import OperationalError
 
 from autograder.course import AssignmentConfig, Course
-from autograder.portal.store import INSTRUCTOR
+from autograder.course.results import Status, saved_result
+from autograder.portal.store import INSTRUCTOR, Store, UploadState
 from autograder.tools import manual
 from autograder.tools.feedback import clean_html
 from autograder.tools.manual import Answer, ManualGradeError
+from autograder.tools.similarity import MAX_ANSWER_CHARS
+
+BUSY = "成績簿が使用中で保存できませんでした。もう一度保存してください / the gradebook was busy, save again"
+"""The reply when SQLite stays locked by another writer past its wait (nothing was written)."""
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
 """Students' Markdown (and the question's): raw HTML is shown as text, and no image is ever loaded."""
@@ -46,8 +58,26 @@ def markdown_html(text: str) -> Markup:
     return Markup(clean_html(_MARKDOWN.render(text or "")))
 
 
+def answer_html(text: str) -> Markup:
+    """A student's answer as ``markdown_html``, of its first ``MAX_ANSWER_CHARS`` characters, saying so if it is cut."""
+    if len(text) <= MAX_ANSWER_CHARS:
+        return markdown_html(text)
+    note = f"（長いので最初の {MAX_ANSWER_CHARS:,} 文字だけ表示しています）"
+    return markdown_html(text[:MAX_ANSWER_CHARS]) + Markup('<p class="hint truncated">') + note + Markup("</p>")
+
+
 def _points_text(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
+    """Points as a form field holds them: the shortest text that reads back as the same number (2.25, 5,
+    1.3333333333333333), so that saving an answer unchanged keeps its points exactly."""
+    if value is None:
+        return ""
+    text = repr(float(value))
+    return text.removesuffix(".0")
+
+
+def _busy(error: OperationalError) -> bool:
+    """SQLite's "database is locked" (or "database table is locked"): another writer held the gradebook too long."""
+    return "is locked" in str(error.orig or error)
 
 
 def _read_points(raw: object, *, required: bool) -> float | None:
@@ -83,7 +113,8 @@ def _state(answer: Answer) -> dict:
 def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignment: Callable) -> None:
     """Add the manual grading routes to the portal ``app``; ``signed_in`` and ``assignment`` are its guards
     (``signed_in(INSTRUCTOR)`` redirects an anonymous visitor and refuses a student; ``assignment(aid)`` is a 404
-    for an unknown or unreleased assignment)."""
+    for an unknown or unreleased assignment).  The portal's ``Store`` is ``app.extensions["autograder"]["store"]``."""
+    store: Store = app.extensions["autograder"]["store"]
 
     def question(assignment_id: str, grade_id: str) -> tuple[AssignmentConfig, manual.ManualCell]:
         """The assignment and its manually graded cell ``grade_id``, or a 404."""
@@ -117,11 +148,28 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
         return jsonify(ok=True, message=message, answers=[_state(a) for a in found if a.student_id in wanted],
                        progress={"graded": sum(a.graded for a in found), "total": len(found)}, **extra)
 
-    def refused(error: ManualGradeError, assignment_id: str, grade_id: str):
+    def refused(error: ManualGradeError | OperationalError, assignment_id: str, grade_id: str):
+        """A 400 with the bilingual message (JSON), or the message at the top of the page; a 503 when the gradebook
+        was busy; any other database failure is a bug of ours or a broken gradebook, raised (a 500)."""
+        if isinstance(error, OperationalError) and not _busy(error):
+            raise error
+        message, status = (BUSY, 503) if isinstance(error, OperationalError) else (str(error), 400)
         if wants_json():
-            return jsonify(ok=False, error=str(error)), 400
-        flash(f"保存できませんでした / not saved: {error}")
+            return jsonify(ok=False, error=message), status, {"Retry-After": "1"} if status == 503 else {}
+        flash(f"保存できませんでした / not saved: {message}")
         return back(assignment_id, grade_id)  # the page's top, where the message is
+
+    def rescore(assignment_id: str, students: list[str]) -> None:
+        """Make the score each student's portal page shows (their latest graded upload's) the total now stored."""
+        for student_id in sorted(set(students)):
+            # the newest graded row, not ``store.latest``: a re-upload still queued shows no score yet, and gets the
+            # new total (manual points kept) when it is graded
+            row = next((u for u in store.uploads_of(student_id, assignment_id) if u["state"] == UploadState.DONE), None)
+            if row is None or row["status"] != Status.GRADED:
+                continue
+            result = saved_result(course, assignment_id, student_id)
+            if result.status == Status.GRADED:
+                store.mark(row["id"], score=result.score)
 
     @app.get("/instructor/manual/<assignment_id>")
     @signed_in(INSTRUCTOR)
@@ -148,7 +196,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
             following=dict(zip(order, order[1:] + [None])),
             graded=sum(a.graded for a in found), total=len(found), items=items,
             item_numbers={item.id: number for number, item in enumerate(items, start=1)},
-            render=markdown_html, points=_points_text)
+            render=answer_html, points=_points_text)
 
     @app.post("/instructor/manual/<assignment_id>/<grade_id>/grade")
     @signed_in(INSTRUCTOR)
@@ -164,11 +212,12 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
             if item is None or points != item.points or comment != item.text:
                 item_id = None  # edited by hand: a later change of the item no longer overwrites this grade
             manual.set_grade(course, assignment_id, student_id, grade_id, points, comment, item_id)
-        except ManualGradeError as e:
+            rescore(assignment_id, [student_id])
+            message = f"{student_id} を保存しました / saved"
+            if wants_json():
+                return stored(assignment_id, grade_id, [student_id], message)
+        except (ManualGradeError, OperationalError) as e:
             return refused(e, assignment_id, grade_id)
-        message = f"{student_id} を保存しました / saved"
-        if wants_json():
-            return stored(assignment_id, grade_id, [student_id], message)
         flash(message)
         following = request.form.get("next")  # in the ungraded view the saved answer is no longer shown
         shown = following if request.form.get("ungraded") and following else student_id
@@ -183,12 +232,13 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
             data = fields()
             item = manual.save_item(course, assignment_id, grade_id, _text(data, "text"),
                                     _read_points(data.get("points", ""), required=True), _text(data, "item_id") or None)
-        except ManualGradeError as e:
-            return refused(e, assignment_id, grade_id)
-        message = f"評価項目「{item.text}」（{item.points:g} 点）を保存しました / rubric item saved"
-        if wants_json():
             carriers = [a.student_id for a in manual.answers(course, assignment_id, grade_id) if a.item == item.id]
-            return stored(assignment_id, grade_id, carriers, message, item=item.__dict__)
+            rescore(assignment_id, carriers)
+            message = f"評価項目「{item.text}」（{item.points:g} 点）を保存しました / rubric item saved"
+            if wants_json():
+                return stored(assignment_id, grade_id, carriers, message, item=item.__dict__)
+        except (ManualGradeError, OperationalError) as e:
+            return refused(e, assignment_id, grade_id)
         flash(message)
         return back(assignment_id, grade_id, "rubric")
 
@@ -203,11 +253,12 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
             if not isinstance(students, list) or not students or not all(isinstance(s, str) for s in students):
                 raise ManualGradeError("学生が選ばれていません / no students given")
             manual.apply_item(course, assignment_id, grade_id, students, _text(data, "item_id"))
-        except ManualGradeError as e:
+            rescore(assignment_id, students)
+            message = f"{len(students)} 人に評価項目を適用しました / rubric item applied to {len(students)}"
+            if wants_json():
+                return stored(assignment_id, grade_id, students, message)
+        except (ManualGradeError, OperationalError) as e:
             return refused(e, assignment_id, grade_id)
-        message = f"{len(students)} 人に評価項目を適用しました / rubric item applied to {len(students)}"
-        if wants_json():
-            return stored(assignment_id, grade_id, students, message)
         flash(message)
         return back(assignment_id, grade_id, f"answer-{students[0]}")
 

@@ -11,20 +11,34 @@ has no place for lives in ``manual/<assignment>.json`` (``Course.manual_path``):
   that a notebook graded again automatically keeps its manual grade and an answer whose text has
   changed since is flagged.
 
+Writers: the portal's request threads and ``manual --import`` in another process may write at once.  Each
+read-modify-write of the record and the gradebook holds an ``fcntl.flock`` on ``manual/.<assignment>.lock``
+(``_writing``), and stores the two so that a failure leaves both as they were (``_store_all``).  After the grades
+are stored, the feedback page of each affected student who has one is written again, so the student sees the
+instructor's points; that is outside the transaction (a page that cannot be written undoes nothing).
+
+Cost: a student's answer is unbounded text.  Grouping compares its first ``MAX_ANSWER_CHARS`` characters (as the
+report's similarity does), and an autograded notebook is read once per version of its file (``_graded_answers``).
+
 The portal's pages (``autograder/portal/app.py``) and the command line
 (``python -m autograder manual ASSIGNMENT --export/--import``) both call these functions.
 """
 from __future__ import annotations
 
 import csv
+import fcntl
+import functools
 import hashlib
 import json
 import math
 import os
 import secrets
 import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import nbformat
 
@@ -32,8 +46,9 @@ from autograder.course import Course
 from autograder.course.assignment import graded_cells
 from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.course.results import Status, load_status
-from autograder.errors import AutograderError
-from autograder.tools.similarity import DELIMITER, answer_similarity, normalise_markdown, shingles
+from autograder.errors import AutograderError, log
+from autograder.tools.feedback import write_feedback
+from autograder.tools.similarity import DELIMITER, MAX_ANSWER_CHARS, answer_similarity, normalise_markdown, shingles
 
 GROUP_THRESHOLD = 0.9
 """Answers at least this similar (the report's shingle measure on text normalised for case, whitespace and
@@ -42,7 +57,8 @@ punctuation) are shown as one group that one rubric click grades."""
 CSV_COLUMNS = ("student_id", "name", "grade_id", "max_points", "points", "comment", "answer")
 """The columns of ``--export`` and ``--import`` (``answer`` and ``max_points`` are read-only: for reading)."""
 
-_lock = threading.Lock()  # the portal grades from several request threads: one writer of the record at a time
+GRADED_NOTEBOOKS_CACHED = 512
+"""Autograded notebooks whose answers are kept in memory (one per student and assignment: a class or two)."""
 
 
 class ManualGradeError(AutograderError):
@@ -124,20 +140,53 @@ def digest(text: str) -> str:
 
 
 # ---- the record beside the gradebook: rubric, applied items, graded digests
-def _read(course: Course, assignment_id: str) -> dict:
+def _record_text(course: Course, assignment_id: str) -> str | None:
+    """The record file's text as it is now, or None if there is none yet."""
     path = course.manual_path(assignment_id)
-    record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def _parse(text: str | None) -> dict:
+    record = json.loads(text) if text else {}
     for key in ("rubric", "applied", "graded"):
         record.setdefault(key, {})
     return record
 
 
+def _read(course: Course, assignment_id: str) -> dict:
+    return _parse(_record_text(course, assignment_id))
+
+
 def _write(course: Course, assignment_id: str, record: dict) -> None:
+    _replace(course, assignment_id, json.dumps(record, ensure_ascii=False, indent=1))
+
+
+def _replace(course: Course, assignment_id: str, text: str | None) -> None:
+    """Make the record file ``text`` (None: no file)."""
     path = course.manual_path(assignment_id)
+    if text is None:
+        path.unlink(missing_ok=True)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    temporary.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)  # a reader sees the old record or the new one, never half of it
+
+
+@contextmanager
+def _writing(course: Course, assignment_id: str, purpose: str = "") -> Iterator[None]:
+    """Hold the assignment's write lock: one writer of its record and manual grades at a time, whether the others
+    are the portal's request threads or ``manual --import`` in another process.
+
+    An ``fcntl.flock`` on ``manual/.<assignment>.lock`` (``purpose`` names another lock beside it).  Each call opens
+    the file anew, and a flock belongs to its open file, so threads of one process exclude each other as processes
+    do; the lock goes when the file is closed, also when the process dies.  Not re-entrant: never nested.
+    """
+    folder = course.manual_path(assignment_id).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f".{assignment_id}{purpose}.lock", "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def rubric(course: Course, assignment_id: str, grade_id: str) -> list[RubricItem]:
@@ -146,19 +195,46 @@ def rubric(course: Course, assignment_id: str, grade_id: str) -> list[RubricItem
 
 
 # ---- reading the answers
-def _answer_texts(course: Course, assignment_id: str, student_id: str) -> dict[str, str]:
-    """grade_id → the student's text of each answer cell, from the notebook that was graded."""
+@dataclass(frozen=True)
+class _GradedAnswer:
+    text: str
+    """The answer cell's source, solution markers removed."""
+
+    digest: str
+    """``digest(text)``: computed once per version of the notebook (a long answer costs a pass over its text)."""
+
+
+def _graded_answers(course: Course, assignment_id: str, student_id: str) -> Mapping[str, _GradedAnswer]:
+    """grade_id → the student's answer in each answer cell of the notebook that was graded (none if it is unreadable).
+
+    Every page view and save reads every student's answers: the notebook is parsed once per version of its file.
+    """
     path = course.autograded_dir(assignment_id, student_id) / f"{assignment_id}.ipynb"
     try:
+        found = path.stat()
+    except OSError:
+        return MappingProxyType({})
+    return _notebook_answers(str(path), found.st_mtime_ns, found.st_size)
+
+
+@functools.lru_cache(maxsize=GRADED_NOTEBOOKS_CACHED)
+def _notebook_answers(path: str, mtime_ns: int, size: int) -> Mapping[str, _GradedAnswer]:
+    """The answers of the notebook at ``path`` as it was at ``mtime_ns`` with ``size`` bytes (the cache's key: a
+    notebook written again is read again).  Read-only: one mapping is shared by every caller."""
+    try:
         notebook = nbformat.read(path, as_version=4)
-    except (OSError, ValueError):
-        return {}
-    texts = {}
+    except (OSError, ValueError):  # not there, or not a notebook: no answers to grade
+        return MappingProxyType({})
+    answers = {}
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader")
         if isinstance(meta, dict) and meta.get("solution") and isinstance(meta.get("grade_id"), str):
-            texts[meta["grade_id"]] = DELIMITER.sub("", cell.source).strip()
-    return texts
+            text = DELIMITER.sub("", cell.source).strip()
+            answers[meta["grade_id"]] = _GradedAnswer(text, digest(text))
+    return MappingProxyType(answers)
+
+
+_NO_ANSWER = _GradedAnswer("", digest(""))
 
 
 def graded_students(course: Course, assignment_id: str) -> list[str]:
@@ -183,11 +259,13 @@ def answers(course: Course, assignment_id: str, grade_id: str) -> list[Answer]:
                 comment = gb.find_comment(grade_id, assignment_id, assignment_id, student_id)
             except MissingEntry:
                 continue
-            text = _answer_texts(course, assignment_id, student_id).get(grade_id, "")
-            points = grade.manual_score
-            found.append(Answer(student_id, names.get(student_id, ""), grade_id, text, cell.max_points, points,
+            answer = _graded_answers(course, assignment_id, student_id).get(grade_id, _NO_ANSWER)
+            # the instructor's points, else nbgrader's own 0 for an answer left as released (no response)
+            points = grade.manual_score if grade.manual_score is not None else (
+                None if grade.needs_manual_grade else grade.auto_score)
+            found.append(Answer(student_id, names.get(student_id, ""), grade_id, answer.text, cell.max_points, points,
                                 comment.manual_comment or "", applied.get(student_id),
-                                points is not None and graded_digest.get(student_id) not in (None, digest(text))))
+                                points is not None and graded_digest.get(student_id) not in (None, answer.digest)))
     return found
 
 
@@ -204,11 +282,12 @@ def groups(found: list[Answer], threshold: float = GROUP_THRESHOLD) -> list[list
     """Identical and near-identical answers together (each group in student order, groups by their first member).
 
     One pass, each answer joining the first group whose first member it is at least ``threshold`` similar to:
-    linear in the number of groups per answer, and the measure is linear in the texts' length.
+    linear in the number of groups per answer, and the measure is linear in the texts' length, of which the first
+    ``MAX_ANSWER_CHARS`` characters are compared (the runs of a pasted 20 MB answer would be tens of millions of keys).
     """
     heads: list[tuple[object, list[Answer]]] = []
     for answer in found:
-        key = shingles(_comparable(answer.text))
+        key = shingles(_comparable(answer.text[:MAX_ANSWER_CHARS]))
         for head, members in heads:
             if key.length and head.length and (answer_similarity([(head, key)], threshold) or 0) >= threshold:
                 members.append(answer)
@@ -253,7 +332,7 @@ def _store(gb, record: dict, course: Course, assignment_id: str, cell: ManualCel
     grade.manual_score = points
     grade.needs_manual_grade = points is None
     note.manual_comment = comment or None
-    text = _answer_texts(course, assignment_id, student_id).get(cell.grade_id, "")
+    answer = _graded_answers(course, assignment_id, student_id).get(cell.grade_id, _NO_ANSWER)
     applied = record["applied"].setdefault(cell.grade_id, {})
     graded = record["graded"].setdefault(cell.grade_id, {})
     if item is None:
@@ -263,7 +342,60 @@ def _store(gb, record: dict, course: Course, assignment_id: str, cell: ManualCel
     if points is None:
         graded.pop(student_id, None)
     else:
-        graded[student_id] = digest(text)
+        graded[student_id] = answer.digest
+
+
+def _store_all(course: Course, assignment_id: str, record: dict, previous: str | None, cells: dict[str, ManualCell],
+               grades: list[tuple[str, str, float | None, str, str | None]]) -> None:
+    """Store ``grades`` (checked) in the gradebook and ``record`` (changed in place) in its file, both or neither;
+    ``previous`` is the record file's text before (None: none).  The caller holds ``_writing``.
+
+    The order is chosen so that every failure can be undone: the gradebook's changes are sent first, uncommitted
+    (``flush``: a busy database or a missing row fails here, with nothing written anywhere), then the record file is
+    replaced, then the gradebook is committed last.  A transaction not yet committed is undone by a rollback, a
+    replaced file only by writing its old text back, so the step most likely to fail (SQLite busy with the portal,
+    ``grade`` or nbgrader's formgrader) comes last, where a failure costs a rollback and ``previous`` written back.
+    Committing first instead would leave, when the record then failed to be written, grades in the gradebook
+    without their rubric items and digests, and no way back but another transaction.
+    """
+    if not grades:
+        _write(course, assignment_id, record)
+        return
+    with course.gradebook() as gb:
+        try:
+            for student_id, grade_id, points, comment, item in grades:
+                _store(gb, record, course, assignment_id, cells[grade_id], student_id,
+                       None if points is None else float(points), comment, item)
+            gb.db.flush()
+            _write(course, assignment_id, record)
+            try:
+                gb.db.commit()
+            except BaseException:
+                _replace(course, assignment_id, previous)
+                raise
+        except BaseException:
+            gb.db.rollback()
+            raise
+
+
+def _rewrite_feedback(course: Course, assignment_id: str, students: Iterable[str]) -> None:
+    """Write again the feedback page of each of ``students`` who has one, so the page shows their points now.
+
+    The grades are stored already: a page that cannot be written is logged, not raised, and never undoes them.
+    The pages are written one writer at a time (a lock of their own, so that saving other answers need not wait
+    for nbconvert): each writer reads the gradebook after its own commit, so the last page written is the newest.
+    """
+    with_pages = sorted(s for s in set(students) if course.feedback_path(assignment_id, s).is_file())
+    if not with_pages:
+        return
+    try:
+        with _writing(course, assignment_id, ".feedback"):
+            write_feedback(course, assignment_id, with_pages)
+    except Exception as e:  # whatever nbconvert or the disk raises: the grades stand, the warning says what to redo
+        who = ", ".join(with_pages)
+        log.warning(f"{assignment_id}: {who} のフィードバックページを書き直せませんでした（点数は保存済みです。"
+                    f"python -m autograder feedback {assignment_id} で書き直してください） / could not rewrite the "
+                    f"feedback pages of {who} (the grades are saved; run feedback {assignment_id}): {e!r}")
 
 
 def _late_penalties(course: Course, assignment_id: str, students: set[str]) -> None:
@@ -286,11 +418,13 @@ def set_grades(course: Course, assignment_id: str, grades: list[tuple[str, str, 
     """Store ``(student_id, grade_id, points, comment, rubric item id or None)`` for each answer, all or nothing.
 
     Raises ``ManualGradeError`` (nothing written) for points outside 0 … the cell's maximum, an unknown cell,
-    item or student.
+    item or student; SQLAlchemy's ``OperationalError`` (nothing written) when the gradebook stays busy.  Then writes
+    again the feedback page of each of the students who has one (see ``_rewrite_feedback``).
     """
     cells = {c.grade_id: c for c in manual_cells(course, assignment_id)}
-    with _lock:
-        record = _read(course, assignment_id)
+    with _writing(course, assignment_id):
+        previous = _record_text(course, assignment_id)
+        record = _parse(previous)
         items = {g: {i["id"] for i in items} for g, items in record["rubric"].items()}
         for student_id, grade_id, points, _, item in grades:
             where = f"{student_id} {grade_id}"
@@ -300,17 +434,9 @@ def set_grades(course: Course, assignment_id: str, grades: list[tuple[str, str, 
                 _check_points(points, cells[grade_id], where)
             if item is not None and item not in items.get(grade_id, set()):
                 raise ManualGradeError(f"{where}: 評価項目 {item!r} はありません / no rubric item {item!r}")
-        with course.gradebook() as gb:
-            try:
-                for student_id, grade_id, points, comment, item in grades:
-                    _store(gb, record, course, assignment_id, cells[grade_id], student_id,
-                           None if points is None else float(points), comment, item)
-                gb.db.commit()
-            except BaseException:
-                gb.db.rollback()
-                raise
-        _write(course, assignment_id, record)
-    _late_penalties(course, assignment_id, {g[0] for g in grades})
+        _store_all(course, assignment_id, record, previous, cells, grades)
+        _late_penalties(course, assignment_id, {g[0] for g in grades})  # from the totals just committed: locked
+    _rewrite_feedback(course, assignment_id, (g[0] for g in grades))
 
 
 def set_grade(course: Course, assignment_id: str, student_id: str, grade_id: str, points: float | None,
@@ -321,14 +447,16 @@ def set_grade(course: Course, assignment_id: str, student_id: str, grade_id: str
 
 def save_item(course: Course, assignment_id: str, grade_id: str, text: str, points: float,
               item_id: str | None = None) -> RubricItem:
-    """Add a rubric item to ``grade_id`` (``item_id`` None) or change one; every answer carrying it is graded anew."""
+    """Add a rubric item to ``grade_id`` (``item_id`` None) or change one; every answer carrying it is graded anew,
+    in the same write as the item (both or neither, see ``set_grades``)."""
     cell = manual_cell(course, assignment_id, grade_id)
     points = _check_points(points, cell, f"{grade_id} の評価項目 / rubric item")
     text = text.strip()
     if not text:
         raise ManualGradeError("評価項目の文が空です / a rubric item needs its text")
-    with _lock:
-        record = _read(course, assignment_id)
+    with _writing(course, assignment_id):
+        previous = _record_text(course, assignment_id)
+        record = _parse(previous)
         items = record["rubric"].setdefault(grade_id, [])
         if item_id is None:
             item = RubricItem(secrets.token_hex(4), text, points)
@@ -341,10 +469,11 @@ def save_item(course: Course, assignment_id: str, grade_id: str, text: str, poin
             else:
                 raise ManualGradeError(f"評価項目 {item_id!r} はありません / no rubric item {item_id!r}")
             item = RubricItem(item_id, text, points)
-        _write(course, assignment_id, record)
         carriers = [s for s, i in record["applied"].get(grade_id, {}).items() if i == item.id]
-    if carriers:
-        set_grades(course, assignment_id, [(s, grade_id, item.points, item.text, item.id) for s in carriers])
+        _store_all(course, assignment_id, record, previous, {grade_id: cell},
+                   [(s, grade_id, item.points, item.text, item.id) for s in carriers])
+        _late_penalties(course, assignment_id, set(carriers))
+    _rewrite_feedback(course, assignment_id, carriers)
     return item
 
 

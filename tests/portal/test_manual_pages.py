@@ -4,19 +4,29 @@ Chromium, three answers graded with the keyboard and a reused comment, then the 
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
+import logging
 import re
 import shutil
 import socket
+import sqlite3
 import threading
+import time
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 
 import pytest
 from helpers import copy_course, graded_course_without_running
 
+from autograder.course.results import saved_result
 from autograder.portal.app import HEADERS, PAGE_POLICY, create_app
-from autograder.portal.store import Store, import_roster
+from autograder.portal.manual_pages import BUSY
+from autograder.portal.store import Store, UploadState, import_roster
+from autograder.tools import manual
+from autograder.tools.feedback import write_feedback
+from autograder.tools.similarity import MAX_ANSWER_CHARS
 
 AID, CELL = "kadai5", "q8_false_negative"
 ANSWER = ("1. 偽陰性は 2 人。悪性なのに良性と判定され、治療が遅れてがんが進行するおそれがある。\n"
@@ -73,6 +83,24 @@ def _instructor(portal):
 def _post_json(client, token: str | None, action: str, **body):
     headers = {"X-CSRFToken": token} if token else {}
     return client.post(f"{PAGE}/{action}", json=body, headers=headers)
+
+
+def _rewrite_answer(course, student_id: str, text: str) -> None:
+    """The student's autograded notebook with ``text`` as their answer to 問8 (as if graded again)."""
+    import nbformat
+
+    path = course.autograded_dir(AID, student_id) / f"{AID}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == CELL:
+            cell.source = text
+    nbformat.write(notebook, path)
+
+
+def _answer_input(page: str, student_id: str) -> dict:
+    """The attributes of the points field of the student's answer."""
+    article = re.search(rf'id="answer-{student_id}".*?</article>', page, re.S).group(0)
+    return next(a for t, a in _Markup(article).tags if t == "input" and a.get("name") == "points")
 
 
 def _nbgrader_reads(course, student_id: str) -> tuple[float | None, str | None]:
@@ -178,7 +206,7 @@ def test_the_question_page_shows_prompt_points_groups_and_shortcuts(portal):
     members = [re.findall(r'<article class="answer[^"]*" id="answer-(\w+)"', g) for g in groups]
     assert members == [["s001", "s002"], ["s003"], ["s004"]]
     assert "次の未採点の答え" in page and "保存して次の答えへ" in page and "評価項目を答えのグループ全員に適用" in page
-    assert 'step="0.5"' in page and 'max="5"' in page
+    assert 'step="any"' in page and 'step="0.5"' not in page and 'max="5"' in page
 
 
 def test_saving_through_json_writes_what_nbgrader_reads(portal):
@@ -292,6 +320,169 @@ def test_an_answer_changed_since_it_was_graded_is_flagged(portal):
     page = client.get(PAGE).get_data(as_text=True)
     flagged = re.search(r'id="answer-s003".*?</article>', page, re.S).group(0)
     assert "changed since graded" in flagged and "書き直しました" in flagged
+
+
+def test_a_very_long_answer_is_cut_and_the_page_stays_quick(portal):
+    """With a 2 MB answer in the class, does the question's page (and a save) still answer within seconds, showing
+    only the first MAX_ANSWER_CHARS characters of it with a note that it was cut?"""
+    text = "".join(chr(0x4E00 + (i * 7919) % 20_000) for i in range(2_000_000))  # runs repeated rarely
+    long_answer = text[:MAX_ANSWER_CHARS] + "ここから先は表示しない" + text[MAX_ANSWER_CHARS:]
+    _rewrite_answer(portal["course"], "s003", long_answer)
+    client, token = _instructor(portal)
+    for _ in range(2):  # the first view reads the notebook, the second its cached answers
+        started = time.monotonic()
+        response = client.get(PAGE)
+        assert response.status_code == 200 and time.monotonic() - started < 5
+    page = response.get_data(as_text=True)
+    shown = re.search(r'id="answer-s003".*?</article>', page, re.S).group(0)
+    assert f"（長いので最初の {MAX_ANSWER_CHARS:,} 文字だけ表示しています）" in shown
+    assert long_answer[:1000] in shown and "ここから先は表示しない" not in page
+    assert len(page) < 3 * MAX_ANSWER_CHARS * 4  # the page carries the cut answer, not 2 MB of it
+    assert "長いので" not in re.search(r'id="answer-s001".*?</article>', page, re.S).group(0)
+    started = time.monotonic()
+    assert _post_json(client, token, "grade", student_id="s003", points=1, comment="").status_code == 200
+    assert time.monotonic() - started < 5
+
+
+def test_points_from_the_csv_stay_as_they_are_in_the_form(portal):
+    """Does an answer given 2.25 points (as a CSV may) show them exactly, in a field the browser lets the instructor
+    save as it is (step="any", still 0 … the maximum)?"""
+    manual.set_grade(portal["course"], AID, "s001", CELL, 2.25, "CSV から")
+    manual.set_grade(portal["course"], AID, "s002", CELL, 4 / 3, "")
+    page = _client(portal, "instructor").get(PAGE).get_data(as_text=True)
+    field = _answer_input(page, "s001")
+    assert (field["value"], field["step"], field["min"], field["max"]) == ("2.25", "any", "0", "5")
+    assert float(_answer_input(page, "s002")["value"]) == 4 / 3  # not 1.33333, which saving would store
+
+
+def _graded_upload(store, student_id: str, score: float) -> int:
+    """A graded upload of kadai5 in the portal's database, as the queue leaves it."""
+    upload_id = store.add_upload(student_id, AID, datetime.now(timezone.utc), "/nonexistent/upload.ipynb")
+    store.mark(upload_id, state=UploadState.DONE, status="graded", score=score, max_score=25, message="")
+    return upload_id
+
+
+def test_a_manual_grade_reaches_the_students_feedback_page_and_portal_score(portal):
+    """After the instructor saves a grade (by hand or with a rubric item), does the student's feedback page show the
+    points and comment instead of 「先生が採点します」, and their portal page the new total (on their latest graded
+    upload, a re-upload still queued left alone), while a student without a feedback page gets none?"""
+    course, store = portal["course"], portal["app"].extensions["autograder"]["store"]
+    (page_path,) = write_feedback(course, AID, ["s001"])
+    assert "先生が採点します" in page_path.read_text(encoding="utf-8")
+    before = saved_result(course, AID, "s001").score
+    graded = _graded_upload(store, "s001", before)
+    queued = store.add_upload("s001", AID, datetime.now(timezone.utc), "/nonexistent/again.ipynb")
+    client, token = _instructor(portal)
+    assert _post_json(client, token, "grade", student_id="s001", points="4.5", comment="よく書けています。").status_code == 200
+    page = page_path.read_text(encoding="utf-8")
+    assert "先生の採点：4.5 / 5 点" in page and "先生のコメント：よく書けています。" in page and "先生が採点します" not in page
+    assert saved_result(course, AID, "s001").score == before + 4.5
+    assert store.upload(graded)["score"] == before + 4.5 and store.upload(queued)["score"] is None
+    assert f"{before + 4.5:g} / 25" in _client(portal, "s001").get("/").get_data(as_text=True)
+    assert not course.feedback_path(AID, "s002").exists()
+    # a rubric item applied, then changed: the page and the score follow each time
+    item = _post_json(client, token, "rubric", text="理由が短い。", points="3").get_json()["item"]
+    _post_json(client, token, "apply", item_id=item["id"], student_ids=["s001", "s002"])
+    assert "先生の採点：3 / 5 点" in page_path.read_text(encoding="utf-8")
+    _post_json(client, token, "rubric", item_id=item["id"], text="理由がもう少し欲しい。", points="3.5")
+    assert "先生のコメント：理由がもう少し欲しい。" in page_path.read_text(encoding="utf-8")
+    assert store.upload(graded)["score"] == before + 3.5
+    assert not course.feedback_path(AID, "s002").exists()
+
+
+def test_a_feedback_page_that_cannot_be_written_keeps_the_grade(portal, monkeypatch, caplog):
+    """When the feedback page cannot be written again, is the grade still saved (200, nbgrader reads it), with a
+    bilingual warning saying what to redo?"""
+    write_feedback(portal["course"], AID, ["s001"])
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(manual, "write_feedback", broken)
+    client, token = _instructor(portal)
+    with caplog.at_level(logging.WARNING, logger="autograder"):
+        response = _post_json(client, token, "grade", student_id="s001", points=2, comment="途中まで")
+    assert response.status_code == 200 and response.get_json()["ok"]
+    assert _nbgrader_reads(portal["course"], "s001") == (2.0, "途中まで")
+    (warning,) = [r.getMessage() for r in caplog.records if "disk full" in r.getMessage()]
+    assert "書き直せませんでした" in warning and "could not rewrite" in warning and f"feedback {AID}" in warning
+
+
+def test_a_writer_in_another_process_holds_off_the_save(portal):
+    """While another writer (``manual --import`` in its own process) holds manual/.kadai5.lock, does a save wait
+    for it, writing nothing meanwhile, and then go through?"""
+    course = portal["course"]
+    course.manual_path(AID).parent.mkdir(parents=True, exist_ok=True)
+    with open(course.manual_path(AID).parent / f".{AID}.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        saving = threading.Thread(target=manual.set_grade, args=(course, AID, "s001", CELL, 3, "待ちました"))
+        saving.start()
+        saving.join(1.0)
+        assert saving.is_alive() and _nbgrader_reads(course, "s001") == (None, None)
+        assert not course.manual_path(AID).exists()
+    saving.join(30)
+    assert not saving.is_alive() and _nbgrader_reads(course, "s001") == (3.0, "待ちました")
+
+
+class _BusyAtCommit:
+    """A gradebook session whose commit fails as SQLite's does when another writer holds the database."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+    def commit(self):
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
+
+
+def test_a_gradebook_busy_at_commit_leaves_record_and_grades_as_they_were(portal, monkeypatch):
+    """When the gradebook's commit fails (busy), is the reply a bilingual 503 asking to save again (JSON; the
+    message on the page for a plain form), with the record file and the gradebook both as they were?"""
+    from autograder.course.model import Course
+
+    course = portal["course"]
+    client, token = _instructor(portal)
+    item = _post_json(client, token, "rubric", text="よい", points="4").get_json()["item"]
+    _post_json(client, token, "apply", item_id=item["id"], student_ids=["s001"])
+    record = course.manual_path(AID).read_text(encoding="utf-8")
+    opened = Course.gradebook
+
+    def busy_gradebook(self):
+        gradebook = opened(self)
+        gradebook.db = _BusyAtCommit(gradebook.db)
+        return gradebook
+
+    monkeypatch.setattr(Course, "gradebook", busy_gradebook)
+    for action, body in (("grade", {"student_id": "s003", "points": 2, "comment": "x"}),
+                         ("apply", {"item_id": item["id"], "student_ids": ["s002", "s003"]}),
+                         ("rubric", {"item_id": item["id"], "text": "とてもよい", "points": 5})):
+        response = _post_json(client, token, action, **body)
+        assert response.status_code == 503 and response.get_json() == {"ok": False, "error": BUSY}, action
+        assert "もう一度保存してください" in BUSY and "the gradebook was busy, save again" in BUSY
+        assert course.manual_path(AID).read_text(encoding="utf-8") == record
+    response = client.post(f"{PAGE}/grade", data={"csrf_token": token, "student_id": "s003", "points": "2"})
+    assert response.status_code == 303 and "もう一度保存してください" in client.get(PAGE).get_data(as_text=True)
+    monkeypatch.undo()
+    assert [_nbgrader_reads(course, s) for s in ("s001", "s002", "s003")] == [(4.0, "よい"), (None, None), (None, None)]
+
+
+def test_a_gradebook_locked_by_another_writer_is_a_503(portal):
+    """With SQLite's gradebook locked by another connection past its wait, is a JSON save a 503 with the
+    bilingual "save again", not a 500, writing nothing?"""
+    course = portal["course"]
+    client, token = _instructor(portal)
+    other = sqlite3.connect(course.db_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        response = _post_json(client, token, "grade", student_id="s001", points=2, comment="x")
+    finally:
+        other.close()
+    assert response.status_code == 503 and response.get_json()["error"] == BUSY
+    assert not course.manual_path(AID).exists() and _nbgrader_reads(course, "s001") == (None, None)
 
 
 # ---- in a real browser

@@ -169,3 +169,27 @@ def test_late_penalty_falls_on_the_final_total(graded):
     manual.set_grade(course, AID, "s_hostile", CELL, 5, "よく書けています")
     result = saved_result(course, AID, "s_hostile")
     assert (result.late_penalty, result.score) == (3, 2)  # three started hours, one point each
+
+
+def test_an_import_rewrites_the_feedback_page_a_student_has(graded, tmp_path):
+    """Does a CSV import write again the feedback page of a student who has one, with the new points and comment
+    (not only the gradebook), and write none for a student who had none?"""
+    page = graded.feedback_path(AID, "s_b")
+    if not page.is_file():
+        write_feedback(graded, AID, ["s_b"])
+    assert not graded.feedback_path(AID, "s_a").exists()
+    out = tmp_path / "answers.csv"
+    manual.export_answers(graded, AID, out)
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        if row["student_id"] == "s_b":
+            row.update(points="1", comment="書き直した答えも逆です")
+    with open(out, "w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=manual.CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    assert manual.import_answers(graded, AID, out) == 1
+    text = page.read_text(encoding="utf-8")
+    assert "先生の採点：1 / 5 点" in text and "先生のコメント：書き直した答えも逆です" in text
+    assert not graded.feedback_path(AID, "s_a").exists()
