@@ -91,3 +91,31 @@ def graded_course_without_running(folder: Path, answers: dict[str, str], *, name
         for student_id, name in (names or {}).items():
             gb.update_or_create_student(student_id, last_name=name)  # as ``collect --roster`` puts a roster's names
     return course
+
+
+def serve_in_thread(app):
+    """``app`` served by waitress on a free loopback port in a daemon thread: ``(server, port)``; ``server.close()``."""
+    import socket
+    import threading
+
+    from waitress.server import create_server
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = create_server(app, host="127.0.0.1", port=port)
+    threading.Thread(target=server.run, daemon=True).start()
+    return server, port
+
+
+def headless_chromium(*arguments: str):
+    """Debian's Chromium through its ChromeDriver, headless, 1280×1600, with no network of its own (``quit()`` it)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,1600", "--disable-background-networking", *arguments):
+        options.add_argument(argument)
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)

@@ -32,7 +32,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from autograder.grading.kernel.evidence import MAX_MANIFEST_BYTES, MAX_PLAIN_DEPTH
+from autograder.grading.kernel.evidence import MAX_MANIFEST_BYTES
 
 MAX_EVIDENCE_BYTES = 2 * 2**30
 """Bytes of one check's evidence: its folder on disk, and all that loading it reads (a file read twice counts
@@ -232,7 +232,7 @@ def parse_json(data: bytes, what: str) -> object:
         raise EvidenceRefused(f"{what}: JSON nested deeper than Python parses") from None
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
         raise EvidenceRefused(f"{what}: unreadable JSON: {type(e).__name__}") from None
-    if (depth := json_depth(value)) > MAX_JSON_DEPTH:
+    if json_depth(value) > MAX_JSON_DEPTH:
         raise EvidenceRefused(f"{what}: JSON nested more than {MAX_JSON_DEPTH} deep")
     return value
 

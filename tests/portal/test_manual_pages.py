@@ -10,7 +10,6 @@ import json
 import logging
 import re
 import shutil
-import socket
 import sqlite3
 import threading
 import time
@@ -18,7 +17,7 @@ from datetime import datetime, timezone
 from html.parser import HTMLParser
 
 import pytest
-from helpers import copy_course, graded_course_without_running
+from helpers import copy_course, graded_course_without_running, headless_chromium, serve_in_thread
 
 from autograder.course.results import saved_result
 from autograder.portal.app import HEADERS, PAGE_POLICY, create_app
@@ -495,12 +494,10 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
     adds a rubric comment and gives it to the third with its number key; the grades CSV then has each total
     with the manual points and manual_complete = yes."""
     webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
-    from waitress.server import create_server
 
     three = {s: ANSWERS[s] for s in ("s001", "s002", "s003")}
     course = graded_course_without_running(tmp_path / "course", three, names=NAMES)
@@ -509,17 +506,8 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
     store = Store(f"sqlite:///{tmp_path / 'portal-test.db'}")
     passwords = {row[0]: row[3] for row in import_roster(store, tmp_path / "roster.csv")}
     app = create_app(course, store=store, start_queue=False)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = create_server(app, host="127.0.0.1", port=port)
-    threading.Thread(target=server.run, daemon=True).start()
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,1600", "--disable-background-networking", "--lang=ja"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    server, port = serve_in_thread(app)
+    driver = headless_chromium("--lang=ja")
     wait = WebDriverWait(driver, 60, poll_frequency=0.2)
 
     def answer(student_id: str):

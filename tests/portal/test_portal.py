@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import ROOT, copy_course
+from helpers import ROOT, copy_course, headless_chromium, serve_in_thread
 
 from autograder.course import load_course
 from autograder.portal import private
@@ -192,12 +190,10 @@ def test_a_restarted_server_resumes_the_queue(portal):
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium and chromium-driver (CI installs them)")
 def test_student_goes_from_sign_in_to_feedback_in_chromium(released_course, tmp_path):
     """A real server, a real browser: sign in, upload the notebook, wait for grading, open the feedback, screenshot."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
+    pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
-    from waitress.server import create_server
 
     course = copy_course(released_course(AID), tmp_path / "course")
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
@@ -206,17 +202,8 @@ def test_student_goes_from_sign_in_to_feedback_in_chromium(released_course, tmp_
     notebook = tmp_path / f"{AID}.ipynb"
     nbformat.write(filled_in(course.source_notebook(AID), course.release_notebook(AID)), notebook)
     app = create_app(course, store=store)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = create_server(app, host="127.0.0.1", port=port)
-    threading.Thread(target=server.run, daemon=True).start()
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,1600", "--disable-background-networking"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    server, port = serve_in_thread(app)
+    driver = headless_chromium()
     try:
         driver.get(f"http://127.0.0.1:{port}/")
         driver.find_element(By.ID, "user_id").send_keys("s001")
