@@ -44,8 +44,15 @@ def require(course: Course, *, unsafe_no_sandbox: bool = False) -> bool:
     """Check that the portal may grade here; returns whether grading is isolated (False: ``--unsafe-no-sandbox``).
 
     Raises ``NoSandbox`` when the machine cannot give the full sandbox and ``unsafe_no_sandbox`` is not set,
-    or when it is set but the portal's secrets cannot be hidden from graded code (not root).
+    or when it is set but the portal's secrets cannot be hidden from graded code (not root); and when course_config
+    names a Dask ``scheduler``, whose workers' sandbox the portal cannot check from here.
     """
+    if course.config.scheduler and not unsafe_no_sandbox:
+        raise NoSandbox(
+            f"course_config.py の scheduler（{course.config.scheduler}）の機械で採点が隔離されているかを、ポータルは"
+            "まだ確かめられません。ポータルはこの機械で採点します：scheduler を外して起動してください。\n"
+            f"The portal cannot yet check that the workers of scheduler {course.config.scheduler!r} isolate grading: "
+            "remove scheduler from course_config.py to grade on this machine's sandbox.")
     capabilities = sandbox.probe()
     if capabilities.isolated:
         return True

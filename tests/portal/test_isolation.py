@@ -66,6 +66,18 @@ def test_serve_refuses_a_machine_without_the_sandbox(failing_bwrap, tmp_path, mo
     assert "--unsafe-no-sandbox" in said
 
 
+def test_serve_refuses_workers_whose_sandbox_it_cannot_check(tmp_path):
+    """With a Dask scheduler in course_config (remote workers the portal cannot probe), does serve refuse to grade?"""
+    import dataclasses
+
+    from autograder.course import Course
+
+    course = load_course(_course(tmp_path))
+    remote = Course(root=course.root, config=dataclasses.replace(course.config, scheduler="tcp://10.0.0.5:8786"))
+    with pytest.raises(isolation.NoSandbox, match="scheduler"):
+        isolation.require(remote)
+
+
 def test_unsafe_needs_root_to_hide_the_secrets(failing_bwrap, tmp_path, monkeypatch):
     """With --unsafe-no-sandbox but not root (nothing can hide the secrets), is the portal still refused?"""
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
