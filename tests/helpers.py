@@ -18,6 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 """This repository: the course folder the tests read (course_config.py, source/, release/, docs/)."""
 
 
+# Written answers to kadai5's 問8 (q8_false_negative), for the tests of manual grading: one answer, the same
+# answer in other punctuation and spacing (one group with it), and another answer.
+ANSWER = ("1. 偽陰性は 2 人。悪性なのに良性と判定され、治療が遅れてがんが進行するおそれがある。\n"
+          "2. 偽陰性の方が重大。見逃しは取り返しがつかないから。\n3. しきい値を 0.3 に下げる。偽陽性が増える。")
+SAME_ANSWER = ANSWER.replace("。", "．").replace("、", "，").replace(" ", "  ")  # other punctuation and spacing only
+OTHER = "偽陽性の方が重大だと思います。検査が増えて患者さんの負担になるからです。"
+
+
 def copy_course(released: Course, folder: Path) -> Course:
     """A private copy of ``released`` in ``folder``, so tests grading in parallel never share a gradebook."""
     shutil.copytree(released.root, folder)

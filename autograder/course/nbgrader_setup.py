@@ -74,3 +74,10 @@ def nbgrader_config(course: Course) -> Config:
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
     c.ClearSolutions.text_stub = TEXT_STUB
     return c
+
+
+def grading_resources(course: Course, assignment_id: str, student_id: str) -> dict:
+    """What nbgrader's gradebook preprocessors (``SaveAutoGrades``, ``AssignLatePenalties``) read of one submission
+    (the notebook is named for its assignment)."""
+    return {"nbgrader": {"notebook": assignment_id, "assignment": assignment_id, "student": student_id,
+                         "db_url": course.db_url}}

@@ -140,6 +140,15 @@ def _cell_errors(notebook_path: Path) -> dict[str, tuple[str, str]]:
     return messages
 
 
+def manual_points(grade) -> float | None:
+    """The points of a manually graded cell's nbgrader ``Grade``: the instructor's (kept through automatic
+    regrading, which marks them for review), else nbgrader's own 0 for an answer left as released, else None
+    while it waits for the instructor."""
+    if grade.manual_score is not None:
+        return grade.manual_score
+    return None if grade.needs_manual_grade else grade.score
+
+
 def read_results(course: Course, assignment_id: str, student_id: str) -> SubmissionResult:
     """The gradebook's scores for one graded submission, with each failed check's message."""
     from autograder.course.assignment import graded_cells
@@ -156,12 +165,7 @@ def read_results(course: Course, assignment_id: str, student_id: str) -> Submiss
             if grade is None:
                 checks.append(CheckResult(cell.grade_id, 0.0, cell.points, "セルがありません / cell missing", cell.manual))
                 continue
-            # a manual grade stays through automatic regrading (nbgrader then marks it for review): it counts
-            if cell.manual:  # the instructor's points (kept through regrading), or nbgrader's 0 for no answer at all
-                points = grade.manual_score if grade.manual_score is not None else (
-                    None if grade.needs_manual_grade else grade.score)
-            else:
-                points = grade.score
+            points = manual_points(grade) if cell.manual else grade.score
             error, message = errors.get(cell.grade_id, (None, None))
             checks.append(CheckResult(cell.grade_id, points, grade.max_score, message, cell.manual, error,
                                       comments.get(cell.grade_id) if cell.manual else None))

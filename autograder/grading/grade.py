@@ -36,7 +36,8 @@ from tqdm import tqdm
 
 from autograder.course import Course, NotReleased
 from autograder.course.assignment import graded_cells, total_points
-from autograder.course.nbgrader_setup import nbgrader_config
+from autograder.course.csv_cells import SpreadsheetSafeWriter
+from autograder.course.nbgrader_setup import grading_resources, nbgrader_config
 from autograder.course.notebook import notebook_problem, release_shape
 from autograder.course.results import (
     Status,
@@ -46,7 +47,6 @@ from autograder.course.results import (
     saved_result,
 )
 from autograder.errors import log
-from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.grading import canary
 from autograder.grading.bundle import GradingBundle, fingerprint, make_bundle
 from autograder.grading.child import KERNEL_DEAD
@@ -76,8 +76,7 @@ def _save_autogrades(course: Course, assignment_id: str, student_id: str, notebo
             gb.update_or_create_submission(assignment_id, student_id, timestamp=timestamp)
         else:
             gb.update_or_create_submission(assignment_id, student_id)
-    resources = {"nbgrader": {"notebook": assignment_id, "assignment": assignment_id,
-                              "student": student_id, "db_url": course.db_url}}
+    resources = grading_resources(course, assignment_id, student_id)
     config = nbgrader_config(course)
     for step in (SaveAutoGrades, AssignLatePenalties):  # nbgrader's own order in Autograde.autograde_preprocessors
         step(config=config).preprocess(notebook, resources)

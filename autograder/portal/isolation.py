@@ -32,7 +32,7 @@ def hidden_paths(course: Course) -> list[str]:
     SQLite files elsewhere.  The jail gives back from under these covers only what the kernel needs to run."""
     from sqlalchemy.engine import make_url
 
-    paths = [course.root, private.folder(course)]
+    paths = [course.root]  # the portal's private folder, in it, is covered with it
     for url in (course.db_url, private.database_url(course)):
         parsed = make_url(url)
         if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):

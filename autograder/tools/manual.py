@@ -45,7 +45,7 @@ import nbformat
 from autograder.course import Course
 from autograder.course.assignment import graded_cells
 from autograder.course.csv_cells import SpreadsheetSafeWriter
-from autograder.course.results import Status, load_status
+from autograder.course.results import Status, load_status, manual_points
 from autograder.errors import AutograderError, log
 from autograder.tools.feedback import write_feedback
 from autograder.tools.similarity import DELIMITER, MAX_ANSWER_CHARS, answer_similarity, normalise_markdown, shingles
@@ -260,9 +260,7 @@ def answers(course: Course, assignment_id: str, grade_id: str) -> list[Answer]:
             except MissingEntry:
                 continue
             answer = _graded_answers(course, assignment_id, student_id).get(grade_id, _NO_ANSWER)
-            # the instructor's points, else nbgrader's own 0 for an answer left as released (no response)
-            points = grade.manual_score if grade.manual_score is not None else (
-                None if grade.needs_manual_grade else grade.auto_score)
+            points = manual_points(grade)
             found.append(Answer(student_id, names.get(student_id, ""), grade_id, answer.text, cell.max_points, points,
                                 comment.manual_comment or "", applied.get(student_id),
                                 points is not None and graded_digest.get(student_id) not in (None, answer.digest)))
@@ -405,13 +403,12 @@ def _late_penalties(course: Course, assignment_id: str, students: set[str]) -> N
         return
     from nbgrader.preprocessors import AssignLatePenalties
 
-    from autograder.course.nbgrader_setup import nbgrader_config
+    from autograder.course.nbgrader_setup import grading_resources, nbgrader_config
 
     config = nbgrader_config(course)
     for student_id in sorted(students):
-        resources = {"nbgrader": {"notebook": assignment_id, "assignment": assignment_id, "student": student_id,
-                                  "db_url": course.db_url}}
-        AssignLatePenalties(config=config).preprocess(nbformat.v4.new_notebook(), resources)
+        AssignLatePenalties(config=config).preprocess(nbformat.v4.new_notebook(),
+                                                      grading_resources(course, assignment_id, student_id))
 
 
 def set_grades(course: Course, assignment_id: str, grades: list[tuple[str, str, float | None, str, str | None]]) -> None:

@@ -17,7 +17,15 @@ from datetime import datetime, timezone
 from html.parser import HTMLParser
 
 import pytest
-from helpers import copy_course, graded_course_without_running, headless_chromium, serve_in_thread
+from helpers import (
+    ANSWER,
+    OTHER,
+    SAME_ANSWER,
+    copy_course,
+    graded_course_without_running,
+    headless_chromium,
+    serve_in_thread,
+)
 
 from autograder.course.results import saved_result
 from autograder.portal.app import HEADERS, PAGE_POLICY, create_app
@@ -28,10 +36,6 @@ from autograder.tools.feedback import write_feedback
 from autograder.tools.similarity import MAX_ANSWER_CHARS
 
 AID, CELL = "kadai5", "q8_false_negative"
-ANSWER = ("1. 偽陰性は 2 人。悪性なのに良性と判定され、治療が遅れてがんが進行するおそれがある。\n"
-          "2. 偽陰性の方が重大。見逃しは取り返しがつかないから。\n3. しきい値を 0.3 に下げる。偽陽性が増える。")
-SAME_ANSWER = ANSWER.replace("。", "．").replace("、", "，").replace(" ", "  ")  # other punctuation and spacing only
-OTHER = "偽陽性の方が重大だと思います。検査が増えて患者さんの負担になるからです。"
 HOSTILE = "<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1))\n\n**太字**"
 ANSWERS = {"s001": ANSWER, "s002": SAME_ANSWER, "s003": OTHER, "s004": HOSTILE}
 NAMES = {"s001": "山田 花子", "s002": "佐藤 太郎", "s003": "鈴木 一郎", "s004": "田中 <b>次郎</b>"}

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import nbformat
 import pytest
-from helpers import copy_course
+from helpers import ANSWER, OTHER, SAME_ANSWER, copy_course
 
 from autograder import cli
 from autograder.course import Course
@@ -23,10 +23,6 @@ from autograder.tools.report import write_report
 pytestmark = pytest.mark.slow  # one batch of four untouched releases (no training), graded once for the module
 
 AID, CELL = "kadai5", "q8_false_negative"
-ANSWER = ("1. 偽陰性は 2 人。悪性なのに良性と判定され、治療が遅れてがんが進行するおそれがある。\n"
-          "2. 偽陰性の方が重大。見逃しは取り返しがつかないから。\n3. しきい値を 0.3 に下げる。偽陽性が増える。")
-SAME_ANSWER = ANSWER.replace("。", "．").replace("、", "，").replace(" ", "  ")  # other punctuation and spacing only
-OTHER = "偽陽性の方が重大だと思います。検査が増えて患者さんの負担になるからです。"
 HOSTILE = "<script>alert(1)</script> =HYPERLINK(\"http://x\",\"y\")"
 STUDENTS = {"s_a": ANSWER, "s_a2": SAME_ANSWER, "s_b": OTHER, "s_hostile": HOSTILE}
 
