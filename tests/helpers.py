@@ -127,3 +127,19 @@ def headless_chromium(*arguments: str):
                      "--window-size=1280,1600", "--disable-background-networking", *arguments):
         options.add_argument(argument)
     return webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+
+
+def click_through(driver, element, *shown, timeout: float = 120):
+    """Click ``element`` (a form's button or a link) and wait for the next page to show ``shown`` (``By``, value).
+
+    ``click()`` may return before the navigation has begun, and ``find_element`` does not wait: read right after
+    a click, a loaded machine gives the old page or none (CI saw both). So this waits for ``element`` to go stale,
+    then for the new page's element, and returns it.
+    """
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, timeout, poll_frequency=0.2)
+    element.click()
+    wait.until(expected_conditions.staleness_of(element))
+    return wait.until(lambda d: d.find_elements(*shown))[0]

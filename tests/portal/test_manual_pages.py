@@ -21,6 +21,7 @@ from helpers import (
     ANSWER,
     OTHER,
     SAME_ANSWER,
+    click_through,
     copy_course,
     graded_course_without_running,
     headless_chromium,
@@ -500,7 +501,6 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     three = {s: ANSWERS[s] for s in ("s001", "s002", "s003")}
@@ -527,13 +527,9 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
         driver.get(f"http://127.0.0.1:{port}/")
         driver.find_element(By.ID, "user_id").send_keys("instructor")
         driver.find_element(By.ID, "password").send_keys(passwords["instructor"])
-        button = driver.find_element(By.ID, "signin")
-        button.click()
-        wait.until(expected_conditions.staleness_of(button))
-        driver.find_element(By.ID, f"manual-{AID}").click()
-        wait.until(lambda d: d.find_elements(By.ID, "manual-cells"))
-        driver.find_element(By.CSS_SELECTOR, f'a[href="{PAGE}"]').click()
-        wait.until(lambda d: d.find_elements(By.ID, "answer-s003"))
+        manual = click_through(driver, driver.find_element(By.ID, "signin"), By.ID, f"manual-{AID}")
+        click_through(driver, manual, By.ID, "manual-cells")
+        click_through(driver, driver.find_element(By.CSS_SELECTOR, f'a[href="{PAGE}"]'), By.ID, "answer-s003")
         assert "採点済み 0 / 3" in driver.find_element(By.ID, "progress").text
         driver.execute_script("document.activeElement.blur()")  # the keys go to the page, not to a field
         keys("j", Keys.ENTER)  # the first answer, into its points field
@@ -547,10 +543,7 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
         assert chosen.get_attribute("id") == "answer-s003"  # Ctrl+Enter went on to the third answer
         driver.find_element(By.ID, "new-item-text").send_keys("偽陽性と偽陰性を取り違えている。")
         driver.find_element(By.ID, "new-item-points").send_keys("2")
-        button = driver.find_element(By.ID, "add-item")
-        button.click()
-        wait.until(expected_conditions.staleness_of(button))
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "li.rubric-item"))
+        click_through(driver, driver.find_element(By.ID, "add-item"), By.CSS_SELECTOR, "li.rubric-item")
         driver.execute_script("document.activeElement.blur()")
         keys("j", "j", "j", "1")  # down to the third answer, then rubric item 1 onto it
         wait.until(lambda d: graded("s003") and "採点済み 3 / 3" in d.find_element(By.ID, "progress").text)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import ROOT, copy_course, headless_chromium, serve_in_thread
+from helpers import ROOT, click_through, copy_course, headless_chromium, serve_in_thread
 
 from autograder.course import load_course
 from autograder.portal import private
@@ -192,7 +192,6 @@ def test_student_goes_from_sign_in_to_feedback_in_chromium(released_course, tmp_
     """A real server, a real browser: sign in, upload the notebook, wait for grading, open the feedback, screenshot."""
     pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     course = copy_course(released_course(AID), tmp_path / "course")
@@ -208,21 +207,17 @@ def test_student_goes_from_sign_in_to_feedback_in_chromium(released_course, tmp_
         driver.get(f"http://127.0.0.1:{port}/")
         driver.find_element(By.ID, "user_id").send_keys("s001")
         driver.find_element(By.ID, "password").send_keys(passwords["s001"])
-        driver.find_element(By.ID, "signin").click()
-        driver.find_element(By.ID, f"notebook-{AID}").send_keys(str(notebook))
-        button = driver.find_element(By.ID, f"upload-{AID}")
-        button.click()
-        # click() may return before the form's navigation has begun (seen on a loaded CI machine): wait for the
-        # page after the upload before reading it; the flash is on that first page (the next refresh drops it).
-        WebDriverWait(driver, 120, poll_frequency=0.2).until(expected_conditions.staleness_of(button))
-        WebDriverWait(driver, 60, poll_frequency=0.2).until(lambda d: d.find_elements(By.CSS_SELECTOR, "td.state"))
+        upload = click_through(driver, driver.find_element(By.ID, "signin"), By.ID, f"notebook-{AID}")
+        upload.send_keys(str(notebook))
+        # the flash is on the first page after the upload (the next refresh drops it)
+        click_through(driver, driver.find_element(By.ID, f"upload-{AID}"), By.CSS_SELECTOR, "td.state")
         assert "受け付けました" in driver.page_source, driver.page_source
         started = time.monotonic()
         link = WebDriverWait(driver, 600, poll_frequency=2).until(
             lambda d: d.find_elements(By.ID, f"feedback-{AID}") or (d.refresh() and False))
         seconds = time.monotonic() - started
         assert "20 / 25" in driver.page_source, driver.page_source
-        link[0].click()
+        click_through(driver, link[0], By.CSS_SELECTOR, "body")
         WebDriverWait(driver, 60).until(lambda d: "問ごとの結果" in d.page_source)
         assert "HIDDEN TESTS" not in driver.page_source and "cdnjs" not in driver.page_source
         driver.save_screenshot(str(tmp_path / "feedback.png"))
