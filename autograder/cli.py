@@ -146,18 +146,25 @@ def cmd_serve(args) -> int:
     from autograder.portal.app import create_app
 
     course = load_course(args.course_dir)
-    isolated = isolation.require(course, unsafe_no_sandbox=args.unsafe_no_sandbox)  # raises NoSandbox (exit 3)
+    scheduler = args.scheduler or course.config.scheduler
+    isolated = isolation.require(course, unsafe_no_sandbox=args.unsafe_no_sandbox, scheduler=scheduler)  # NoSandbox: 3
     if not isolated:
         print("!" * 78 + "\n警告: 隔離なしで採点します (--unsafe-no-sandbox) / WARNING: grading WITHOUT the sandbox; "
               "the portal's files are hidden from graded code, the rest of this machine is not\n" + "!" * 78, flush=True)
     print("採点環境を点検しています / checking the grading environment (canary) ...", flush=True)
-    canary.check(course)  # a portal whose grading cannot work must not take uploads
-    app = create_app(course, isolated=isolated)
-    print(f"ポータル / portal: http://{args.host}:{args.port}/  (Ctrl-C で停止 / to stop)", flush=True)
+    if not scheduler:
+        canary.check(course)  # a portal whose grading cannot work must not take uploads (a scheduler's: below)
+    app = create_app(course, isolated=isolated, workers=args.workers, scheduler=scheduler, start_queue=False)
+    queue = app.extensions["autograder"]["queue"]
+    print(f"採点の用意をしています / starting the grading pool ({queue.pool.where}) ...", flush=True)
     try:
+        queue.open()  # the standing pool: a scheduler's canary and sandbox are checked here
+        queue.start()
+        print(f"ポータル / portal: http://{args.host}:{args.port}/  ({queue.pool.where}; Ctrl-C で停止 / to stop)",
+              flush=True)
         serve(app, host=args.host, port=args.port, threads=8)
     finally:
-        app.extensions["autograder"]["queue"].stop()
+        queue.stop()
     return 0
 
 
@@ -232,6 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("serve", cmd_serve, "run the submission portal: students upload, grading runs, feedback comes back")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="uploads graded at once on this machine (default: course_config's workers, else one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: course_config's); "
+                        "its workers must pass the canary and have the full sandbox")
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="grade uploads even where bubblewrap cannot isolate grading (as root: the portal's files are "
                         "hidden from graded code; the instructor's pages show it); refused otherwise")

@@ -21,10 +21,9 @@ The steps of ``grade``, in order:
 from __future__ import annotations
 
 import csv
-import logging
 import os
 import shutil
-from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,7 +49,7 @@ from autograder.errors import log
 from autograder.grading import canary
 from autograder.grading.bundle import GradingBundle, fingerprint, make_bundle
 from autograder.grading.child import KERNEL_DEAD
-from autograder.grading.worker import TaskOutcome, grade_task
+from autograder.grading.worker import TaskOutcome
 
 
 def nbgrader_api(course: Course) -> NbGraderAPI:
@@ -126,20 +125,6 @@ def _log_timing(course: Course, assignment_id: str, rows: list[dict]) -> Path:
     return path
 
 
-@contextmanager
-def dask_client(workers: int, scheduler: str | None):
-    """A Dask client: on ``scheduler`` if given, else on a local cluster of ``workers`` processes we start and stop."""
-    from dask.distributed import Client, LocalCluster
-
-    if scheduler:
-        with Client(scheduler, timeout="30s") as client:
-            yield client
-        return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-        yield client
-
-
 def check_released(course: Course, assignment_id: str) -> None:
     """Raise ``UnknownAssignment`` for an unknown assignment and ``NotReleased`` for one nbgrader has not generated."""
     course.config.assignment(assignment_id)  # unknown assignment: UnknownAssignment naming the known ones
@@ -171,6 +156,91 @@ def late_message(course: Course, submitted_utc: datetime, due_utc: datetime) -> 
             f"submitted after the due date ({local[0]} > {local[1]}, {course.config.timezone}): not accepted, 0 points")
 
 
+@dataclass
+class Pending:
+    """A submission that needs grading: its notebook, its time stamp and the fingerprint its grade will carry."""
+
+    student_id: str
+    data: bytes
+    stamp_text: str | None
+    stamp: datetime | None
+    mark: str
+
+
+@dataclass
+class Screened:
+    """What looking at one submission found: ``pending`` to grade, or a ``result`` already decided.
+
+    ``settled``: the result still has to be written (missing, late, invalid); otherwise it is the saved result
+    of an unchanged submission, written already."""
+
+    student_id: str
+    pending: Pending | None = None
+    result: SubmissionResult | None = None
+    mark: str | None = None
+    settled: bool = False
+
+
+class AssignmentGrading:
+    """What grading an assignment needs once, however its submissions come (a batch, or the portal's uploads).
+
+    Making it checks the assignment was released and puts its due date into the gradebook (a write: the one
+    writer makes it); ``screen`` looks at one submission without grading it, ``write`` records one outcome.
+    """
+
+    def __init__(self, course: Course, assignment_id: str):
+        check_released(course, assignment_id)
+        self.course, self.assignment_id = course, assignment_id
+        self.due = record_due_date(course, assignment_id)
+        self.reject_late = course.config.late_policy == "reject"
+        self.bundle = make_bundle(course, assignment_id)
+        self.graded_ids = {cell.grade_id for cell in graded_cells(course.source_notebook(assignment_id))}
+        self.release = release_shape(course.release_notebook(assignment_id))  # its cell limit, nbgrader's grade_ids
+
+    def screen(self, student_id: str, force: bool = False) -> Screened:
+        """Step 1 of ``grade`` for one student: missing, unchanged, late or invalid here; else ``pending``."""
+        course, aid = self.course, self.assignment_id
+        path = course.submission_notebook(aid, student_id)
+        if not path.is_file():
+            return Screened(student_id, result=SubmissionResult(
+                student_id, Status.MISSING, f"{path.name} がありません / no {path.name} in the folder"), settled=True)
+        data = path.read_bytes()
+        stamp_text, stamp, stamp_problem = course.submission_time(aid, student_id)
+        mark = fingerprint(self.bundle, data, stamp_text)
+        previous = load_status(course.autograded_dir(aid, student_id))
+        if not force and previous and previous.get("fingerprint") == mark and previous["status"] != Status.ERROR:
+            return Screened(student_id, result=saved_result(course, aid, student_id))
+        if self.reject_late and stamp is not None and stamp > self.due:
+            return Screened(student_id, result=SubmissionResult(student_id, Status.LATE, late_message(course, stamp, self.due)),
+                            mark=mark, settled=True)
+        # invalid here, before any grading child: whatever nbgrader's autograde would fail on is this student's alone
+        if reason := (notebook_problem(data, self.graded_ids, release=self.release) or stamp_problem):
+            return Screened(student_id, result=SubmissionResult(student_id, Status.INVALID, reason), mark=mark, settled=True)
+        return Screened(student_id, pending=Pending(student_id, data, stamp_text, stamp, mark))
+
+    def settle(self, screened: Screened) -> SubmissionResult:
+        """Write a result ``screen`` decided without grading (its status record and its line in the log)."""
+        timing: list[dict] = []
+        result = _settle(self.course, self.assignment_id, screened.result, screened.mark, timing)
+        _log_timing(self.course, self.assignment_id, timing)
+        return result
+
+    def write(self, pending: Pending, outcome: TaskOutcome) -> SubmissionResult:
+        """Step 3 of ``grade`` for one outcome: the autograded notebook, the gradebook, the status record, the log."""
+        timing: list[dict] = []
+        result = self._write(pending, outcome, timing)
+        _log_timing(self.course, self.assignment_id, timing)
+        return result
+
+    def _write(self, pending: Pending, outcome: TaskOutcome, timing: list[dict]) -> SubmissionResult:
+        result = record(self.course, self.assignment_id, outcome, pending.stamp)
+        result = _settle(self.course, self.assignment_id, result, pending.mark, timing, host=outcome.host)
+        if outcome.fault:  # ours, not the student's: loud, with where to read more
+            log.warning(f"{pending.student_id}: {outcome.message} ({outcome.host}; "
+                        f"autograded/{pending.student_id}/{self.assignment_id}/grading.log)")
+        return result
+
+
 def grade(course: Course, assignment_id: str, students: list[str] | None = None, *, workers: int | None = None,
           scheduler: str | None = None, force: bool = False, progress: bool | None = None) -> list[SubmissionResult]:
     """Grade the submissions of ``students`` (all under ``submitted/`` by default); returns one result each, in order.
@@ -182,46 +252,29 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
     Raises ``UnknownAssignment`` for an unknown assignment, ``NotReleased`` if it was never released, and
     ``canary.GradingEnvironmentError`` (before anything is written) when the grading environment fails the canary.
     """
-    check_released(course, assignment_id)
-    due = record_due_date(course, assignment_id)
-    reject_late = course.config.late_policy == "reject"
-    bundle = make_bundle(course, assignment_id)
-    graded_ids = {cell.grade_id for cell in graded_cells(course.source_notebook(assignment_id))}
-    release = release_shape(course.release_notebook(assignment_id))  # its cell limit, the grade_ids nbgrader knows
+    grading = AssignmentGrading(course, assignment_id)
     targets = students if students is not None else course.student_ids()
     results: dict[str, SubmissionResult] = {}
     timing: list[dict] = []
-    pending: list[tuple[str, bytes, str | None, datetime | None, str]] = []
-    settled: list[tuple[SubmissionResult, str | None]] = []  # written only once the canary has passed
+    pending: list[Pending] = []
+    settled: list[Screened] = []  # written only once the canary has passed
     for student_id in targets:
-        path = course.submission_notebook(assignment_id, student_id)
-        if not path.is_file():
-            settled.append((SubmissionResult(student_id, Status.MISSING, f"{path.name} がありません / no {path.name} in the folder"), None))
-            continue
-        data = path.read_bytes()
-        stamp_text, stamp, stamp_problem = course.submission_time(assignment_id, student_id)
-        mark = fingerprint(bundle, data, stamp_text)
-        previous = load_status(course.autograded_dir(assignment_id, student_id))
-        if not force and previous and previous.get("fingerprint") == mark and previous["status"] != Status.ERROR:
-            results[student_id] = saved_result(course, assignment_id, student_id)
-            continue
-        if reject_late and stamp is not None and stamp > due:
-            settled.append((SubmissionResult(student_id, Status.LATE, late_message(course, stamp, due)), mark))
-            continue
-        # invalid here, before any grading child: whatever nbgrader's autograde would fail on is this student's alone
-        if reason := (notebook_problem(data, graded_ids, release=release) or stamp_problem):
-            settled.append((SubmissionResult(student_id, Status.INVALID, reason), mark))
-            continue
-        pending.append((student_id, data, stamp_text, stamp, mark))
+        screened = grading.screen(student_id, force)
+        if screened.pending is not None:
+            pending.append(screened.pending)
+        elif screened.settled:
+            settled.append(screened)
+        else:
+            results[student_id] = screened.result
     scheduler = scheduler or course.config.scheduler
     if pending and not scheduler:
         canary.check(course)  # raises GradingEnvironmentError: nothing below is written
     if pending:
-        isolation = _grade_on_dask(course, bundle, pending, results, timing, settled, workers=workers,
+        isolation = _grade_on_dask(grading, pending, results, timing, settled, workers=workers,
                                    scheduler=scheduler, progress=progress)
         _warn_isolation(isolation)
-    for result, mark in settled:
-        results[result.student_id] = _settle(course, assignment_id, result, mark, timing)
+    for screened in settled:
+        results[screened.student_id] = _settle(course, assignment_id, screened.result, screened.mark, timing)
     if timing:
         _log_timing(course, assignment_id, timing)
     return [results[student_id] for student_id in targets]
@@ -253,54 +306,39 @@ def _warn_isolation(isolation: dict[str, set[str]]) -> None:
     log.warning("\n".join(lines))
 
 
-def _grade_on_dask(course: Course, bundle: GradingBundle, pending, results: dict, timing: list[dict], settled: list,
-                   *, workers: int | None, scheduler: str | None, progress: bool | None) -> dict[str, set[str]]:
-    """Grade ``pending`` on Dask; returns how each machine isolated its kernels: description → hosts.
+def _grade_on_dask(grading: AssignmentGrading, pending: list[Pending], results: dict, timing: list[dict],
+                   settled: list[Screened], *, workers: int | None, scheduler: str | None,
+                   progress: bool | None) -> dict[str, set[str]]:
+    """Grade ``pending`` on a pool of its own; returns how each machine isolated its kernels: description → hosts.
 
     On a cluster we did not start, the canary runs there first (``settled``: results to write once it passed).
     """
     from dask.distributed import as_completed
 
-    aid = bundle.assignment_id
+    from autograder.grading.pool import GradingPool
+
+    course, aid = grading.course, grading.assignment_id
     workers = min(workers or course.config.workers or os.cpu_count() or 1, len(pending))
-    stamps = {student_id: (stamp, mark) for student_id, _, _, stamp, mark in pending}
-    where = scheduler or f"{workers} local workers"
     bar = tqdm(total=len(pending), desc=f"採点 {aid}", unit="人", disable=(None if progress is None else not progress),
                bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining} {postfix}")
     slowest: list[tuple[float, str]] = []
     isolation: dict[str, set[str]] = {}
-    with bar, dask_client(workers, scheduler) as client:
-        if scheduler:
-            canary.check(course, client, scheduler)  # raises GradingEnvironmentError: nothing is written
-        for result, mark in settled:  # the canary passed: what needs no grading can be written now
-            results[result.student_id] = _settle(course, aid, result, mark, timing)
+    with bar, GradingPool(course, workers=workers, scheduler=scheduler) as pool:
+        for screened in settled:  # the canary passed (on a cluster we did not start: ``pool`` ran it there)
+            results[screened.student_id] = _settle(course, aid, screened.result, screened.mark, timing)
         settled.clear()
-        bar.set_postfix_str(where)
-        shared_bundle = client.scatter(bundle, broadcast=True)
+        bar.set_postfix_str(pool.where)
         # Each task starts the child for its worker's next submission ahead of need, except the last few:
         # on a cluster we start, a spare left over at the end would only take CPU from the last submissions.
-        last_few = 0 if scheduler else len(client.scheduler_info()["workers"])
-        futures = {
-            client.submit(grade_task, shared_bundle, student_id, data, stamp_text, i < len(pending) - last_few,
-                          key=f"grade-{aid}-{student_id}-{mark[:12]}", pure=False): student_id
-            for i, (student_id, data, stamp_text, _, mark) in enumerate(pending)
-        }
+        last_few = 0 if scheduler else pool.size()
+        futures = {pool.submit(grading.bundle, item, prewarm=i < len(pending) - last_few): item
+                   for i, item in enumerate(pending)}
         for future in as_completed(futures):
-            student_id = futures[future]
-            stamp, mark = stamps[student_id]
-            try:
-                outcome = future.result()
-            except Exception as e:  # noqa: BLE001 -- a worker that died too often (KilledWorker) or a fault in the task itself
-                outcome = TaskOutcome(student_id, False, None,
-                                      f"採点タスクが失敗しました / the grading task failed: {type(e).__name__}: {e}",
-                                      0.0, "?")
+            item = futures[future]
+            outcome = pool.outcome(future, item.student_id)
             isolation.setdefault(outcome.sandbox, set()).add(outcome.host.rsplit(":", 1)[0])
-            result = record(course, aid, outcome, stamp)
-            results[student_id] = _settle(course, aid, result, mark, timing, host=outcome.host)
-            if outcome.fault:  # ours, not the student's: loud, with where to read more
-                log.warning(f"{student_id}: {outcome.message} ({outcome.host}; "
-                            f"autograded/{student_id}/{aid}/grading.log)")
-            slowest = sorted([*slowest, (result.seconds, student_id)], reverse=True)[:3]
-            bar.set_postfix_str(f"{where}; 最も遅い / slowest: " + ", ".join(f"{s} {t:.0f}s" for t, s in slowest))
+            result = results[item.student_id] = grading._write(item, outcome, timing)
+            slowest = sorted([*slowest, (result.seconds, item.student_id)], reverse=True)[:3]
+            bar.set_postfix_str(f"{pool.where}; 最も遅い / slowest: " + ", ".join(f"{s} {t:.0f}s" for t, s in slowest))
             bar.update()
     return isolation

@@ -185,18 +185,35 @@ def _start_child(bundle: GradingBundle, template: Path) -> _Child:
 def _take_child(bundle: GradingBundle, template: Path, prewarm: bool) -> _Child:
     """A child for this submission (the warm spare if there is one) and, with ``prewarm``, a spare for the next."""
     with _spares_lock:
-        child = _spares.pop(bundle.digest, None)
-        for digest in list(_spares):  # spares of another bundle (an older version of the assignment) are no use
-            _spares.pop(digest).retire()
-        if child is not None and child.process.poll() is not None:
-            child.retire()
-            shutil.rmtree(child.folder, ignore_errors=True)
-            child = None
+        child = _live_spare(bundle)
         if child is None:
             child = _start_child(bundle, template)
         if prewarm:
             _spares[bundle.digest] = _start_child(bundle, template)
     return child
+
+
+def _live_spare(bundle: GradingBundle) -> _Child | None:
+    """Take this bundle's spare if it is alive; retire the spares of other bundles (an older version of the
+    assignment, another assignment: one spare per worker, its memory is a kernel's).  Holding ``_spares_lock``."""
+    child = _spares.pop(bundle.digest, None)
+    for digest in list(_spares):
+        _spares.pop(digest).retire()
+    if child is not None and child.process.poll() is not None:
+        child.retire()
+        shutil.rmtree(child.folder, ignore_errors=True)
+        child = None
+    return child
+
+
+def warm(bundle: GradingBundle) -> str:
+    """Have a warm child of ``bundle`` ready on this worker (the template made, the kernel started) before its
+    first submission arrives; what the portal asks of every worker when it starts.  Returns ``host:pid``."""
+    template = _template(bundle)
+    with _spares_lock:
+        child = _live_spare(bundle)
+        _spares[bundle.digest] = child or _start_child(bundle, template)
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @atexit.register

@@ -67,9 +67,22 @@ HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
 """Headers of every response, with one of the two policies above."""
 
 
+def _wait_text(seconds: float | None) -> str:
+    """A wait as a student reads it: 「あと約 3 分」; an unknown one says so."""
+    if seconds is None:
+        return "目安はまだありません（この課題の採点が一つ終わると出ます）"
+    if seconds < 60:
+        return "1 分以内"
+    return f"あと約 {math.ceil(seconds / 60)} 分"
+
+
 def create_app(course: Course, *, store: Store | None = None, queue: GradingQueue | None = None,
-               now: Callable[[], datetime] | None = None, start_queue: bool = True, isolated: bool = True) -> Flask:
+               now: Callable[[], datetime] | None = None, start_queue: bool = True, isolated: bool = True,
+               workers: int | None = None, scheduler: str | None = None) -> Flask:
     """The portal for ``course``; with ``start_queue`` its grading queue runs in a background thread.
+
+    ``workers``/``scheduler``: the queue's grading pool (``serve --workers/--scheduler``): local worker processes
+    (default: course_config's ``workers``, else one per core), or an existing Dask scheduler.
 
     ``isolated=False`` (``serve --unsafe-no-sandbox``, see ``autograder.portal.isolation``) puts a warning on every
     page the instructor sees."""
@@ -86,8 +99,8 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     if config.portal_trusted_proxies > 0:  # the client's address and scheme as the proxies report them, nobody else
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.portal_trusted_proxies, x_proto=config.portal_trusted_proxies)
     store = store or Store(private.database_url(course))
-    queue = queue or GradingQueue(course, store)
     clock = now or (lambda: datetime.now(UTC))
+    queue = queue or GradingQueue(course, store, workers=workers, scheduler=scheduler, isolated=isolated, clock=clock)
     zone = ZoneInfo(config.timezone)
     app.extensions["autograder"] = {"course": course, "store": store, "queue": queue}
     CSRFProtect(app)
@@ -183,7 +196,8 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
             rows.append({"assignment": a, "open": clock() <= a.due, "uploads": store.uploads_of(g.user.user_id, a.id),
                          "feedback": course.feedback_path(a.id, g.user.user_id).is_file()})
         pending = any(r["uploads"] and r["uploads"][0]["state"] in (UploadState.QUEUED, UploadState.GRADING) for r in rows)
-        return render_template("student.html", rows=rows, pending=pending)
+        places = queue.view().places if pending else {}
+        return render_template("student.html", rows=rows, pending=pending, places=places, wait=_wait_text)
 
     @app.post("/signin")
     def signin():
@@ -288,7 +302,11 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
             rows = [{"student": s, "upload": store.latest(s.user_id, a.id),
                      "feedback": course.feedback_path(a.id, s.user_id).is_file()} for s in students]
             tables.append({"assignment": a, "rows": rows, "report_built": report_built(a.id)})
-        return render_template("instructor.html", tables=tables)
+        line = queue.view()
+        oldest = min((row["received_utc"] for row in line.waiting), default=None)
+        waited = (clock() - oldest.replace(tzinfo=UTC)).total_seconds() if oldest else None
+        return render_template("instructor.html", tables=tables, line=line, oldest=oldest,
+                               waited=math.floor(waited / 60) if waited is not None else None)
 
     @app.post("/instructor/regrade/<assignment_id>/<student_id>")
     @signed_in(INSTRUCTOR)
@@ -297,9 +315,13 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         latest = store.latest(student_id, assignment_id)
         if latest is None:
             abort(404)
-        store.mark(latest["id"], state=UploadState.QUEUED, force=True)
+        if not store.request_regrade(latest["id"]):
+            flash(f"{student_id} の {assignment_id} はいま採点待ちか採点中です。終わってから採点し直してください。 / "
+                  "already waiting or being graded")
+            return redirect(url_for("instructor")), 303
         queue.wake()
-        flash(f"{student_id} の {assignment_id} を採点し直します。")
+        flash(f"{student_id} の {assignment_id} を採点し直します（学生の提出を待つ人がいればその後に） / "
+              "regrade queued behind the students' uploads")
         return redirect(url_for("instructor")), 303
 
     @app.get("/instructor/feedback/<assignment_id>/<student_id>")

@@ -8,6 +8,8 @@ to start unless the machine gives the full sandbox, or the instructor passes
 (``autograder.grading.jail.confine``: own mount and network namespaces, the course folder,
 every grading child's work, the host's service sockets covered, a user of their own without
 capabilities), which needs root, and the instructor's pages say that grading is not isolated.
+With a Dask scheduler (``serve --scheduler``) the portal grades on its workers only, each of
+which must show the full sandbox (``autograder.grading.pool``).
 """
 from __future__ import annotations
 
@@ -40,19 +42,23 @@ def hidden_paths(course: Course) -> list[str]:
     return [str(p.resolve()) for p in paths]
 
 
-def require(course: Course, *, unsafe_no_sandbox: bool = False) -> bool:
+def require(course: Course, *, unsafe_no_sandbox: bool = False, scheduler: str | None = None) -> bool:
     """Check that the portal may grade here; returns whether grading is isolated (False: ``--unsafe-no-sandbox``).
 
     Raises ``NoSandbox`` when the machine cannot give the full sandbox and ``unsafe_no_sandbox`` is not set,
-    or when it is set but the portal's secrets cannot be hidden from graded code (not root); and when course_config
-    names a Dask ``scheduler``, whose workers' sandbox the portal cannot check from here.
+    or when it is set but the portal's secrets cannot be hidden from graded code (not root).  With a Dask
+    ``scheduler`` nothing is graded here: its workers' sandbox is checked when the pool opens
+    (``GradingPool(require_isolation=True)``), and ``unsafe_no_sandbox`` is refused (the jail that hides the
+    portal's files is set up for local workers only).
     """
-    if course.config.scheduler and not unsafe_no_sandbox:
-        raise NoSandbox(
-            f"course_config.py の scheduler（{course.config.scheduler}）の機械で採点が隔離されているかを、ポータルは"
-            "まだ確かめられません。ポータルはこの機械で採点します：scheduler を外して起動してください。\n"
-            f"The portal cannot yet check that the workers of scheduler {course.config.scheduler!r} isolate grading: "
-            "remove scheduler from course_config.py to grade on this machine's sandbox.")
+    if scheduler:
+        if unsafe_no_sandbox:
+            raise NoSandbox(
+                "--unsafe-no-sandbox は、この機械で採点するときだけ使えます（scheduler の機械の隔離はポータルが"
+                "点検し、足りなければ採点しません）。\n"
+                "--unsafe-no-sandbox applies to grading on this machine only: with a scheduler, the portal checks its "
+                "workers' sandbox when it starts and refuses workers without it.")
+        return True
     capabilities = sandbox.probe()
     if capabilities.isolated:
         return True

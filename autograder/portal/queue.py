@@ -1,73 +1,283 @@
-"""Grading uploads one after another, in the server process, with the same ``grade`` as the command line.
+"""The portal's grading line: uploads graded concurrently on a standing pool, written by one thread.
 
-Every upload is stored on disk and in the database (state ``queued``) before it is
-queued, so a crash loses nothing: at start the queue sets uploads a stopped server left
-``grading`` back to ``queued`` and grades them again, in their place in line.  A student's
-re-upload supersedes their upload still waiting and takes its place (``Store.add_upload``),
-so the queue grades only the latest.
+``serve`` opens one ``GradingPool`` (``autograder.grading.pool``) when it starts and keeps it:
+a local Dask cluster, one worker per core by default, or an existing scheduler.  Each worker
+keeps a grading child with a warm kernel ready, so an upload costs its grading, not a
+cluster's start.  The queue's one thread does everything that writes: it takes the next
+upload whose turn it is, files it where nbgrader looks, sends it to the pool as the same
+task batch grading sends (``AssignmentGrading`` of ``autograder.grading.grade``: the same
+screening, bundle, sandbox and recording), and, as outcomes come back, writes the gradebook,
+the feedback page and the portal's database.  At most one upload per worker is out at a time;
+the rest wait in the database, where a student's re-upload can still replace theirs.
+
+The order of the line (``Store.LINE``): students' uploads first come first served, a re-upload
+taking the place of the upload it replaces (``Store.add_upload``); the instructor's regrades
+after every student's upload.  While one upload of a student's assignment is being graded,
+their next one waits, so the latest is always recorded last.
+
+Nothing is lost: every upload is stored on disk and in the database (``queued``) before it is
+queued.  A server killed mid-rush leaves ``grading`` rows; at start they are queued again in
+their place and graded once more, and one whose grading had already been recorded (the kill
+came between the gradebook and the database) is recognised by its fingerprint and not graded
+again (``AssignmentGrading.screen``).  A worker that dies mid-task: Dask runs the task again
+on another worker, as in batch grading.
 """
 from __future__ import annotations
 
+import logging
+import queue
+import statistics
 import threading
-from datetime import UTC
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from autograder.course import Course
-from autograder.course.results import Status
+from autograder.course.results import Status, SubmissionResult
 from autograder.portal.store import Store, UploadState
+
+logger = logging.getLogger("autograder.portal")
+
+RETRY_SECONDS = 30
+"""How long the queue waits before trying again to open a pool that failed to open."""
+
+
+@dataclass
+class _Flight:
+    """An upload out on the pool: its row, what grades it and since when."""
+
+    row: dict
+    grading: object  # grade.AssignmentGrading
+    pending: object  # grade.Pending
+    started: float
+
+
+@dataclass
+class Place:
+    """A waiting or grading upload as its student sees it: place in line (1 = next; 0 = being graded) and
+    the estimated seconds until its feedback (None: no grading time of that assignment known yet)."""
+
+    position: int
+    seconds: float | None
+
+
+@dataclass
+class LineView:
+    """The line as the instructor's page shows it."""
+
+    waiting: list[dict]
+    grading: list[dict]
+    workers: list[str]
+    size: int
+    regrades: int
+    problem: str | None
+    places: dict[int, Place] = field(default_factory=dict)
 
 
 class GradingQueue:
-    def __init__(self, course: Course, store: Store, workers: int = 1):
-        self.course, self.store, self.workers = course, store, workers
-        self._wake = threading.Event()
+    """The grading line of one portal.  ``pool``: a ``GradingPool`` (made from ``workers``/``scheduler`` if None),
+    opened by ``open`` (``serve``) or, in a test that never called it, by the queue's thread when work comes."""
+
+    def __init__(self, course: Course, store: Store, *, workers: int | None = None, scheduler: str | None = None,
+                 isolated: bool = True, pool=None, clock=None):
+        from autograder.grading.pool import GradingPool
+
+        self.course, self.store = course, store
+        self.pool = pool or GradingPool(course, workers=workers, scheduler=scheduler, require_isolation=isolated)
+        self.isolated = isolated
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.problem: str | None = None
+        """Why the pool cannot grade now (shown on the instructor's page), or None."""
+        self._events: queue.Queue = queue.Queue()
+        self._flights: dict[object, _Flight] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._typical: dict[str, tuple[float, float | None]] = {}  # assignment -> (when computed, seconds)
+        self._opened = False
 
+    # ---- the pool
+    def open(self, warm: bool = True) -> None:
+        """Open the pool (a local cluster, or the scheduler after its canary) and, with ``warm``, have each worker
+        start a grading child of the assignment due next; raises what the pool raises."""
+        if self.pool.client is None:
+            self.pool.open()
+        self._opened = True
+        self.problem = None
+        if warm and (due_next := self._due_next()) is not None:
+            from autograder.grading.bundle import make_bundle
+
+            try:
+                self.pool.warm(make_bundle(self.course, due_next))
+            except Exception:  # noqa: BLE001 -- only a head start: grading starts its child itself
+                logger.exception("warming the workers for %s failed", due_next)
+
+    def _due_next(self) -> str | None:
+        """The released assignment whose due date comes next (the one a rush is for), or None."""
+        now = self.clock()
+        coming = sorted((a.due, a.id) for a in self.course.config.assignments
+                        if a.due > now and self.course.release_notebook(a.id).is_file())
+        return coming[0][1] if coming else None
+
+    def size(self) -> int:
+        """Uploads graded at once: the pool's workers (the configured number before it is open)."""
+        return self.pool.size() if self.pool.client is not None else self.pool.workers
+
+    # ---- the loop
     def wake(self) -> None:
-        self._wake.set()
+        self._events.put(None)
 
-    def process_one(self) -> bool:
-        """Grade the queued upload whose turn it is; False if there is none.
+    def step(self, timeout: float = 2.0) -> None:
+        """Send out what there is room for, write every outcome that came back (waiting up to ``timeout``), and
+        send out at once what there is room for now."""
+        self._dispatch()
+        self._collect(timeout)
+        self._dispatch()
 
-        The upload is claimed only if it is still queued: one superseded by a newer upload of the same
-        student since ``next_queued`` read it is skipped, ungraded (True: the queue goes on with the next)."""
-        from autograder.grading.grade import grade
-        from autograder.tools.feedback import write_feedback
+    def _dispatch(self) -> None:
+        while len(self._flights) < max(1, self.size()):
+            busy = {(f.row["student_id"], f.row["assignment_id"]) for f in self._flights.values()}
+            row = self.store.next_queued(busy)
+            if row is None:
+                return
+            if self.store.claim(row["id"], self.clock()):  # not claimed: superseded since next_queued read it
+                self._send(row)
 
-        row = self.store.next_queued()
-        if row is None:
-            return False
-        if not self.store.claim(row["id"]):
-            return True
+    def _send(self, row: dict) -> None:
+        from autograder.grading.grade import AssignmentGrading
+
+        started = time.monotonic()
         student, aid = row["student_id"], row["assignment_id"]
         try:
             self.course.file_submission(aid, student, Path(row["path"]).read_bytes(),
                                         row["received_utc"].replace(tzinfo=UTC))
-            (result,) = grade(self.course, aid, [student], workers=self.workers, force=bool(row["force"]), progress=False)
-            if result.status == Status.GRADED:
-                write_feedback(self.course, aid, [student])
-            self.store.mark(row["id"], state=UploadState.DONE, status=result.status, score=result.score,
-                            max_score=result.max_score, message=result.message, force=False)
+            grading = AssignmentGrading(self.course, aid)
+            screened = grading.screen(student, force=bool(row["force"]))
+            if screened.pending is None:  # missing, late, invalid, or unchanged since its last grading
+                self._finish(row, grading.settle(screened) if screened.settled else screened.result, started)
+                return
+            future = self.pool.submit(grading.bundle, screened.pending)
         except Exception as e:  # noqa: BLE001 -- one upload's failure is that upload's outcome; the queue goes on
-            self.store.mark(row["id"], state=UploadState.FAILED, status=Status.ERROR,
-                            message=f"採点できませんでした / grading failed: {type(e).__name__}: {e}")
-        return True
+            self._failed(row, e)
+            return
+        self._flights[future] = _Flight(row, grading, screened.pending, started)
+        future.add_done_callback(self._events.put)
+
+    def _collect(self, timeout: float) -> None:
+        try:
+            events = [self._events.get(timeout=timeout)]
+        except queue.Empty:
+            return
+        while True:
+            try:
+                events.append(self._events.get_nowait())
+            except queue.Empty:
+                break
+        for future in events:
+            flight = self._flights.pop(future, None)
+            if flight is None:  # a wake-up
+                continue
+            try:
+                outcome = self._checked(self.pool.outcome(future, flight.pending.student_id))
+                self._finish(flight.row, flight.grading.write(flight.pending, outcome), flight.started)
+            except Exception as e:  # noqa: BLE001 -- as in _send
+                self._failed(flight.row, e)
+
+    def _checked(self, outcome):
+        """An outcome from a worker that graded without the full sandbox is not a grade when the portal requires it."""
+        from autograder.grading import sandbox
+        from autograder.grading.worker import ENVIRONMENT, ENVIRONMENT_PROBLEM, TaskOutcome
+
+        if not self.isolated or not outcome.ok or outcome.sandbox == sandbox.FULL:
+            return outcome
+        return TaskOutcome(outcome.student_id, False, None,
+                           f"{ENVIRONMENT_PROBLEM}: {outcome.host} は採点を隔離できませんでした / "
+                           f"{outcome.host} graded without the full sandbox ({outcome.sandbox})",
+                           outcome.seconds, outcome.host, outcome.log, sandbox=outcome.sandbox, fault=ENVIRONMENT)
+
+    def _finish(self, row: dict, result: SubmissionResult, started: float) -> None:
+        from autograder.tools.feedback import write_feedback
+
+        if result.status == Status.GRADED:
+            write_feedback(self.course, row["assignment_id"], [row["student_id"]])
+        self.store.mark(row["id"], state=UploadState.DONE, status=result.status, score=result.score,
+                        max_score=result.max_score, message=result.message, force=False,
+                        seconds=round(time.monotonic() - started, 1))
+
+    def _failed(self, row: dict, error: Exception) -> None:
+        logger.error("grading upload %s (%s, %s) failed", row["id"], row["student_id"], row["assignment_id"],
+                     exc_info=error)
+        self.store.mark(row["id"], state=UploadState.FAILED, status=Status.ERROR,
+                        message=f"採点できませんでした / grading failed: {type(error).__name__}: {error}")
 
     def run(self) -> None:
         """Grade until ``stop``: what a stopped server left first, then each upload as it comes."""
         self.store.requeue_interrupted()
         while not self._stop.is_set():
-            if not self.process_one():
-                self._wake.wait(timeout=2)
-                self._wake.clear()
+            if not self._opened:
+                if not self.store.waiting():
+                    self._collect(timeout=2)
+                    continue
+                try:
+                    self.open(warm=False)
+                except Exception as e:  # noqa: BLE001 -- shown to the instructor; the uploads wait, nothing is lost
+                    self.problem = f"{type(e).__name__}: {e}"
+                    logger.exception("the grading pool could not be opened")
+                    self._stop.wait(RETRY_SECONDS)
+                    continue
+            self.step()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="grading-queue", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop taking uploads, and close the pool (what is out is queued again at the next start)."""
         self._stop.set()
-        self._wake.set()
+        self.wake()
         if self._thread is not None:
-            self._thread.join(timeout=600)
+            self._thread.join(timeout=60)
+        self.pool.close()
+
+    # ---- what the pages show
+    def typical_seconds(self, assignment_id: str) -> float | None:
+        """The median time from grading to feedback of the assignment's last uploads (recomputed every 30 s)."""
+        now = time.monotonic()
+        known = self._typical.get(assignment_id)
+        if known is None or now - known[0] > 30:
+            recent = self.store.recent_seconds(assignment_id)
+            known = self._typical[assignment_id] = (now, statistics.median(recent) if recent else None)
+        return known[1]
+
+    def view(self) -> LineView:
+        """The line now: who waits (in order), who is graded, the workers, and every upload's place and estimate.
+
+        The estimate plays the line forward: each worker is free when its upload's typical time has passed
+        (at least a tenth of it still to go), and each waiting upload goes to the worker free first."""
+        waiting, grading = self.store.waiting(), self.store.grading()
+        workers = self.pool.worker_names()
+        size = max(1, self.size())
+        now = self.clock()
+        places: dict[int, Place] = {}
+        free: list[float | None] = [0.0] * max(0, size - len(grading))
+        for row in grading:
+            typical = self.typical_seconds(row["assignment_id"])
+            if typical is None:
+                free.append(None)
+                places[row["id"]] = Place(0, None)
+                continue
+            started = row["started_utc"].replace(tzinfo=UTC) if row["started_utc"] else now
+            left = max(typical - (now - started).total_seconds(), typical / 10)
+            free.append(left)
+            places[row["id"]] = Place(0, left)
+        for position, row in enumerate(waiting, start=1):
+            typical = self.typical_seconds(row["assignment_id"])
+            known = [t for t in free if t is not None]
+            if typical is None or not known:
+                places[row["id"]] = Place(position, None)
+                continue
+            start = min(known)
+            free[free.index(start)] = start + typical
+            places[row["id"]] = Place(position, start + typical)
+        return LineView(waiting, grading, workers, size, sum(1 for row in waiting if row["force"]), self.problem,
+                        places)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -24,6 +25,7 @@ from sqlalchemy import (
     create_engine,
     exists,
     false,
+    func,
     inspect,
     select,
     update,
@@ -109,6 +111,8 @@ uploads = Table(
     # Added after the first portal databases were made: ``Store`` adds them to an existing table.
     Column("place", Integer),  # the place in line, see Store.add_upload; NULL only before the migration fills it
     Column("pruned", Boolean, nullable=False, default=False, server_default=false()),  # file deleted, row kept
+    Column("started_utc", DateTime),  # when the queue sent it to grading (the estimate of the wait reads it)
+    Column("seconds", Float),  # from sending it to grading to its feedback written
 )
 
 _hasher = PasswordHasher()  # Argon2id with argon2-cffi's recommended parameters
@@ -313,18 +317,53 @@ class Store:
             row = db.execute(select(uploads).where(uploads.c.id == upload_id)).mappings().first()
         return dict(row) if row else None
 
-    def next_queued(self) -> dict | None:
-        """The queued upload whose turn it is (lowest place in line), or None."""
-        with self.engine.connect() as db:
-            row = db.execute(select(uploads).where(uploads.c.state == UploadState.QUEUED)
-                             .order_by(uploads.c.place, uploads.c.id)).mappings().first()
-        return dict(row) if row else None
+    LINE = (uploads.c.force, uploads.c.place, uploads.c.id)
+    """The order of the line: students' uploads first, by place; the instructor's regrades (``force``) after them."""
 
-    def claim(self, upload_id: int) -> bool:
-        """Mark a queued upload ``grading``; False if it is no longer queued (superseded meanwhile, or claimed)."""
+    def next_queued(self, busy: Iterable[tuple[str, str]] = ()) -> dict | None:
+        """The queued upload whose turn it is, or None; skipping the (student, assignment) pairs of ``busy``
+        (one of theirs is being graded: the next waits for it, so that the latest upload is recorded last)."""
+        busy = set(busy)
+        for row in self.waiting():
+            if (row["student_id"], row["assignment_id"]) not in busy:
+                return row
+        return None
+
+    def waiting(self) -> list[dict]:
+        """The queued uploads in their order in line (``LINE``)."""
+        with self.engine.connect() as db:
+            return [dict(r) for r in db.execute(select(uploads).where(uploads.c.state == UploadState.QUEUED)
+                                                .order_by(*self.LINE)).mappings()]
+
+    def grading(self) -> list[dict]:
+        """The uploads being graded now, the earliest sent first."""
+        with self.engine.connect() as db:
+            return [dict(r) for r in db.execute(select(uploads).where(uploads.c.state == UploadState.GRADING)
+                                                .order_by(uploads.c.started_utc, uploads.c.id)).mappings()]
+
+    def recent_seconds(self, assignment_id: str, count: int = 10) -> list[float]:
+        """How long the last ``count`` uploads of the assignment took from grading to feedback, newest first."""
+        with self.engine.connect() as db:
+            return list(db.execute(select(uploads.c.seconds).where(
+                uploads.c.assignment_id == assignment_id, uploads.c.state == UploadState.DONE,
+                uploads.c.seconds.is_not(None)).order_by(uploads.c.id.desc()).limit(count)).scalars())
+
+    def request_regrade(self, upload_id: int) -> bool:
+        """Queue a finished upload again, forced, behind every student's upload waiting (``LINE``) and behind the
+        regrades asked for before; False if it is waiting or being graded already (nothing changed)."""
+        with self.engine.begin() as db:
+            last = db.execute(select(func.max(uploads.c.place))).scalar() or 0
+            return db.execute(update(uploads).where(
+                uploads.c.id == upload_id, uploads.c.state.in_([UploadState.DONE, UploadState.FAILED])
+            ).values(state=UploadState.QUEUED, force=True, place=last + 1, started_utc=None)).rowcount == 1
+
+    def claim(self, upload_id: int, at: datetime | None = None) -> bool:
+        """Mark a queued upload ``grading`` (sent at ``at``); False if it is no longer queued (superseded meanwhile,
+        or claimed)."""
         with self.engine.begin() as db:
             return db.execute(update(uploads).where(uploads.c.id == upload_id, uploads.c.state == UploadState.QUEUED)
-                              .values(state=UploadState.GRADING)).rowcount == 1
+                              .values(state=UploadState.GRADING,
+                                      started_utc=_stored(at) if at else None)).rowcount == 1
 
     def mark(self, upload_id: int, **fields) -> None:
         with self.engine.begin() as db:

@@ -415,10 +415,10 @@ def test_grade_decides_invalid_before_any_grading_and_nbgrader_takes_the_rest(su
     course = submitted()
     sent: dict[str, bytes] = {}
 
-    def no_grading(course_, bundle, pending, results, timing, settled, **kwargs):
-        for student_id, data, *_ in pending:
-            sent[student_id] = data
-            results[student_id] = grading.SubmissionResult(student_id, Status.NOT_GRADED)
+    def no_grading(assignment, pending, results, timing, settled, **kwargs):
+        for item in pending:
+            sent[item.student_id] = item.data
+            results[item.student_id] = grading.SubmissionResult(item.student_id, Status.NOT_GRADED)
         return {}
 
     monkeypatch.setattr(grading, "_grade_on_dask", no_grading)

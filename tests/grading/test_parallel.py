@@ -136,7 +136,7 @@ def test_killed_worker_loses_no_submission(cli_cluster, fresh_course):
         (student_id, Status.GRADED, points) for student_id, (_, points) in batch.items()]
     rows = timing_rows(fresh_course)
     assert sorted(row["student_id"] for row in rows) == sorted(batch)  # recorded once each
-    moved = {re.match(r"grade-kadai4-(.+)-[0-9a-f]{12}$", str(key)).group(1) for key in keys}
+    moved = {re.match(r"grade-kadai4-(.+)-[0-9a-f]{12}-\d+$", str(key)).group(1) for key in keys}
     assert moved
     for student_id in moved:  # the killed worker's tasks finished in another process
         host = load_status(fresh_course.autograded_dir("kadai4", student_id))["host"]

@@ -66,16 +66,28 @@ def test_serve_refuses_a_machine_without_the_sandbox(failing_bwrap, tmp_path, mo
     assert "--unsafe-no-sandbox" in said
 
 
-def test_serve_refuses_workers_whose_sandbox_it_cannot_check(tmp_path):
-    """With a Dask scheduler in course_config (remote workers the portal cannot probe), does serve refuse to grade?"""
-    import dataclasses
+def test_the_portal_grades_on_no_scheduler_worker_without_the_sandbox(failing_bwrap, tmp_path):
+    """With a Dask scheduler whose worker cannot make a sandbox (its bwrap fails), does the portal's pool refuse to
+    open, naming the worker, before any canary or upload runs there; and is --unsafe-no-sandbox refused with one?"""
+    import logging
 
-    from autograder.course import Course
+    from dask.distributed import LocalCluster
+
+    from autograder.grading.pool import GradingPool, PoolNotIsolated
 
     course = load_course(_course(tmp_path))
-    remote = Course(root=course.root, config=dataclasses.replace(course.config, scheduler="tcp://10.0.0.5:8786"))
-    with pytest.raises(isolation.NoSandbox, match="scheduler"):
-        isolation.require(remote)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster:  # its worker inherits the failing bwrap on PATH
+        address = cluster.scheduler_address
+        assert isolation.require(course, scheduler=address)  # nothing is graded on this machine
+        with pytest.raises(isolation.NoSandbox, match="scheduler"):
+            isolation.require(course, unsafe_no_sandbox=True, scheduler=address)
+        pool = GradingPool(course, scheduler=address, require_isolation=True)
+        with pytest.raises(PoolNotIsolated) as refused:
+            pool.open()
+        (worker,) = cluster.scheduler_info["workers"]
+        assert worker in str(refused.value) and "bubblewrap" in str(refused.value) and pool.client is None
+        assert refused.value.exit_code == 3
 
 
 def test_unsafe_needs_root_to_hide_the_secrets(failing_bwrap, tmp_path, monkeypatch):

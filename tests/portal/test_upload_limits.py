@@ -8,9 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
-import sys
 import threading
-import types
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,7 +20,6 @@ from autograder.course import Course
 from autograder.course.results import Status, SubmissionResult
 from autograder.portal import app as portal_app
 from autograder.portal.app import create_app
-from autograder.portal.queue import GradingQueue
 from autograder.portal.store import Store, UploadState
 from autograder.portal.uploads import store_upload
 
@@ -42,19 +39,6 @@ def _states(store: Store, student_id: str) -> list[str]:
     """The states of all the student's uploads, pruned ones included, oldest first."""
     with store.engine.connect() as db:
         return list(db.exec_driver_sql("SELECT state FROM uploads WHERE student_id = ? ORDER BY id", (student_id,)).scalars())
-
-
-def _fake_grading(monkeypatch) -> list[tuple[str, list[str]]]:
-    """Replace the grading ``process_one`` imports when it runs by one that only records what it was asked to grade."""
-    graded: list[tuple[str, list[str]]] = []
-
-    def grade(course, assignment_id, students, **options):
-        graded.append((assignment_id, list(students)))
-        return [SubmissionResult(students[0], Status.INVALID, message="fake", max_score=25)]
-
-    monkeypatch.setitem(sys.modules, "autograder.grading.grade", types.SimpleNamespace(grade=grade))
-    monkeypatch.setitem(sys.modules, "autograder.tools.feedback", types.SimpleNamespace(write_feedback=lambda *a: None))
-    return graded
 
 
 def test_quick_reuploads_leave_one_queued_upload_in_the_first_ones_place(portal):
@@ -202,28 +186,6 @@ def test_stored_uploads_are_private_from_the_first_byte(portal, monkeypatch):
     assert len(files) == 2 and all(path.stat().st_mode & 0o777 == 0o600 for path in files)
     assert folder.stat().st_mode & 0o777 == 0o700 and folder.parent.stat().st_mode & 0o777 == 0o700
     assert all(path.read_bytes() == data for path in files) and not set(files) & set(chmodded)
-
-
-def test_process_one_skips_an_upload_superseded_after_it_was_picked(portal, monkeypatch):
-    """If a re-upload supersedes the upload ``next_queued`` just returned, does ``process_one`` skip it ungraded
-    and grade the re-upload, once, next?"""
-    graded = _fake_grading(monkeypatch)
-    course, store, clock = portal["course"], portal["store"], portal["clock"]
-    first = store_upload(course, store, "s001", AID, _notebook(portal), clock())
-    picked = store.next_queued
-
-    def upload_meanwhile():
-        row = picked()
-        if row is not None and row["id"] == first:
-            store_upload(course, store, "s001", AID, _notebook(portal), clock() + timedelta(seconds=1))
-        return row
-
-    monkeypatch.setattr(store, "next_queued", upload_meanwhile)
-    queue = GradingQueue(course, store)
-    assert queue.process_one() and graded == []
-    assert store.upload(first)["state"] == UploadState.SUPERSEDED
-    assert queue.process_one() and graded == [(AID, ["s001"])]
-    assert _states(store, "s001") == [UploadState.SUPERSEDED, UploadState.DONE] and not queue.process_one()
 
 
 def test_a_restart_does_not_regrade_an_interrupted_upload_that_was_replaced(portal):

@@ -1,0 +1,154 @@
+"""A pool of Dask workers that grade: opened once, then given submissions one by one, as long as it is open.
+
+``grade`` opens one for a batch and closes it when the batch is done; the portal's queue
+(``autograder.portal.queue``) opens one when ``serve`` starts and keeps it for the
+server's lifetime, so an upload costs its grading only, not a cluster's start.  Either
+way a submission is the same task, ``autograder.grading.worker.grade_task``, with the
+same bundle, sandbox and grading child, and its outcome comes back to the one process
+that writes the gradebook.
+
+The pool is a local cluster of ``workers`` processes this process starts (one per core by
+default), or the workers of an existing scheduler (``tcp://HOST:PORT``), which must pass the
+canary (and, for the portal, show the full sandbox) before anything is graded there.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from contextlib import ExitStack, contextmanager
+
+from autograder.course import Course
+from autograder.errors import AutograderError
+from autograder.grading import canary
+from autograder.grading.bundle import GradingBundle
+from autograder.grading.worker import TaskOutcome, grade_task, warm
+
+
+class PoolNotIsolated(AutograderError):
+    """Workers of the scheduler cannot isolate grading, and the pool was asked for isolation (bilingual)."""
+
+    exit_code = 3
+
+
+@contextmanager
+def dask_client(workers: int, scheduler: str | None):
+    """A Dask client: on ``scheduler`` if given, else on a local cluster of ``workers`` processes we start and stop."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _isolation() -> str:
+    """On a worker: how its grading kernels are isolated (``sandbox.description``)."""
+    from autograder.grading import sandbox
+
+    return sandbox.description(sandbox.probe())
+
+
+class GradingPool:
+    """Grading workers, open between ``open`` and ``close`` (or as a context manager).
+
+    ``workers``: local worker processes (default: course_config's ``workers``, else one per CPU core);
+    ``scheduler``: an existing Dask scheduler instead; the canary runs on it when the pool opens.
+    ``require_isolation``: refuse a scheduler one of whose workers lacks the full sandbox (``PoolNotIsolated``).
+    """
+
+    def __init__(self, course: Course, *, workers: int | None = None, scheduler: str | None = None,
+                 require_isolation: bool = False):
+        self.course, self.scheduler, self.require_isolation = course, scheduler, require_isolation
+        self.workers = workers or course.config.workers or os.cpu_count() or 1
+        self.client = None
+        self._stack: ExitStack | None = None
+        self._bundles: dict[str, object] = {}  # digest -> the bundle scattered to the workers
+        self._keys = itertools.count(1)
+
+    @property
+    def where(self) -> str:
+        return self.scheduler or f"{self.workers} local workers"
+
+    def open(self) -> GradingPool:
+        """Start the local cluster or connect to the scheduler; there, the canary (and the isolation check)."""
+        stack = ExitStack()
+        try:
+            self.client = stack.enter_context(dask_client(self.workers, self.scheduler))
+            if self.scheduler:
+                if self.require_isolation:
+                    self._check_isolation()  # raises PoolNotIsolated
+                canary.check(self.course, self.client, self.scheduler)  # raises GradingEnvironmentError
+        except BaseException:
+            stack.close()
+            self.client = None
+            raise
+        self._stack = stack
+        return self
+
+    def _check_isolation(self) -> None:
+        from autograder.grading import sandbox
+
+        weak = {host: how for host, how in self.client.run(_isolation).items() if how != sandbox.FULL}
+        if weak:
+            listed = "\n".join(f"  - {host}: {how}" for host, how in sorted(weak.items()))
+            raise PoolNotIsolated(
+                f"scheduler {self.scheduler} の次の worker は採点を隔離できないため、ポータルはそこで採点しません。\n"
+                f"These workers of scheduler {self.scheduler} cannot isolate grading, so the portal will not grade "
+                f"there (install bubblewrap on them):\n{listed}")
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self._stack, self.client = None, None
+        self._bundles.clear()
+
+    def __enter__(self) -> GradingPool:
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def size(self) -> int:
+        """How many workers the pool has now (a scheduler's may come and go)."""
+        return len(self.client.scheduler_info()["workers"]) if self.client is not None else 0
+
+    def worker_names(self) -> list[str]:
+        """The workers' addresses, sorted."""
+        return sorted(self.client.scheduler_info()["workers"]) if self.client is not None else []
+
+    def _shared(self, bundle: GradingBundle):
+        """``bundle`` on the workers, sent once per version (the latest few kept)."""
+        if bundle.digest not in self._bundles:
+            if len(self._bundles) >= 8:
+                self._bundles.pop(next(iter(self._bundles)))
+            self._bundles[bundle.digest] = self.client.scatter(bundle, broadcast=True)
+        return self._bundles[bundle.digest]
+
+    def submit(self, bundle: GradingBundle, pending, *, prewarm: bool = True):
+        """Grade one ``grade.Pending`` submission of ``bundle``'s assignment: a Dask future of its ``TaskOutcome``.
+
+        ``prewarm``: the worker starts the child of its next submission as soon as it has taken this one."""
+        key = f"grade-{bundle.assignment_id}-{pending.student_id}-{pending.mark[:12]}-{next(self._keys)}"
+        return self.client.submit(grade_task, self._shared(bundle), pending.student_id, pending.data,
+                                  pending.stamp_text, prewarm, key=key, pure=False)
+
+    def warm(self, bundle: GradingBundle) -> list:
+        """Have every worker start a child of ``bundle`` now, before the first submission (futures, not awaited)."""
+        shared = self._shared(bundle)
+        return [self.client.submit(warm, shared, key=f"warm-{bundle.digest[:12]}-{next(self._keys)}", pure=False,
+                                   workers=[address], allow_other_workers=False)
+                for address in self.worker_names()]
+
+    @staticmethod
+    def outcome(future, student_id: str) -> TaskOutcome:
+        """The ``TaskOutcome`` of a finished future; a task that failed (``KilledWorker``: its worker died too often,
+        or a fault in the task) is that submission's error outcome, never an exception."""
+        try:
+            return future.result()
+        except Exception as e:  # noqa: BLE001 -- see above
+            return TaskOutcome(student_id, False, None,
+                               f"採点タスクが失敗しました / the grading task failed: {type(e).__name__}: {e}", 0.0, "?")

@@ -1,0 +1,202 @@
+"""The portal's grading line without grading: its order, its concurrency, what it tells students and the instructor.
+
+A pool that grades nothing stands in for Dask (``FakePool``): the queue's own logic is what these
+tests look at, on a released kadai5 course and its real screening and recording.  The same line on a
+real pool, killed mid-rush, is ``test_rush.py``.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from helpers import copy_course
+from test_portal import AID, ROSTER, Clock, _client, _token  # noqa: F401
+
+from autograder.course.results import Status
+from autograder.grading import sandbox
+from autograder.grading.worker import TaskOutcome
+from autograder.portal.app import create_app
+from autograder.portal.queue import GradingQueue
+from autograder.portal.store import Store, UploadState, import_roster
+from autograder.portal.uploads import store_upload
+
+STUDENTS = [f"s{n:03d}" for n in range(1, 7)]
+
+
+class FakePool:
+    """What ``GradingQueue`` asks of a ``GradingPool``, grading nothing: each submission's future waits for the test."""
+
+    def __init__(self, size: int):
+        self.workers, self.client, self.sent = size, object(), []
+
+    def size(self) -> int:
+        return self.workers
+
+    def worker_names(self) -> list[str]:
+        return [f"tcp://127.0.0.1:{9000 + n}" for n in range(self.workers)]
+
+    def submit(self, bundle, pending, prewarm=True):
+        future = Future()
+        self.sent.append((pending.student_id, future))
+        return future
+
+    @staticmethod
+    def outcome(future, student_id):
+        return future.result()
+
+    def close(self):
+        pass
+
+
+def _failed(student_id: str, how: str = sandbox.FULL) -> TaskOutcome:
+    return TaskOutcome(student_id, False, None, "採点できませんでした / grading failed: fake", 30.0, "fake:1", sandbox=how)
+
+
+@pytest.fixture
+def line(released_course, tmp_path):
+    course = copy_course(released_course(AID), tmp_path / "course")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,name\n" + "".join(f"{s},学生 {s}\n" for s in STUDENTS), encoding="utf-8")
+    store = Store(f"sqlite:///{tmp_path / 'portal-test.db'}")
+    passwords = {row[0]: row[3] for row in import_roster(store, roster)}
+    clock = Clock(course.config.assignment(AID).due - timedelta(hours=1))
+    pool = FakePool(2)
+    queue = GradingQueue(course, store, pool=pool, clock=clock)
+    app = create_app(course, store=store, queue=queue, now=clock, start_queue=False)
+    data = course.release_notebook(AID).read_bytes()
+
+    def upload(student_id: str) -> int:
+        clock.moment += timedelta(seconds=1)
+        return store_upload(course, store, student_id, AID, data, clock())
+
+    return {"course": course, "store": store, "queue": queue, "pool": pool, "clock": clock, "app": app,
+            "passwords": passwords, "upload": upload}
+
+
+def _sent(line) -> list[str]:
+    return [student for student, _ in line["pool"].sent]
+
+
+def _finish(line, student_id: str, how: str = sandbox.FULL) -> None:
+    """Let the pool's oldest open future of ``student_id`` come back, and the queue write it."""
+    future = next(f for s, f in line["pool"].sent if s == student_id and not f.done())
+    future.set_result(_failed(student_id, how))
+    line["queue"].step(timeout=0.1)
+
+
+def test_the_line_grades_up_to_the_pools_size_in_order_and_a_regrade_waits_for_the_students(line):
+    """Two workers: are two uploads out at once, the next sent as one comes back, first come first served; does a
+    student's re-upload while queued take the first one's place; does one while being graded wait for it; and does
+    the instructor's regrade go behind every student's upload, even one that came after it?"""
+    store, queue = line["store"], line["queue"]
+    first = {s: line["upload"](s) for s in STUDENTS[:4]}
+    queue.step(timeout=0.1)
+    assert _sent(line) == ["s001", "s002"]  # two at once, the earliest first
+    assert [r["student_id"] for r in store.grading()] == ["s001", "s002"]
+    line["upload"]("s003")  # re-upload while queued: replaces the queued one, in its place
+    line["upload"]("s001")  # re-upload while being graded: waits behind it
+    assert store.upload(first["s003"])["state"] == UploadState.SUPERSEDED
+    _finish(line, "s002")
+    assert _sent(line) == ["s001", "s002", "s003"]  # s003's latest, in s003's first place; not s001's second yet
+    assert store.upload(first["s002"])["state"] == UploadState.DONE
+    assert store.request_regrade(first["s002"]) and not store.request_regrade(first["s003"])  # superseded: no
+    line["upload"]("s005")  # a student's upload after the regrade was asked for still goes first
+    _finish(line, "s001")
+    _finish(line, "s003")
+    assert _sent(line) == ["s001", "s002", "s003", "s004", "s001"]
+    _finish(line, "s004")
+    assert _sent(line)[5] == "s005"
+    _finish(line, "s001")
+    assert _sent(line)[6] == "s002"  # the regrade, last
+    _finish(line, "s005")
+    _finish(line, "s002")
+    assert not store.waiting() and not store.grading() and len(_sent(line)) == 7
+    rows = [r for s in STUDENTS for r in store.uploads_of(s, AID)]
+    assert sorted(r["state"] for r in rows) == sorted([UploadState.SUPERSEDED] + [UploadState.DONE] * 6)
+    assert all(r["status"] == Status.ERROR and r["seconds"] is not None for r in rows if r["state"] == UploadState.DONE)
+
+
+def test_an_upload_superseded_after_it_was_read_is_skipped_ungraded(line, monkeypatch):
+    """If a re-upload supersedes the upload ``next_queued`` just returned, is it skipped and the re-upload sent?"""
+    store, queue = line["store"], line["queue"]
+    first = line["upload"]("s001")
+    picked = store.next_queued
+
+    def upload_meanwhile(busy=()):
+        row = picked(busy)
+        if row is not None and row["id"] == first:
+            line["upload"]("s001")
+        return row
+
+    monkeypatch.setattr(store, "next_queued", upload_meanwhile)
+    queue.step(timeout=0.1)
+    assert store.upload(first)["state"] == UploadState.SUPERSEDED and _sent(line) == ["s001"]
+    assert store.grading()[0]["id"] != first
+
+
+def test_an_outcome_from_a_worker_without_the_sandbox_is_not_a_grade(line):
+    """A worker of a scheduler that graded without bubblewrap: is the upload an error of the grading environment,
+    never graded, while an unsafe portal (told so) accepts it?"""
+    line["upload"]("s001")
+    line["queue"].step(timeout=0.1)
+    outcome = TaskOutcome("s001", True, b"{}", "", 30.0, "remote:1", sandbox="rlimits")
+    assert not line["queue"]._checked(outcome).ok
+    assert "隔離" in line["queue"]._checked(outcome).message and line["queue"]._checked(outcome).fault
+    line["queue"].isolated = False
+    assert line["queue"]._checked(outcome) is outcome
+
+
+def test_students_see_their_place_and_an_estimate_and_the_instructor_the_line(line):
+    """With two workers busy and known grading times, does each waiting student's page show their place and a wait
+    that plays the line forward; and the instructor's the queue's length, the workers and the oldest waiting upload?"""
+    store, queue, clock = line["store"], line["queue"], line["clock"]
+    for student in STUDENTS[:5]:
+        line["upload"](student)
+    queue.step(timeout=0.1)
+    page = _client(line, "s005").get("/").get_data(as_text=True)
+    assert "採点の順番：3 番目" in page and "目安はまだありません" in page  # no grading time known yet
+    _finish(line, "s001")  # the queue sends s003 at once
+    with store.engine.begin() as db:  # two minutes per upload, as if measured
+        db.exec_driver_sql("UPDATE uploads SET seconds = 120 WHERE state = 'graded'")
+        db.exec_driver_sql("UPDATE uploads SET started_utc = ? WHERE state = 'grading'",
+                           (clock().astimezone(UTC).replace(tzinfo=None),))
+    queue._typical.clear()
+    view = queue.view()
+    assert [r["student_id"] for r in view.waiting] == ["s004", "s005"] and len(view.grading) == 2
+    s004, s005 = (view.places[r["id"]] for r in view.waiting)
+    assert (s004.position, s004.seconds, s005.position, s005.seconds) == (1, 240, 2, 240)  # two workers free at 120 s
+    clock.moment += timedelta(seconds=60)
+    view = queue.view()
+    assert view.places[view.waiting[1]["id"]].seconds == 180
+    page = _client(line, "s005").get("/").get_data(as_text=True)
+    assert "採点の順番：2 番目" in page and "結果まで あと約 3 分" in page and 'http-equiv="refresh"' in page
+    assert "いま採点しています" in _client(line, "s002").get("/").get_data(as_text=True)
+    instructor = _client(line, "instructor").get("/instructor").get_data(as_text=True)
+    assert 'id="line-waiting">2<' in instructor and 'id="line-grading">2<' in instructor
+    assert 'id="line-workers">2<' in instructor and "tcp://127.0.0.1:9001" in instructor
+    assert "いちばん古い採点待ち" in instructor and "分待っています" in instructor
+
+
+def test_the_instructors_regrade_is_refused_while_the_upload_waits(line):
+    """Does the regrade button on an upload still queued say so and change nothing?"""
+    upload = line["upload"]("s001")
+    client = _client(line, "instructor")
+    token = _token(client.get("/instructor"))
+    page = client.post(f"/instructor/regrade/{AID}/s001", data={"csrf_token": token}, follow_redirects=True)
+    assert "採点待ちか採点中" in page.get_data(as_text=True)
+    row = line["store"].upload(upload)
+    assert row["state"] == UploadState.QUEUED and not row["force"]
+
+
+def test_a_started_queue_opens_no_pool_until_an_upload_waits(line):
+    """A portal with nothing to grade starts no cluster (tests and quiet servers pay nothing)."""
+    queue = GradingQueue(line["course"], line["store"], clock=line["clock"])
+    queue.start()
+    try:
+        time.sleep(1)  # the thread has looked at the line (empty) and waits for a wake-up
+        assert queue._thread.is_alive() and queue.pool.client is None and queue.view().workers == []
+    finally:
+        queue.stop()
+    assert not queue._thread.is_alive()
