@@ -101,10 +101,10 @@ class GradingPool:
                 f"there (install bubblewrap on them):\n{listed}")
 
     def close(self) -> None:
-        if self._stack is not None:
-            self._stack.close()
-        self._stack, self.client = None, None
+        stack, self._stack, self.client = self._stack, None, None
         self._bundles.clear()
+        if stack is not None:
+            stack.close()
 
     def __enter__(self) -> GradingPool:
         return self.open()
@@ -121,12 +121,22 @@ class GradingPool:
         return sorted(self.client.scheduler_info()["workers"]) if self.client is not None else []
 
     def _shared(self, bundle: GradingBundle):
-        """``bundle`` on the workers, sent once per version (the latest few kept)."""
-        if bundle.digest not in self._bundles:
+        """``bundle`` on the workers, sent once per version (the latest few kept), and again if the cluster lost
+        it (scattered data has no lineage: when every worker holding it died, the scheduler forgot it)."""
+        shared = self._bundles.get(bundle.digest)
+        if shared is None or shared.status != "finished":
             if len(self._bundles) >= 8:
                 self._bundles.pop(next(iter(self._bundles)))
-            self._bundles[bundle.digest] = self.client.scatter(bundle, broadcast=True)
-        return self._bundles[bundle.digest]
+            shared = self._bundles[bundle.digest] = self.client.scatter(bundle, broadcast=True)
+        return shared
+
+    def broken(self) -> str | None:
+        """Why this pool can grade no more (its client closed, the scheduler gone), or None while it can."""
+        if self.client is None:
+            return "the pool is closed"
+        if self.client.status != "running":
+            return f"the Dask client is {self.client.status} ({self.where})"
+        return None
 
     def submit(self, bundle: GradingBundle, pending, *, prewarm: bool = True):
         """Grade one ``grade.Pending`` submission of ``bundle``'s assignment: a Dask future of its ``TaskOutcome``.
@@ -134,14 +144,25 @@ class GradingPool:
         ``prewarm``: the worker starts the child of its next submission as soon as it has taken this one."""
         key = f"grade-{bundle.assignment_id}-{pending.student_id}-{pending.mark[:12]}-{next(self._keys)}"
         return self.client.submit(grade_task, self._shared(bundle), pending.student_id, pending.data,
-                                  pending.stamp_text, prewarm, key=key, pure=False)
+                                  pending.stamp_text, prewarm, self.require_isolation, key=key, pure=False)
 
-    def warm(self, bundle: GradingBundle) -> list:
-        """Have every worker start a child of ``bundle`` now, before the first submission (futures, not awaited)."""
+    def warm(self, bundle: GradingBundle) -> int:
+        """Have every worker start a child of ``bundle`` now, before the first submission; returns how many were
+        asked (the tasks run on, unawaited: ``fire_and_forget`` keeps the scheduler from dropping them)."""
+        from dask.distributed import fire_and_forget
+
         shared = self._shared(bundle)
-        return [self.client.submit(warm, shared, key=f"warm-{bundle.digest[:12]}-{next(self._keys)}", pure=False,
-                                   workers=[address], allow_other_workers=False)
-                for address in self.worker_names()]
+        futures = [self.client.submit(warm, shared, key=f"warm-{bundle.digest[:12]}-{next(self._keys)}", pure=False,
+                                      workers=[address], allow_other_workers=False)
+                   for address in self.worker_names()]
+        fire_and_forget(futures)
+        return len(futures)
+
+    @staticmethod
+    def lost(future) -> bool:
+        """Whether ``future`` ended without an outcome because of the cluster, not the task: cancelled (the client
+        lost the scheduler) or lost (its data gone); the submission must be graded again, not recorded."""
+        return future.status in ("cancelled", "lost")
 
     @staticmethod
     def outcome(future, student_id: str) -> TaskOutcome:

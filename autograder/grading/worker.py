@@ -224,16 +224,23 @@ def _retire_spares() -> None:
 
 
 def grade_task(bundle: GradingBundle, student_id: str, notebook: bytes, timestamp: str | None,
-               prewarm: bool = True) -> TaskOutcome:
+               prewarm: bool = True, isolated_only: bool = False) -> TaskOutcome:
     """Autograde ``notebook`` (``student_id``'s submission of ``bundle.assignment_id``) on this machine.
 
     ``prewarm``: also start the child for the next submission of the same bundle now.
+    ``isolated_only``: run nothing of the submission unless this machine gives the full sandbox (the portal's
+    pool: a worker that joined a scheduler after the pool checked its workers); else an ``ENVIRONMENT`` outcome.
     """
     from autograder.course import load_course
+    from autograder.grading import sandbox
 
     started = time.monotonic()
     host = f"{socket.gethostname()}:{os.getpid()}"
     aid = bundle.assignment_id
+    if isolated_only and (how := sandbox.description(sandbox.probe())) != sandbox.FULL:
+        return TaskOutcome(student_id, False, None, f"{ENVIRONMENT_PROBLEM}: {host} は採点を隔離できません / "
+                           f"{host} cannot isolate grading ({how}): nothing of the submission ran there",
+                           0.0, host, sandbox=how, fault=ENVIRONMENT)
     try:
         template = _template(bundle)
     except (TemplateError, subprocess.TimeoutExpired, OSError) as e:

@@ -68,12 +68,12 @@ HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
 
 
 def _wait_text(seconds: float | None) -> str:
-    """A wait as a student reads it: 「あと約 3 分」; an unknown one says so."""
+    """A wait as a student reads it: 「結果まで あと約 3 分」; an unknown one says so."""
     if seconds is None:
-        return "目安はまだありません（この課題の採点が一つ終わると出ます）"
+        return "結果までの時間の目安はまだありません（この課題の採点が一つ終わると出ます）"
     if seconds < 60:
-        return "1 分以内"
-    return f"あと約 {math.ceil(seconds / 60)} 分"
+        return "結果まで 1 分以内"
+    return f"結果まで あと約 {math.ceil(seconds / 60)} 分"
 
 
 def create_app(course: Course, *, store: Store | None = None, queue: GradingQueue | None = None,
@@ -303,7 +303,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
                      "feedback": course.feedback_path(a.id, s.user_id).is_file()} for s in students]
             tables.append({"assignment": a, "rows": rows, "report_built": report_built(a.id)})
         line = queue.view()
-        oldest = min((row["received_utc"] for row in line.waiting), default=None)
+        oldest = min((row["received_utc"] for row in line.waiting if not row["force"]), default=None)  # a student's
         waited = (clock() - oldest.replace(tzinfo=UTC)).total_seconds() if oldest else None
         return render_template("instructor.html", tables=tables, line=line, oldest=oldest,
                                waited=math.floor(waited / 60) if waited is not None else None)
@@ -320,7 +320,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
                   "already waiting or being graded")
             return redirect(url_for("instructor")), 303
         queue.wake()
-        flash(f"{student_id} の {assignment_id} を採点し直します（学生の提出を待つ人がいればその後に） / "
+        flash(f"{student_id} の {assignment_id} を採点し直します（採点待ちの学生の提出があれば、その後に採点します） / "
               "regrade queued behind the students' uploads")
         return redirect(url_for("instructor")), 303
 

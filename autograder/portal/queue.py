@@ -73,6 +73,7 @@ class LineView:
     regrades: int
     problem: str | None
     places: dict[int, Place] = field(default_factory=dict)
+    running: bool = False
 
 
 class GradingQueue:
@@ -95,6 +96,10 @@ class GradingQueue:
         self._thread: threading.Thread | None = None
         self._typical: dict[str, tuple[float, float | None]] = {}  # assignment -> (when computed, seconds)
         self._opened = False
+        self._broken = False  # the pool failed; nothing is sent until a new one is open
+        self._retry_at = 0.0  # monotonic time before which a broken pool is not opened again
+        self._size = self.pool.workers  # the pool's size and workers as the queue's thread last saw them:
+        self._workers: list[str] = []  # the pages read these, never Dask (a hung scheduler hangs no page)
 
     # ---- the pool
     def open(self, warm: bool = True) -> None:
@@ -102,8 +107,9 @@ class GradingQueue:
         start a grading child of the assignment due next; raises what the pool raises."""
         if self.pool.client is None:
             self.pool.open()
-        self._opened = True
+        self._opened, self._broken = True, False
         self.problem = None
+        self._look_at_pool()
         if warm and (due_next := self._due_next()) is not None:
             from autograder.grading.bundle import make_bundle
 
@@ -120,8 +126,31 @@ class GradingQueue:
         return coming[0][1] if coming else None
 
     def size(self) -> int:
-        """Uploads graded at once: the pool's workers (the configured number before it is open)."""
-        return self.pool.size() if self.pool.client is not None else self.pool.workers
+        """Uploads graded at once: the pool's workers when the queue's thread last looked (the configured number
+        before the pool is open)."""
+        return self._size
+
+    def _look_at_pool(self) -> None:
+        if self.pool.client is None:
+            self._size, self._workers = self.pool.workers, []
+            return
+        self._size, self._workers = self.pool.size(), self.pool.worker_names()
+
+    def _pool_failed(self, why: str) -> None:
+        """The pool can grade no more: every upload out on it is queued again in its place, the pool is closed, and
+        the queue's thread opens a new one after ``RETRY_SECONDS`` (meanwhile the instructor's page says why)."""
+        self.problem = why
+        logger.error("the grading pool failed: %s; %d uploads queued again", why, len(self._flights))
+        for flight in self._flights.values():
+            self.store.requeue(flight.row["id"])
+        self._flights.clear()
+        try:
+            self.pool.close()
+        except Exception:  # noqa: BLE001 -- closing what is broken may fail too; a new pool is made anyway
+            logger.exception("closing the broken pool failed")
+        self._opened, self._broken = False, True
+        self._retry_at = time.monotonic() + RETRY_SECONDS
+        self._look_at_pool()
 
     # ---- the loop
     def wake(self) -> None:
@@ -130,18 +159,25 @@ class GradingQueue:
     def step(self, timeout: float = 2.0) -> None:
         """Send out what there is room for, write every outcome that came back (waiting up to ``timeout``), and
         send out at once what there is room for now."""
+        if self.pool.client is not None:
+            if why := self.pool.broken():
+                self._pool_failed(why)
+                return
+            self._look_at_pool()
         self._dispatch()
         self._collect(timeout)
         self._dispatch()
 
     def _dispatch(self) -> None:
-        while len(self._flights) < max(1, self.size()):
+        while not self._broken and len(self._flights) < max(1, self.size()):
             busy = {(f.row["student_id"], f.row["assignment_id"]) for f in self._flights.values()}
             row = self.store.next_queued(busy)
             if row is None:
                 return
             if self.store.claim(row["id"], self.clock()):  # not claimed: superseded since next_queued read it
                 self._send(row)
+            if self._broken:
+                return  # the pool failed while sending: the rest waits for the next pool
 
     def _send(self, row: dict) -> None:
         from autograder.grading.grade import AssignmentGrading
@@ -154,11 +190,16 @@ class GradingQueue:
             grading = AssignmentGrading(self.course, aid)
             screened = grading.screen(student, force=bool(row["force"]))
             if screened.pending is None:  # missing, late, invalid, or unchanged since its last grading
-                self._finish(row, grading.settle(screened) if screened.settled else screened.result, started)
+                self._finish(row, grading.settle(screened) if screened.settled else screened.result, None)
                 return
-            future = self.pool.submit(grading.bundle, screened.pending)
         except Exception as e:  # noqa: BLE001 -- one upload's failure is that upload's outcome; the queue goes on
             self._failed(row, e)
+            return
+        try:
+            future = self.pool.submit(grading.bundle, screened.pending)
+        except Exception as e:  # noqa: BLE001 -- the pool's failure, never the upload's: it waits for the next pool
+            self.store.requeue(row["id"])
+            self._pool_failed(f"{type(e).__name__}: {e}")
             return
         self._flights[future] = _Flight(row, grading, screened.pending, started)
         future.add_done_callback(self._events.put)
@@ -175,8 +216,12 @@ class GradingQueue:
                 break
         for future in events:
             flight = self._flights.pop(future, None)
-            if flight is None:  # a wake-up
+            if flight is None:  # a wake-up, or a future of a pool given up since
                 continue
+            if self.pool.lost(future):  # the cluster's failure, not the task's: graded again on a new pool
+                self._flights[future] = flight
+                self._pool_failed(f"grading of upload {flight.row['id']} was {future.status} by Dask")
+                return
             try:
                 outcome = self._checked(self.pool.outcome(future, flight.pending.student_id))
                 self._finish(flight.row, flight.grading.write(flight.pending, outcome), flight.started)
@@ -195,14 +240,22 @@ class GradingQueue:
                            f"{outcome.host} graded without the full sandbox ({outcome.sandbox})",
                            outcome.seconds, outcome.host, outcome.log, sandbox=outcome.sandbox, fault=ENVIRONMENT)
 
-    def _finish(self, row: dict, result: SubmissionResult, started: float) -> None:
+    def _finish(self, row: dict, result: SubmissionResult, started: float | None) -> None:
+        """The upload is graded (``result`` written): its feedback page, then its row.  ``started``: when it was
+        sent to the pool (its time feeds the estimates), None for a result decided without grading."""
         from autograder.tools.feedback import write_feedback
 
+        message = result.message
         if result.status == Status.GRADED:
-            write_feedback(self.course, row["assignment_id"], [row["student_id"]])
+            try:
+                write_feedback(self.course, row["assignment_id"], [row["student_id"]])
+            except Exception as e:  # noqa: BLE001 -- the grade stands (it is in the gradebook); the page is ours
+                logger.exception("feedback for upload %s failed", row["id"])
+                message = (f"{message}; 採点は済みましたが、アドバイスのページを作れませんでした（先生に知らせて"
+                           f"ください） / feedback page failed: {type(e).__name__}: {e}")
         self.store.mark(row["id"], state=UploadState.DONE, status=result.status, score=result.score,
-                        max_score=result.max_score, message=result.message, force=False,
-                        seconds=round(time.monotonic() - started, 1))
+                        max_score=result.max_score, message=message, force=False,
+                        seconds=None if started is None else round(time.monotonic() - started, 1))
 
     def _failed(self, row: dict, error: Exception) -> None:
         logger.error("grading upload %s (%s, %s) failed", row["id"], row["student_id"], row["assignment_id"],
@@ -212,20 +265,45 @@ class GradingQueue:
 
     def run(self) -> None:
         """Grade until ``stop``: what a stopped server left first, then each upload as it comes."""
-        self.store.requeue_interrupted()
         while not self._stop.is_set():
+            try:
+                self.store.requeue_interrupted()
+                break
+            except Exception as e:  # noqa: BLE001 -- the database busy or gone: said, and tried again
+                self._trouble(e)
+        while not self._stop.is_set():
+            self.turn()
+
+    def turn(self) -> None:
+        """One turn of the thread's loop; whatever fails in it (the database locked, a bug of ours) is logged and
+        shown to the instructor, and the loop goes on: the thread never dies while the server runs."""
+        try:
             if not self._opened:
-                if not self.store.waiting():
+                if time.monotonic() < self._retry_at or not self.store.waiting():
                     self._collect(timeout=2)
-                    continue
+                    return
                 try:
                     self.open(warm=False)
                 except Exception as e:  # noqa: BLE001 -- shown to the instructor; the uploads wait, nothing is lost
                     self.problem = f"{type(e).__name__}: {e}"
                     logger.exception("the grading pool could not be opened")
-                    self._stop.wait(RETRY_SECONDS)
-                    continue
+                    self._retry_at = time.monotonic() + RETRY_SECONDS
+                    return
             self.step()
+            if not self._broken:
+                self.problem = None  # a turn that went through: what went wrong before is over
+        except Exception as e:  # noqa: BLE001 -- see above
+            self._trouble(e)
+
+    def _trouble(self, error: Exception) -> None:
+        self.problem = f"{type(error).__name__}: {error}"
+        logger.error("the grading queue ran into trouble; going on", exc_info=error)
+        self._stop.wait(2)
+
+    @property
+    def running(self) -> bool:
+        """Whether the queue's thread is grading (False before ``start`` and after ``stop``)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="grading-queue", daemon=True)
@@ -252,32 +330,37 @@ class GradingQueue:
     def view(self) -> LineView:
         """The line now: who waits (in order), who is graded, the workers, and every upload's place and estimate.
 
-        The estimate plays the line forward: each worker is free when its upload's typical time has passed
-        (at least a tenth of it still to go), and each waiting upload goes to the worker free first."""
+        The estimate plays the line forward: each worker is free when its upload's typical time has passed (at
+        least a tenth of it still to go), and each waiting upload goes to the worker free first, but not before the
+        same student's upload of that assignment being graded is done.  After an upload of an assignment with no
+        grading time known yet, nothing is estimated."""
         waiting, grading = self.store.waiting(), self.store.grading()
-        workers = self.pool.worker_names()
         size = max(1, self.size())
         now = self.clock()
         places: dict[int, Place] = {}
-        free: list[float | None] = [0.0] * max(0, size - len(grading))
+        free: list[float] = [0.0] * max(0, size - len(grading))
+        done_at: dict[tuple[str, str], float] = {}  # a student's assignment being graded: when it should be done
+        known = True
         for row in grading:
             typical = self.typical_seconds(row["assignment_id"])
             if typical is None:
-                free.append(None)
+                known = False
                 places[row["id"]] = Place(0, None)
                 continue
             started = row["started_utc"].replace(tzinfo=UTC) if row["started_utc"] else now
             left = max(typical - (now - started).total_seconds(), typical / 10)
             free.append(left)
+            done_at[(row["student_id"], row["assignment_id"])] = left
             places[row["id"]] = Place(0, left)
         for position, row in enumerate(waiting, start=1):
             typical = self.typical_seconds(row["assignment_id"])
-            known = [t for t in free if t is not None]
-            if typical is None or not known:
+            known = known and typical is not None and bool(free)
+            if not known:
                 places[row["id"]] = Place(position, None)
                 continue
-            start = min(known)
-            free[free.index(start)] = start + typical
+            soonest = min(free)
+            start = max(soonest, done_at.get((row["student_id"], row["assignment_id"]), 0.0))
+            free[free.index(soonest)] = done_at[(row["student_id"], row["assignment_id"])] = start + typical
             places[row["id"]] = Place(position, start + typical)
-        return LineView(waiting, grading, workers, size, sum(1 for row in waiting if row["force"]), self.problem,
-                        places)
+        return LineView(waiting, grading, list(self._workers), size, sum(1 for row in waiting if row["force"]),
+                        self.problem, places, self.running)

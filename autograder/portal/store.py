@@ -342,11 +342,12 @@ class Store:
                                                 .order_by(uploads.c.started_utc, uploads.c.id)).mappings()]
 
     def recent_seconds(self, assignment_id: str, count: int = 10) -> list[float]:
-        """How long the last ``count`` uploads of the assignment took from grading to feedback, newest first."""
+        """How long the last ``count`` uploads of the assignment graded on the pool took from being sent to their
+        feedback, the latest sent first (an upload decided without grading, as invalid or late, has no time)."""
         with self.engine.connect() as db:
             return list(db.execute(select(uploads.c.seconds).where(
                 uploads.c.assignment_id == assignment_id, uploads.c.state == UploadState.DONE,
-                uploads.c.seconds.is_not(None)).order_by(uploads.c.id.desc()).limit(count)).scalars())
+                uploads.c.seconds.is_not(None)).order_by(uploads.c.started_utc.desc()).limit(count)).scalars())
 
     def request_regrade(self, upload_id: int) -> bool:
         """Queue a finished upload again, forced, behind every student's upload waiting (``LINE``) and behind the
@@ -364,6 +365,12 @@ class Store:
             return db.execute(update(uploads).where(uploads.c.id == upload_id, uploads.c.state == UploadState.QUEUED)
                               .values(state=UploadState.GRADING,
                                       started_utc=_stored(at) if at else None)).rowcount == 1
+
+    def requeue(self, upload_id: int) -> bool:
+        """Put an upload being graded back in line, in its place (its grading was lost with the pool)."""
+        with self.engine.begin() as db:
+            return db.execute(update(uploads).where(uploads.c.id == upload_id, uploads.c.state == UploadState.GRADING)
+                              .values(state=UploadState.QUEUED, started_utc=None)).rowcount == 1
 
     def mark(self, upload_id: int, **fields) -> None:
         with self.engine.begin() as db:

@@ -14,7 +14,7 @@ import pytest
 from helpers import copy_course
 from test_portal import AID, ROSTER, Clock, _client, _token  # noqa: F401
 
-from autograder.course.results import Status
+from autograder.course.results import Status, load_status
 from autograder.grading import sandbox
 from autograder.grading.worker import TaskOutcome
 from autograder.portal.app import create_app
@@ -23,6 +23,14 @@ from autograder.portal.store import Store, UploadState, import_roster
 from autograder.portal.uploads import store_upload
 
 STUDENTS = [f"s{n:03d}" for n in range(1, 7)]
+
+
+class DaskLikeFuture(Future):
+    """A ``concurrent.futures.Future`` with the ``status`` a Dask future has."""
+
+    @property
+    def status(self) -> str:
+        return "cancelled" if self.cancelled() else "finished" if self.done() else "pending"
 
 
 class FakePool:
@@ -38,7 +46,7 @@ class FakePool:
         return [f"tcp://127.0.0.1:{9000 + n}" for n in range(self.workers)]
 
     def submit(self, bundle, pending, prewarm=True):
-        future = Future()
+        future = DaskLikeFuture()
         self.sent.append((pending.student_id, future))
         return future
 
@@ -46,8 +54,18 @@ class FakePool:
     def outcome(future, student_id):
         return future.result()
 
+    @staticmethod
+    def lost(future) -> bool:
+        return future.status == "cancelled"
+
+    def broken(self) -> str | None:
+        return None if self.client is not None else "closed"
+
     def close(self):
-        pass
+        self.client = None
+
+    def open(self):
+        self.client = object()
 
 
 def _failed(student_id: str, how: str = sandbox.FULL) -> TaskOutcome:
@@ -137,15 +155,67 @@ def test_an_upload_superseded_after_it_was_read_is_skipped_ungraded(line, monkey
 
 
 def test_an_outcome_from_a_worker_without_the_sandbox_is_not_a_grade(line):
-    """A worker of a scheduler that graded without bubblewrap: is the upload an error of the grading environment,
-    never graded, while an unsafe portal (told so) accepts it?"""
-    line["upload"]("s001")
-    line["queue"].step(timeout=0.1)
-    outcome = TaskOutcome("s001", True, b"{}", "", 30.0, "remote:1", sandbox="rlimits")
-    assert not line["queue"]._checked(outcome).ok
-    assert "隔離" in line["queue"]._checked(outcome).message and line["queue"]._checked(outcome).fault
-    line["queue"].isolated = False
-    assert line["queue"]._checked(outcome) is outcome
+    """A worker that graded without bubblewrap (a scheduler's machine that joined later): is the upload recorded as an
+    error of the grading environment, in the portal and in the course, with no score and no feedback?"""
+    store, queue = line["store"], line["queue"]
+    upload = line["upload"]("s001")
+    queue.step(timeout=0.1)
+    (_, future), = line["pool"].sent
+    future.set_result(TaskOutcome("s001", True, b"{}", "", 30.0, "remote:1", sandbox="rlimits"))
+    queue.step(timeout=0.1)
+    row = store.upload(upload)
+    assert (row["state"], row["status"]) == (UploadState.DONE, Status.ERROR)
+    assert "隔離" in row["message"] and "remote:1" in row["message"]
+    page = _client(line, "s001").get("/").get_data(as_text=True)
+    assert "/ 25" not in page and "隔離" in page  # no score shown, the reason is
+    assert load_status(line["course"].autograded_dir(AID, "s001"))["status"] == Status.ERROR
+    assert not line["course"].feedback_path(AID, "s001").exists()
+
+
+def test_a_failing_pool_puts_its_uploads_back_in_line_and_a_new_pool_grades_them(line, monkeypatch):
+    """When the pool cannot take an upload (its client closed), or Dask cancels one out on it, is nothing recorded
+    as the student's: every upload back in line in its place, the instructor told why, and sent again once a new
+    pool is open?"""
+    store, queue, pool = line["store"], line["queue"], line["pool"]
+    first, second, third = (line["upload"](s) for s in ("s001", "s002", "s003"))
+    queue.step(timeout=0.1)
+    assert _sent(line) == ["s001", "s002"]
+    pool.sent[0][1].cancel()  # Dask cancelled it: the client lost the scheduler
+    queue.step(timeout=0.1)
+    assert [store.upload(u)["state"] for u in (first, second, third)] == [UploadState.QUEUED] * 3
+    assert "cancelled" in queue.problem and pool.client is None and [r["id"] for r in store.waiting()] == [
+        first, second, third]
+    page = _client(line, "instructor").get("/instructor").get_data(as_text=True)
+    assert 'id="line-problem"' in page and "cancelled" in page
+    queue.open(warm=False)  # the thread does this after RETRY_SECONDS
+    monkeypatch.setattr(pool, "submit", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("ClosedClientError")))
+    queue.step(timeout=0.1)  # cannot even submit: the upload is not failed, it waits
+    assert store.upload(first)["state"] == UploadState.QUEUED and "ClosedClientError" in queue.problem
+    monkeypatch.undo()
+    queue.open(warm=False)
+    queue.step(timeout=0.1)
+    assert _sent(line)[2:] == ["s001", "s002"] and queue.problem is None
+    assert all(store.upload(u)["status"] is None for u in (first, second, third))  # nothing recorded as theirs
+
+
+def test_the_queues_thread_survives_a_failing_turn(line, monkeypatch):
+    """If the database fails once in the middle of a turn (locked under a rush), does the loop say so and go on?"""
+    store, queue = line["store"], line["queue"]
+    upload = line["upload"]("s001")
+    real = store.next_queued
+    calls = []
+
+    def locked_once(busy=()):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database is locked")
+        return real(busy)
+
+    monkeypatch.setattr(store, "next_queued", locked_once)
+    queue.turn()
+    assert "database is locked" in queue.problem and store.upload(upload)["state"] == UploadState.QUEUED
+    queue.turn()
+    assert _sent(line) == ["s001"] and store.upload(upload)["state"] == UploadState.GRADING and queue.problem is None
 
 
 def test_students_see_their_place_and_an_estimate_and_the_instructor_the_line(line):

@@ -35,6 +35,14 @@ def _rows(course) -> list[dict]:
         return [dict(r) for r in db.execute("SELECT * FROM uploads ORDER BY id")]
 
 
+def _alive(session: int) -> list[str]:
+    """The live (not zombie) processes of a process session: what a killed server left running."""
+    import subprocess
+
+    listed = subprocess.run(["ps", "-o", "stat=,args=", "-s", str(session)], capture_output=True, text=True).stdout
+    return [line for line in listed.splitlines() if line.strip() and not line.strip().startswith("Z")]
+
+
 def _until(condition, timeout: float, what: str, every: float = 0.5):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -79,6 +87,8 @@ def rush(released_course, tmp_path_factory):
         seen["instructor"] = instructor.http.get(first.url + "/instructor", timeout=30).text
         before_kill = _rows(course)
         first.kill()
+        seen["left_behind"] = _until(lambda: not _alive(first.process.pid) and "none", 120,
+                                     "the killed server's workers and grading children stopping")
     finally:
         first.stop()  # what the killed server left (workers, children): gone before the restart
     second = Portal(course.root, workers=2, log=folder / "serve-2.log").start()
@@ -120,8 +130,22 @@ def test_every_stored_upload_is_graded_once_and_the_replaced_one_never(rush):
 
 
 def test_two_uploads_are_graded_at_once_and_never_more(rush):
-    """Was the pool's size the line's width: two uploads out at once, never three?"""
+    """Was the pool's size the line's width: two uploads out at once, never three (from each upload's recorded time
+    from being sent to its feedback, after the restart); and did the killed server leave nothing running?"""
+    from datetime import datetime, timedelta
+
     assert rush["seen"]["most_grading"] == 2
+    events = []
+    for row in rush["after"]:
+        if row["state"] == "graded":
+            start = datetime.fromisoformat(row["started_utc"])
+            events += [(start, 1), (start + timedelta(seconds=row["seconds"] - 0.2), -1)]  # seconds: 0.1 s steps
+    out, most = 0, 0
+    for _, change in sorted(events, key=lambda e: (e[0], e[1])):  # an end before a start at the same moment
+        out += change
+        most = max(most, out)
+    assert most == 2
+    assert rush["seen"]["left_behind"] == "none"
 
 
 def test_every_page_a_student_read_told_the_truth(rush):
