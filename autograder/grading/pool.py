@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 
 from autograder.course import Course
 from autograder.errors import AutograderError
@@ -31,18 +31,22 @@ class PoolNotIsolated(AutograderError):
     exit_code = 3
 
 
-@contextmanager
-def dask_client(workers: int, scheduler: str | None):
-    """A Dask client: on ``scheduler`` if given, else on a local cluster of ``workers`` processes we start and stop."""
+def connect(workers: int, scheduler: str | None, stack: ExitStack):
+    """A Dask client on ``scheduler`` if given, else on a local cluster of ``workers`` processes we start; both closed
+    by ``stack``.  Not ``with Client(...)``: that binds the client to the calling thread's context, and the portal
+    opens its pool in one thread and closes it in another."""
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler, timeout="30s") as client:
-            yield client
-        return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-        yield client
+        client = Client(scheduler, timeout="30s", set_as_default=False)
+        stack.callback(client.close)
+        return client
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    stack.callback(cluster.close)
+    client = Client(cluster, set_as_default=False)
+    stack.callback(client.close)  # callbacks run last first: the client before its cluster
+    return client
 
 
 def _isolation() -> str:
@@ -77,7 +81,7 @@ class GradingPool:
         """Start the local cluster or connect to the scheduler; there, the canary (and the isolation check)."""
         stack = ExitStack()
         try:
-            self.client = stack.enter_context(dask_client(self.workers, self.scheduler))
+            self.client = connect(self.workers, self.scheduler, stack)
             if self.scheduler:
                 if self.require_isolation:
                     self._check_isolation()  # raises PoolNotIsolated

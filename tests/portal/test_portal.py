@@ -200,6 +200,9 @@ def test_student_goes_from_sign_in_to_feedback_in_chromium(released_course, tmp_
     passwords = {row[0]: row[3] for row in import_roster(store, tmp_path / "roster.csv")}
     notebook = tmp_path / f"{AID}.ipynb"
     nbformat.write(filled_in(course.source_notebook(AID), course.release_notebook(AID)), notebook)
+    earlier = store.add_upload("s002", AID, datetime.now(UTC), tmp_path / "earlier.ipynb")  # a grading time known:
+    store.mark(earlier, state=UploadState.DONE, status="graded", score=20, max_score=25, seconds=90,
+               started_utc=datetime.now(UTC).replace(tzinfo=None))  # 90 s, so the estimate is "about 2 minutes"
     app = create_app(course, store=store)
     server, port = serve_in_thread(app)
     driver = headless_chromium()
@@ -210,7 +213,8 @@ def test_student_goes_from_sign_in_to_feedback_in_chromium(released_course, tmp_
         upload = click_through(driver, driver.find_element(By.ID, "signin"), By.ID, f"notebook-{AID}")
         upload.send_keys(str(notebook))
         # the flash is on the first page after the upload (the next refresh drops it)
-        click_through(driver, driver.find_element(By.ID, f"upload-{AID}"), By.CSS_SELECTOR, "td.state")
+        place = click_through(driver, driver.find_element(By.ID, f"upload-{AID}"), By.CSS_SELECTOR, "span.place").text
+        assert re.fullmatch(r"(採点の順番：1 番目|いま採点しています)・結果まで (あと約 [12] 分|1 分以内)", place), place
         assert "受け付けました" in driver.page_source, driver.page_source
         started = time.monotonic()
         link = WebDriverWait(driver, 600, poll_frequency=2).until(
