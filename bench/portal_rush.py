@@ -108,7 +108,7 @@ class Portal:
         if self.process is None:
             return
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
+            self.process.send_signal(signal.SIGINT)  # as Ctrl-C to serve; then the group, for what a crash left
             try:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:

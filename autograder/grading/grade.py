@@ -333,7 +333,7 @@ def _grade_on_dask(grading: AssignmentGrading, pending: list[Pending], results: 
         last_few = 0 if scheduler else pool.size()
         futures = {pool.submit(grading.bundle, item, prewarm=i < len(pending) - last_few): item
                    for i, item in enumerate(pending)}
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=pool.client.loop):
             item = futures[future]
             outcome = pool.outcome(future, item.student_id)
             isolation.setdefault(outcome.sandbox, set()).add(outcome.host.rsplit(":", 1)[0])
