@@ -214,19 +214,22 @@ class GradingQueue:
                 events.append(self._events.get_nowait())
             except queue.Empty:
                 break
+        lost = None
         for future in events:
-            flight = self._flights.pop(future, None)
+            flight = self._flights.get(future)
             if flight is None:  # a wake-up, or a future of a pool given up since
                 continue
             if self.pool.lost(future):  # the cluster's failure, not the task's: graded again on a new pool
-                self._flights[future] = flight
-                self._pool_failed(f"grading of upload {flight.row['id']} was {future.status} by Dask")
-                return
+                lost = lost or f"grading of upload {flight.row['id']} was {future.status} by Dask"
+                continue
+            del self._flights[future]
             try:
                 outcome = self._checked(self.pool.outcome(future, flight.pending.student_id))
                 self._finish(flight.row, flight.grading.write(flight.pending, outcome), flight.started)
             except Exception as e:  # noqa: BLE001 -- as in _send
                 self._failed(flight.row, e)
+        if lost:  # after the outcomes that did come back are written: those are not graded twice
+            self._pool_failed(lost)
 
     def _checked(self, outcome):
         """An outcome from a worker that graded without the full sandbox is not a grade when the portal requires it."""
