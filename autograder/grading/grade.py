@@ -47,7 +47,7 @@ from autograder.course.results import (
 )
 from autograder.errors import log
 from autograder.grading import canary
-from autograder.grading.bundle import GradingBundle, fingerprint, make_bundle
+from autograder.grading.bundle import fingerprint, make_bundle
 from autograder.grading.child import KERNEL_DEAD
 from autograder.grading.worker import TaskOutcome
 

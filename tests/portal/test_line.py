@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from helpers import copy_course
-from test_portal import AID, ROSTER, Clock, _client, _token  # noqa: F401
+from test_portal import AID, Clock, _client, _token
 
 from autograder.course.results import Status, load_status
 from autograder.grading import sandbox

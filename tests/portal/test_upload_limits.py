@@ -17,7 +17,7 @@ from helpers import ROOT
 from test_portal import AID, _client, _upload, portal  # noqa: F401 -- portal is the fixture
 
 from autograder.course import Course
-from autograder.course.results import Status, SubmissionResult
+from autograder.course.results import Status
 from autograder.portal import app as portal_app
 from autograder.portal.app import create_app
 from autograder.portal.store import Store, UploadState
