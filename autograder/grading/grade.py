@@ -218,26 +218,26 @@ class AssignmentGrading:
             return Screened(student_id, result=SubmissionResult(student_id, Status.INVALID, reason), mark=mark, settled=True)
         return Screened(student_id, pending=Pending(student_id, data, stamp_text, stamp, mark))
 
-    def settle(self, screened: Screened) -> SubmissionResult:
-        """Write a result ``screen`` decided without grading (its status record and its line in the log)."""
-        timing: list[dict] = []
-        result = _settle(self.course, self.assignment_id, screened.result, screened.mark, timing)
-        _log_timing(self.course, self.assignment_id, timing)
+    def settle(self, screened: Screened, timing: list[dict] | None = None) -> SubmissionResult:
+        """Write a result ``screen`` decided without grading: its status record and its line of the grading log
+        (appended to ``timing``, for the caller to log with the batch's; logged now without it)."""
+        rows = [] if timing is None else timing
+        result = _settle(self.course, self.assignment_id, screened.result, screened.mark, rows)
+        if timing is None:
+            _log_timing(self.course, self.assignment_id, rows)
         return result
 
-    def write(self, pending: Pending, outcome: TaskOutcome) -> SubmissionResult:
-        """Step 3 of ``grade`` for one outcome: the autograded notebook, the gradebook, the status record, the log."""
-        timing: list[dict] = []
-        result = self._write(pending, outcome, timing)
-        _log_timing(self.course, self.assignment_id, timing)
-        return result
-
-    def _write(self, pending: Pending, outcome: TaskOutcome, timing: list[dict]) -> SubmissionResult:
+    def write(self, pending: Pending, outcome: TaskOutcome, timing: list[dict] | None = None) -> SubmissionResult:
+        """Step 3 of ``grade`` for one outcome: the autograded notebook, the gradebook, the status record, and its
+        line of the grading log (as for ``settle``)."""
+        rows = [] if timing is None else timing
         result = record(self.course, self.assignment_id, outcome, pending.stamp)
-        result = _settle(self.course, self.assignment_id, result, pending.mark, timing, host=outcome.host)
+        result = _settle(self.course, self.assignment_id, result, pending.mark, rows, host=outcome.host)
         if outcome.fault:  # ours, not the student's: loud, with where to read more
             log.warning(f"{pending.student_id}: {outcome.message} ({outcome.host}; "
                         f"autograded/{pending.student_id}/{self.assignment_id}/grading.log)")
+        if timing is None:
+            _log_timing(self.course, self.assignment_id, rows)
         return result
 
 
@@ -274,7 +274,7 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
                                    scheduler=scheduler, progress=progress)
         _warn_isolation(isolation)
     for screened in settled:
-        results[screened.student_id] = _settle(course, assignment_id, screened.result, screened.mark, timing)
+        results[screened.student_id] = grading.settle(screened, timing)
     if timing:
         _log_timing(course, assignment_id, timing)
     return [results[student_id] for student_id in targets]
@@ -325,7 +325,7 @@ def _grade_on_dask(grading: AssignmentGrading, pending: list[Pending], results: 
     isolation: dict[str, set[str]] = {}
     with bar, GradingPool(course, workers=workers, scheduler=scheduler) as pool:
         for screened in settled:  # the canary passed (on a cluster we did not start: ``pool`` ran it there)
-            results[screened.student_id] = _settle(course, aid, screened.result, screened.mark, timing)
+            results[screened.student_id] = grading.settle(screened, timing)
         settled.clear()
         bar.set_postfix_str(pool.where)
         # Each task starts the child for its worker's next submission ahead of need, except the last few:
@@ -337,7 +337,7 @@ def _grade_on_dask(grading: AssignmentGrading, pending: list[Pending], results: 
             item = futures[future]
             outcome = pool.outcome(future, item.student_id)
             isolation.setdefault(outcome.sandbox, set()).add(outcome.host.rsplit(":", 1)[0])
-            result = results[item.student_id] = grading._write(item, outcome, timing)
+            result = results[item.student_id] = grading.write(item, outcome, timing)
             slowest = sorted([*slowest, (result.seconds, item.student_id)], reverse=True)[:3]
             bar.set_postfix_str(f"{pool.where}; 最も遅い / slowest: " + ", ".join(f"{s} {t:.0f}s" for t, s in slowest))
             bar.update()

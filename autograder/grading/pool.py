@@ -49,13 +49,6 @@ def connect(workers: int, scheduler: str | None, stack: ExitStack):
     return client
 
 
-def _isolation() -> str:
-    """On a worker: how its grading kernels are isolated (``sandbox.description``)."""
-    from autograder.grading import sandbox
-
-    return sandbox.description(sandbox.probe())
-
-
 class GradingPool:
     """Grading workers, open between ``open`` and ``close`` (or as a context manager).
 
@@ -96,7 +89,7 @@ class GradingPool:
     def _check_isolation(self) -> None:
         from autograder.grading import sandbox
 
-        weak = {host: how for host, how in self.client.run(_isolation).items() if how != sandbox.FULL}
+        weak = {host: how for host, how in self.client.run(sandbox.description).items() if how != sandbox.FULL}
         if weak:
             listed = "\n".join(f"  - {host}: {how}" for host, how in sorted(weak.items()))
             raise PoolNotIsolated(
@@ -118,7 +111,7 @@ class GradingPool:
 
     def size(self) -> int:
         """How many workers the pool has now (a scheduler's may come and go)."""
-        return len(self.client.scheduler_info()["workers"]) if self.client is not None else 0
+        return len(self.worker_names())
 
     def worker_names(self) -> list[str]:
         """The workers' addresses, sorted."""

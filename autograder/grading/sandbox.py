@@ -519,8 +519,10 @@ FULL = "bwrap+cgroup+tmpfs"
 """``description`` of a machine where every part of the sandbox is there."""
 
 
-def description(capabilities: Capabilities) -> str:
-    """One word per part for logs: ``bwrap+cgroup-v1+tmpfs``, or what is missing."""
+def description(capabilities: Capabilities | None = None) -> str:
+    """One word per part for logs: ``bwrap+cgroup-v1+tmpfs``, or what is missing (of this machine's ``probe()``
+    by default)."""
+    capabilities = capabilities or probe()
     parts = ["bwrap" if capabilities.bwrap else "no-bwrap",
              "cgroup" if capabilities.cgroup else "rlimits",
              "tmpfs" if capabilities.mount else "no-tmpfs"]

@@ -237,7 +237,7 @@ def grade_task(bundle: GradingBundle, student_id: str, notebook: bytes, timestam
     started = time.monotonic()
     host = f"{socket.gethostname()}:{os.getpid()}"
     aid = bundle.assignment_id
-    if isolated_only and (how := sandbox.description(sandbox.probe())) != sandbox.FULL:
+    if isolated_only and (how := sandbox.description()) != sandbox.FULL:
         return TaskOutcome(student_id, False, None, f"{ENVIRONMENT_PROBLEM}: {host} は採点を隔離できません / "
                            f"{host} cannot isolate grading ({how}): nothing of the submission ran there",
                            0.0, host, sandbox=how, fault=ENVIRONMENT)

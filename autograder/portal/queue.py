@@ -95,8 +95,6 @@ class GradingQueue:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._typical: dict[str, tuple[float, float | None]] = {}  # assignment -> (when computed, seconds)
-        self._opened = False
-        self._broken = False  # the pool failed; nothing is sent until a new one is open
         self._retry_at = 0.0  # monotonic time before which a broken pool is not opened again
         self._size = self.pool.workers  # the pool's size and workers as the queue's thread last saw them:
         self._workers: list[str] = []  # the pages read these, never Dask (a hung scheduler hangs no page)
@@ -107,7 +105,6 @@ class GradingQueue:
         start a grading child of the assignment due next; raises what the pool raises."""
         if self.pool.client is None:
             self.pool.open()
-        self._opened, self._broken = True, False
         self.problem = None
         self._look_at_pool()
         if warm and (due_next := self._due_next()) is not None:
@@ -131,10 +128,8 @@ class GradingQueue:
         return self._size
 
     def _look_at_pool(self) -> None:
-        if self.pool.client is None:
-            self._size, self._workers = self.pool.workers, []
-            return
-        self._size, self._workers = self.pool.size(), self.pool.worker_names()
+        self._workers = self.pool.worker_names()
+        self._size = len(self._workers) if self.pool.client is not None else self.pool.workers
 
     def _pool_failed(self, why: str) -> None:
         """The pool can grade no more: every upload out on it is queued again in its place, the pool is closed, and
@@ -148,7 +143,6 @@ class GradingQueue:
             self.pool.close()
         except Exception:  # noqa: BLE001 -- closing what is broken may fail too; a new pool is made anyway
             logger.exception("closing the broken pool failed")
-        self._opened, self._broken = False, True
         self._retry_at = time.monotonic() + RETRY_SECONDS
         self._look_at_pool()
 
@@ -169,14 +163,14 @@ class GradingQueue:
         self._dispatch()
 
     def _dispatch(self) -> None:
-        while not self._broken and len(self._flights) < max(1, self.size()):
+        while self.pool.client is not None and len(self._flights) < max(1, self.size()):
             busy = {(f.row["student_id"], f.row["assignment_id"]) for f in self._flights.values()}
             row = self.store.next_queued(busy)
             if row is None:
                 return
             if self.store.claim(row["id"], self.clock()):  # not claimed: superseded since next_queued read it
                 self._send(row)
-            if self._broken:
+            if self.pool.client is None:
                 return  # the pool failed while sending: the rest waits for the next pool
 
     def _send(self, row: dict) -> None:
@@ -281,7 +275,7 @@ class GradingQueue:
         """One turn of the thread's loop; whatever fails in it (the database locked, a bug of ours) is logged and
         shown to the instructor, and the loop goes on: the thread never dies while the server runs."""
         try:
-            if not self._opened:
+            if self.pool.client is None:  # not opened yet, or closed when it failed
                 if time.monotonic() < self._retry_at or not self.store.waiting():
                     self._collect(timeout=2)
                     return
@@ -293,7 +287,7 @@ class GradingQueue:
                     self._retry_at = time.monotonic() + RETRY_SECONDS
                     return
             self.step()
-            if not self._broken:
+            if self.pool.client is not None:
                 self.problem = None  # a turn that went through: what went wrong before is over
         except Exception as e:  # noqa: BLE001 -- see above
             self._trouble(e)

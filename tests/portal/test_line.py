@@ -39,9 +39,6 @@ class FakePool:
     def __init__(self, size: int):
         self.workers, self.client, self.sent = size, object(), []
 
-    def size(self) -> int:
-        return self.workers
-
     def worker_names(self) -> list[str]:
         return [f"tcp://127.0.0.1:{9000 + n}" for n in range(self.workers)]
 

@@ -9,7 +9,6 @@ meanwhile must have told the truth.
 from __future__ import annotations
 
 import csv
-import sqlite3
 import sys
 import time
 
@@ -18,21 +17,14 @@ import pytest
 from helpers import ROOT, copy_course
 
 from autograder.course.results import load_status
-from autograder.portal import private
 from autograder.tools.examples import filled_in
 
 sys.path.insert(0, str(ROOT / "bench"))
-from portal_rush import Portal, Student, accounts  # noqa: E402 -- the benchmark's client of a real serve
+from portal_rush import Portal, Student, accounts, upload_rows  # noqa: E402 -- the benchmark's client of a real serve
 
 AID = "kadai5"
 STUDENTS = ["s001", "s002", "s003", "s004", "s005"]
 pytestmark = pytest.mark.slow
-
-
-def _rows(course) -> list[dict]:
-    with sqlite3.connect(private.database_url(course).removeprefix("sqlite:///")) as db:
-        db.row_factory = sqlite3.Row
-        return [dict(r) for r in db.execute("SELECT * FROM uploads ORDER BY id")]
 
 
 def _alive(session: int) -> list[str]:
@@ -76,7 +68,7 @@ def rush(released_course, tmp_path_factory):
         read(students)
 
         def two_grading():
-            grading = sum(r["state"] == "grading" for r in _rows(course))
+            grading = sum(r["state"] == "grading" for r in upload_rows(course.root))
             seen["most_grading"] = max(seen["most_grading"], grading)
             return grading == 2
 
@@ -85,7 +77,7 @@ def rush(released_course, tmp_path_factory):
         read(students)
         instructor = Student(first, "instructor", passwords["instructor"])
         seen["instructor"] = instructor.http.get(first.url + "/instructor", timeout=30).text
-        before_kill = _rows(course)
+        before_kill = upload_rows(course.root)
         first.kill()
         seen["left_behind"] = _until(lambda: not _alive(first.process.pid) and "none", 120,
                                      "the killed server's workers and grading children stopping")
@@ -97,7 +89,7 @@ def rush(released_course, tmp_path_factory):
 
         def drained():
             read(students)
-            rows = _rows(course)
+            rows = upload_rows(course.root)
             seen["most_grading"] = max(seen["most_grading"], sum(r["state"] == "grading" for r in rows))
             return all(r["state"] in ("graded", "superseded") for r in rows)
 
@@ -105,7 +97,7 @@ def rush(released_course, tmp_path_factory):
         read(students)
     finally:
         second.stop()
-    return {"course": course, "before_kill": before_kill, "after": _rows(course), "pages": pages, "seen": seen}
+    return {"course": course, "before_kill": before_kill, "after": upload_rows(course.root), "pages": pages, "seen": seen}
 
 
 def test_every_stored_upload_is_graded_once_and_the_replaced_one_never(rush):
