@@ -62,13 +62,18 @@ def prepare(work: Path, assignment_id: str) -> int:
     return 0
 
 
-def _prewarmed_execute(km_holder: list):
+def _prewarmed_execute(km_holder: list, plain: dict | None = None):
     """nbgrader's Execute, taking its kernel from ``km_holder`` (a kernel started before the notebook was known).
 
     The grading kernel is always ``python3`` in the sandbox, whatever kernel the notebook's metadata names.
     If the kernel dies (``os._exit``, over the memory limit, killed), the cell says so and every later code
     cell is marked as not run, so that the notebook is still scored on what ran before.
+    ``plain``: grade_id → plain hidden test (``autograder.grading.hidden_tests``): the kernel runs such a cell with
+    its hidden block replaced by the collecting of what the block reads, and the cell keeps its source afterwards.
     """
+    from autograder.grading.hidden_tests import for_kernel
+
+    plain = plain or {}
     import nbformat
     from nbclient.exceptions import DeadKernelError
     from nbgrader.preprocessors import Execute
@@ -81,6 +86,10 @@ def _prewarmed_execute(km_holder: list):
                 if cell.cell_type == "code":
                     cell.outputs = [nbformat.v4.new_output("error", ename=KERNEL_DEAD, evalue=NOT_RUN, traceback=[NOT_RUN])]
                 return cell, resources
+            test = plain.get(cell.metadata.get("nbgrader", {}).get("grade_id")) if cell.cell_type == "code" else None
+            original = cell.source
+            if test is not None:
+                cell.source = for_kernel(original, test)
             try:
                 return super().preprocess_cell(cell, resources, index)
             except DeadKernelError:
@@ -88,6 +97,8 @@ def _prewarmed_execute(km_holder: list):
                 cell.outputs.append(nbformat.v4.new_output("error", ename=KERNEL_DEAD, evalue=KERNEL_DIED,
                                                            traceback=[KERNEL_DIED]))
                 return cell, resources
+            finally:
+                cell.source = original
 
         def create_kernel_manager(self):
             km = km_holder.pop() if km_holder else None
@@ -225,6 +236,19 @@ def _check_modules(work: Path, assignment_id: str) -> list[str]:
     return check_modules(_source(work, assignment_id))
 
 
+def _plain_tests(work: Path, assignment_id: str) -> tuple[dict, list[str]]:
+    """The source's plain hidden tests by grade_id, and the modules they import (warmed here while the kernel waits).
+    A source whose tests do not parse gives none here: judging reports it as the toolkit's error."""
+    from autograder.grading.hidden_tests import modules_imported
+    from autograder.grading.verdicts import plain_tests
+
+    try:
+        tests, given = plain_tests(_source(work, assignment_id))
+    except ValueError:
+        return {}, []
+    return {t.grade_id: t for t in tests}, modules_imported(tests, given)
+
+
 def _import_checks(modules: list[str]) -> None:
     import importlib
 
@@ -257,8 +281,9 @@ def _serve(work: Path, assignment_id: str) -> int:
     submitted = work / "submitted" / PLACEHOLDER / assignment_id
     km_holder: list = []
     config = nbgrader_config(course)
+    plain, warm = _plain_tests(work, assignment_id)
     config.Autograde.autograde_preprocessors = [
-        _prewarmed_execute(km_holder) if p is Execute else p
+        _prewarmed_execute(km_holder, plain) if p is Execute else p
         for p in Autograde.class_traits()["autograde_preprocessors"].default()
     ]
     result: dict = {"success": False, "error": ""}
@@ -282,7 +307,7 @@ def _serve(work: Path, assignment_id: str) -> int:
                 broken = read_started(box.evidence, box.kernel_toolkit())
                 break
             # the verdicts need Keras and the checks here, outside the kernel: import them while waiting
-            warming = threading.Thread(target=_import_checks, args=(modules,), daemon=True)
+            warming = threading.Thread(target=_import_checks, args=(modules + warm,), daemon=True)
             warming.start()
             try:
                 if sys.stdin.buffer.readline() != GO:

@@ -24,6 +24,7 @@ import importlib
 import re
 from pathlib import Path
 
+from autograder.grading import hidden_tests
 from autograder.grading.evidence_limits import EvidenceRefused, Reading
 from autograder.grading.kernel.evidence import (
     FIGURES,
@@ -31,7 +32,7 @@ from autograder.grading.kernel.evidence import (
     TOOLKIT_ERROR,
     evidence_key,
 )
-from autograder.grading.outcomes import CheckFailed
+from autograder.grading.outcomes import CheckFailed, NotAttempted
 
 
 class Opaque:
@@ -304,8 +305,38 @@ def check_modules(source_notebook: Path) -> list[str]:
     return sorted({module for _, calls in _test_cells(source_notebook) for module, _ in calls})
 
 
+def plain_tests(source_notebook: Path) -> tuple[list[hidden_tests.PlainTest], hidden_tests.Given]:
+    """The plain hidden tests of the source notebook (``autograder.grading.hidden_tests``) and what its locked cells
+    give them; raises ``ValueError`` for a test cell that does not parse (the instructor's notebook)."""
+    import nbformat
+
+    notebook = nbformat.read(source_notebook, as_version=4)
+    return (hidden_tests.plain_tests(notebook, lambda source: bool(checks_of(source))),
+            hidden_tests.given_of(notebook))
+
+
+def judge_plain(folder: Path, test: hidden_tests.PlainTest, given: hidden_tests.Given) -> tuple[str, str] | None:
+    """Run one plain hidden test on its evidence: None if it passes, else ``(exception name, message)``, as ``judge``
+    (``TOOLKIT`` when the test itself failed: the instructor's error, never the student's 0)."""
+    where = folder / test.key
+    if not (where / MANIFEST).is_file():
+        return "NotAttempted", NOT_RUN
+    try:
+        values = load(where)
+    except EvidenceRefused:
+        return "CheckFailed", TAMPERED
+    except ToolkitFault as e:
+        return TOOLKIT, str(e)
+    outcome = hidden_tests.judge(test, given, values, check_failed=CheckFailed, not_attempted=NotAttempted)
+    if outcome is None:
+        return None
+    ename, message, instructors = outcome
+    return (TOOLKIT, message) if instructors else (ename, message)
+
+
 def verdicts(source_notebook: Path, folder: Path) -> dict[str, tuple[str, str] | None]:
-    """grade_id → verdict (None: passed) for every graded test cell of the source that calls checks."""
+    """grade_id → verdict (None: passed) for every graded test cell of the source: those that call checks, and
+    the plain hidden tests (``autograder.grading.hidden_tests``)."""
     results: dict[str, tuple[str, str] | None] = {}
     for grade_id, calls in _test_cells(source_notebook):
         verdict = None
@@ -314,6 +345,12 @@ def verdicts(source_notebook: Path, folder: Path) -> dict[str, tuple[str, str] |
             if verdict is not None:
                 break
         results[grade_id] = verdict
+    try:
+        tests, given = plain_tests(source_notebook)
+    except ValueError as e:  # the instructor's notebook: every plain test is the toolkit's error, loudly
+        return {**results, "(source)": (TOOLKIT, str(e))}
+    for test in tests:
+        results[test.grade_id] = judge_plain(folder, test, given)
     return results
 
 

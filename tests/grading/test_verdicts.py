@@ -50,7 +50,7 @@ def _source(tmp_path):
     source = notebook(answer_cell("q1_code", "answer = 6 * 7"),
                       test_cell("q1_test", "from mycourse import q as _q\n_q.check_answer(globals())\nprint('問1 OK')"),
                       test_cell("q2_test", "from mycourse import q as _q\n_q.check_crashes(globals())"),
-                      test_cell("q3_test", "assert True  # judged in the kernel, as plain nbgrader would"))
+                      test_cell("q3_test", "assert True  # a plain test: judged outside the kernel too"))
     path = tmp_path / "source.ipynb"
     nbformat.write(source, path)
     return path
@@ -65,7 +65,8 @@ def test_the_engine_finds_any_courses_checks_through_the_notebook(tmp_path, cour
     course_checks.check_answer({"answer": 41})  # in a kernel: collects, judges nothing
     monkeypatch.delenv(evidence.EVIDENCE_ENV)
     results = verdicts.verdicts(path, folder)
-    assert set(results) == {"q1_test", "q2_test"}  # q3 calls no check: nbgrader judges it in the kernel
+    assert set(results) == {"q1_test", "q2_test", "q3_test"}
+    assert results["q3_test"] == ("NotAttempted", verdicts.NOT_RUN)  # a plain test whose collecting never ran
     assert results["q1_test"] == ("CheckFailed", "answer は 42 のはずです（いまは 41）。")
     assert results["q2_test"] == ("NotAttempted", verdicts.NOT_RUN)  # no evidence: the cell never ran
     (folder / "mycourse.q.check_crashes").mkdir()

@@ -75,6 +75,14 @@ def uses(*names: str, figures: bool = False):
     return decorate
 
 
+def collect_for(ns: dict, key: str, names: tuple[str, ...], figures: bool = False) -> None:
+    """In a grading kernel, what a plain hidden test's block became (``autograder.grading.hidden_tests.for_kernel``):
+    write ``names`` of ``ns`` (and the displayed figures) into the evidence folder ``key``; elsewhere nothing."""
+    folder = collecting()
+    if folder is not None and "/" not in key and not key.startswith("."):
+        collect(folder / key, ns, tuple(names), bool(figures))
+
+
 def collect(folder: Path, ns: dict, names: tuple[str, ...], figures: bool) -> None:
     """Write ``ns[name]`` for each of ``names`` (and the displayed figures) into ``folder``.
 
