@@ -44,8 +44,25 @@ def cmd_release(args) -> int:
     path, proof = release(load_course(args.course_dir), args.assignment, skip_proof=args.skip_proof)
     if proof is None:
         print("注意: 証明を省略しました / warning: proof skipped")
+    elif proof.proven_at:
+        print(f"同じ内容が {proof.proven_at} に証明済みなので、証明し直しません / "
+              f"these inputs passed prove at {proof.proven_at}: not proving again")
     print(f"配布版を書きました / wrote {path}")
     return 0
+
+
+def cmd_assignments(args) -> int:
+    for assignment in load_course(args.course_dir).config.assignments:
+        print(assignment.id)
+    return 0
+
+
+def cmd_examples(args) -> int:
+    from autograder.tools.author import table, try_examples
+
+    outcomes = try_examples(load_course(args.course_dir), args.assignment, workers=args.workers)
+    print(table(outcomes))
+    return 0 if all(o.ok for o in outcomes) else 1
 
 
 def cmd_grade(args) -> int:
@@ -199,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("release", cmd_release, "prove, then write release/ASSIGNMENT/ASSIGNMENT.ipynb through nbgrader")
     p.add_argument("assignment", help="assignment id, e.g. kadai4")
     p.add_argument("--skip-proof", action="store_true", help="write the release without proving it first")
+    command("assignments", cmd_assignments, "print the id of every assignment of course_config, one a line, in course order")
+    p = command("examples", cmd_examples,
+                "grade the solution, the untouched release, the typical mistakes and the variants in one batch and "
+                "show which behave as declared (exit 1 if any does not)")
+    p.add_argument("assignment", help="assignment id, e.g. kadai4")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="notebooks graded at once (default: course_config, else one per core)")
     p = command("grade", cmd_grade, "grade submitted/STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb for every student (or one)")
     p.add_argument("assignment", help="assignment id, e.g. kadai4")
     p.add_argument("--student", metavar="ID", help="grade only this student")

@@ -181,6 +181,40 @@ def with_variants(notebook: nbformat.NotebookNode, *variants: Variant) -> nbform
     return with_mistakes(notebook, *variants)
 
 
+def pack_variants(notebook: nbformat.NotebookNode, variants: tuple[Variant, ...]) -> list[tuple[Variant, ...]]:
+    """``variants`` of ``notebook`` (the solution-filled release) packed into few notebooks, each variant once.
+
+    A greedy packing, in the variants' order: a variant joins the first group none of whose variants edits the
+    same answer cells, else the first group with which its edits still apply (``with_variants`` raises no
+    ``ValueError`` and every variant's new text is still in its cell: two variants may rewrite different lines
+    of one cell), else it starts a group.  Fewer notebooks cost less grading; sharing a cell only where no
+    group is free keeps each variant on its own questions where it can be.  Raises ``ValueError`` if a variant
+    does not apply even alone.
+    """
+    alone = {v.name: _cells_by_id(with_variants(notebook, v)) for v in variants}  # raises for a stale variant
+
+    def cells(group) -> set[str]:
+        return {grade_id for v in group for grade_id, _, _ in v.edits}
+
+    def applies(group) -> bool:
+        try:
+            combined = _cells_by_id(with_variants(notebook, *group))
+        except ValueError:
+            return False
+        return all(new in combined[grade_id].source or new not in alone[v.name][grade_id].source
+                   for v in group for grade_id, _, new in v.edits)  # nothing of one variant rewritten by another
+
+    groups: list[list[Variant]] = []
+    for v in variants:
+        home = (next((g for g in groups if not cells(g) & cells([v])), None)
+                or next((g for g in groups if applies([*g, v])), None))
+        if home is None:
+            groups.append([v])
+        else:
+            home.append(v)
+    return [tuple(g) for g in groups]
+
+
 def variant(name: str, assignment_id: str) -> Variant:
     """The variant called ``name`` of ``assignment_id``."""
     return next(v for v in variants(assignment_id) if v.name == name)

@@ -4,19 +4,27 @@ The steps, in order: the notebook agrees with course_config; nbgrader generates
 the student version in a scratch course; both versions are submitted there and
 graded exactly as students' work is; the verdicts are compared with what they
 must be.  Nothing of the real course (its gradebook, release/) is touched.
+
+A passed proof is recorded (``logs/proofs.json``) under the digest of what it proved:
+the grading bundle's (``course_config.py``, ``source/<id>/`` and the check files), so
+that ``release`` right after ``prove`` does not grade the same inputs again.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from autograder.course import Course
 from autograder.course.assignment import disagreements
 from autograder.course.results import Status, SubmissionResult
 from autograder.errors import AutograderError
+from autograder.grading.bundle import make_bundle
 from autograder.grading.grade import grade, nbgrader_api
 
 SOLUTION, RELEASE = "_solution", "_release"
@@ -39,6 +47,10 @@ class Proof:
     release: SubmissionResult | None = None
     problems: list[str] = field(default_factory=list)
     """Every reason the assignment may not be released (bilingual); empty if it may."""
+
+    proven_at: str | None = None
+    """For a proof not run again (``release`` after ``prove`` of the same inputs): when those inputs passed (UTC,
+    ISO 8601); ``solution`` and ``release`` are then None.  None for a proof just run."""
 
     @property
     def ok(self) -> bool:
@@ -80,29 +92,85 @@ def _judge(proof: Proof) -> None:
 
 
 def prove(course: Course, assignment_id: str) -> Proof:
-    """Grade the solution and the untouched student version of ``assignment_id`` in a scratch course."""
+    """Grade the solution and the untouched student version of ``assignment_id`` in a scratch course.
+
+    A passed proof is recorded under the digest of its inputs (``earlier_proof`` finds it); a failed one
+    removes the record of ``assignment_id``.
+    """
     assignment = course.config.assignment(assignment_id)
+    inputs = proof_inputs(course, assignment_id)  # before copying: what the scratch course is made of
     proof = Proof(problems=disagreements(course.source_notebook(assignment_id), assignment))
-    if proof.problems:
-        return proof
-    with tempfile.TemporaryDirectory(prefix=f"prove-{assignment_id}-") as tmp:
-        scratch = scratch_course(course, assignment_id, Path(tmp))
-        release = generate_release(scratch, assignment_id)
-        scratch.file_submission(assignment_id, SOLUTION, scratch.source_notebook(assignment_id).read_bytes())
-        scratch.file_submission(assignment_id, RELEASE, release.read_bytes())
-        proof.solution, proof.release = grade(scratch, assignment_id, [SOLUTION, RELEASE])
-    _judge(proof)
+    if not proof.problems:
+        with tempfile.TemporaryDirectory(prefix=f"prove-{assignment_id}-") as tmp:
+            scratch = scratch_course(course, assignment_id, Path(tmp))
+            release = generate_release(scratch, assignment_id)
+            scratch.file_submission(assignment_id, SOLUTION, scratch.source_notebook(assignment_id).read_bytes())
+            scratch.file_submission(assignment_id, RELEASE, release.read_bytes())
+            proof.solution, proof.release = grade(scratch, assignment_id, [SOLUTION, RELEASE])
+        _judge(proof)
+    _record(course, assignment_id, inputs if proof.ok else None)
     return proof
 
 
+# ---- the record of passed proofs ------------------------------------------------------------------------------
+
+PROOFS = "proofs.json"
+"""Under ``logs/``: assignment id → ``{"inputs": digest, "proven_at": UTC time}`` of its last passed proof."""
+
+
+def proof_inputs(course: Course, assignment_id: str) -> str:
+    """The digest of everything a proof of ``assignment_id`` grades with: the grading bundle's digest
+    (``course_config.py``, ``source/<id>/``, the check files; ``autograder.grading.bundle``)."""
+    return make_bundle(course, assignment_id).digest
+
+
+def _records(course: Course) -> dict:
+    path = course.log_path(PROOFS)
+    if not path.is_file():
+        return {}
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:  # a record cut short (a machine that stopped while writing): no proof is reused, all is proven
+        return {}
+    return records if isinstance(records, dict) else {}
+
+
+def _record(course: Course, assignment_id: str, inputs: str | None) -> None:
+    """Keep ``inputs`` as ``assignment_id``'s passed proof, or forget its record (``None``).
+
+    Written whole and renamed into place: a reader never sees half a file.  Two proofs finishing at once may
+    lose one's record, which costs only a proof again at release.
+    """
+    records = _records(course)
+    if inputs is None:
+        if records.pop(assignment_id, None) is None:
+            return
+    else:
+        records[assignment_id] = {"inputs": inputs,
+                                  "proven_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    path = course.log_path(PROOFS)
+    partial = path.with_name(f".{PROOFS}.{os.getpid()}")
+    partial.write_text(json.dumps(records, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def earlier_proof(course: Course, assignment_id: str) -> Proof | None:
+    """The passed proof of exactly the present inputs of ``assignment_id`` (``Proof.proven_at`` set), or None."""
+    record = _records(course).get(assignment_id)
+    if not isinstance(record, dict) or record.get("inputs") != proof_inputs(course, assignment_id):
+        return None
+    return Proof(proven_at=str(record.get("proven_at")))
+
+
 def release(course: Course, assignment_id: str, skip_proof: bool = False) -> tuple[Path, Proof | None]:
-    """Prove ``assignment_id`` (unless ``skip_proof``) and write ``release/<id>/<id>.ipynb``.
+    """Prove ``assignment_id`` (unless ``skip_proof``, or a passed proof of the same inputs is on record: then
+    that one, with ``proven_at``) and write ``release/<id>/<id>.ipynb``.
 
     Raises ``ReleaseError`` listing every problem when the proof fails; nothing is written then.
     """
     proof = None
     if not skip_proof:
-        proof = prove(course, assignment_id)
+        proof = earlier_proof(course, assignment_id) or prove(course, assignment_id)
         if not proof.ok:
             raise ReleaseError("配布できません / cannot release:\n- " + "\n- ".join(proof.problems))
     return generate_release(course, assignment_id), proof
