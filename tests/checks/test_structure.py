@@ -122,7 +122,7 @@ def test_activation_layers_fold_only_after_a_linear_dense():
     assert [(r["kind"], r["activation"]) for r in rows] == [
         ("Dense", "relu"), ("Dropout", None), ("Dense", "relu"), ("Dense", "relu"), ("Dense", "softmax")]
     doubled = Sequential([keras.Input((784,)), Dense(32, activation="relu"), Activation("relu"), Dense(10, activation="softmax")])
-    with pytest.raises(CheckFailed, match=r"層の数が 3 です（Dense\(32, activation='relu'\) → Activation → "):
+    with pytest.raises(CheckFailed, match=r"層の数が 3 です（Dense\(32, activation='relu'\) → Activation\('relu'\) → "):
         check_structure(doubled, MODEL1)
     wrong = Sequential([keras.Input((784,)), Dense(32), Activation("sigmoid"), Dense(10, activation="softmax")])
     with pytest.raises(CheckFailed, match="活性化関数が 'sigmoid'"):
@@ -148,3 +148,207 @@ def test_a_model_keras_cannot_reload_says_why(tmp_path):
     evidence.collect(tmp_path / "e", {"model": model}, ("model",), figures=False)
     with pytest.raises(CheckFailed, match="activation='softmax' のように名前で"):
         check_structure(verdicts.load(tmp_path / "e")["model"], MODEL1)
+
+
+# ---- layers beyond Dense/Dropout: the CNN of kadai6, recurrent layers, any layer by its config
+
+from keras import layers as L  # noqa: E402
+
+from autograder.checks import structure  # noqa: E402
+from autograder.checks.structure import LayerSpec, describe  # noqa: E402
+
+IMAGE = (28, 28, 1)
+CNN = [structure.conv2d(32, (3, 3), "relu", input_shape=IMAGE), structure.max_pooling2d((2, 2)),
+       structure.flatten(), structure.dense(10, "softmax", inputs=5408)]
+"""kadai6's network: 320 + 0 + 0 + 54,090 = 54,410 parameters."""
+
+
+def _cnn(*layers, start=None):
+    """A Sequential CNN on (28, 28, 1); ``layers`` default to kadai6's."""
+    return Sequential([keras.Input(start or IMAGE), *(layers or (
+        L.Conv2D(32, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)), L.Flatten(), L.Dense(10, activation="softmax")))])
+
+
+def _functional_cnn():
+    inputs = keras.Input(shape=IMAGE)
+    x = L.ReLU()(L.Conv2D(32, 3)(inputs))
+    x = L.Flatten()(L.MaxPooling2D(pool_size=2, strides=2)(x))
+    return keras.Model(inputs, L.Dense(10, activation="softmax")(x))
+
+
+@pytest.mark.parametrize("build", [
+    _cnn,
+    lambda: Sequential([L.Conv2D(32, (3, 3), activation="relu", input_shape=IMAGE), L.MaxPooling2D((2, 2)),
+                        L.Flatten(), L.Dense(10, activation="softmax")]),
+    _functional_cnn,
+    lambda: _cnn(L.Conv2D(32, 3), L.Activation("relu"), L.MaxPooling2D(2), L.Flatten(), L.Dense(10), L.Softmax()),
+])
+def test_the_kadai6_cnn_passes_written_every_way(tmp_path, build):
+    """Do Input or input_shape=, the Functional API, kernel_size=3, pool_size=2 with strides=2 and separate
+    ReLU/Activation/Softmax layers all pass as Conv2D → MaxPooling2D → Flatten → Dense, also after the reload?"""
+    model = build()
+    structure.check_structure(model, CNN, input_shape=IMAGE)
+    structure.check_structure(_round_trip(model, tmp_path), CNN, input_shape=IMAGE)
+    rows = layer_table(model, input_shape=IMAGE)
+    assert [(r["kind"], r["output_shape"], r["params"]) for r in rows] == [
+        ("Conv2D", (None, 26, 26, 32), 320), ("MaxPooling2D", (None, 13, 13, 32), 0),
+        ("Flatten", (None, 5408), 0), ("Dense", (None, 10), 54090)]
+    assert describe(rows) == ("Conv2D(32, (3, 3), activation='relu') → MaxPooling2D((2, 2)) → Flatten() → "
+                              "Dense(10, activation='softmax')")
+
+
+def test_an_expected_activation_layer_accepts_both_writings():
+    """Does an expected list with activation('relu') as its own layer accept Conv2D(activation='relu') and the
+    Conv2D + ReLU() pair alike?"""
+    expected = [structure.conv2d(32, (3, 3), None, input_shape=IMAGE), structure.activation("relu"), *CNN[1:]]
+    structure.check_structure(_cnn(), expected, input_shape=IMAGE)
+    structure.check_structure(_cnn(L.Conv2D(32, 3), L.ReLU(), L.MaxPooling2D(2), L.Flatten(), L.Dense(10, activation="softmax")),
+                              expected, input_shape=IMAGE)
+
+
+@pytest.mark.parametrize(("build", "message"), [
+    (lambda: _cnn(L.Conv2D(16, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)), L.Flatten(), L.Dense(10, activation="softmax")),
+     r"1層目の Conv2D のフィルタの数が 16 です。filters=32 にしてください（期待される層: Conv2D\(32, \(3, 3\), activation='relu'\)）"),
+    (lambda: _cnn(L.Conv2D(32, (5, 5), activation="relu"), L.MaxPooling2D((2, 2)), L.Flatten(), L.Dense(10, activation="softmax")),
+     r"1層目の Conv2D のカーネルの大きさが \(5, 5\) です。kernel_size=\(3, 3\) にしてください"),
+    (lambda: _cnn(L.Conv2D(32, (3, 3), activation="sigmoid"), L.MaxPooling2D((2, 2)), L.Flatten(), L.Dense(10, activation="softmax")),
+     r"1層目の Conv2D の活性化関数が 'sigmoid' です。activation='relu' にしてください"),
+    (lambda: _cnn(L.Conv2D(32, (3, 3), activation="relu", padding="same"), L.MaxPooling2D((2, 2)), L.Flatten(), L.Dense(10, activation="softmax")),
+     r"1層目の Conv2D のパディングが 'same' です。padding='valid' にしてください"),
+    (lambda: _cnn(L.Conv2D(32, (3, 3), activation="relu"), L.MaxPooling2D((3, 3)), L.Flatten(), L.Dense(10, activation="softmax")),
+     r"2層目の MaxPooling2D のプーリングの大きさが \(3, 3\) です。pool_size=\(2, 2\) にしてください"),
+    (lambda: _cnn(L.Conv2D(32, (3, 3), activation="relu"), L.AveragePooling2D((2, 2)), L.Flatten(), L.Dense(10, activation="softmax")),
+     r"2層目が AveragePooling2D になっています。MaxPooling2D\(\(2, 2\)\) にしてください。いまの構成: Conv2D\(32, \(3, 3\), "
+     r"activation='relu'\) → AveragePooling2D\(\(2, 2\)\) → Flatten\(\) → "),
+    (lambda: _cnn(L.Conv2D(32, (3, 3), activation="relu"), L.Flatten(), L.Dense(10, activation="softmax")),
+     r"層の数が 3 です（.*）。期待される構成は Conv2D\(32, \(3, 3\), activation='relu'\) → MaxPooling2D\(\(2, 2\)\) → Flatten\(\) → "
+     r"Dense\(10, activation='softmax'\) の 4 層です"),
+    (lambda: Sequential([keras.Input((784,)), L.Dense(32, activation="relu"), L.Dense(10, activation="softmax")]),
+     r"入力の形が \(None, 784\) です。\(None, 28, 28, 1\) になるように input_shape=\(28, 28, 1\) を指定しましょう。"
+     r"学習に使うデータも reshape\(-1, 28, 28, 1\) で同じ形にしておきます。"),
+    (lambda: Sequential([keras.Input((28, 28)), L.Flatten(), L.Dense(10, activation="softmax")]),
+     r"入力の形が \(None, 28, 28\) です。\(None, 28, 28, 1\) になるように"),
+    (lambda: Sequential([L.Conv2D(32, (3, 3), activation="relu"), L.Flatten()]),
+     r"最初の層に input_shape=\(28, 28, 1\) を指定しましょう（例: model.add\(Conv2D\(32, \(3, 3\), activation='relu', "
+     r"input_shape=\(28, 28, 1\)\)\)）"),
+])
+def test_cnn_mistakes_name_the_setting(build, message):
+    """Does each CNN mistake (filters, kernel, activation, padding, pool size, pooling kind, a missing layer, a flat
+    or channel-less input, no input at all) fail on its own setting, in Japanese, naming what to write?"""
+    model = build()
+    with pytest.raises(CheckFailed, match=message) as failure:
+        structure.check_structure(model, CNN, input_shape=IMAGE)
+    _assert_for_students(str(failure.value))
+
+
+def _assert_for_students(message: str) -> None:
+    """A student's message: Japanese, without exception names or tracebacks."""
+    assert any("\u3040" <= ch <= "\u30ff" for ch in message), message
+    for word in ("Error", "Exception", "Traceback", "None of", "expected"):
+        assert word not in message, message
+
+
+def test_a_wrong_width_into_dense_says_where_it_comes_from():
+    """Is a Dense after the wrong shape told what it receives (21,632 instead of 5,408), not only the parameter count?"""
+    expected = [structure.conv2d(32, (3, 3), "relu", input_shape=IMAGE), structure.flatten(),
+                structure.dense(10, "softmax", inputs=5408)]
+    model = _cnn(L.Conv2D(32, (3, 3), activation="relu"), L.Flatten(), L.Dense(10, activation="softmax"))
+    with pytest.raises(CheckFailed, match=r"3層目のパラメータ数が 216,330 です。54,090 になるはずです（この層が受け取る形が "
+                                         r"\(None, 21632\) で、最後の次元が 5408 ではなく 21632 です"):
+        structure.check_structure(model, expected, input_shape=IMAGE)
+
+
+def test_specs_describe_themselves_as_written():
+    """Does every kind describe itself by its own name and arguments (no more Dense(None, ...) for a Conv2D)?"""
+    assert LayerSpec("Conv2D").describe() == "Conv2D()"
+    assert [spec.describe() for spec in CNN] == [
+        "Conv2D(32, (3, 3), activation='relu')", "MaxPooling2D((2, 2))", "Flatten()", "Dense(10, activation='softmax')"]
+    assert [spec.describe() for spec in (
+        structure.average_pooling2d(2), structure.max_pooling2d((2, 2), strides=1), structure.batch_normalization(),
+        structure.embedding(1000, 16), structure.simple_rnn(8), structure.lstm(4, return_sequences=True),
+        structure.gru(4, activation="relu"), structure.activation("softmax"), structure.dropout(0.25),
+        structure.conv2d(8, 5, None, strides=2, padding="same"), structure.layer("GlobalAveragePooling2D"))] == [
+        "AveragePooling2D((2, 2))", "MaxPooling2D((2, 2), strides=(1, 1))", "BatchNormalization()", "Embedding(1000, 16)",
+        "SimpleRNN(8)", "LSTM(4, return_sequences=True)", "GRU(4, activation='relu')", "Activation('softmax')",
+        "Dropout(0.25)", "Conv2D(8, (5, 5), strides=(2, 2), padding='same', activation='linear')",
+        "GlobalAveragePooling2D()"]
+
+
+def test_parameters_are_counted_as_keras_counts_them():
+    """Do the helpers' parameter counts equal count_params() of the real layers?"""
+    cases = [
+        (structure.conv2d(32, (3, 3), "relu", inputs=3), L.Conv2D(32, (3, 3), activation="relu"), (8, 8, 3)),
+        (structure.batch_normalization(inputs=8), L.BatchNormalization(), (5, 5, 8)),
+        (structure.embedding(1000, 16), L.Embedding(1000, 16), (7,)),
+        (structure.simple_rnn(8, inputs=16), L.SimpleRNN(8), (7, 16)),
+        (structure.lstm(4, inputs=8), L.LSTM(4), (7, 8)),
+        (structure.gru(4, inputs=3), L.GRU(4), (7, 3)),
+        (structure.dense(10, "softmax", inputs=5408), L.Dense(10), (5408,)),
+    ]
+    for spec, keras_layer, shape in cases:
+        keras_layer.build((None, *shape))
+        assert spec.params == keras_layer.count_params(), spec
+
+
+def _recurrent(*middle):
+    return Sequential([keras.Input((None,)), L.Embedding(1000, 16), *middle, L.Dense(1, activation="sigmoid")])
+
+
+RNN = [structure.embedding(1000, 16), structure.simple_rnn(8, inputs=16, return_sequences=True),
+       structure.lstm(4, inputs=8), structure.dense(1, "sigmoid", inputs=4)]
+
+
+def test_recurrent_layers_by_kind_shape_and_parameters(tmp_path):
+    """Does Embedding → SimpleRNN(return_sequences=True) → LSTM → Dense pass on sequences of any length, also reloaded,
+    and do a GRU in the LSTM's place, a missing return_sequences and a wrong vocabulary each fail on their own point?"""
+    model = _recurrent(L.SimpleRNN(8, return_sequences=True), L.LSTM(4))
+    structure.check_structure(model, RNN, input_shape=(None,))
+    structure.check_structure(_round_trip(model, tmp_path), RNN, input_shape=(None,))
+    assert [row["output_shape"] for row in layer_table(model, input_shape=(None,))] == [
+        (None, None, 16), (None, None, 8), (None, 4), (None, 1)]
+    with pytest.raises(CheckFailed, match=r"3層目が GRU になっています。LSTM\(4\) にしてください"):
+        structure.check_structure(_recurrent(L.SimpleRNN(8, return_sequences=True), L.GRU(4)), RNN, input_shape=(None,))
+    with pytest.raises(CheckFailed, match=r"1層目の LSTM の return_sequences の設定が True です。return_sequences=False にしてください"):
+        structure.check_structure(Sequential([keras.Input((10, 3)), L.LSTM(4, return_sequences=True)]),
+                                  [structure.lstm(4, inputs=3)], input_shape=(10, 3))
+    with pytest.raises(CheckFailed, match=r"1層目の Embedding の語彙の数が 500 です。input_dim=1000 にしてください"):
+        structure.check_structure(Sequential([keras.Input((None,)), L.Embedding(500, 16), L.SimpleRNN(8, return_sequences=True),
+                                              L.LSTM(4), L.Dense(1, activation="sigmoid")]), RNN, input_shape=(None,))
+
+
+def test_an_activation_after_batch_normalization_stays_a_layer():
+    """Is Conv2D → BatchNormalization → Activation('relu') three layers (BatchNormalization has no activation to fold
+    into), with 4 parameters per channel, and a Conv2D(activation='relu') → BatchNormalization refused?"""
+    expected = [structure.conv2d(8, (3, 3), None, input_shape=IMAGE), structure.batch_normalization(inputs=8),
+                structure.activation("relu"), structure.flatten(), structure.dense(10, "softmax", inputs=26 * 26 * 8)]
+    model = _cnn(L.Conv2D(8, (3, 3)), L.BatchNormalization(), L.Activation("relu"), L.Flatten(), L.Dense(10, activation="softmax"))
+    structure.check_structure(model, expected, input_shape=IMAGE)
+    assert [row["kind"] for row in layer_table(model, input_shape=IMAGE)][:3] == ["Conv2D", "BatchNormalization", "Activation"]
+    with pytest.raises(CheckFailed, match="層の数が 4 です"):
+        structure.check_structure(_cnn(L.Conv2D(8, (3, 3), activation="relu"), L.BatchNormalization(), L.Flatten(),
+                                       L.Dense(10, activation="softmax")), expected, input_shape=IMAGE)
+
+
+def test_any_layer_by_its_config():
+    """Does layer(kind, **config) check a layer the helpers do not name, lists and tuples alike, a missing setting named?"""
+    model = Sequential([keras.Input((20, 3)), L.Conv1D(8, 3), L.GlobalAveragePooling1D(), L.Dense(2, activation="softmax")])
+    expected = [structure.layer("Conv1D", filters=8, kernel_size=[3], params=80), structure.layer("GlobalAveragePooling1D"),
+                structure.dense(2, "softmax", inputs=8)]
+    structure.check_structure(model, expected, input_shape=(20, 3))
+    assert hash(expected[0]) == hash(structure.layer("Conv1D", filters=8, kernel_size=(3,), params=80))
+    with pytest.raises(CheckFailed, match=r"1層目の Conv1D のフィルタの数が 8 です。filters=16 にしてください"):
+        structure.check_structure(model, [structure.layer("Conv1D", filters=16), *expected[1:]], input_shape=(20, 3))
+    with pytest.raises(CheckFailed, match=r"2層目の GlobalAveragePooling1D の keepdims が False です。keepdims=True"):
+        structure.check_structure(model, [expected[0], structure.layer("GlobalAveragePooling1D", keepdims=True), expected[2]],
+                                  input_shape=(20, 3))
+    with pytest.raises(CheckFailed, match=r"2層目の GlobalAveragePooling1D のユニット数が指定されていません。units=4 にしてください"):
+        structure.check_structure(model, [expected[0], structure.layer("GlobalAveragePooling1D", units=4), expected[2]],
+                                  input_shape=(20, 3))
+
+
+def test_an_expected_output_shape_is_checked():
+    """Is an output shape the spec states compared (without the batch dimension), None matching any size?"""
+    model = _cnn()
+    structure.check_structure(model, [CNN[0], CNN[1], structure.flatten(output_shape=(5408,)), CNN[3]], input_shape=IMAGE)
+    with pytest.raises(CheckFailed, match=r"3層目（Flatten）の出力の形が \(None, 5408\) です。\(None, 2704\) になるはずです"):
+        structure.check_structure(model, [CNN[0], CNN[1], structure.flatten(output_shape=(2704,)), CNN[3]], input_shape=IMAGE)
