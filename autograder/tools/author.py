@@ -87,17 +87,23 @@ def _loses(grade_ids) -> str:
     return f"{', '.join(sorted(grade_ids))} を失う / loses them"
 
 
-def examples_of(course: Course, assignment_id: str) -> list[Example]:
+def examples_of(course: Course, assignment_id: str, kinds: tuple[Kind, ...] = tuple(Kind)) -> list[Example]:
     """The solution, the untouched release, every typical mistake and the variants (packed, ``pack_variants``) of
-    ``assignment_id``, made from ``course``'s source and release notebooks."""
+    ``assignment_id`` (those of ``kinds``), made from ``course``'s source and release notebooks."""
     release = course.release_notebook(assignment_id)
     solution = filled_in(course.source_notebook(assignment_id), release)
-    made = [Example(SOLUTION_ID, Kind.SOLUTION, notebook=solution),
-            Example(RELEASE_ID, Kind.RELEASE, notebook=nbformat.read(release, as_version=4))]
-    made += [Example(m.name, Kind.MISTAKE, (m.name,), frozenset(m.lost), m.says, with_mistakes(solution, m))
-             for m in mistakes(assignment_id)]
-    made += [Example(f"variants{i}", Kind.VARIANTS, tuple(v.name for v in group), notebook=with_variants(solution, *group))
-             for i, group in enumerate(pack_variants(solution, variants(assignment_id)), start=1)]
+    made = []
+    if Kind.SOLUTION in kinds:
+        made.append(Example(SOLUTION_ID, Kind.SOLUTION, notebook=solution))
+    if Kind.RELEASE in kinds:
+        made.append(Example(RELEASE_ID, Kind.RELEASE, notebook=nbformat.read(release, as_version=4)))
+    if Kind.MISTAKE in kinds:
+        made += [Example(m.name, Kind.MISTAKE, (m.name,), frozenset(m.lost), m.says, with_mistakes(solution, m))
+                 for m in mistakes(assignment_id)]
+    if Kind.VARIANTS in kinds:
+        made += [Example(f"variants{i}", Kind.VARIANTS, tuple(v.name for v in group),
+                         notebook=with_variants(solution, *group))
+                 for i, group in enumerate(pack_variants(solution, variants(assignment_id)), start=1)]
     return made
 
 

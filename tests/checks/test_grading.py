@@ -1,20 +1,26 @@
-"""Grading real notebooks of every assignment on the real data through nbgrader, end to end."""
+"""Grading real notebooks of every assignment on the real data through nbgrader, end to end.
+
+Every assignment of the course is proved, and its typical mistakes (``MISTAKES`` of its examples module) are
+graded in one batch per assignment, through ``autograder.tools.author.grade_examples`` (what
+``python -m autograder examples`` runs): one grading run per assignment, not one per mistake; each mistake's
+test then reads the batch's result for its notebook.
+"""
 from __future__ import annotations
 
 import pytest
-from helpers import copy_course, submit_and_grade
+from helpers import copy_course
 
 from autograder.course.assignment import graded_cells
 from autograder.course.results import Status
-from autograder.tools.examples import assignments, filled_in, mistakes, with_mistakes
+from autograder.tools.author import Kind, examples_of, grade_examples
+from autograder.tools.examples import assignments, mistakes
 from autograder.tools.prove import prove
 
 pytestmark = pytest.mark.slow
 
 
 def automatic(course, assignment_id: str) -> tuple[int, float]:
-    """The automatic checks of an assignment and their points, from its source notebook (manual answers come on top;
-    test_config.py holds the expected totals of the existing assignments)."""
+    """The automatic checks of an assignment and their points, from its source notebook (manual answers come on top)."""
     cells = [c for c in graded_cells(course.source_notebook(assignment_id)) if not c.manual]
     return len(cells), sum(c.points for c in cells)
 
@@ -43,19 +49,35 @@ def test_every_assignment_has_a_mistake_matrix(course):
             assert mistake.lost and mistake.lost <= ids, (assignment_id, mistake.name)
 
 
+@pytest.fixture(scope="module")
+def mistakes_graded(released_course, tmp_path_factory):
+    """``mistakes_graded(id)``: mistake name → ``Outcome`` of its notebook, every mistake of ``id`` graded in one batch
+    (the first test of an assignment grades it, the others read it)."""
+    batches: dict[str, dict] = {}
+
+    def of(assignment_id: str) -> dict:
+        if assignment_id not in batches:
+            course = copy_course(released_course(assignment_id), tmp_path_factory.mktemp(f"mistakes-{assignment_id}") / "course")
+            made = examples_of(course, assignment_id, (Kind.MISTAKE,))
+            batches[assignment_id] = {o.example.names[0]: o for o in grade_examples(course, assignment_id, made)}
+        return batches[assignment_id]
+
+    return of
+
+
 @pytest.mark.parametrize(("assignment_id", "mistake"),
                          [(a, m) for a in assignments() for m in mistakes(a)],
                          ids=lambda v: v if isinstance(v, str) else v.name)
-def test_mistake_loses_exactly_its_checks(released_course, tmp_path, assignment_id, mistake):
+def test_mistake_loses_exactly_its_checks(course, mistakes_graded, assignment_id, mistake):
     """Does each typical mistake lose exactly the points of the checks it breaks, with a Japanese message?"""
-    course = copy_course(released_course(assignment_id), tmp_path / "course")
-    source = course.source_notebook(assignment_id)
-    notebook = with_mistakes(filled_in(source, course.release_notebook(assignment_id)), mistake)
-    result = submit_and_grade(course, mistake.name, notebook, assignment_id)
+    outcome = mistakes_graded(assignment_id)[mistake.name]
+    result = outcome.result
 
+    assert result.student_id == mistake.name
     assert result.status == Status.GRADED, result.message
     assert set(result.lost()) == mistake.lost
     lost_points = sum(c.max_points for c in result.checks if c.grade_id in mistake.lost)
     assert result.score == automatic(course, assignment_id)[1] - lost_points
     first_lost = next(c for c in result.checks if c.grade_id in mistake.lost)
     assert mistake.says in first_lost.message
+    assert outcome.ok, (outcome.expected, outcome.got)  # and `python -m autograder examples` says OK for it

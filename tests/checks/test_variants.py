@@ -1,13 +1,16 @@
 """Correct work written other ways than the solution earns every automatic point, and the visible self-checks agree.
 
-Each assignment's variants (``VARIANTS`` in ``autograder/checks/<id>/examples.py``) are combined into a few notebooks,
-each variant on its own questions, so that the expensive kadai4 needs two notebooks and kadai3 two;
-all notebooks of one assignment are graded in one batch through nbgrader and the sandbox.
+Each assignment's variants (``VARIANTS`` in ``autograder/checks/<id>/examples.py``) are packed automatically into
+a few notebooks (``examples.pack_variants``: a variant joins a notebook whose variants edit other answer cells, or
+whose edits still apply beside its own), so that the expensive kadai4 needs two notebooks and kadai3 two; all
+notebooks of one assignment are graded in one batch through nbgrader and the sandbox
+(``autograder.tools.author.grade_examples``, what ``python -m autograder examples`` runs).  Every assignment of
+the course is covered; the points come from its source notebook.
 
 The visible self-checks are then run as students run them, without this toolkit: the release
 notebook (no hidden tests) filled in with each combination, executed with nbclient in a plain
-python3 kernel whose IPython start-up refuses ``import autograder``.  kadai5 and kadai3 run whole;
-kadai4's notebooks train for minutes, so its self-check cells run in-process on objects made by the
+python3 kernel whose IPython start-up refuses ``import autograder``.  Every assignment's run whole but
+kadai4's, whose notebooks train for minutes: its self-check cells run in-process on objects made by the
 variant's own code with short trainings (see ``test_kadai4_self_checks_accept_the_variants``).
 """
 from __future__ import annotations
@@ -18,64 +21,48 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import copy_course
+from helpers import ROOT, copy_course
 
+from autograder.course import load_course
 from autograder.course.assignment import graded_cells
 from autograder.course.results import Status
-from autograder.grading.grade import grade
+from autograder.tools.author import Kind, examples_of, grade_examples
 from autograder.tools.examples import (
     DELIMITER,
     assignments,
     filled_in,
     mistakes,
-    variant,
     variants,
     with_mistakes,
-    with_variants,
 )
 
-FULL = {"kadai3": 12, "kadai4": 20, "kadai5": 20}  # automatic points (the totals test_config.py checks against the notebooks)
+EXPENSIVE = {"kadai4": 2, "kadai3": 2}
+"""Assignments whose notebooks train for minutes: at most this many variant notebooks each (the CI budget)."""
 
-# Each notebook answers in several variants' ways, each variant on its own questions (two variants share a
-# cell only where they edit different lines of it, e.g. kadai4's functional_api and acc_metric in 問1).
-NOTEBOOKS = {
-    "kadai3": (
-        ("imshow_cmap_colorbar", "float_literal_reshape_minus_one", "sequential_list", "positional_fit", "np_round"),
-        ("cmap_object_int_label", "divide_first_keras_utils", "functional_tensorflow_keras", "categorical_accuracy_metric",
-         "keyword_fit_verbose"),
-    ),
-    "kadai4": (
-        ("functional_api", "acc_metric", "positional_fit", "evaluate_return_dict", "tf_nn_relu", "activation_layers",
-         "keras_input_list", "tensorflow_keras_imports"),
-        ("sequential_list", "keyword_fit_verbose", "subplots_object_oriented", "categorical_accuracy_object",
-         "categorical_accuracy_name", "functional_dropout"),
-    ),
-    "kadai5": (
-        ("standard_scaler", "functional_loss_object", "positional_fit", "subplots_object_oriented", "activation_layers",
-         "ravel_then_threshold"),
-        ("numpy_statistics", "loss_function", "acc_metric", "keras_input_list"),
-        ("binary_accuracy_metric", "tensorflow_keras_imports", "evaluate_return_dict"),
-        ("twin_axes_colorbar", "scaler_fit_then_transform", "tf_nn_activations"),
-        ("pyplot_without_fig_name", "functional_dropout"),
-    ),
-}
+
+def packed(course, assignment_id: str) -> dict[str, tuple[str, ...]]:
+    """student id (``variants1`` …) → the names of the variants its notebook answers in."""
+    return {e.student_id: e.names for e in examples_of(course, assignment_id, (Kind.VARIANTS,))}
 
 
 def notebooks(course, assignment_id: str) -> dict[str, nbformat.NotebookNode]:
     """student id → the solution-filled release answered in that combination of variants."""
-    solution = filled_in(course.source_notebook(assignment_id), course.release_notebook(assignment_id))
-    return {f"variants{i}": with_variants(solution, *(variant(name, assignment_id) for name in names))
-            for i, names in enumerate(NOTEBOOKS[assignment_id], start=1)}
+    return {e.student_id: e.notebook for e in examples_of(course, assignment_id, (Kind.VARIANTS,))}
+
+
+def automatic_points(course, assignment_id: str) -> float:
+    """What full automatic marks are: the points of the source notebook's graded test cells."""
+    return sum(c.points for c in graded_cells(course.source_notebook(assignment_id)) if not c.manual)
 
 
 def test_every_variant_is_graded_once_and_the_matrix_is_wide(course):
     """Is every variant in exactly one notebook, within the CI budget, and does the matrix cover what students write?"""
-    for assignment_id, groups in NOTEBOOKS.items():
-        named = [name for group in groups for name in group]
+    for assignment_id in assignments():
+        named = [name for names in packed(course, assignment_id).values() for name in names]
         assert sorted(named) == sorted(v.name for v in variants(assignment_id)), assignment_id
         assert len(named) == len(set(named))
-        notebooks(course, assignment_id)  # every combination applies (raises if an edit no longer fits)
-    assert len(NOTEBOOKS["kadai4"]) <= 2 and len(NOTEBOOKS["kadai3"]) <= 2
+    for assignment_id, most in EXPENSIVE.items():
+        assert len(packed(course, assignment_id)) <= most, assignment_id
     assert sum(len(variants(a)) for a in assignments()) >= 20
     for assignment_id in ("kadai4", "kadai5"):
         text = "\n".join(new for v in variants(assignment_id) for _, _, new in v.edits)
@@ -83,58 +70,38 @@ def test_every_variant_is_graded_once_and_the_matrix_is_wide(course):
             assert form in text, (assignment_id, form)
 
 
-def _graded(released_course, tmp_path_factory, assignment_id: str) -> dict:
-    course = copy_course(released_course(assignment_id), tmp_path_factory.mktemp(f"variants-{assignment_id}") / "course")
-    ids = []
-    for student_id, notebook in notebooks(course, assignment_id).items():
-        course.file_submission(assignment_id, student_id, nbformat.writes(notebook))
-        ids.append(student_id)
-    return {result.student_id: result for result in grade(course, assignment_id, ids)}
+@pytest.fixture(scope="session")  # one batch per assignment and worker, kept even if other modules run in between
+def variants_graded(released_course, tmp_path_factory):
+    """``variants_graded(id)``: student id → ``Outcome`` of each variant notebook of ``id``, graded in one batch."""
+    batches: dict[str, dict] = {}
+
+    def of(assignment_id: str) -> dict:
+        if assignment_id not in batches:
+            course = copy_course(released_course(assignment_id),
+                                 tmp_path_factory.mktemp(f"variants-{assignment_id}") / "course")
+            made = examples_of(course, assignment_id, (Kind.VARIANTS,))
+            batches[assignment_id] = {o.example.student_id: o for o in grade_examples(course, assignment_id, made)}
+        return batches[assignment_id]
+
+    return of
 
 
-@pytest.fixture(scope="session")  # one batch per worker, kept even if other modules run in between
-def kadai3_graded(released_course, tmp_path_factory):
-    return _graded(released_course, tmp_path_factory, "kadai3")
-
-
-@pytest.fixture(scope="session")  # one batch per worker, kept even if other modules run in between
-def kadai4_graded(released_course, tmp_path_factory):
-    return _graded(released_course, tmp_path_factory, "kadai4")
-
-
-@pytest.fixture(scope="session")  # one batch per worker, kept even if other modules run in between
-def kadai5_graded(released_course, tmp_path_factory):
-    return _graded(released_course, tmp_path_factory, "kadai5")
-
-
-def _assert_full_marks(course, assignment_id: str, results: dict) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment_id", assignments())
+def test_variants_earn_full_marks(course, variants_graded, assignment_id):
+    """Does every variant (Functional API, 'acc', plt.subplots, Activation layers, StandardScaler, ...) earn every
+    automatic point of its assignment?"""
+    outcomes = variants_graded(assignment_id)
     automatic = {c.grade_id for c in graded_cells(course.source_notebook(assignment_id)) if not c.manual}
-    assert sorted(results) == [f"variants{i}" for i in range(1, len(NOTEBOOKS[assignment_id]) + 1)]
-    for student_id, result in results.items():
-        names = NOTEBOOKS[assignment_id][int(student_id.removeprefix("variants")) - 1]
+    assert sorted(outcomes) == sorted(packed(course, assignment_id))
+    for student_id, outcome in outcomes.items():
+        result, names = outcome.result, outcome.example.names
         assert result.status == Status.GRADED, (student_id, names, result.message)
         lost = {c.grade_id: c.message for c in result.checks if not c.manual and not c.passed}
         assert lost == {}, (student_id, names, lost)
         assert {c.grade_id for c in result.checks if not c.manual} == automatic
-        assert result.score == FULL[assignment_id], (student_id, names)
-
-
-@pytest.mark.slow
-def test_kadai3_variants_earn_full_marks(course, kadai3_graded):
-    """Does every kadai3 variant (colorbar, / 255.0, reshape(-1, 784), Functional API, CategoricalAccuracy, ...) earn 12/12?"""
-    _assert_full_marks(course, "kadai3", kadai3_graded)
-
-
-@pytest.mark.slow
-def test_kadai4_variants_earn_full_marks(course, kadai4_graded):
-    """Does every kadai4 variant (Functional API, 'acc', plt.subplots, Activation layers, return_dict, ...) earn 20/20?"""
-    _assert_full_marks(course, "kadai4", kadai4_graded)
-
-
-@pytest.mark.slow
-def test_kadai5_variants_earn_full_marks(course, kadai5_graded):
-    """Does every kadai5 variant (StandardScaler, loss objects, 'acc'/'binary_accuracy', twin axes, ...) earn 20/20?"""
-    _assert_full_marks(course, "kadai5", kadai5_graded)
+        assert result.score == automatic_points(course, assignment_id), (student_id, names)
+        assert outcome.ok, (outcome.expected, outcome.got)  # and `python -m autograder examples` says OK for it
 
 
 # ---- the visible self-checks, run as students run them -----------------------------------------------------
@@ -209,10 +176,15 @@ def _assert_self_checks_pass(course, assignment_id: str, tmp_path: Path, timeout
             assert not any("自己チェックできます" in text for text in printed.values()), (student_id, printed)
 
 
+IN_PROCESS = {"kadai4"}
+"""Assignments whose notebooks train for minutes: their self-checks run in-process (``_kadai4_self_checks``)."""
+
+
 @pytest.mark.slow
-def test_kadai5_self_checks_accept_the_variants_without_the_toolkit(course, tmp_path):
-    """Does every kadai5 variant pass every visible self-check in a plain kernel where autograder cannot be imported?"""
-    _assert_self_checks_pass(course, "kadai5", tmp_path, timeout=600)
+@pytest.mark.parametrize("assignment_id", [a for a in assignments() if a not in IN_PROCESS])
+def test_self_checks_accept_the_variants_without_the_toolkit(course, tmp_path, assignment_id):
+    """Does every variant pass every visible self-check in a plain kernel where autograder cannot be imported?"""
+    _assert_self_checks_pass(course, assignment_id, tmp_path, timeout=900)
 
 
 @pytest.mark.slow
@@ -239,12 +211,6 @@ def test_kadai5_self_checks_refuse_what_grading_refuses(course, tmp_path, name):
               for c in ran.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
     assert {grade_id for grade_id, errors in failed.items() if errors} == mistake.lost, failed
     assert all(errors in ([], ["AssertionError"]) for errors in failed.values()), failed
-
-
-@pytest.mark.slow
-def test_kadai3_self_checks_accept_the_variants_without_the_toolkit(course, tmp_path):
-    """Does every kadai3 variant pass every visible self-check in a plain kernel where autograder cannot be imported?"""
-    _assert_self_checks_pass(course, "kadai3", tmp_path, timeout=900)
 
 
 def _cells(notebook) -> dict[str, str]:
@@ -294,7 +260,7 @@ def _kadai4_self_checks(course, notebook, monkeypatch) -> dict[str, BaseExceptio
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("student_id", ["variants1", "variants2"])
+@pytest.mark.parametrize("student_id", sorted(packed(load_course(ROOT), "kadai4")))
 def test_kadai4_self_checks_accept_the_variants(course, student_id, monkeypatch):
     """Do kadai4's visible self-checks accept each variant's own objects (model, History keys, figure, score)?"""
     raised = _kadai4_self_checks(course, notebooks(course, "kadai4")[student_id], monkeypatch)

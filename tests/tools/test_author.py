@@ -89,3 +89,25 @@ def test_the_command_fails_when_an_example_misbehaves(course, monkeypatch, capsy
         monkeypatch.setattr(author, "try_examples", lambda course, assignment_id, workers=None, o=outcomes: o)
         assert main(["examples", "kadai5"]) == code
         assert "解答 / solution" in capsys.readouterr().out
+
+
+def test_variants_pack_into_few_notebooks_each_on_its_own_questions_where_it_can(course):
+    """Does a variant join a notebook free of its cells first, else one where the edits still apply together (none
+    rewriting another's), else start one; and is a variant that no longer applies refused?"""
+    from autograder.tools.examples import Variant, filled_in, pack_variants
+
+    solution = filled_in(course.source_notebook("kadai5"), course.release_notebook("kadai5"))
+    mean, std = "mean = x_train_raw.mean(axis=0)", "std = x_train_raw.std(axis=0)"
+    made = {
+        "mean_a": ("q1_code", mean, mean + "  # a"),
+        "loss_b": ("q2_code", "loss='binary_crossentropy'", "loss=keras.losses.BinaryCrossentropy()"),
+        "std_c": ("q1_code", std, "std = np.std(x_train_raw, axis=0)"),        # q1's other line: beside mean_a
+        "mean_d": ("q1_code", mean, "mean = np.mean(x_train_raw, axis=0)"),   # mean_a's line: a notebook of its own
+        "metric_e": ("q2_code", "metrics=['accuracy']", "metrics=['acc']"),  # the free notebook before sharing
+        "mean_f": ("q1_code", "x_train_raw.mean(axis=0)", "x_train_raw.mean(0)"),  # would rewrite mean_a's line too
+    }
+    packed = pack_variants(solution, tuple(Variant(name, name, (edit,)) for name, edit in made.items()))
+    assert [[v.name for v in group] for group in packed] == [["mean_a", "loss_b", "std_c"], ["mean_d", "metric_e"],
+                                                              ["mean_f"]]
+    with pytest.raises(ValueError, match="stale"):
+        pack_variants(solution, (Variant("stale", "", (("q1_code", "x_train_raw.median()", "x"),)),))
