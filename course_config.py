@@ -46,6 +46,13 @@ CONFIG = CourseConfig(
             accuracy_threshold=0.93,
             recall_threshold=0.90,
         ),
+        AssignmentConfig(
+            id="kadai6",
+            title="課題6 CNN: 畳み込みニューラルネットワークで Fashion-MNIST",
+            due=datetime(2027, 5, 30, 23, 59, tzinfo=JST),
+            points=25,
+            accuracy_threshold=0.75,
+        ),
     ),
     cell_timeout=600,
     notebook_timeout=1800,
