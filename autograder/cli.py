@@ -159,7 +159,7 @@ def cmd_serve(args) -> int:
     from waitress import serve
 
     from autograder.grading import canary
-    from autograder.portal import isolation
+    from autograder.portal import isolation, readiness
     from autograder.portal.app import create_app
 
     course = load_course(args.course_dir)
@@ -168,6 +168,8 @@ def cmd_serve(args) -> int:
     if not isolated:
         print("!" * 78 + "\n警告: 隔離なしで採点します (--unsafe-no-sandbox) / WARNING: grading WITHOUT the sandbox; "
               "the portal's files are hidden from graded code, the rest of this machine is not\n" + "!" * 78, flush=True)
+    print("課題が成績簿にあるか確かめています / checking that every assignment offered is in the gradebook ...", flush=True)
+    readiness.ensure_gradable(course, say=lambda line: print(line, flush=True))  # NotGradable: 2
     print("採点環境を点検しています / checking the grading environment (canary) ...", flush=True)
     if not scheduler:
         canary.check(course)  # a portal whose grading cannot work must not take uploads (a scheduler's: below)

@@ -33,12 +33,7 @@ class Status(StrEnum):
     """Submitted after the due date under the ``reject`` policy: not graded, 0 points."""
 
 
-# The Japanese names of the statuses, side by side: as a student reads them (feedback pages, the portal) and as
-# the instructor does (the class report), in the order the report lists them.
-STUDENT_LABELS = {Status.GRADED: "採点済み", Status.LATE: "締め切り後の提出", Status.INVALID: "読み込めない提出",
-                  Status.MISSING: "提出なし", Status.ERROR: "採点できませんでした", Status.NOT_GRADED: "未採点"}
-INSTRUCTOR_LABELS = {Status.GRADED: "採点済み", Status.LATE: "締め切り後", Status.INVALID: "無効", Status.ERROR: "エラー",
-                     Status.MISSING: "ノートブックなし", Status.NOT_GRADED: "未採点"}
+# The statuses' Japanese names and explanations, for students and for the instructor: autograder/course/messages.py
 
 STATUS_FILE = "autograder.json"
 

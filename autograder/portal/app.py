@@ -36,19 +36,13 @@ from flask import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from autograder.course import AssignmentConfig, Course, UnknownAssignment
+from autograder.course import AssignmentConfig, Course, UnknownAssignment, messages
 from autograder.course.notebook import NotebookProblem, ReleaseShape, check_notebook, release_shape
-from autograder.portal import private
+from autograder.portal import private, readiness
 from autograder.portal.manual_pages import add_manual_pages
 from autograder.portal.queue import GradingQueue
 from autograder.portal.uploads import UploadGate, store_upload, take_upload_attempt
-from autograder.portal.store import (
-    INSTRUCTOR,
-    STATE_LABELS,
-    STUDENT,
-    Store,
-    UploadState,
-)
+from autograder.portal.store import INSTRUCTOR, STUDENT, Store, UploadState
 from autograder.portal.throttle import SignInThrottle
 
 PAGE_POLICY = ("default-src 'self'; base-uri 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -112,8 +106,8 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
-    app.jinja_env.globals.update(local=local, states=STATE_LABELS, course_title="医療とAI・ビッグデータ応用",
-                                 unsafe_no_sandbox=not isolated)
+    app.jinja_env.globals.update(local=local, states=messages.UPLOAD_STATE_LABELS, notice=messages.upload_notice,
+                                 course_title="医療とAI・ビッグデータ応用", unsafe_no_sandbox=not isolated)
 
     @app.before_request
     def load_user():
@@ -172,7 +166,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         return found
 
     def released() -> list:
-        return [a for a in config.assignments if course.release_notebook(a.id).is_file()]
+        return readiness.offered(course)  # serve has put each of them into the gradebook (readiness.ensure_gradable)
 
     @app.errorhandler(CSRFError)
     def csrf_error(e):
@@ -183,7 +177,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     def too_large(e):
         return render_template("message.html", title="ファイルが大きすぎます",
                                message=f"アップロードできるのは {config.portal_upload_mb} MB までです。"
-                                       "出力を消してから（「編集」→「すべての出力をクリア」）保存し直してください。"), 413
+                                       f"出力を消してから（{messages.COLAB_CLEAR_OUTPUTS}）保存し直してください。"), 413
 
     @app.get("/")
     def start():
@@ -408,7 +402,8 @@ def _notebook_problem(filename: str, data: bytes, release: ReleaseShape | None =
     from flask import current_app, has_request_context
 
     if not filename.lower().endswith(".ipynb"):
-        return f"{filename} はノートブック（.ipynb）ではありません。Colab なら「ファイル」→「ダウンロード」→「.ipynb をダウンロード」で保存したファイルを選んでください。"
+        return (f"{filename} はノートブック（.ipynb）ではありません。"
+                f"Colab なら{messages.COLAB_DOWNLOAD}で保存したファイルを選んでください。")
     if release is None and has_request_context():
         course = current_app.extensions.get("autograder", {}).get("course")
         assignment_id = (request.view_args or {}).get("assignment_id")

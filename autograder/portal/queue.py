@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from autograder.course import Course
+from autograder.course import Course, messages
+from autograder.course.notebook import NotebookProblem, check_notebook
 from autograder.course.results import Status, SubmissionResult
+from autograder.portal import readiness
 from autograder.portal.store import Store, UploadState
 
 logger = logging.getLogger("autograder.portal")
@@ -118,8 +120,7 @@ class GradingQueue:
     def _due_next(self) -> str | None:
         """The released assignment whose due date comes next (the one a rush is for), or None."""
         now = self.clock()
-        coming = sorted((a.due, a.id) for a in self.course.config.assignments
-                        if a.due > now and self.course.release_notebook(a.id).is_file())
+        coming = sorted((a.due, a.id) for a in readiness.offered(self.course) if a.due > now)
         return coming[0][1] if coming else None
 
     def size(self) -> int:
@@ -184,7 +185,8 @@ class GradingQueue:
             grading = AssignmentGrading(self.course, aid)
             screened = grading.screen(student, force=bool(row["force"]))
             if screened.pending is None:  # missing, late, invalid, or unchanged since its last grading
-                self._finish(row, grading.settle(screened) if screened.settled else screened.result, None)
+                result = grading.settle(screened) if screened.settled else screened.result
+                self._finish(row, result, None, notice=_invalid_notice(grading, result, Path(row["path"])))
                 return
         except Exception as e:  # noqa: BLE001 -- one upload's failure is that upload's outcome; the queue goes on
             self._failed(row, e)
@@ -219,7 +221,8 @@ class GradingQueue:
             del self._flights[future]
             try:
                 outcome = self._checked(self.pool.outcome(future, flight.pending.student_id))
-                self._finish(flight.row, flight.grading.write(flight.pending, outcome), flight.started)
+                result = flight.grading.write(flight.pending, outcome)
+                self._finish(flight.row, result, flight.started, notice=self._outcome_notice(flight.row, outcome))
             except Exception as e:  # noqa: BLE001 -- as in _send
                 self._failed(flight.row, e)
         if lost:  # after the outcomes that did come back are written: those are not graded twice
@@ -237,9 +240,26 @@ class GradingQueue:
                            f"{outcome.host} graded without the full sandbox ({outcome.sandbox})",
                            outcome.seconds, outcome.host, outcome.log, sandbox=outcome.sandbox, fault=ENVIRONMENT)
 
-    def _finish(self, row: dict, result: SubmissionResult, started: float | None) -> None:
+    def _outcome_notice(self, row: dict, outcome) -> str | None:
+        """What the student reads of an upload whose grading did not go through (None: its status decides, see
+        ``messages.upload_notice``); the failure goes to the terminal for the instructor (the toolkit's and the
+        environment's own are logged by ``AssignmentGrading.write``)."""
+        from autograder.grading.worker import GRACE_SECONDS
+
+        if outcome.ok:
+            return None
+        if not outcome.fault:
+            logger.warning("upload %s (%s, %s) not graded: %s (%s)", row["id"], row["student_id"],
+                           row["assignment_id"], outcome.message, outcome.host)
+        # killed by its worker far past the notebook's limit: the student's notebook, theirs to shorten
+        if not outcome.fault and outcome.seconds >= self.course.config.notebook_timeout + GRACE_SECONDS:
+            return messages.RAN_TOO_LONG
+        return None
+
+    def _finish(self, row: dict, result: SubmissionResult, started: float | None, *, notice: str | None = None) -> None:
         """The upload is graded (``result`` written): its feedback page, then its row.  ``started``: when it was
-        sent to the pool (its time feeds the estimates), None for a result decided without grading."""
+        sent to the pool (its time feeds the estimates), None for a result decided without grading; ``notice``:
+        what its student reads of it (``messages.upload_notice``), beside the instructor's ``result.message``."""
         from autograder.tools.feedback import write_feedback
 
         message = result.message
@@ -248,16 +268,19 @@ class GradingQueue:
                 write_feedback(self.course, row["assignment_id"], [row["student_id"]])
             except Exception as e:  # noqa: BLE001 -- the grade stands (it is in the gradebook); the page is ours
                 logger.exception("feedback for upload %s failed", row["id"])
-                message = (f"{message}; 採点は済みましたが、アドバイスのページを作れませんでした（先生に知らせて"
-                           f"ください） / feedback page failed: {type(e).__name__}: {e}")
+                message = (f"{message}; 採点は済みましたが、アドバイスのページを作れませんでした / "
+                           f"feedback page failed: {type(e).__name__}: {e}")
+                notice = messages.FEEDBACK_PAGE_TROUBLE
         self.store.mark(row["id"], state=UploadState.DONE, status=result.status, score=result.score,
-                        max_score=result.max_score, message=message, force=False,
+                        max_score=result.max_score, message=message, notice=notice, force=False,
                         seconds=None if started is None else round(time.monotonic() - started, 1))
 
     def _failed(self, row: dict, error: Exception) -> None:
+        """The toolkit failed on this upload: the detail (and its traceback, on the terminal) for the instructor,
+        ``messages.TROUBLE`` for the student."""
         logger.error("grading upload %s (%s, %s) failed", row["id"], row["student_id"], row["assignment_id"],
                      exc_info=error)
-        self.store.mark(row["id"], state=UploadState.FAILED, status=Status.ERROR,
+        self.store.mark(row["id"], state=UploadState.FAILED, status=Status.ERROR, notice=messages.TROUBLE,
                         message=f"採点できませんでした / grading failed: {type(error).__name__}: {error}")
 
     def run(self) -> None:
@@ -361,3 +384,18 @@ class GradingQueue:
             places[row["id"]] = Place(position, start + typical)
         return LineView(waiting, grading, list(self._workers), size, sum(1 for row in waiting if row["force"]),
                         self.problem, places, self.running)
+
+
+def _invalid_notice(grading, result: SubmissionResult, path: Path) -> str | None:
+    """The student's own words for an upload screened ``invalid``: what is wrong with the notebook at ``path`` (the
+    Japanese half of ``screen``'s reason), else None.  Invalid for a reason that is not the notebook's (its time
+    stamp, which the portal wrote) is ours: None, and ``messages.upload_notice`` says ``TROUBLE``."""
+    if result.status != Status.INVALID:
+        return None
+    try:
+        check_notebook(path.read_bytes(), grading.graded_ids, release=grading.release)
+    except NotebookProblem as problem:
+        return problem.ja
+    except OSError:  # the upload's file gone since it was filed: nothing to say but that it is ours
+        return None
+    return None

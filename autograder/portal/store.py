@@ -48,16 +48,12 @@ class UploadState(StrEnum):
     """Grading finished, whatever its status (the stored value is kept for existing portal databases)."""
 
     FAILED = "error"
-    """The grading machinery failed for this upload (the message says why)."""
+    """The grading machinery failed for this upload (the message says why, to the instructor)."""
 
     SUPERSEDED = "superseded"
     """Still queued when the same student uploaded the same assignment again: never graded (the latest
     counts), and the newer upload took its place in line."""
 
-
-STATE_LABELS = {UploadState.QUEUED: "採点待ち", UploadState.GRADING: "採点中", UploadState.DONE: "採点済み",
-                UploadState.FAILED: "採点できませんでした", UploadState.SUPERSEDED: "新しい提出に置き換えられました"}
-"""Each state as a student reads it."""
 
 metadata = MetaData()
 users = Table(
@@ -107,12 +103,13 @@ uploads = Table(
     Column("status", String(16)),
     Column("score", Float),
     Column("max_score", Float),
-    Column("message", Text),
+    Column("message", Text),  # what happened, for the instructor (Japanese / English); never shown to the student
     # Added after the first portal databases were made: ``Store`` adds them to an existing table.
     Column("place", Integer),  # the place in line, see Store.add_upload; NULL only before the migration fills it
     Column("pruned", Boolean, nullable=False, default=False, server_default=false()),  # file deleted, row kept
     Column("started_utc", DateTime),  # when the queue sent it to grading (the estimate of the wait reads it)
     Column("seconds", Float),  # from sending it to grading to its feedback written
+    Column("notice", Text),  # what the student reads of it (Japanese, see course/messages.py upload_notice), or NULL
 )
 
 _hasher = PasswordHasher()  # Argon2id with argon2-cffi's recommended parameters

@@ -32,24 +32,9 @@ from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 from autograder.checks.errors import CheckFailed, NotAttempted
 from autograder.course import Course, NotReleased
-from autograder.course.results import (
-    STUDENT_LABELS,
-    CheckResult,
-    Status,
-    SubmissionResult,
-    saved_result,
-)
+from autograder.course.messages import STATUS_EXPLANATIONS, STATUS_LABELS
+from autograder.course.results import CheckResult, Status, SubmissionResult, saved_result
 from autograder.tools.pages import PAGES, template_text
-
-EXPLANATIONS = {
-    Status.LATE: "締め切りを過ぎた提出は受け付けていません。この課題は 0 点です。",
-    Status.INVALID: "提出されたファイルをノートブックとして読み込めませんでした（ファイルが壊れているか、.ipynb ではありません）。"
-                    "採点できないため 0 点です。",
-    Status.MISSING: "提出されたフォルダにノートブックがありませんでした。採点できないため 0 点です。",
-    Status.ERROR: "採点の途中で問題が起きたため、採点できませんでした。先生が確認します。いまの得点は 0 点です。",
-    Status.NOT_GRADED: "この提出はまだ採点していません。いまの得点は 0 点です。",
-}
-"""What happened to a submission that was not graded, for the student."""
 
 SHOW_DETAIL = {Status.LATE, Status.INVALID, Status.MISSING}
 """Statuses whose recorded message helps the student (times, the reading error); others are for the instructor only."""
@@ -151,10 +136,10 @@ def _summary_context(title: str, result: SubmissionResult, *, with_notebook: boo
     return {
         "title": title,
         "student_id": result.student_id,
-        "status_label": STUDENT_LABELS.get(result.status, result.status),
+        "status_label": STATUS_LABELS.get(result.status, result.status),
         "score": _points(result.score if graded else 0),
         "max_score": _points(result.max_score),
-        "explanation": None if graded else EXPLANATIONS.get(result.status, EXPLANATIONS[Status.NOT_GRADED]),
+        "explanation": None if graded else STATUS_EXPLANATIONS.get(result.status, STATUS_EXPLANATIONS[Status.NOT_GRADED]),
         "detail": scrub(result.message) if result.status in SHOW_DETAIL and result.message else None,
         "pending": [c.grade_id for c in result.checks if c.manual and c.points is None] if graded else [],
         "rows": [_row(check) for check in result.checks] if graded else [],

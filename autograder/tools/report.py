@@ -24,7 +24,8 @@ from matplotlib.ticker import MaxNLocator
 
 from autograder.course import Course
 from autograder.course.assignment import GradedCell, graded_cells
-from autograder.course.results import INSTRUCTOR_LABELS, Status, SubmissionResult
+from autograder.course.messages import INSTRUCTOR_STATUS_LABELS
+from autograder.course.results import Status, SubmissionResult
 from autograder.errors import log
 from autograder.tools.export import all_results, student_names
 from autograder.tools.pages import PAGES
@@ -124,7 +125,7 @@ def pass_rate_chart(results: list[SubmissionResult], cells: list[GradedCell]) ->
 def status_chart(counts: dict[str, int]) -> str:
     """Number of students in each status, as a base64 PNG."""
     fig, ax = _figure(6, 2.8)
-    bars = ax.barh(list(INSTRUCTOR_LABELS.values()), [counts.get(s, 0) for s in INSTRUCTOR_LABELS], color="#8172b2")
+    bars = ax.barh(list(INSTRUCTOR_STATUS_LABELS.values()), [counts.get(s, 0) for s in INSTRUCTOR_STATUS_LABELS], color="#8172b2")
     ax.bar_label(bars, padding=2)
     ax.invert_yaxis()
     ax.set(title="提出の状態", xlabel="人数")
@@ -172,7 +173,7 @@ def render_report(title: str, results: list[SubmissionResult], cells: list[Grade
                  ("提出の状態 / students by status", status_chart(counts))]
     return PAGES.get_template("report.html.j2").render(
         title=title, results=results, names=names, similar=similar, plots=plots, counts=counts,
-        labels=INSTRUCTOR_LABELS, late=Status.LATE, max_score=max_score, failures=common_failures(results),
+        labels=INSTRUCTOR_STATUS_LABELS, late=Status.LATE, max_score=max_score, failures=common_failures(results),
         manual=manual_progress(results, cells),
         mean=f"{statistics.mean(scores):.1f}" if scores else "—",
         median=f"{statistics.median(scores):g}" if scores else "—",

@@ -14,6 +14,7 @@ import pytest
 from helpers import copy_course
 from test_portal import AID, Clock, _client, _token
 
+from autograder.course import messages
 from autograder.course.results import Status, load_status
 from autograder.grading import sandbox
 from autograder.grading.worker import TaskOutcome
@@ -153,7 +154,8 @@ def test_an_upload_superseded_after_it_was_read_is_skipped_ungraded(line, monkey
 
 def test_an_outcome_from_a_worker_without_the_sandbox_is_not_a_grade(line):
     """A worker that graded without bubblewrap (a scheduler's machine that joined later): is the upload recorded as an
-    error of the grading environment, in the portal and in the course, with no score and no feedback?"""
+    error of the grading environment, in the portal and in the course, with no score and no feedback, the reason on
+    the instructor's page and only the kind words of ``messages.TROUBLE`` on the student's?"""
     store, queue = line["store"], line["queue"]
     upload = line["upload"]("s001")
     queue.step(timeout=0.1)
@@ -164,7 +166,10 @@ def test_an_outcome_from_a_worker_without_the_sandbox_is_not_a_grade(line):
     assert (row["state"], row["status"]) == (UploadState.DONE, Status.ERROR)
     assert "隔離" in row["message"] and "remote:1" in row["message"]
     page = _client(line, "s001").get("/").get_data(as_text=True)
-    assert "/ 25" not in page and "隔離" in page  # no score shown, the reason is
+    assert "/ 25" not in page and messages.TROUBLE in page  # no score shown, nor the machinery
+    assert "隔離" not in page and "remote:1" not in page and "sandbox" not in page
+    instructor = _client(line, "instructor").get("/instructor").get_data(as_text=True)
+    assert "隔離" in instructor and "remote:1" in instructor
     assert load_status(line["course"].autograded_dir(AID, "s001"))["status"] == Status.ERROR
     assert not line["course"].feedback_path(AID, "s001").exists()
 

@@ -1,0 +1,78 @@
+"""What a student reads about their work, and the instructor's labels beside it: one home for the wording.
+
+Two audiences, two texts.  A student reads Japanese that says what happened and what to do next, and never a
+command, a path, an exception's name or a traceback of ours: when grading fails for a reason of ours (the grading
+environment, the toolkit, a step the instructor has not taken), the student reads ``TROUBLE`` and nothing more.
+The instructor reads the full detail, Japanese / English, on their page and on the terminal: that detail is the
+``message`` kept with each result (``SubmissionResult.message``) and upload (the portal's ``uploads.message``), and
+no student page shows it.
+
+The statuses are ``autograder.course.results.Status``; the portal's upload states are
+``autograder.portal.store.UploadState`` (keyed here by their stored values: the course model knows no portal).
+"""
+from __future__ import annotations
+
+from autograder.course.results import Status
+
+STATUS_LABELS = {Status.GRADED: "採点済み", Status.LATE: "締め切り後の提出", Status.INVALID: "読み込めない提出",
+                 Status.MISSING: "提出なし", Status.ERROR: "採点できませんでした", Status.NOT_GRADED: "未採点"}
+"""Each status as a student reads it (feedback pages)."""
+
+INSTRUCTOR_STATUS_LABELS = {Status.GRADED: "採点済み", Status.LATE: "締め切り後", Status.INVALID: "無効",
+                            Status.ERROR: "エラー", Status.MISSING: "ノートブックなし", Status.NOT_GRADED: "未採点"}
+"""Each status as the instructor reads it (the class report), in the order the report lists them."""
+
+STATUS_EXPLANATIONS = {
+    Status.LATE: "締め切りを過ぎた提出は受け付けていません。この課題は 0 点です。",
+    Status.INVALID: "提出されたファイルをノートブックとして読み込めませんでした（ファイルが壊れているか、.ipynb ではありません）。"
+                    "採点できないため 0 点です。",
+    Status.MISSING: "提出されたフォルダにノートブックがありませんでした。採点できないため 0 点です。",
+    Status.ERROR: "採点の途中で問題が起きたため、採点できませんでした。先生が確認します。いまの得点は 0 点です。",
+    Status.NOT_GRADED: "この提出はまだ採点していません。いまの得点は 0 点です。",
+}
+"""What happened to a submission that was not graded, for the student (the feedback page under its status)."""
+
+UPLOAD_STATE_LABELS = {"queued": "採点待ち", "grading": "採点中", "graded": "採点済み", "error": "採点できませんでした",
+                       "superseded": "新しい提出に置き換えられました"}
+"""Each state of a portal upload (``UploadState``'s values) as the student and the instructor read it."""
+
+TROUBLE = "採点の準備に問題がありました。先生に連絡済みです。しばらくしてから結果を見に来てください。"
+"""A student's whole explanation of a grading that failed for a reason of ours; the detail is the instructor's."""
+
+RAN_TOO_LONG = ("ノートブック全体の実行に時間がかかりすぎたため、採点を途中で打ち切りました。"
+                "学習のエポック数や、くり返しの回数を見直してから、もう一度提出してください。")
+"""The student's explanation of a notebook stopped far past the time limit: theirs to fix."""
+
+FEEDBACK_PAGE_TROUBLE = ("採点は終わりましたが、アドバイスのページの準備に問題がありました。先生に連絡済みです。"
+                         "しばらくしてから見に来てください。")
+"""A graded upload whose feedback page could not be written (the score stands)."""
+
+SUPERSEDED = "採点しません（あとの提出が採点されます）"
+"""An upload replaced in line by the student's next one."""
+
+PORTAL_NOTICES = {Status.LATE: STATUS_EXPLANATIONS[Status.LATE], Status.INVALID: STATUS_EXPLANATIONS[Status.INVALID]}
+"""What the portal says of an upload settled without grading when no more specific text was kept with it.  Every
+other status but ``graded`` reads ``TROUBLE``: in the portal the file is always there (the portal filed it)."""
+
+COLAB_DOWNLOAD = "「ファイル」→「ダウンロード」→「.ipynb をダウンロード」"
+"""Colab's menu path to save a notebook as a file to upload."""
+
+COLAB_CLEAR_OUTPUTS = "「編集」→「すべての出力をクリア」"
+"""Colab's menu path to clear every output (a file too large to upload)."""
+
+
+def upload_notice(state: str, status: str | None, notice: str | None = None) -> str | None:
+    """What a student reads beside an upload's state in the portal, or None (a waiting upload: its place speaks).
+
+    ``state`` and ``status`` as stored (``UploadState``, ``Status``); ``notice``: the student's text the queue kept
+    with the upload (None for uploads from before it kept one: then the state and status decide).  A ``graded``
+    upload shows its score, and a notice only if it has one."""
+    if state == "superseded":
+        return SUPERSEDED
+    if state == "error":
+        return notice or TROUBLE
+    if state != "graded":
+        return None
+    if status == Status.GRADED:
+        return notice
+    return notice or PORTAL_NOTICES.get(status, TROUBLE)
