@@ -1,7 +1,11 @@
-"""The checker's own measurement of a model on the real Fashion-MNIST test set.
+"""The checker's own measurement of a model on the real Fashion-MNIST test set, flat rows of 784 (kadai3/4).
 
-The test set is loaded here with ``fashion_mnist.load_data()``, never taken from
-the student's variables, and scores are computed here, never read from a printout.
+The test set is loaded with ``fashion_mnist.load_data()`` (``datasets.keras_data``, one
+copy per process), never taken from the student's variables, and scores are computed
+here, never read from a printout.  These helpers measure on the lecture's own
+preprocessing, ``reshape(N, 784) / 255``; an assignment whose students may preprocess
+otherwise (images of (28, 28, 1), standardised values) measures with
+``datasets.measure_accuracy`` on the student's ``x_test`` instead.
 """
 from __future__ import annotations
 
@@ -9,15 +13,13 @@ import functools
 
 import numpy as np
 
+from autograder.checks import datasets
 from autograder.checks.errors import CheckFailed
 
 
-@functools.cache
 def fashion_mnist_raw() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """``fashion_mnist.load_data()`` as the checker loads it: 28×28 uint8 images and labels 0–9."""
-    from keras.datasets import fashion_mnist
-
-    return fashion_mnist.load_data()
+    """``fashion_mnist.load_data()`` as the checker loads it: 28×28 uint8 images and labels 0–9 (read-only)."""
+    return datasets.keras_data("fashion_mnist")
 
 
 @functools.cache
@@ -43,7 +45,7 @@ def predictions(model) -> np.ndarray:
         probabilities = np.asarray(model.predict(x_test, verbose=0, batch_size=1000))
     except Exception as e:
         raise CheckFailed(
-            f"テストデータ (10000, 784) でモデルを予測できませんでした: {type(e).__name__}: {e}。"
+            "テストデータ (10000, 784) でモデルを予測できませんでした。"
             "入力が 784、出力が 10 のモデルになっているか model.summary() で確認しましょう。"
         ) from e
     if probabilities.shape != (len(x_test), 10):
