@@ -95,9 +95,10 @@ def test_every_affine_preprocessing_is_the_test_set():
         every_50th = slice(None, None, 50)  # 200 rows: enough to see a wrong scale, cheap on a shared machine
         np.testing.assert_allclose(rebuilt[every_50th].astype("float64"), x[every_50th].astype("float64"),
                                    atol=1e-3 if x.dtype == np.float16 else 1e-6, err_msg=form)
-    found = datasets.check_preprocessed(real.reshape(-1, 784) / 255)
-    assert np.array_equal(found.rebuild(real), real.reshape(-1, 784) / 255)  # / 255 rebuilt bit for bit
-    assert (found.low, found.high) == (0.0, 1.0)
+    for x in (real.reshape(-1, 784) / 255, real.reshape(-1, 28, 28, 1).astype("float32") / 255.0):
+        found = datasets.check_preprocessed(x)
+        assert np.array_equal(found.rebuild(real), x)  # / 255 rebuilt bit for bit, float64 or float32
+        assert (found.low, found.high) == pytest.approx((0.0, 1.0))
 
 
 def test_a_per_pixel_standardisation_is_the_test_set():
