@@ -51,6 +51,16 @@ def cmd_release(args) -> int:
     return 0
 
 
+def cmd_new(args) -> int:
+    from autograder.tools.scaffold import new_assignment
+
+    paths = new_assignment(load_course(args.course_dir), args.assignment, template=args.template, title=args.title)
+    print("書きました / wrote:\n" + "\n".join(f"- {path}" for path in paths))
+    print(f"次は / next: python -m autograder examples {args.assignment} → prove → release "
+          "(docs/writing-an-assignment.md)")
+    return 0
+
+
 def cmd_assignments(args) -> int:
     for assignment in load_course(args.course_dir).config.assignments:
         print(assignment.id)
@@ -218,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("release", cmd_release, "prove, then write release/ASSIGNMENT/ASSIGNMENT.ipynb through nbgrader")
     p.add_argument("assignment", help="assignment id, e.g. kadai4")
     p.add_argument("--skip-proof", action="store_true", help="write the release without proving it first")
+    p = command("new", cmd_new, "write a new assignment's source notebook, its checks folder with example stubs, and "
+                                "its course_config entry (blank, or a copy of another assignment)")
+    p.add_argument("assignment", help="the new assignment's id, e.g. kadai7")
+    p.add_argument("--from", dest="template", metavar="ID", help="copy this assignment whole under the new id")
+    p.add_argument("--title", help="the title students see (default: 課題N for an id kadaiN)")
     command("assignments", cmd_assignments, "print the id of every assignment of course_config, one a line, in course order")
     p = command("examples", cmd_examples,
                 "grade the solution, the untouched release, the typical mistakes and the variants in one batch and "
