@@ -166,7 +166,7 @@ class LayerSpec:
 
     def describe(self) -> str:
         """The layer as it would be written: ``Dense(10, activation='softmax')``, ``MaxPooling2D((2, 2))``."""
-        if self.kind == "Dense":  # the wording every kadai3–5 message has used
+        if self.kind == "Dense" and self.activation is not None:  # the wording every kadai3–5 message has used
             return f"Dense({self.units}, activation='{self.activation}')"
         return _describe(self.kind, self.expected())
 

@@ -261,6 +261,7 @@ def test_a_wrong_width_into_dense_says_where_it_comes_from():
 def test_specs_describe_themselves_as_written():
     """Does every kind describe itself by its own name and arguments (no more Dense(None, ...) for a Conv2D)?"""
     assert LayerSpec("Conv2D").describe() == "Conv2D()"
+    assert LayerSpec("Dense", units=10).describe() == "Dense(10)"
     assert [spec.describe() for spec in CNN] == [
         "Conv2D(32, (3, 3), activation='relu')", "MaxPooling2D((2, 2))", "Flatten()", "Dense(10, activation='softmax')"]
     assert [spec.describe() for spec in (
