@@ -185,6 +185,10 @@ def cmd_serve(args) -> int:
         canary.check(course)  # a portal whose grading cannot work must not take uploads (a scheduler's: below)
     app = create_app(course, isolated=isolated, workers=args.workers, scheduler=scheduler, start_queue=False)
     queue = app.extensions["autograder"]["queue"]
+    if args.regrade_errors:
+        queued = app.extensions["autograder"]["store"].regrade_errors()
+        print(f"採点できなかった提出 {len(queued)} 件を採点し直します / {len(queued)} uploads whose grading failed "
+              "queued again", flush=True)
     print(f"採点の用意をしています / starting the grading pool ({queue.pool.where}) ...", flush=True)
     try:
         queue.open()  # the standing pool: a scheduler's canary and sandbox are checked here
@@ -288,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="grade uploads even where bubblewrap cannot isolate grading (as root: the portal's files are "
                         "hidden from graded code; the instructor's pages show it); refused otherwise")
+    p.add_argument("--regrade-errors", action="store_true",
+                   help="queue again, at start, every student's latest upload whose grading failed (after fixing why)")
     p = command("demo", cmd_demo, "release every assignment in a demo course, grade bundled example submissions, export grades")
     p.add_argument("--out", default="demo-course", help="folder of the demo course (default: demo-course)")
     return parser

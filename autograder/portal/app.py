@@ -318,6 +318,16 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
               "regrade queued behind the students' uploads")
         return redirect(url_for("instructor")), 303
 
+    @app.post("/instructor/regrade-errors")
+    @signed_in(INSTRUCTOR)
+    def regrade_errors():
+        """Every student's latest upload whose grading failed, queued again (after fixing what made it fail)."""
+        queued = store.regrade_errors()
+        queue.wake()
+        flash(f"採点できなかった提出 {len(queued)} 件を採点し直します（採点待ちの学生の提出の後に採点します） / "
+              f"{len(queued)} uploads whose grading failed queued again, behind the students' uploads")
+        return redirect(url_for("instructor")), 303
+
     @app.get("/instructor/feedback/<assignment_id>/<student_id>")
     @signed_in(INSTRUCTOR)
     def instructor_feedback(assignment_id, student_id):

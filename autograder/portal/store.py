@@ -355,6 +355,19 @@ class Store:
                 uploads.c.id == upload_id, uploads.c.state.in_([UploadState.DONE, UploadState.FAILED])
             ).values(state=UploadState.QUEUED, force=True, place=last + 1, started_utc=None)).rowcount == 1
 
+    def regrade_errors(self) -> list[int]:
+        """Queue again (as ``request_regrade``) the latest upload of every student's assignment whose grading failed
+        (state ``error``, or graded with status ``error``); returns their ids.  An older upload that a later one
+        replaced is not graded again: the latest counts."""
+        latest = select(func.max(uploads.c.id)).where(uploads.c.pruned.is_(False)).group_by(
+            uploads.c.student_id, uploads.c.assignment_id)
+        failed = (uploads.c.state == UploadState.FAILED) | ((uploads.c.state == UploadState.DONE)
+                                                             & (uploads.c.status == "error"))
+        with self.engine.connect() as db:
+            ids = list(db.execute(select(uploads.c.id).where(uploads.c.id.in_(latest), failed)
+                                  .order_by(uploads.c.id)).scalars())
+        return [upload_id for upload_id in ids if self.request_regrade(upload_id)]
+
     def claim(self, upload_id: int, at: datetime | None = None) -> bool:
         """Mark a queued upload ``grading`` (sent at ``at``); False if it is no longer queued (superseded meanwhile,
         or claimed)."""

@@ -118,3 +118,27 @@ def test_a_notebook_stopped_far_past_its_limit_is_the_students_to_shorten(line):
     assert store.upload(broken)["notice"] is None and store.upload(broken)["status"] == Status.ERROR
     assert _notices(_client(line, "s002").get("/").get_data(as_text=True)) == [messages.TROUBLE]
     assert _notices(_client(line, "s001").get("/").get_data(as_text=True)) == [messages.RAN_TOO_LONG]
+
+
+def test_one_button_regrades_every_latest_upload_whose_grading_failed(line):  # noqa: F811
+    """After the instructor fixed what made gradings fail: does the button queue again, forced and behind the
+    students, exactly each student's latest upload in ``error`` (failed, or graded with status error), leaving a
+    graded one, one replaced by a later upload, and one already waiting as they are?"""
+    store = line["store"]
+    failed, errored, graded, replaced, waiting = (line["upload"](s) for s in ("s001", "s002", "s003", "s004", "s005"))
+    later = line["upload"]("s004")
+    store.mark(failed, state=UploadState.FAILED, status=Status.ERROR)
+    store.mark(errored, state=UploadState.DONE, status=Status.ERROR)
+    for done in (graded, later):
+        store.mark(done, state=UploadState.DONE, status=Status.GRADED, score=20, max_score=25)
+    store.mark(replaced, state=UploadState.DONE, status=Status.ERROR)
+    instructor = _client(line, "instructor")
+    page = instructor.get("/instructor").get_data(as_text=True)
+    assert 'id="regrade-errors"' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    after = instructor.post("/instructor/regrade-errors", data={"csrf_token": token}, follow_redirects=True)
+    assert "2 件を採点し直します" in after.get_data(as_text=True)
+    assert [row["id"] for row in store.waiting()] == [waiting, failed, errored]  # the student's upload first
+    assert all(store.upload(i)["force"] for i in (failed, errored)) and not store.upload(waiting)["force"]
+    assert [store.upload(i)["state"] for i in (graded, replaced, later)] == [UploadState.DONE] * 3
+    assert store.regrade_errors() == []  # nothing failed is left out of line
