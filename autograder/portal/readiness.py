@@ -68,7 +68,8 @@ def ensure_gradable(course: Course, say: Callable[[str], None] = print) -> list[
     to run); nothing is released then."""
     from autograder.tools.prove import release
 
-    missing = [a.id for a in offered(course) if a.id not in in_gradebook(course)]
+    known = in_gradebook(course)
+    missing = [a.id for a in offered(course) if a.id not in known]
     stale = [aid for aid in missing if not release_in_sync(course, aid)]
     if stale:
         lines = [f"- {aid}: 成績簿になく、release/{aid}/{aid}.ipynb が source/{aid}/ から作ったものと違います / "
