@@ -41,7 +41,7 @@ MISTAKES = (
     Mistake("swapped_labels", "問4で loss と val_loss のラベルを入れ違えた",
             (("q4_code", "plt.plot(result.history['loss'], label='loss')\nplt.plot(result.history['val_loss'], label='val_loss')",
               "plt.plot(result.history['loss'], label='val_loss')\nplt.plot(result.history['val_loss'], label='loss')"),),
-            frozenset({"q4_plot_loss"}), "label='val_loss' の線が result.history['loss']"),
+            frozenset({"q4_plot_loss"}), "label='loss' の線が result.history['val_loss']"),
     Mistake("no_legend", "問4で plt.legend() を書かなかった", (("q4_code", "plt.legend()\n", ""),),
             frozenset({"q4_plot_legend"}), "凡例がありません"),
     Mistake("evaluate_train", "問5で学習用データで評価した（score = model.evaluate(x_train, y_train)）",
