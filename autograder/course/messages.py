@@ -76,3 +76,68 @@ def upload_notice(state: str, status: str | None, notice: str | None = None) -> 
     if status == Status.GRADED:
         return notice
     return notice or PORTAL_NOTICES.get(status, TROUBLE)
+
+
+# ---- the feedback page (autograder/tools/feedback.py): what a student reads about one graded notebook
+
+FEEDBACK_NOTEBOOK_NOTE = ("採点のときにあなたのノートブックを上から順に実行した結果です。"
+                          "問題文と自己チェックのセルは配布したときの内容で表示しています。")
+"""Under the heading of the notebook part of a feedback page."""
+
+FEEDBACK_BACK_TO_PORTAL = "← 提出ページにもどる"
+"""The link back to the portal at the top of a feedback page the portal serves."""
+
+FEEDBACK_ERRORS_INTRO = ("あなたのセルでエラーが起きました。上のセルのエラーが、そのあとのセルのエラーや減点の原因に"
+                         "なっていることがよくあります。いちばん上のエラーから直して、ノートブックを上から順に実行し直しましょう。")
+"""Above the list of the student's cells that ended with an error."""
+
+FEEDBACK_UNANSWERED = "まだ書かれていません（raise NotImplementedError() が残っています）"
+"""What a list of errors says of an answer cell left as released (it raises NotImplementedError)."""
+
+FEEDBACK_ERROR_NAMES = {"CellTimeoutError": "時間切れ", "DeadKernelError": "カーネルの停止"}
+"""The grading kernel's own ends of a cell, named in Japanese where a student's cell is said to have failed."""
+
+FEEDBACK_CHECK_ERROR_HINTS = {
+    "CellTimeoutError": "このセルの実行が制限時間を超えたので止めました。学習のエポック数などを見直しましょう。",
+    "DeadKernelError": "カーネル（Python）が途中で止まったので、ここは実行されませんでした。os._exit() や、"
+                       "メモリを使いすぎる処理がないか確かめましょう。",
+}
+"""Why a graded cell that the grading kernel stopped lost its points (instead of the kernel's exception)."""
+
+FEEDBACK_NO_VARIABLE_HINT = ("この問のセルより前でエラーが起きたか、変数が作られていません。"
+                             "ノートブックを上から順にすべて実行して、エラーが出ないか確かめましょう。")
+"""Under a graded cell that ended with a Python error of its own (a NameError …)."""
+
+FEEDBACK_TEST_CELL_ERROR = "採点用のセルでエラーが起きました"
+"""What a graded cell's error reads as, in the table and under the cell, when its exception is not Python's own."""
+
+FEEDBACK_SEE_CELL = "セルを見る"
+"""The link from a row of the table, or an error, to its cell further down the page."""
+
+
+def feedback_cell_error(where: str, what: str, line: int | None) -> str:
+    """An error of a student's cell as the feedback page lists it: 「問3 のセル（TypeError、3行目）」."""
+    return f"{where} のセル（{what}、{line}行目）" if line else f"{where} のセル（{what}）"
+
+
+def feedback_blocked(where: str, what: str, line: int | None, *, unanswered: bool, same_question: bool) -> str:
+    """Why a check lost its points to a student's cell above it that raised (``what``: the exception's name, ``line``
+    its line in the cell) or was left unanswered: said for sure of the question's own cell, as likely of an earlier one.
+    「問3 のセルでエラー（TypeError、3行目）が起きたため、この問題は採点できませんでした。」"""
+    if unanswered:
+        cause = f"{where} のセルがまだ書かれていない"
+    else:
+        cause = f"{where} のセルでエラー（{what}、{line}行目）が起きた" if line else f"{where} のセルでエラー（{what}）が起きた"
+    if same_question:
+        return f"{cause}ため、この問題は採点できませんでした。"
+    return f"上の {cause}ため、この問題も採点できなかったのかもしれません。"
+
+
+def feedback_fold_epochs(first: int, last: int, count: int) -> str:
+    """The fold of a long training log's middle epochs: 「Epoch 4〜97 の記録（94 エポック分）を開く」."""
+    return f"Epoch {first}〜{last} の記録（{count} エポック分）を開く"
+
+
+def feedback_fold_lines(count: int) -> str:
+    """The fold of a long output's middle lines."""
+    return f"途中の {count} 行を開く"

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from flask import (
     Flask,
+    Response,
     abort,
     flash,
     g,
@@ -44,6 +45,7 @@ from autograder.portal.queue import GradingQueue
 from autograder.portal.uploads import UploadGate, store_upload, take_upload_attempt
 from autograder.portal.store import INSTRUCTOR, STUDENT, Store, UploadState
 from autograder.portal.throttle import SignInThrottle
+from autograder.tools.feedback import with_portal_link
 
 PAGE_POLICY = ("default-src 'self'; base-uri 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'")
 """Content-Security-Policy of the portal's own pages: its own stylesheet and script files (``static/``), nothing else:
@@ -139,9 +141,12 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         response.headers.update(HEADERS)
         return response
 
-    def student_work(path: Path):
-        """A page built from students' notebooks, sent as a sandboxed document (``STUDENT_WORK_POLICY``)."""
+    def student_work(path: Path, *, portal_link: bool = False):
+        """A page built from students' notebooks, sent as a sandboxed document (``STUDENT_WORK_POLICY``);
+        ``portal_link``: a feedback page, with its link back to the portal (the file on disk has none)."""
         g.student_work = True
+        if portal_link:
+            return Response(with_portal_link(path.read_text(encoding="utf-8")), mimetype="text/html")
         return send_file(path, mimetype="text/html")
 
     def signed_in(role: str | None = None):
@@ -285,7 +290,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         path = course.feedback_path(assignment_id, g.user.user_id)
         if not path.is_file():
             abort(404)
-        return student_work(path)
+        return student_work(path, portal_link=True)
 
     @app.get("/instructor")
     @signed_in(INSTRUCTOR)
@@ -335,7 +340,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         path = course.feedback_path(assignment_id, student_id)
         if not path.is_file():
             abort(404)
-        return student_work(path)
+        return student_work(path, portal_link=True)
 
     @app.get("/instructor/grades/<assignment_id>.csv")
     @signed_in(INSTRUCTOR)

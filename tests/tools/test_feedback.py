@@ -64,8 +64,8 @@ def shown_text(page: str) -> str:
 
 
 def table_row(page: str, grade_id: str) -> str:
-    """The text of the cells after the question's name in its row of the page's table."""
-    row = re.search(rf"<tr[^>]*>\s*<td>{re.escape(grade_id)}</td>(.*?)</tr>", page, re.DOTALL)
+    """The text of the row of the page's table for the graded cell ``grade_id`` (its title, points and messages)."""
+    row = re.search(rf'<tr[^>]*data-grade-id="{re.escape(grade_id)}"[^>]*>(.*?)</tr>', page, re.DOTALL)
     assert row, f"no row for {grade_id}"
     return shown_text(row.group(1))
 
@@ -143,7 +143,9 @@ def test_mistake_page_shows_message_points_and_figure(graded):
     assert "0 / 1" in legend and "凡例がありません" in legend
     assert "data:image/png;base64," in page
     assert "先生が採点します" in table_row(page, "q8_false_negative")
-    assert f"CheckFailed: {result.check('q4_plot_legend').message}" in text  # under the test cell, without traceback
+    assert "問4 学習の様子の作図" in legend  # titled by its question, not q4_plot_legend
+    assert result.check("q4_plot_legend").message in text  # under the test cell too, without traceback
+    assert "CheckFailed" not in text and "NotAttempted" not in text  # no English prefix of ours
 
 
 @pytest.mark.slow
@@ -153,6 +155,7 @@ def test_missing_variable_names_the_question_that_makes_it(graded):
     assert (check.error, check.points) == ("NotAttempted", 0)
     row = table_row(graded.pages[NO_LEGEND], "q6_recall")
     assert "変数 recall がありません。問6 のセルを書いて実行しましたか？" in row
+    assert "問6 のセルでエラー（SyntaxError、" in row and "この問題は採点できませんでした" in row  # the cause, first
     assert graded.results[NO_LEGEND].check("q6_accuracy").passed  # its own self-check failed, the hidden check did not
 
 
@@ -233,7 +236,7 @@ def test_sanitized_notebook_keeps_the_student_and_hides_the_rest():
     ])
     clean = sanitized_notebook(notebook, release)
     assert [c.source for c in clean.cells[1:3]] == ["self_check(x)", ""]
-    assert clean.cells[1].outputs == [out("stream", name="stderr", text="CheckFailed: 違います\n")]
+    assert clean.cells[1].outputs == [out("stream", name="stderr", text="違います\n")]  # no English prefix of ours
     assert clean.cells[0].outputs[0].traceback == ["Traceback", "（採点システムの内部の処理は省略しました）",
                                                    "Cell In[1], line 1\n<b>x</b>"]
     assert set(clean.cells[0].outputs[1].data) == {"text/html"}
