@@ -45,8 +45,7 @@ from bleach.css_sanitizer import ALLOWED_CSS_PROPERTIES, CSSSanitizer
 from nbconvert import HTMLExporter
 
 from autograder.checks.errors import CheckFailed, NotAttempted
-from autograder.course import Course, NotReleased
-from autograder.course import messages
+from autograder.course import Course, NotReleased, messages
 from autograder.course.messages import STATUS_EXPLANATIONS, STATUS_LABELS
 from autograder.course.results import CheckResult, Status, SubmissionResult, saved_result
 from autograder.tools.kernel_text import fold, joined_streams, plain, scrub, student_traceback
@@ -81,6 +80,7 @@ CSS = CSSSanitizer(allowed_css_properties=ALLOWED_CSS_PROPERTIES | {"overflow-x"
 
 PAGE_CSS = template_text("feedback.css")
 """The feedback pages' stylesheet (``autograder/templates/feedback.css``)."""
+
 
 def write_feedback(course: Course, assignment_id: str, students: list[str] | None = None) -> list[Path]:
     """Write one feedback page per student folder under ``submitted/`` (or per given student); returns the paths.
