@@ -125,7 +125,7 @@ def read_questions(graded: nbformat.NotebookNode, release: nbformat.NotebookNode
                 heading, section = title, section + 1
         if grade_id is not None and anchor == f"q-{grade_id}":
             questions.anchors[grade_id] = anchor
-            if last_error is not None:
+            if last_error is not None and grade_id in questions.titles:
                 questions.above[grade_id] = (last_error, last_error.section == section)
         if cell.cell_type != "code" or locked:
             continue
