@@ -41,17 +41,18 @@ KEPT_LINES = 20
 def joined_streams(outputs: list) -> list:
     """``outputs`` with each run of stream outputs of one name joined into one, and its carriage returns applied
     (a progress bar shows its last state): nbconvert's ``CoalesceStreamsPreprocessor``, without its pattern that
-    goes quadratic on a long line holding a carriage return.  The outputs are copies; others are kept as they are."""
-    joined = []
+    goes quadratic on a long line holding a carriage return (and joining each run once, not output by output).
+    Streams come back as new dicts; other outputs as they are."""
+    runs: list = []  # [output, [its texts]] for a run of streams, the output itself otherwise
     for output in outputs:
         if output.get("output_type") != "stream":
-            joined.append(output)
-        elif joined and joined[-1].get("output_type") == "stream" and joined[-1].get("name") == output.get("name"):
-            joined[-1] = {**joined[-1], "text": joined[-1]["text"] + str(output.get("text", ""))}
+            runs.append(output)
+        elif runs and isinstance(runs[-1], list) and runs[-1][0].get("name") == output.get("name"):
+            runs[-1][1].append(str(output.get("text", "")))
         else:
-            joined.append({**output, "text": str(output.get("text", ""))})
-    return [{**o, "text": carriage_returns_applied(o["text"])} if o.get("output_type") == "stream" else o
-            for o in joined]
+            runs.append([output, [str(output.get("text", ""))]])
+    return [{**run[0], "text": carriage_returns_applied("".join(run[1]))} if isinstance(run, list) else run
+            for run in runs]
 
 
 def carriage_returns_applied(text: str) -> str:

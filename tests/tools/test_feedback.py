@@ -574,7 +574,8 @@ def test_the_portal_serves_the_page_with_its_link_back(tmp_path, monkeypatch):
 
 def test_rendering_stays_linear_on_hostile_text():
     """Do scrubbing, joining streams and folding take well under a second on a megabyte of the worst text for a
-    backtracking pattern (one long word, unterminated escapes, a long line with a carriage return)?"""
+    backtracking pattern (one long word, unterminated escapes, a long line with a carriage return), and on a
+    megabyte printed in 100,000 flushes?"""
     hostile = ["a" * 1_000_000, "\x1b]" * 500_000, "xautograderx/" * 80_000, "/lib/python" * 90_000,
                "a" * 1_000_000 + "\r\n", "Epoch 1/2\n" * 100_000]
     for text in hostile:
@@ -583,3 +584,6 @@ def test_rendering_stays_linear_on_hostile_text():
         fold(text)
         joined_streams([_stream(text), _stream(text)])
         assert time.perf_counter() - started < 1.0, repr(text[:20])
+    started = time.perf_counter()
+    (joined,) = joined_streams([_stream("0123456789")] * 100_000)
+    assert len(joined["text"]) == 1_000_000 and time.perf_counter() - started < 1.0
