@@ -162,3 +162,13 @@ def test_the_courses_notebooks_keep_their_checks():
     for assignment_id in ("kadai3", "kadai4", "kadai5"):
         tests, _ = verdicts.plain_tests(ROOT / "source" / assignment_id / f"{assignment_id}.ipynb")
         assert tests == [], assignment_id
+
+
+def test_a_dict_of_results_is_data_for_the_tests(tmp_path, monkeypatch):
+    """Is ``score = model.evaluate(..., return_dict=True)`` (a dict) read back as the dict it was?"""
+    source = notebook(answer_cell("q1_code", "### BEGIN SOLUTION\nscore = {}\n### END SOLUTION"),
+                      test_cell("q1_score", _hidden("assert score['accuracy'] > 0.5, 'accuracy が低すぎます。'")))
+    path = tmp_path / "source.ipynb"
+    nbformat.write(source, path)
+    _run_as_kernel(source, {"score": {"loss": 0.4, "accuracy": np.float32(0.8)}}, tmp_path / "evidence", monkeypatch)
+    assert verdicts.verdicts(path, tmp_path / "evidence") == {"q1_score": None}

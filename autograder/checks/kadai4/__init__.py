@@ -98,7 +98,8 @@ def check_evaluate(ns: dict) -> None:
 def _loss_and_accuracy(score) -> tuple[float, float]:
     """``(loss, accuracy)`` of ``model.evaluate``'s result: a list, or a dict with ``return_dict=True``.
 
-    Evidence keeps a dict as its ``repr`` (an ``Opaque`` named ``dict``), read back here as a literal only.
+    Evidence keeps a dict of strings to numbers as data; an older record kept its ``repr`` (an ``Opaque`` named
+    ``dict``), read back here as a literal only.
     """
     if type(score).__name__ == "dict" and not isinstance(score, dict):
         score = ast.literal_eval(repr(score))

@@ -182,8 +182,8 @@ def _is_model(value) -> bool:
 
 
 def _plain(value, depth: int = 0):
-    """``value`` as JSON data (numbers, strings, lists of them nested at most ``MAX_PLAIN_DEPTH`` deep), or raise
-    ``TypeError``."""
+    """``value`` as JSON data (numbers, strings, lists of them and dicts of them by string keys, nested at most
+    ``MAX_PLAIN_DEPTH`` deep), or raise ``TypeError``."""
     import numpy as np
 
     if isinstance(value, (bool, int, float, str)) or value is None:
@@ -192,6 +192,9 @@ def _plain(value, depth: int = 0):
         return value.item()
     if isinstance(value, (list, tuple)) and len(value) <= 10_000 and depth < MAX_PLAIN_DEPTH:
         return [_plain(v, depth + 1) for v in value]
+    if (isinstance(value, dict) and len(value) <= 10_000 and depth < MAX_PLAIN_DEPTH
+            and all(type(k) is str for k in value)):  # evaluate(return_dict=True), a student's table of results
+        return {k: _plain(v, depth + 1) for k, v in value.items()}
     raise TypeError(type(value).__name__)
 
 
