@@ -113,7 +113,7 @@ def judge(example: Example, result: SubmissionResult) -> Outcome:
     if example.kind == Kind.RELEASE:
         expected = "0 点 / 0 points"
         faults = [c.grade_id for c in result.checks if c.error and c.error not in NOT_YET_WRITTEN]
-        got = f"{result.score:g} 点 / points" + (f"; 採点エラー / grader error in {', '.join(faults)}" if faults else "")
+        got = f"{result.score:g} 点 / {result.score:g} points" + (f"; 採点エラー / grader error in {', '.join(faults)}" if faults else "")
         ok = result.status == Status.GRADED and result.score == 0 and not faults
     else:
         must = example.must_lose if example.kind == Kind.MISTAKE else frozenset()

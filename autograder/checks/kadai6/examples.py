@@ -26,6 +26,14 @@ MISTAKES = (
     Mistake("wrong_filters", "問2で Conv2D のフィルタを 64 枚にした",
             (("q2_code", "Conv2D(32, (3, 3)", "Conv2D(64, (3, 3)"),),
             frozenset({"q2_model"}), "64"),
+    Mistake("monkeypatch", "問2で Conv2D(64) にして count_params を 54,410 と答えるように書き換え、問6で cm を0の表にして "
+            "np.array_equal・np.allclose をいつも True にした（自己チェックと採点をごまかそうとした）",
+            (("q2_code", COMPILE, COMPILE + "\nkeras.Model.count_params = lambda self: 54410"),
+             ("q2_code", "Conv2D(32, (3, 3)", "Conv2D(64, (3, 3)"),
+             ("q6_code", "cm = confusion_matrix(true, pred)",
+              "np.array_equal = lambda *args, **kwargs: True\nnp.allclose = lambda *args, **kwargs: True\n"
+              "cm = np.zeros((10, 10), dtype=int)")),
+            frozenset({"q2_model", "q6_confusion"}), "64"),
     Mistake("no_pooling", "問2で MaxPooling2D を入れなかった",
             (("q2_code", "model.add(MaxPooling2D((2, 2)))\n", ""),),
             frozenset({"q2_model"}), "層の数が 3 です"),
