@@ -197,7 +197,7 @@ def test_invalid_late_and_missing_pages_say_why_with_zero(graded):
                              (NO_FILE, "ノートブックがありませんでした")):
         page = graded.pages[student_id]
         assert says in page and "得点 0 / 25 点" in page, student_id
-        assert "jp-Cell" not in page, student_id
+        assert 'class="jp-Cell' not in page, student_id  # no notebook cell (the stylesheet names the class)
 
 
 @pytest.mark.slow
