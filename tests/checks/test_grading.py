@@ -1,7 +1,7 @@
 """Grading real notebooks of every assignment on the real data through nbgrader, end to end.
 
-Every assignment of the course is proved, and its typical mistakes (``MISTAKES`` of its examples module) are
-graded in one batch per assignment, through ``autograder.tools.author.grade_examples`` (what
+Every assignment of the course is graded in one batch: its solution, its untouched release and its typical mistakes
+(``MISTAKES`` of its examples module), through ``autograder.tools.author.grade_examples`` (what
 ``python -m autograder examples`` runs): one grading run per assignment, not one per mistake; each mistake's
 test then reads the batch's result for its notebook.
 """
@@ -12,7 +12,8 @@ from helpers import copy_course
 
 from autograder.course.assignment import graded_cells
 from autograder.course.results import Status
-from autograder.tools.author import Kind, examples_of, grade_examples
+from autograder.course.assignment import disagreements
+from autograder.tools.author import RELEASE_ID, SOLUTION_ID, Kind, examples_of, grade_examples
 from autograder.tools.examples import assignments, mistakes
 from autograder.tools.prove import prove
 
@@ -26,17 +27,27 @@ def automatic(course, assignment_id: str) -> tuple[int, float]:
 
 
 @pytest.mark.parametrize("assignment_id", assignments())
-def test_prove_solution_full_marks_release_zero(course, assignment_id):
-    """Does the solution earn every automatic point and the untouched release 0, with no grader error?"""
-    proof = prove(course, assignment_id)
-    assert proof.problems == []
-    assert proof.solution.status == Status.GRADED and proof.release.status == Status.GRADED
-    earned = [c for c in proof.solution.checks if not c.manual]
+def test_solution_full_marks_release_zero(course, graded, assignment_id):
+    """Does the solution earn every automatic point and the untouched release 0, with no grader error, and does the
+    notebook agree with course_config (what ``prove`` checks before it grades)?"""
+    assert disagreements(course.source_notebook(assignment_id), course.config.assignment(assignment_id)) == []
+    solution, release = graded(assignment_id)[SOLUTION_ID], graded(assignment_id)[RELEASE_ID]
+    assert solution.ok and release.ok, (solution.got, release.got)
+    assert solution.result.status == Status.GRADED and release.result.status == Status.GRADED
+    earned = [c for c in solution.result.checks if not c.manual]
     checks, points = automatic(course, assignment_id)
     assert len(earned) == checks and all(c.passed for c in earned)
-    assert proof.solution.score == sum(c.max_points for c in earned) == points
-    assert proof.release.score == 0
-    assert all(c.points == 0 for c in proof.release.checks)
+    assert solution.result.score == sum(c.max_points for c in earned) == points
+    assert release.result.score == 0
+    assert all(c.points == 0 for c in release.result.checks)
+
+
+def test_prove_proves_an_assignment(course):
+    """Does ``prove`` itself (a scratch course, nbgrader's release, solution and release graded) pass kadai6, whose
+    notebooks are the cheapest to run?"""
+    proof = prove(course, "kadai6")
+    assert proof.problems == []
+    assert proof.solution.score == automatic(course, "kadai6")[1] and proof.release.score == 0
 
 
 def test_every_assignment_has_a_mistake_matrix(course):
@@ -50,16 +61,17 @@ def test_every_assignment_has_a_mistake_matrix(course):
 
 
 @pytest.fixture(scope="module")
-def mistakes_graded(released_course, tmp_path_factory):
-    """``mistakes_graded(id)``: mistake name → ``Outcome`` of its notebook, every mistake of ``id`` graded in one batch
-    (the first test of an assignment grades it, the others read it)."""
+def graded(released_course, tmp_path_factory):
+    """``graded(id)``: student id (a mistake's name, ``SOLUTION_ID``, ``RELEASE_ID``) → ``Outcome`` of its notebook:
+    the solution, the untouched release and every mistake of ``id`` graded in one batch (the first test of an
+    assignment grades it, the others read it)."""
     batches: dict[str, dict] = {}
 
     def of(assignment_id: str) -> dict:
         if assignment_id not in batches:
-            course = copy_course(released_course(assignment_id), tmp_path_factory.mktemp(f"mistakes-{assignment_id}") / "course")
-            made = examples_of(course, assignment_id, (Kind.MISTAKE,))
-            batches[assignment_id] = {o.example.names[0]: o for o in grade_examples(course, assignment_id, made)}
+            course = copy_course(released_course(assignment_id), tmp_path_factory.mktemp(f"graded-{assignment_id}") / "course")
+            made = examples_of(course, assignment_id, (Kind.SOLUTION, Kind.RELEASE, Kind.MISTAKE))
+            batches[assignment_id] = {o.example.student_id: o for o in grade_examples(course, assignment_id, made)}
         return batches[assignment_id]
 
     return of
@@ -68,9 +80,9 @@ def mistakes_graded(released_course, tmp_path_factory):
 @pytest.mark.parametrize(("assignment_id", "mistake"),
                          [(a, m) for a in assignments() for m in mistakes(a)],
                          ids=lambda v: v if isinstance(v, str) else v.name)
-def test_mistake_loses_exactly_its_checks(course, mistakes_graded, assignment_id, mistake):
+def test_mistake_loses_exactly_its_checks(course, graded, assignment_id, mistake):
     """Does each typical mistake lose exactly the points of the checks it breaks, with a Japanese message?"""
-    outcome = mistakes_graded(assignment_id)[mistake.name]
+    outcome = graded(assignment_id)[mistake.name]
     result = outcome.result
 
     assert result.student_id == mistake.name
