@@ -59,7 +59,10 @@ def _source() -> nbformat.NotebookNode:
 def _run_as_kernel(source: nbformat.NotebookNode, student: dict, folder, monkeypatch) -> None:
     """What the grading kernel does with each test cell: run ``for_kernel`` of it in the student's namespace (only
     the collecting part: the visible self-checks are the student's own affair)."""
+    from autograder.grading.kernel import capture
+
     tests = {t.grade_id: t for t in hidden_tests.plain_tests(source, lambda s: bool(verdicts.checks_of(s)))}
+    monkeypatch.setattr(capture, "_installed", False)  # no figure shown here, whatever earlier tests drew
     monkeypatch.setenv(evidence.EVIDENCE_ENV, str(folder))
     for cell in source.cells:
         test = tests.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
