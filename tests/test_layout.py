@@ -26,6 +26,13 @@ def test_the_engine_imports_no_assignment():
         assert not any(name.startswith("autograder.checks") for name in _imports(path)), path
 
 
+def test_the_checks_import_no_tools():
+    """Do the checks and the assignments' examples (autograder/checks/) stay free of the instructor's tools, so that
+    tools may import the checks and never the other way round?"""
+    for path in (PACKAGE / "checks").rglob("*.py"):
+        assert not any(name.startswith("autograder.tools") for name in _imports(path)), path
+
+
 def test_the_course_model_needs_no_engine():
     """Does autograder/course/ stay free of TensorFlow, Dask, Flask and the grading engine?"""
     for path in (PACKAGE / "course").rglob("*.py"):

@@ -86,14 +86,14 @@ ASSIGNMENT_ID = "{assignment_id}"
 '''
 
 BLANK_EXAMPLES = '''"""{title} ({assignment_id}) の例: typical mistakes, valid variants and the demo's students (see
-``autograder.tools.examples``).
+``autograder.checks.kit``).
 
 Write at least 7 typical mistakes (each losing exactly its checks) and some valid variants (each earning full
 marks), then run ``python -m autograder examples {assignment_id}`` until every line is OK.
 """
 from __future__ import annotations
 
-from autograder.tools.examples import DemoStudent, Mistake, Variant
+from autograder.checks.kit import DemoStudent, Mistake, Variant
 
 MISTAKES: tuple[Mistake, ...] = (
     Mistake("wrong_product", "問1で 6 + 7 にした", (("q1_code", "answer = 6 * 7", "answer = 6 + 7"),),

@@ -94,7 +94,8 @@ def test_the_command_fails_when_an_example_misbehaves(course, monkeypatch, capsy
 def test_variants_pack_into_few_notebooks_each_on_its_own_questions_where_it_can(course):
     """Does a variant join a notebook free of its cells first, else one where the edits still apply together (none
     rewriting another's), else start one; and is a variant that no longer applies refused?"""
-    from autograder.tools.examples import Variant, filled_in, pack_variants
+    from autograder.checks.kit import Variant
+    from autograder.tools.examples import filled_in, pack_variants
 
     solution = filled_in(course.source_notebook("kadai5"), course.release_notebook("kadai5"))
     mean, std = "mean = x_train_raw.mean(axis=0)", "std = x_train_raw.std(axis=0)"

@@ -1,7 +1,7 @@
-"""課題3 (kadai3) の例: typical mistakes, valid variants and the demo's students (see ``autograder.tools.examples``)."""
+"""課題3 (kadai3) の例: typical mistakes, valid variants and the demo's students (see ``autograder.checks.kit``)."""
 from __future__ import annotations
 
-from autograder.tools.examples import LECTURE_MODEL32, DemoStudent, Mistake, Variant
+from autograder.checks.kit import LECTURE_MODEL32, DemoStudent, Mistake, Variant
 
 MISTAKES = (
     Mistake("wrong_image", "問1で x_test[0] を表示した", (("q1_code", "x_test[1], 'gray'", "x_test[0], 'gray'"),),

@@ -1,7 +1,7 @@
-"""課題5 (kadai5) の例: typical mistakes, valid variants and the demo's students (see ``autograder.tools.examples``)."""
+"""課題5 (kadai5) の例: typical mistakes, valid variants and the demo's students (see ``autograder.checks.kit``)."""
 from __future__ import annotations
 
-from autograder.tools.examples import (
+from autograder.checks.kit import (
     KADAI5_CURE,
     KADAI5_MODEL,
     LECTURE_PLOT,

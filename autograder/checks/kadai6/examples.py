@@ -1,7 +1,7 @@
-"""課題6 (kadai6) の例: typical mistakes, valid variants and the demo's students (see ``autograder.tools.examples``)."""
+"""課題6 (kadai6) の例: typical mistakes, valid variants and the demo's students (see ``autograder.checks.kit``)."""
 from __future__ import annotations
 
-from autograder.tools.examples import (
+from autograder.checks.kit import (
     LECTURE_PLOT,
     PYPLOT_NO_NAME_PLOT,
     SUBPLOTS_PLOT,
