@@ -95,19 +95,10 @@ class Given:
 
 
 def _bound(tree: ast.AST) -> set[str]:
-    bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.alias):
-            bound.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-    return bound
+    """Every name ``tree`` binds anywhere: assigned, imported, defined, a parameter, an exception's name."""
+    extra = {node.arg for node in ast.walk(tree) if isinstance(node, ast.arg)}
+    extra |= {node.name for node in ast.walk(tree) if isinstance(node, ast.ExceptHandler) and node.name}
+    return set(_bindings(tree)) | extra
 
 
 def free_names(tree: ast.AST) -> set[str]:

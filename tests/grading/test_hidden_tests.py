@@ -158,20 +158,18 @@ def test_a_source_whose_test_does_not_parse_is_the_instructors_error(tmp_path):
     assert verdict[0] == verdicts.TOOLKIT
 
 
-def test_the_courses_notebooks_keep_their_checks():
-    """Do kadai3–5, whose hidden tests call checks, stay on that route (no plain test found in them)?"""
+def test_every_test_cell_of_the_course_is_judged_one_way():
+    """Is each automatic test cell of every assignment judged by exactly one route: its check calls (kadai3–5) or as
+    a plain test (kadai6), never both and never neither?"""
     from helpers import ROOT
 
-    for assignment_id in ("kadai3", "kadai4", "kadai5"):
-        tests, _ = verdicts.plain_tests(ROOT / "source" / assignment_id / f"{assignment_id}.ipynb")
-        assert tests == [], assignment_id
+    from autograder.course import load_course
+    from autograder.course.assignment import graded_cells
 
-
-def test_a_dict_of_results_is_data_for_the_tests(tmp_path, monkeypatch):
-    """Is ``score = model.evaluate(..., return_dict=True)`` (a dict) read back as the dict it was?"""
-    source = notebook(answer_cell("q1_code", "### BEGIN SOLUTION\nscore = {}\n### END SOLUTION"),
-                      test_cell("q1_score", _hidden("assert score['accuracy'] > 0.5, 'accuracy が低すぎます。'")))
-    path = tmp_path / "source.ipynb"
-    nbformat.write(source, path)
-    _run_as_kernel(source, {"score": {"loss": 0.4, "accuracy": np.float32(0.8)}}, tmp_path / "evidence", monkeypatch)
-    assert verdicts.verdicts(path, tmp_path / "evidence") == {"q1_score": None}
+    course = load_course(ROOT)
+    for assignment in course.config.assignments:
+        path = course.source_notebook(assignment.id)
+        calling = {grade_id for grade_id, _ in verdicts._test_cells(path)}
+        plain = {t.grade_id for t in verdicts.plain_tests(path)[0]}
+        automatic = {c.grade_id for c in graded_cells(path) if not c.manual}
+        assert not calling & plain and calling | plain == automatic, assignment.id
