@@ -26,6 +26,13 @@ SAME_ANSWER = ANSWER.replace("。", "．").replace("、", "，").replace(" ", " 
 OTHER = "偽陽性の方が重大だと思います。検査が増えて患者さんの負担になるからです。"
 
 
+OLD_UPLOADS_TABLE = ("CREATE TABLE uploads (id INTEGER PRIMARY KEY AUTOINCREMENT, student_id VARCHAR(64) NOT NULL, "
+                     "assignment_id VARCHAR(64) NOT NULL, received_utc DATETIME NOT NULL, path TEXT NOT NULL, "
+                     "state VARCHAR(16) NOT NULL, force BOOLEAN NOT NULL, status VARCHAR(16), score FLOAT, "
+                     "max_score FLOAT, message TEXT)")
+"""The portal's uploads table as databases made before places in line and students' notices have it."""
+
+
 def copy_course(released: Course, folder: Path) -> Course:
     """A private copy of ``released`` in ``folder``, so tests grading in parallel never share a gradebook."""
     shutil.copytree(released.root, folder)

@@ -247,15 +247,11 @@ def modules_imported(tests: list[PlainTest], given: Given) -> list[str]:
     return sorted(modules)
 
 
-TOOLKIT_SETUP = "setup"
-
-
-def judge(test: PlainTest, given: Given, values: dict, *, check_failed: type, not_attempted: type
-          ) -> tuple[str, str, bool] | None:
+def judge(test: PlainTest, given: Given, values: dict, *, check_failed: type) -> tuple[str, str, bool] | None:
     """Run ``test`` on ``values`` (the namespace rebuilt from its evidence); None if it passes, else
     ``(exception name, message, the instructor's error)``.
 
-    ``check_failed``/``not_attempted``: the engine's outcome types (a library's failed check).  The third item
+    ``check_failed``: the engine's failed-check type (``NotAttempted`` is one).  The third item
     is true when the test itself failed (any exception but a failed assert or check, a ``NameError`` on a name
     the notebook never made): the message then is the instructor's, bilingual, with the test's traceback.
     """

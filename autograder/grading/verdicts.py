@@ -32,7 +32,7 @@ from autograder.grading.kernel.evidence import (
     TOOLKIT_ERROR,
     evidence_key,
 )
-from autograder.grading.outcomes import CheckFailed, NotAttempted
+from autograder.grading.outcomes import CheckFailed
 
 
 class Opaque:
@@ -327,7 +327,7 @@ def judge_plain(folder: Path, test: hidden_tests.PlainTest, given: hidden_tests.
         return "CheckFailed", TAMPERED
     except ToolkitFault as e:
         return TOOLKIT, str(e)
-    outcome = hidden_tests.judge(test, given, values, check_failed=CheckFailed, not_attempted=NotAttempted)
+    outcome = hidden_tests.judge(test, given, values, check_failed=CheckFailed)
     if outcome is None:
         return None
     ename, message, instructors = outcome

@@ -129,10 +129,10 @@ def test_a_value_the_grader_cannot_read_is_the_students_message(tmp_path, monkey
     tests = hidden_tests.plain_tests(source, lambda s: False)
     broken = verdicts._opaque_value({"type": "壊れたモデル", "repr": "ValueError: cannot reload"})
     result = hidden_tests.judge(tests[0], hidden_tests.given_of(source), {"model": broken},
-                                check_failed=verdicts.CheckFailed, not_attempted=verdicts.NotAttempted)
+                                check_failed=verdicts.CheckFailed)
     assert result[0] == "CheckFailed" and not result[2] and "変数 model を採点側で読み取れませんでした" in result[1]
     result = hidden_tests.judge(tests[0], hidden_tests.given_of(source), {"model": 5},
-                                check_failed=verdicts.CheckFailed, not_attempted=verdicts.NotAttempted)
+                                check_failed=verdicts.CheckFailed)
     assert result[0] == "AttributeError" and result[2]  # a plain int: the test should have checked it first
 
 

@@ -6,6 +6,7 @@ import sqlite3
 from datetime import timedelta
 
 import nbformat
+from helpers import OLD_UPLOADS_TABLE
 from test_line import FakePool, line  # noqa: F401 -- ``line``: the fixture of a released kadai5 course and its queue
 from test_portal import AID, _client, _upload, portal  # noqa: F401 -- ``portal``: a course nothing was released into
 
@@ -87,10 +88,7 @@ def test_an_older_portal_database_gains_the_students_notice(tmp_path):
     the columns, keep the upload, and show its student the kind text for its error, not its stored message?"""
     path = tmp_path / "portal.db"
     with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE uploads (id INTEGER PRIMARY KEY AUTOINCREMENT, student_id VARCHAR(64) NOT NULL, "
-                   "assignment_id VARCHAR(64) NOT NULL, received_utc DATETIME NOT NULL, path TEXT NOT NULL, "
-                   "state VARCHAR(16) NOT NULL, force BOOLEAN NOT NULL, status VARCHAR(16), score FLOAT, "
-                   "max_score FLOAT, message TEXT)")
+        db.execute(OLD_UPLOADS_TABLE)
         db.execute("INSERT INTO uploads (student_id, assignment_id, received_utc, path, state, force, status, message) "
                    "VALUES ('s001', 'kadai5', '2027-05-20 10:00:00', '/x/kadai5.ipynb', 'error', 0, 'error', "
                    "'採点できませんでした / grading failed: NotReleased: run `python -m autograder release kadai5`')")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from helpers import ROOT
+from helpers import OLD_UPLOADS_TABLE, ROOT
 from test_portal import AID, _client, _upload, portal  # noqa: F401 -- portal is the fixture
 
 from autograder.course import Course
@@ -237,10 +237,7 @@ def test_an_older_portal_database_gains_the_new_columns_and_keeps_its_queue(port
     upload superseded by a re-upload whose place it passes on?"""
     old = tmp_path / "old-portal.db"
     with sqlite3.connect(old) as db:
-        db.execute("CREATE TABLE uploads (id INTEGER PRIMARY KEY AUTOINCREMENT, student_id VARCHAR(64) NOT NULL, "
-                   "assignment_id VARCHAR(64) NOT NULL, received_utc DATETIME NOT NULL, path TEXT NOT NULL, "
-                   "state VARCHAR(16) NOT NULL, force BOOLEAN NOT NULL, status VARCHAR(16), score FLOAT, "
-                   "max_score FLOAT, message TEXT)")
+        db.execute(OLD_UPLOADS_TABLE)
         db.execute("INSERT INTO uploads (student_id, assignment_id, received_utc, path, state, force) "
                    "VALUES ('s002', ?, '2027-05-20 01:00:00', 'a.ipynb', 'queued', 0), "
                    "('s001', ?, '2027-05-20 01:00:01', 'b.ipynb', 'queued', 0)", (AID, AID))
