@@ -154,8 +154,10 @@ def _sandbox(work: Path, course, ipython_dir: Path):
     return box
 
 
-def _judge(work: Path, assignment_id: str, box) -> dict:
+def _judge(work: Path, assignment, box) -> dict:
     """Verdicts on the evidence, written into the autograded notebook; returns what the outcome adds.
+
+    ``assignment``: the ``AssignmentConfig`` of the graded assignment, whose thresholds the checks are handed.
 
     The judging runs under its own deadline and memory limit (``evidence_limits.judging_limits``): past either, the
     submission is an error for the instructor (``success`` false, the limit named), never a score.
@@ -166,6 +168,7 @@ def _judge(work: Path, assignment_id: str, box) -> dict:
     from autograder.grading.kernel.evidence import EVIDENCE_ENV
 
     os.environ.pop(EVIDENCE_ENV, None)  # this process judges: a check it calls must never only collect
+    assignment_id = assignment.id
     graded = work / "autograded" / PLACEHOLDER / assignment_id / f"{assignment_id}.ipynb"
     if not graded.is_file():
         return {}
@@ -173,7 +176,7 @@ def _judge(work: Path, assignment_id: str, box) -> dict:
         with evidence_limits.judging_limits(
                 seconds=evidence_limits.JUDGING_SECONDS,
                 memory_bytes=box.limits.memory_mb * 2**20 + evidence_limits.JUDGING_HEADROOM_BYTES):
-            results = verdicts.verdicts(_source(work, assignment_id), box.evidence)
+            results = verdicts.verdicts(_source(work, assignment_id), box.evidence, assignment)
     except evidence_limits.JudgingOverLimit as e:
         print(f"judging stopped: {e}", flush=True)
         return {"success": False, "error": str(e)}
@@ -323,7 +326,7 @@ def _serve(work: Path, assignment_id: str) -> int:
                           "sandbox": sandbox.description(box.capabilities)}
             else:
                 warming.join()  # judging while that thread still imports Keras would race it (a "circular import")
-                result = _autograded(outcome, box, work, assignment_id)
+                result = _autograded(outcome, box, work, course.config.assignment(assignment_id))
         finally:
             box.stop()
             box.release()
@@ -331,7 +334,7 @@ def _serve(work: Path, assignment_id: str) -> int:
     return 0 if result["success"] else 1
 
 
-def _autograded(outcome: dict, box, work: Path, assignment_id: str) -> dict:
+def _autograded(outcome: dict, box, work: Path, assignment) -> dict:
     """What the child reports after nbgrader's autograde: success, nbgrader's error, limits hit, the verdicts."""
     from autograder.grading import sandbox
 
@@ -342,7 +345,7 @@ def _autograded(outcome: dict, box, work: Path, assignment_id: str) -> dict:
     events = box.stop()  # nothing the student started runs while the evidence is read
     result["limit"] = sandbox.limit_message(events, box.limits)
     result["sandbox"] = sandbox.description(box.capabilities)
-    result.update(_judge(work, assignment_id, box))
+    result.update(_judge(work, assignment, box))
     return result
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from autograder.grading import hidden_tests
 from autograder.grading.evidence_limits import EvidenceRefused, Reading
 from autograder.grading.kernel.evidence import (
+    ASSIGNMENT,
     FIGURES,
     MANIFEST,
     TOOLKIT_ERROR,
@@ -196,6 +197,8 @@ def _rebuild(reading: Reading, manifest: dict) -> dict:
     for name, entry in manifest.get("names", {}).items():
         if not isinstance(entry, dict):
             raise EvidenceRefused(f"an entry of the wrong shape: {name!r}")
+        if name in (ASSIGNMENT, FIGURES):  # the judging's own keys: no evidence sets them
+            raise EvidenceRefused(f"an entry of a reserved name: {name!r}")
         kind = entry.get("kind")
         if kind == "missing":
             continue
@@ -250,8 +253,11 @@ class ToolkitFault(Exception):
     """The toolkit's own code failed while collecting or judging: a grading error for the instructor."""
 
 
-def judge(folder: Path, module: str, function: str) -> tuple[str, str] | None:
+def judge(folder: Path, module: str, function: str, assignment=None) -> tuple[str, str] | None:
     """Run one check on its evidence: None if it passes, else ``(exception name, message)``.
+
+    ``assignment``: the assignment's settings (its ``AssignmentConfig``), handed to the check as ``ns[ASSIGNMENT]``
+    (a check reading its thresholds there without them is the toolkit's error, below).
 
     ``(TOOLKIT, why)`` when the toolkit itself failed: the check module would not import, collecting
     failed in the kernel, or the check raised anything but ``CheckFailed`` on the evidence (a value or a
@@ -270,6 +276,8 @@ def judge(folder: Path, module: str, function: str) -> tuple[str, str] | None:
         return TOOLKIT, f"{module}.{function} を読み込めません / cannot import: {type(e).__name__}: {e}"
     try:
         ns = load(where)
+        if assignment is not None:
+            ns[ASSIGNMENT] = assignment
         getattr(check, "__wrapped__", check)(ns)
     except CheckFailed as e:
         return type(e).__name__, str(e)
@@ -334,14 +342,15 @@ def judge_plain(folder: Path, test: hidden_tests.PlainTest, given: hidden_tests.
     return (TOOLKIT, message) if instructors else (ename, message)
 
 
-def verdicts(source_notebook: Path, folder: Path) -> dict[str, tuple[str, str] | None]:
-    """grade_id → verdict (None: passed) for every graded test cell of the source: those that call checks, and
-    the plain hidden tests (``autograder.grading.hidden_tests``)."""
+def verdicts(source_notebook: Path, folder: Path, assignment=None) -> dict[str, tuple[str, str] | None]:
+    """grade_id → verdict (None: passed) for every graded test cell of the source: those that call checks (each
+    handed ``assignment``, the ``AssignmentConfig``, as ``judge`` says), and the plain hidden tests
+    (``autograder.grading.hidden_tests``)."""
     results: dict[str, tuple[str, str] | None] = {}
     for grade_id, calls in _test_cells(source_notebook):
         verdict = None
         for module, function in calls:
-            verdict = judge(folder, module, function)
+            verdict = judge(folder, module, function, assignment)
             if verdict is not None:
                 break
         results[grade_id] = verdict

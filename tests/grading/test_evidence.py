@@ -202,6 +202,34 @@ def test_tampered_evidence_is_the_students_zero(tmp_path):
         assert verdicts.judge(tmp_path, "autograder.checks.kadai5", "check_model") == ("CheckFailed", verdicts.TAMPERED)
 
 
+def test_the_judging_hands_the_check_its_assignment_and_evidence_cannot(tmp_path, monkeypatch):
+    """Does a check judged by ``verdicts`` read the thresholds the judging hands in (the course's AssignmentConfig),
+    is evidence naming ``__assignment__`` (or the figures' key) tampering, and is a check left without them the
+    toolkit's error, never the student's 0?"""
+    from types import SimpleNamespace
+
+    from autograder.checks import kadai5
+    from autograder.checks.errors import settings
+
+    def check(ns):
+        raise CheckFailed(f"目標 {settings(ns).accuracy_threshold}")
+
+    monkeypatch.setattr(kadai5, "check_accuracy", evidence.uses("model")(check))
+    folder = tmp_path / "autograder.checks.kadai5.check_accuracy"
+    folder.mkdir()
+    (folder / evidence.MANIFEST).write_text(json.dumps({"names": {"model": {"kind": "json", "value": 1}}}))
+    handed = SimpleNamespace(accuracy_threshold=0.42)
+    assert verdicts.judge(tmp_path, "autograder.checks.kadai5", "check_accuracy", handed) == ("CheckFailed", "目標 0.42")
+    ename, message = verdicts.judge(tmp_path, "autograder.checks.kadai5", "check_accuracy")
+    assert ename == verdicts.TOOLKIT and "__assignment__" in message
+    for reserved in (evidence.ASSIGNMENT, evidence.FIGURES):
+        forged = {"names": {reserved: {"kind": "json", "value": {"accuracy_threshold": 0.0}}}}
+        (folder / evidence.MANIFEST).write_text(json.dumps(forged))
+        with pytest.raises(verdicts.EvidenceRefused):
+            verdicts.load(folder)
+        assert verdicts.judge(tmp_path, "autograder.checks.kadai5", "check_accuracy", handed) == ("CheckFailed", verdicts.TAMPERED)
+
+
 def test_the_start_up_report_names_the_toolkit_it_imported(tmp_path):
     """A kernel whose start-up imported another copy of the toolkit than grading runs: an environment problem."""
     from autograder.grading.kernel.startup import STARTED, read_started

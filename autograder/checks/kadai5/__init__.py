@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from autograder.checks import figures, history, structure
-from autograder.checks.errors import CheckFailed, NotAttempted
+from autograder.checks.errors import CheckFailed, NotAttempted, settings
 from autograder.checks.errors import variable as _get
 from autograder.checks.structure import dense, dropout
 from autograder.grading.kernel.evidence import uses
@@ -43,12 +43,6 @@ def standardised() -> tuple[np.ndarray, np.ndarray]:
     x_train_raw, x_test_raw, _, _ = split()
     mean, std = x_train_raw.mean(axis=0), x_train_raw.std(axis=0)
     return (x_train_raw - mean) / std, (x_test_raw - mean) / std
-
-
-def _threshold(name: str) -> float:
-    from autograder.course import current_course
-
-    return getattr(current_course().config.assignment(ASSIGNMENT_ID), name)
 
 
 def _array(ns: dict, name: str, made_by: str, shape: tuple) -> np.ndarray:
@@ -239,7 +233,7 @@ def _trained(ns: dict):
 @uses("model")
 def check_accuracy(ns: dict, threshold: float | None = None) -> None:
     """問6: the final model's accuracy on the test set, measured by the checker, reaches the threshold."""
-    threshold = _threshold("accuracy_threshold") if threshold is None else threshold
+    threshold = settings(ns).accuracy_threshold if threshold is None else threshold
     _, x_test = standardised()
     _, _, _, y_test = split()
     accuracy = float(np.mean(_predicted(_trained(ns), x_test) == y_test))
@@ -258,7 +252,7 @@ def _recall(y_true: np.ndarray, predicted: np.ndarray) -> float:
 @uses("model", "recall", "x_test")
 def check_recall(ns: dict, threshold: float | None = None) -> None:
     """問6: recall of the malignant class reaches the threshold, and ``recall`` holds it."""
-    threshold = _threshold("recall_threshold") if threshold is None else threshold
+    threshold = settings(ns).recall_threshold if threshold is None else threshold
     model = _trained(ns)
     _, x_test = standardised()
     _, _, _, y_test = split()

@@ -26,6 +26,10 @@ EVIDENCE_ENV = "AUTOGRADER_EVIDENCE"
 FIGURES = "__figures__"
 """Key of the displayed figures (oldest first) in a namespace rebuilt from evidence."""
 
+ASSIGNMENT = "__assignment__"
+"""Key of the assignment's settings (its ``AssignmentConfig``: thresholds…) in the namespace a check is judged on: set
+by the judging code from the course, never read from evidence (``verdicts.load`` refuses a manifest naming it)."""
+
 MANIFEST = "manifest.json"
 MAX_FIGURES = 20
 MAX_JSON_BYTES = 2 * 2**20
