@@ -71,6 +71,7 @@ def _prewarmed_execute(km_holder: list, plain: dict | None = None):
     ``plain``: grade_id → plain hidden test (``autograder.grading.hidden_tests``): the kernel runs such a cell with
     its hidden block replaced by the collecting of what the block reads, and the cell keeps its source afterwards.
     """
+    from autograder.course.cells import grade_id
     from autograder.grading.hidden_tests import for_kernel
 
     plain = plain or {}
@@ -86,7 +87,7 @@ def _prewarmed_execute(km_holder: list, plain: dict | None = None):
                 if cell.cell_type == "code":
                     cell.outputs = [nbformat.v4.new_output("error", ename=KERNEL_DEAD, evalue=NOT_RUN, traceback=[NOT_RUN])]
                 return cell, resources
-            test = plain.get(cell.metadata.get("nbgrader", {}).get("grade_id")) if cell.cell_type == "code" else None
+            test = plain.get(grade_id(cell)) if cell.cell_type == "code" else None
             original = cell.source
             if test is not None:
                 cell.source = for_kernel(original, test)
@@ -154,10 +155,11 @@ def _sandbox(work: Path, course, ipython_dir: Path):
     return box
 
 
-def _judge(work: Path, assignment, box) -> dict:
+def _judge(work: Path, assignment_id: str, box, settings=None) -> dict:
     """Verdicts on the evidence, written into the autograded notebook; returns what the outcome adds.
 
-    ``assignment``: the ``AssignmentConfig`` of the graded assignment, whose thresholds the checks are handed.
+    ``settings``: the ``AssignmentConfig`` of the graded assignment, whose thresholds the checks are handed (None for
+    an id course_config does not list: the canary's, whose checks need none).
 
     The judging runs under its own deadline and memory limit (``evidence_limits.judging_limits``): past either, the
     submission is an error for the instructor (``success`` false, the limit named), never a score.
@@ -168,7 +170,6 @@ def _judge(work: Path, assignment, box) -> dict:
     from autograder.grading.kernel.evidence import EVIDENCE_ENV
 
     os.environ.pop(EVIDENCE_ENV, None)  # this process judges: a check it calls must never only collect
-    assignment_id = assignment.id
     graded = work / "autograded" / PLACEHOLDER / assignment_id / f"{assignment_id}.ipynb"
     if not graded.is_file():
         return {}
@@ -176,7 +177,7 @@ def _judge(work: Path, assignment, box) -> dict:
         with evidence_limits.judging_limits(
                 seconds=evidence_limits.JUDGING_SECONDS,
                 memory_bytes=box.limits.memory_mb * 2**20 + evidence_limits.JUDGING_HEADROOM_BYTES):
-            results = verdicts.verdicts(_source(work, assignment_id), box.evidence, assignment)
+            results = verdicts.verdicts(_source(work, assignment_id), box.evidence, settings)
     except evidence_limits.JudgingOverLimit as e:
         print(f"judging stopped: {e}", flush=True)
         return {"success": False, "error": str(e)}
@@ -326,7 +327,8 @@ def _serve(work: Path, assignment_id: str) -> int:
                           "sandbox": sandbox.description(box.capabilities)}
             else:
                 warming.join()  # judging while that thread still imports Keras would race it (a "circular import")
-                result = _autograded(outcome, box, work, course.config.assignment(assignment_id))
+                settings = next((a for a in course.config.assignments if a.id == assignment_id), None)
+                result = _autograded(outcome, box, work, assignment_id, settings)
         finally:
             box.stop()
             box.release()
@@ -334,7 +336,7 @@ def _serve(work: Path, assignment_id: str) -> int:
     return 0 if result["success"] else 1
 
 
-def _autograded(outcome: dict, box, work: Path, assignment) -> dict:
+def _autograded(outcome: dict, box, work: Path, assignment_id: str, settings) -> dict:
     """What the child reports after nbgrader's autograde: success, nbgrader's error, limits hit, the verdicts."""
     from autograder.grading import sandbox
 
@@ -345,7 +347,7 @@ def _autograded(outcome: dict, box, work: Path, assignment) -> dict:
     events = box.stop()  # nothing the student started runs while the evidence is read
     result["limit"] = sandbox.limit_message(events, box.limits)
     result["sandbox"] = sandbox.description(box.capabilities)
-    result.update(_judge(work, assignment, box))
+    result.update(_judge(work, assignment_id, box, settings))
     return result
 
 

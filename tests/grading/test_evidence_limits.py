@@ -326,5 +326,5 @@ def test_the_child_reports_judging_over_its_limit_as_an_error(tmp_path, monkeypa
     monkeypatch.setattr(evidence_limits, "JUDGING_SECONDS", 0.2)
     monkeypatch.setattr(verdicts, "verdicts", lambda source, folder, assignment: time.sleep(5))
     box = SimpleNamespace(evidence=tmp_path / "evidence", limits=SimpleNamespace(memory_mb=512))
-    outcome = child._judge(tmp_path, SimpleNamespace(id="kadai9"), box)
+    outcome = child._judge(tmp_path, "kadai9", box)
     assert outcome == {"success": False, "error": "判定が制限時間 (0.2 秒) を超えました / judging ran past its limit of 0.2 s"}
