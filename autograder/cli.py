@@ -27,7 +27,7 @@ def cmd_data(args) -> int:
 def cmd_prove(args) -> int:
     from autograder.tools.prove import prove
 
-    proof = prove(load_course(args.course_dir), args.assignment)
+    proof = prove(load_course(args.course_dir).assignment(args.assignment))
     for name, result in (("解答 solution", proof.solution), ("配布版 release", proof.release)):
         if result is not None:
             print(f"{name}: {result.status} {result.score:g}/{result.max_score:g} ({result.seconds:.0f}s)")
@@ -41,7 +41,7 @@ def cmd_prove(args) -> int:
 def cmd_release(args) -> int:
     from autograder.tools.prove import release
 
-    path, proof = release(load_course(args.course_dir), args.assignment, skip_proof=args.skip_proof)
+    path, proof = release(load_course(args.course_dir).assignment(args.assignment), skip_proof=args.skip_proof)
     if proof is None:
         print("注意: 証明を省略しました / warning: proof skipped")
     elif proof.proven_at:
@@ -70,7 +70,7 @@ def cmd_assignments(args) -> int:
 def cmd_examples(args) -> int:
     from autograder.tools.author import table, try_examples
 
-    outcomes = try_examples(load_course(args.course_dir), args.assignment, workers=args.workers)
+    outcomes = try_examples(load_course(args.course_dir).assignment(args.assignment), workers=args.workers)
     print(table(outcomes))
     return 0 if all(o.ok for o in outcomes) else 1
 
@@ -87,7 +87,7 @@ def cmd_grade(args) -> int:
 def cmd_export(args) -> int:
     from autograder.tools.export import export_grades
 
-    results = export_grades(load_course(args.course_dir), args.assignment, Path(args.out))
+    results = export_grades(load_course(args.course_dir).assignment(args.assignment), Path(args.out))
     print(f"{len(results)} 行を書きました / wrote {len(results)} rows to {args.out}")
     return 0
 
@@ -116,7 +116,8 @@ def cmd_collect(args) -> int:
 def cmd_feedback(args) -> int:
     from autograder.tools.feedback import write_feedback
 
-    paths = write_feedback(load_course(args.course_dir), args.assignment, [args.student] if args.student else None)
+    paths = write_feedback(load_course(args.course_dir).assignment(args.assignment),
+                           [args.student] if args.student else None)
     print(f"{len(paths)} 人分のフィードバックを書きました / wrote {len(paths)} feedback pages under feedback/")
     return 0
 
@@ -124,7 +125,7 @@ def cmd_feedback(args) -> int:
 def cmd_report(args) -> int:
     from autograder.tools.report import write_report
 
-    path = write_report(load_course(args.course_dir), args.assignment, Path(args.out) if args.out else None)
+    path = write_report(load_course(args.course_dir).assignment(args.assignment), Path(args.out) if args.out else None)
     print(f"クラスのレポート / class report: {path}")
     return 0
 
@@ -132,7 +133,7 @@ def cmd_report(args) -> int:
 def cmd_solutions(args) -> int:
     from autograder.tools.solutions import write_solutions
 
-    path = write_solutions(load_course(args.course_dir), args.assignment, force=args.force)
+    path = write_solutions(load_course(args.course_dir).assignment(args.assignment), force=args.force)
     print(f"正解を書きました / wrote {path} and {path.with_suffix('.html').name}")
     return 0
 
@@ -142,12 +143,12 @@ def cmd_manual(args) -> int:
 
     course = load_course(args.course_dir)
     if args.export:
-        rows = manual.export_answers(course, args.assignment, Path(args.export))
+        rows = manual.export_answers(course.assignment(args.assignment), Path(args.export))
         print(f"{rows} 件の答えを書きました / wrote {rows} answers to {args.export}")
     elif args.import_csv:
-        rows = manual.import_answers(course, args.assignment, Path(args.import_csv))
+        rows = manual.import_answers(course.assignment(args.assignment), Path(args.import_csv))
         print(f"{rows} 件の点数とコメントを成績簿に入れました / stored {rows} grades and comments in the gradebook")
-    for grade_id, (graded, total) in manual.progress(course, args.assignment).items():
+    for grade_id, (graded, total) in manual.progress(course.assignment(args.assignment)).items():
         print(f"{grade_id}: 採点済み / graded {graded} / {total}")
     return 0
 

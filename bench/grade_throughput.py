@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}")
     print(f"courses in {folder}")
 
-    base = scratch_course(course, ASSIGNMENT, folder / "base")
-    release = generate_release(base, ASSIGNMENT)
+    base = scratch_course(course.assignment(ASSIGNMENT), folder / "base")
+    release = generate_release(base.assignment(ASSIGNMENT))
     notebooks = batch(args.count, base.source_notebook(ASSIGNMENT), release)
     for student_id, (_, text) in notebooks.items():
         base.file_submission(ASSIGNMENT, student_id, text)

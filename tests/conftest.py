@@ -23,8 +23,8 @@ def released_course(course, tmp_path_factory):
 
     def make(assignment_id: str) -> Course:
         if assignment_id not in made:
-            scratch = scratch_course(course, assignment_id, tmp_path_factory.mktemp(f"released-{assignment_id}") / "course")
-            generate_release(scratch, assignment_id)
+            scratch = scratch_course(course.assignment(assignment_id), tmp_path_factory.mktemp(f"released-{assignment_id}") / "course")
+            generate_release(scratch.assignment(assignment_id))
             made[assignment_id] = scratch
         return made[assignment_id]
 

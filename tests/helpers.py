@@ -88,8 +88,8 @@ def graded_course_without_running(folder: Path, answers: dict[str, str], *, name
     from autograder.grading.grade import _save_autogrades
     from autograder.tools.prove import generate_release, scratch_course
 
-    course = scratch_course(load_course(ROOT), assignment_id, folder)
-    generate_release(course, assignment_id)
+    course = scratch_course(load_course(ROOT).assignment(assignment_id), folder)
+    generate_release(course.assignment(assignment_id))
     release = nbformat.read(course.release_notebook(assignment_id), as_version=4)
     for student_id, text in answers.items():
         filled = nbformat.from_dict(release)  # a deep copy

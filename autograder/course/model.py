@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
+from autograder.course.assignment import Assignment
 from autograder.course.config import CourseConfig
 from autograder.errors import AutograderError
 
@@ -45,33 +46,31 @@ class Course:
         """The gradebook's SQLAlchemy URL (SQLite in the course folder unless configured)."""
         return self.config.db_url or f"sqlite:///{self.root / 'gradebook.db'}"
 
+    def assignment(self, assignment_id: str) -> Assignment:
+        """The assignment ``assignment_id`` of this course: its settings, notebooks (read once, when first asked),
+        graded cells and paths (``autograder.course.assignment``)."""
+        return Assignment(self, assignment_id)
+
+    # Thin delegates to ``assignment(id)``, kept because many callers (tests, the portal, the engine) ask the course.
+
     def source_notebook(self, assignment_id: str) -> Path:
-        return self.root / "source" / assignment_id / f"{assignment_id}.ipynb"
+        return self.assignment(assignment_id).source
 
     def release_notebook(self, assignment_id: str) -> Path:
-        return self.root / "release" / assignment_id / f"{assignment_id}.ipynb"
+        return self.assignment(assignment_id).release
 
     def submitted_dir(self) -> Path:
         return self.root / "submitted"
 
     def submission_notebook(self, assignment_id: str, student_id: str) -> Path:
-        return self.submitted_dir() / student_id / assignment_id / f"{assignment_id}.ipynb"
+        return self.assignment(assignment_id).submitted(student_id)
 
     def autograded_dir(self, assignment_id: str, student_id: str) -> Path:
-        return self.root / "autograded" / student_id / assignment_id
+        return self.assignment(assignment_id).autograded_dir(student_id)
 
     def feedback_path(self, assignment_id: str, student_id: str) -> Path:
         """Where nbgrader keeps ``student_id``'s feedback page on ``assignment_id``."""
-        return self.root / "feedback" / student_id / assignment_id / f"{assignment_id}.html"
-
-    def upload_folder(self, student_id: str, assignment_id: str) -> Path:
-        """Where the portal keeps a student's uploads of an assignment, each under its own time stamp."""
-        return self.root / "portal" / "uploads" / student_id / assignment_id
-
-    def manual_path(self, assignment_id: str) -> Path:
-        """What the manual grading of ``assignment_id`` keeps beside nbgrader's gradebook: its rubric, the item each
-        answer carries and a digest of each graded answer (``autograder.tools.manual``)."""
-        return self.root / "manual" / f"{assignment_id}.json"
+        return self.assignment(assignment_id).feedback(student_id)
 
     def log_path(self, name: str) -> Path:
         """A log of the instructor's commands (``grade-kadai5.csv``, ``collect-kadai5.csv``) under ``logs/``, its folder made."""
@@ -94,41 +93,8 @@ class Course:
 
     def file_submission(self, assignment_id: str, student_id: str, notebook: str | bytes,
                         submitted_at: datetime | None = None) -> Path:
-        """Put ``notebook`` where nbgrader looks for ``student_id``'s work on ``assignment_id``, and its submission
-        time (with its time zone) in nbgrader's ``timestamp.txt`` beside it; returns the notebook's path."""
-        path = self.submission_notebook(assignment_id, student_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(notebook.encode("utf-8") if isinstance(notebook, str) else notebook)
-        stamp = path.parent / TIMESTAMP
-        if submitted_at is None:
-            stamp.unlink(missing_ok=True)  # an earlier submission's time must not stay with this one
-        else:
-            if submitted_at.tzinfo is None:
-                raise ValueError("submitted_at needs its time zone")
-            stamp.write_text(submitted_at.isoformat(sep=" "), encoding="utf-8")
-        return path
-
-    def submission_time(self, assignment_id: str, student_id: str) -> tuple[str | None, datetime | None, str | None]:
-        """The submission time in nbgrader's ``timestamp.txt``: (its text, naive UTC, why it cannot be read).
-
-        ``(None, None, None)`` when there is none (the time is then unknown, never "late").
-        """
-        from nbgrader.utils import parse_utc
-
-        stamp = self.submission_notebook(assignment_id, student_id).parent / TIMESTAMP
-        if not stamp.is_file():
-            return None, None, None
-        text = stamp.read_text(encoding="utf-8", errors="replace").strip()
-        if not text:
-            return None, None, None
-        try:
-            return text, parse_utc(text), None
-        except ValueError:
-            return text, None, f"timestamp.txt の日時が読めません / unreadable timestamp.txt: {text[:60]!r}"
-
-
-TIMESTAMP = "timestamp.txt"
-"""nbgrader's file of a submission's time, beside the notebook (``parse_utc`` keeps the written offset)."""
+        """``Assignment.file_submission``: file ``student_id``'s notebook and its submission time; returns its path."""
+        return self.assignment(assignment_id).file_submission(student_id, notebook, submitted_at)
 
 
 def _import_config(path: Path) -> ModuleType:

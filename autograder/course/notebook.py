@@ -32,6 +32,9 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.course.cells import grade_id as grade_id_of
+from autograder.course.cells import is_grade, is_locked, is_solution, nbgrader_metadata
+
 MAX_NOTEBOOK_BYTES = 128 * 2**20
 """Largest file read at all, outputs included (the portal refuses far less: ``portal_upload_mb``)."""
 
@@ -166,10 +169,9 @@ def _release_shape(path: str, mtime_ns: int, size: int) -> ReleaseShape:
     notebook = nbformat.read(path, as_version=4)  # ours, not a student's
     tracked = {}
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade_id") and (meta.get("grade") or meta.get("solution") or meta.get("locked")):
-            tracked[meta["grade_id"]] = TrackedCell(cell.cell_type, bool(meta.get("grade")), bool(meta.get("solution")),
-                                                    bool(meta.get("task")))
+        if grade_id_of(cell) and (is_grade(cell) or is_solution(cell) or is_locked(cell)):
+            tracked[grade_id_of(cell)] = TrackedCell(cell.cell_type, is_grade(cell), is_solution(cell),
+                                                  bool(nbgrader_metadata(cell).get("task")))
     return ReleaseShape(len(notebook.cells), tracked)
 
 
@@ -399,10 +401,7 @@ def grade_ids(notebook: nbformat.NotebookNode) -> set[str]:
     """The nbgrader ``grade_id`` of every cell that has one (metadata of any shape a student's file may hold)."""
     ids = set()
     for cell in notebook.get("cells", []):
-        meta = cell.get("metadata", {}) if isinstance(cell, dict) else {}
-        nbgrader = meta.get("nbgrader") if isinstance(meta, dict) else None
-        grade_id = nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
-        if isinstance(grade_id, str):
+        if isinstance(cell, dict) and (grade_id := grade_id_of(cell)) is not None:
             ids.add(grade_id)
     return ids
 

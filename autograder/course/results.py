@@ -7,6 +7,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autograder.course.cells import grade_id as grade_id_of
+from autograder.course.cells import is_grade
+
 if TYPE_CHECKING:
     from autograder.course import Course
 
@@ -126,12 +129,11 @@ def _cell_errors(notebook_path: Path) -> dict[str, tuple[str, str]]:
 
     notebook = nbformat.read(notebook_path, as_version=4)
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("grade") or cell.cell_type != "code":
+        if not is_grade(cell) or cell.cell_type != "code":
             continue
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                messages[meta["grade_id"]] = (output.get("ename", ""), output.get("evalue", ""))
+                messages[grade_id_of(cell)] = (output.get("ename", ""), output.get("evalue", ""))
     return messages
 
 
@@ -146,16 +148,14 @@ def manual_points(grade) -> float | None:
 
 def read_results(course: Course, assignment_id: str, student_id: str) -> SubmissionResult:
     """The gradebook's scores for one graded submission, with each failed check's message."""
-    from autograder.course.assignment import graded_cells
-
-    errors = _cell_errors(course.autograded_dir(assignment_id, student_id) / f"{assignment_id}.ipynb")
+    errors = _cell_errors(course.assignment(assignment_id).autograded(student_id))
     with course.gradebook() as gb:
         submission = gb.find_submission(assignment_id, student_id)
         checks = []
         grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
         comments = {comment.name: comment.manual_comment for notebook in submission.notebooks
                     for comment in notebook.comments}
-        for cell in graded_cells(course.source_notebook(assignment_id)):
+        for cell in course.assignment(assignment_id).graded_cells:
             grade = grades.get(cell.grade_id)
             if grade is None:
                 checks.append(CheckResult(cell.grade_id, 0.0, cell.points, "セルがありません / cell missing", cell.manual))
@@ -175,14 +175,12 @@ def saved_result(course: Course, assignment_id: str, student_id: str) -> Submiss
     """The outcome the last grading recorded for ``student_id`` (``not_graded`` if there is none)."""
     from nbgrader.api import MissingEntry
 
-    from autograder.course.assignment import total_points
-
     status = load_status(course.autograded_dir(assignment_id, student_id))
     if status is None:
         return SubmissionResult(student_id, Status.NOT_GRADED, "まだ採点していません / not graded yet")
     if status["status"] != Status.GRADED:
         return SubmissionResult(student_id, status["status"], status["message"], seconds=status.get("seconds", 0.0),
-                                max_score=total_points(course.source_notebook(assignment_id)))
+                                max_score=course.assignment(assignment_id).total_points)
     try:
         result = read_results(course, assignment_id, student_id)
     except MissingEntry:

@@ -112,7 +112,7 @@ def check_files(course: Course, assignment_id: str) -> dict[str, str]:
 def make_bundle(course: Course, assignment_id: str) -> GradingBundle:
     """The bundle for ``assignment_id`` of ``course``."""
     files = {"course_config.py": (course.root / "course_config.py").read_bytes()}
-    source = course.root / "source" / assignment_id
+    source = course.assignment(assignment_id).source_dir
     for path in sorted(source.rglob("*")):
         if path.is_file() and ".ipynb_checkpoints" not in path.parts and "__pycache__" not in path.parts:
             files[path.relative_to(course.root).as_posix()] = path.read_bytes()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import nbformat
 
 from autograder.course import Course
+from autograder.course.cells import grade_id as grade_id_of
 from autograder.errors import AutograderError
 from autograder.grading.bundle import GradingBundle, digest_of
 
@@ -58,7 +59,7 @@ def verdict(outcome) -> str | None:
     if not outcome.ok:
         return outcome.message
     graded = nbformat.reads(outcome.notebook.decode("utf-8"), as_version=4)
-    errors = {cell.metadata.get("nbgrader", {}).get("grade_id"): [o.get("ename") for o in cell.get("outputs", [])
+    errors = {grade_id_of(cell): [o.get("ename") for o in cell.get("outputs", [])
                                                                    if o.get("output_type") == "error"]
               for cell in graded.cells}
     if errors.get(PASSES):

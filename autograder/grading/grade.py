@@ -34,7 +34,7 @@ from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 from tqdm import tqdm
 
 from autograder.course import Course, NotReleased
-from autograder.course.assignment import graded_cells, total_points
+from autograder.course.cells import grade_id as grade_id_of
 from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.course.nbgrader_setup import grading_resources, nbgrader_config
 from autograder.course.notebook import notebook_problem, release_shape
@@ -62,7 +62,7 @@ def _stopped_cells(notebook, ename: str = "CellTimeoutError") -> list[str]:
     places = []
     for index, cell in enumerate(notebook.cells, start=1):
         if any(o.get("output_type") == "error" and o.get("ename") == ename for o in cell.get("outputs", [])):
-            name = cell.metadata.get("nbgrader", {}).get("grade_id") or cell.source.strip().splitlines()[0][:40]
+            name = grade_id_of(cell) or cell.source.strip().splitlines()[0][:40]
             places.append(f"cell {index} ({name})")
     return places
 
@@ -105,7 +105,7 @@ def record(course: Course, assignment_id: str, outcome: TaskOutcome, timestamp: 
             result.message = f"{outcome.note}; {result.message}"
     else:
         result = SubmissionResult(student_id, Status.ERROR, outcome.message,
-                                  max_score=total_points(course.source_notebook(assignment_id)))
+                                  max_score=course.assignment(assignment_id).total_points)
         if outcome.log:
             (folder / "grading.log").write_text(outcome.log, encoding="utf-8")
     result.seconds = outcome.seconds
@@ -194,7 +194,7 @@ class AssignmentGrading:
         self.due = record_due_date(course, assignment_id)
         self.reject_late = course.config.late_policy == "reject"
         self.bundle = make_bundle(course, assignment_id)
-        self.graded_ids = {cell.grade_id for cell in graded_cells(course.source_notebook(assignment_id))}
+        self.graded_ids = {cell.grade_id for cell in course.assignment(assignment_id).graded_cells}
         self.release = release_shape(course.release_notebook(assignment_id))  # its cell limit, nbgrader's grade_ids
 
     def screen(self, student_id: str, force: bool = False) -> Screened:
@@ -205,7 +205,7 @@ class AssignmentGrading:
             return Screened(student_id, result=SubmissionResult(
                 student_id, Status.MISSING, f"{path.name} がありません / no {path.name} in the folder"), settled=True)
         data = path.read_bytes()
-        stamp_text, stamp, stamp_problem = course.submission_time(aid, student_id)
+        stamp_text, stamp, stamp_problem = course.assignment(aid).submission_time(student_id)
         mark = fingerprint(self.bundle, data, stamp_text)
         previous = load_status(course.autograded_dir(aid, student_id))
         if not force and previous and previous.get("fingerprint") == mark and previous["status"] != Status.ERROR:
@@ -284,7 +284,7 @@ def _settle(course: Course, assignment_id: str, result: SubmissionResult, mark: 
             host: str | None = None) -> SubmissionResult:
     """Give a result that scored nothing its max score, save its status record and note its timing."""
     if result.status != Status.GRADED:  # nothing was scored, but the row still says what the work was worth
-        result.max_score = total_points(course.source_notebook(assignment_id))
+        result.max_score = course.assignment(assignment_id).total_points
     result.save(course.autograded_dir(assignment_id, result.student_id), fingerprint=mark, host=host)
     timing.append({"finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
                    "student_id": result.student_id, "status": result.status, "score": result.score,

@@ -39,6 +39,8 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass
 
+from autograder.course.cells import nbgrader_metadata
+
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END HIDDEN TESTS[ \t]*(?:\n|\Z)",
                     re.MULTILINE | re.DOTALL)
 SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUTION[ \t]*(?:\n|\Z)",
@@ -136,10 +138,6 @@ def _literal(node: ast.AST) -> bool:
     return True
 
 
-def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
 def _bindings(tree: ast.AST) -> list[str]:
     """Every binding of a name in ``tree``, once per occurrence."""
     names = []
@@ -163,7 +161,7 @@ def given_of(notebook) -> Given:
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
-        meta = _meta(cell)
+        meta = nbgrader_metadata(cell)
         try:
             everything = ast.parse(cell.source)
             outside = ast.parse(SOLUTION.sub("", cell.source)) if meta.get("solution") else everything
@@ -204,7 +202,7 @@ def plain_tests(notebook, calls_checks) -> list[PlainTest]:
     given = given_of(notebook)
     tests = []
     for cell in notebook.cells:
-        meta = _meta(cell)
+        meta = nbgrader_metadata(cell)
         if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
             continue
         if calls_checks(cell.source):

@@ -24,6 +24,8 @@ import importlib
 import re
 from pathlib import Path
 
+from autograder.course.cells import grade_id as grade_id_of
+from autograder.course.cells import is_grade, is_solution
 from autograder.grading import hidden_tests
 from autograder.grading.evidence_limits import EvidenceRefused, Reading
 from autograder.grading.kernel.evidence import (
@@ -301,11 +303,10 @@ def _test_cells(source_notebook: Path):
 
     notebook = nbformat.read(source_notebook, as_version=4)
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+        if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
             continue
         if calls := checks_of(cell.source):
-            yield meta["grade_id"], calls
+            yield grade_id_of(cell), calls
 
 
 def check_modules(source_notebook: Path) -> list[str]:
@@ -371,11 +372,9 @@ def apply(notebook, results: dict[str, tuple[str, str] | None]) -> None:
     time-out error of a cell that did not finish, which ``grade`` reports.
     """
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        grade_id = meta.get("grade_id")
-        if cell.cell_type != "code" or grade_id not in results:
+        if cell.cell_type != "code" or grade_id_of(cell) not in results:
             continue
-        verdict = results[grade_id]
+        verdict = results[grade_id_of(cell)]
         outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "error"
                    or (verdict is not None and o.get("ename") == "CellTimeoutError")]
         if verdict is not None and not any(o.get("output_type") == "error" for o in outputs):

@@ -350,13 +350,13 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         assignment(assignment_id)
         with tempfile.TemporaryDirectory(prefix="autograder-grades-") as folder:
             out = Path(folder) / f"grades-{assignment_id}.csv"
-            export_grades(course, assignment_id, out)
+            export_grades(course.assignment(assignment_id), out)
             data = BytesIO(out.read_bytes())
         return send_file(data, as_attachment=True, download_name=out.name, mimetype="text/csv")
 
     def report_path(assignment_id: str) -> Path:
         """Where the portal keeps the class report: ``report``'s default, so both show the same file."""
-        return course.root / "reports" / f"{assignment_id}.html"
+        return course.assignment(assignment_id).report
 
     def report_built(assignment_id: str) -> datetime | None:
         path = report_path(assignment_id)
@@ -379,7 +379,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         from autograder.tools.report import write_report
 
         assignment(assignment_id)
-        write_report(course, assignment_id, report_path(assignment_id))
+        write_report(course.assignment(assignment_id), report_path(assignment_id))
         return redirect(url_for("report", assignment_id=assignment_id)), 303
 
     add_manual_pages(app, course, signed_in=signed_in, assignment=assignment)  # grading the written answers

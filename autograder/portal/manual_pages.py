@@ -120,7 +120,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
         """The assignment and its manually graded cell ``grade_id``, or a 404."""
         found = assignment(assignment_id)
         try:
-            return found, manual.manual_cell(course, assignment_id, grade_id)
+            return found, manual.manual_cell(course.assignment(assignment_id), grade_id)
         except ManualGradeError:
             abort(404)
 
@@ -143,7 +143,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
 
     def stored(assignment_id: str, grade_id: str, students: list[str], message: str, **extra):
         """The JSON reply after a write: the students' answers as stored now and the question's progress."""
-        found = manual.answers(course, assignment_id, grade_id)
+        found = manual.answers(course.assignment(assignment_id), grade_id)
         wanted = set(students)
         return jsonify(ok=True, message=message, answers=[_state(a) for a in found if a.student_id in wanted],
                        progress={"graded": sum(a.graded for a in found), "total": len(found)}, **extra)
@@ -175,9 +175,9 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
     @signed_in(INSTRUCTOR)
     def manual_assignment(assignment_id):
         found = assignment(assignment_id)
-        progress = manual.progress(course, assignment_id)
+        progress = manual.progress(course.assignment(assignment_id))
         cells = [{"cell": c, "title": _title(c.prompt), "graded": progress[c.grade_id][0],
-                  "total": progress[c.grade_id][1]} for c in manual.manual_cells(course, assignment_id)]
+                  "total": progress[c.grade_id][1]} for c in manual.manual_cells(course.assignment(assignment_id))]
         return render_template("manual_assignment.html", assignment=found, cells=cells)
 
     @app.get("/instructor/manual/<assignment_id>/<grade_id>")
@@ -185,9 +185,9 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
     def manual_question(assignment_id, grade_id):
         found_assignment, cell = question(assignment_id, grade_id)
         ungraded = request.args.get("ungraded") == "1"
-        found = manual.answers(course, assignment_id, grade_id)
+        found = manual.answers(course.assignment(assignment_id), grade_id)
         shown = [a for a in found if not a.graded] if ungraded else found
-        items = manual.rubric(course, assignment_id, grade_id)
+        items = manual.rubric(course.assignment(assignment_id), grade_id)
         grouped = manual.groups(shown)
         order = [a.student_id for group in grouped for a in group]  # the page's order: group after group
         return render_template(
@@ -208,10 +208,10 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
             student_id, comment = _text(data, "student_id"), _text(data, "comment").strip()
             points = _read_points(data.get("points", ""), required=False)
             item_id = _text(data, "item_id") or None
-            item = next((i for i in manual.rubric(course, assignment_id, grade_id) if i.id == item_id), None)
+            item = next((i for i in manual.rubric(course.assignment(assignment_id), grade_id) if i.id == item_id), None)
             if item is None or points != item.points or comment != item.text:
                 item_id = None  # edited by hand: a later change of the item no longer overwrites this grade
-            manual.set_grade(course, assignment_id, student_id, grade_id, points, comment, item_id)
+            manual.set_grade(course.assignment(assignment_id), student_id, grade_id, points, comment, item_id)
             rescore(assignment_id, [student_id])
             message = f"{student_id} を保存しました / saved"
             if wants_json():
@@ -230,9 +230,10 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
         question(assignment_id, grade_id)
         try:
             data = fields()
-            item = manual.save_item(course, assignment_id, grade_id, _text(data, "text"),
+            item = manual.save_item(course.assignment(assignment_id), grade_id, _text(data, "text"),
                                     _read_points(data.get("points", ""), required=True), _text(data, "item_id") or None)
-            carriers = [a.student_id for a in manual.answers(course, assignment_id, grade_id) if a.item == item.id]
+            carriers = [a.student_id for a in manual.answers(course.assignment(assignment_id), grade_id)
+                        if a.item == item.id]
             rescore(assignment_id, carriers)
             message = f"評価項目「{item.text}」（{item.points:g} 点）を保存しました / rubric item saved"
             if wants_json():
@@ -252,7 +253,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
             students = data.get("student_ids", []) if request.is_json else request.form.getlist("student_id")
             if not isinstance(students, list) or not students or not all(isinstance(s, str) for s in students):
                 raise ManualGradeError("学生が選ばれていません / no students given")
-            manual.apply_item(course, assignment_id, grade_id, students, _text(data, "item_id"))
+            manual.apply_item(course.assignment(assignment_id), grade_id, students, _text(data, "item_id"))
             rescore(assignment_id, students)
             message = f"{len(students)} 人に評価項目を適用しました / rubric item applied to {len(students)}"
             if wants_json():

@@ -265,7 +265,7 @@ class GradingQueue:
         message = result.message
         if result.status == Status.GRADED:
             try:
-                write_feedback(self.course, row["assignment_id"], [row["student_id"]])
+                write_feedback(self.course.assignment(row["assignment_id"]), [row["student_id"]])
             except Exception as e:  # noqa: BLE001 -- the grade stands (it is in the gradebook); the page is ours
                 logger.exception("feedback for upload %s failed", row["id"])
                 message = (f"{message}; 採点は済みましたが、アドバイスのページを作れませんでした / "

@@ -56,7 +56,8 @@ def release_in_sync(course: Course, assignment_id: str) -> bool:
     from autograder.tools.prove import generate_release, scratch_course
 
     with tempfile.TemporaryDirectory(prefix=f"serve-{assignment_id}-") as folder:
-        generated = generate_release(scratch_course(course, assignment_id, Path(folder) / "course"), assignment_id)
+        generated = generate_release(scratch_course(course.assignment(assignment_id), Path(folder) / "course")
+                                     .assignment(assignment_id))
         return _comparable(generated) == _comparable(course.release_notebook(assignment_id))
 
 
@@ -84,7 +85,7 @@ def ensure_gradable(course: Course, say: Callable[[str], None] = print) -> list[
             f"to release again, run {commands} and start again (the notebook students have changes); to keep the "
             "released notebook, restore source/ to what was released")
     for aid in missing:
-        release(course, aid, skip_proof=True)
+        release(course.assignment(aid), skip_proof=True)
         say(f"{aid} を成績簿に入れました（release --skip-proof と同じ） / released {aid} into the gradebook "
             "(as `release --skip-proof`)")
     return missing

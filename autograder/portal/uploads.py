@@ -74,7 +74,7 @@ def store_upload(course: Course, store: Store, student_id: str, assignment_id: s
     user only from its first byte; then the files of old uploads beyond ``portal_uploads_kept`` are deleted
     (``Store.prune`` says which are never deleted).  Raises ``OSError`` if the file cannot be written.
     """
-    path = _write_private(course.upload_folder(student_id, assignment_id), received, data)
+    path = _write_private(course.assignment(assignment_id).upload_folder(student_id), received, data)
     upload_id = store.add_upload(student_id, assignment_id, received, path)
     for old in store.prune(student_id, assignment_id, course.config.portal_uploads_kept):
         old.unlink(missing_ok=True)

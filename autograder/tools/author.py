@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import Course
+from autograder.course import Assignment
 from autograder.course.results import Status, SubmissionResult
 from autograder.grading.grade import grade
 from autograder.tools.examples import filled_in, mistakes, pack_variants, variants, with_mistakes, with_variants
@@ -87,16 +87,16 @@ def _loses(grade_ids) -> str:
     return f"{', '.join(sorted(grade_ids))} を失う / loses them"
 
 
-def examples_of(course: Course, assignment_id: str, kinds: tuple[Kind, ...] = tuple(Kind)) -> list[Example]:
+def examples_of(assignment: Assignment, kinds: tuple[Kind, ...] = tuple(Kind)) -> list[Example]:
     """The solution, the untouched release, every typical mistake and the variants (packed, ``pack_variants``) of
-    ``assignment_id`` (those of ``kinds``), made from ``course``'s source and release notebooks."""
-    release = course.release_notebook(assignment_id)
-    solution = filled_in(course.source_notebook(assignment_id), release)
+    ``assignment`` (those of ``kinds``), made from its source and release notebooks."""
+    release, assignment_id = assignment.release, assignment.id
+    solution = filled_in(assignment.source, release)
     made = []
     if Kind.SOLUTION in kinds:
         made.append(Example(SOLUTION_ID, Kind.SOLUTION, notebook=solution))
     if Kind.RELEASE in kinds:
-        made.append(Example(RELEASE_ID, Kind.RELEASE, notebook=nbformat.read(release, as_version=4)))
+        made.append(Example(RELEASE_ID, Kind.RELEASE, notebook=assignment.release_notebook))
     if Kind.MISTAKE in kinds:
         made += [Example(m.name, Kind.MISTAKE, (m.name,), frozenset(m.lost), m.says, with_mistakes(solution, m))
                  for m in mistakes(assignment_id)]
@@ -129,24 +129,23 @@ def judge(example: Example, result: SubmissionResult) -> Outcome:
     return Outcome(example, result, expected, got, ok)
 
 
-def grade_examples(course: Course, assignment_id: str, examples: list[Example], *,
-                   workers: int | None = None) -> list[Outcome]:
-    """File ``examples`` in ``course`` (a scratch course with ``assignment_id`` released: it is graded into) and
+def grade_examples(assignment: Assignment, examples: list[Example], *, workers: int | None = None) -> list[Outcome]:
+    """File ``examples`` as submissions of ``assignment`` (of a scratch course, released: it is graded into) and
     grade them in one batch; one ``Outcome`` each, in order."""
     for example in examples:
-        course.file_submission(assignment_id, example.student_id, nbformat.writes(example.notebook))
-    results = grade(course, assignment_id, [e.student_id for e in examples], workers=workers, force=True)
+        assignment.file_submission(example.student_id, nbformat.writes(example.notebook))
+    results = grade(assignment.course, assignment.id, [e.student_id for e in examples], workers=workers, force=True)
     return [judge(example, result) for example, result in zip(examples, results)]
 
 
-def try_examples(course: Course, assignment_id: str, *, workers: int | None = None) -> list[Outcome]:
-    """Every example of ``assignment_id`` graded in one batch in a scratch course (nothing of ``course`` is
+def try_examples(assignment: Assignment, *, workers: int | None = None) -> list[Outcome]:
+    """Every example of ``assignment`` graded in one batch in a scratch course (nothing of its course is
     touched); raises ``UnknownAssignment`` for an id course_config does not list."""
-    course.config.assignment(assignment_id)
-    with tempfile.TemporaryDirectory(prefix=f"examples-{assignment_id}-") as tmp:
-        scratch = scratch_course(course, assignment_id, Path(tmp))
-        generate_release(scratch, assignment_id)
-        return grade_examples(scratch, assignment_id, examples_of(scratch, assignment_id), workers=workers)
+    assignment.config  # raises UnknownAssignment for an id course_config does not list, before anything is copied
+    with tempfile.TemporaryDirectory(prefix=f"examples-{assignment.id}-") as tmp:
+        scratch = scratch_course(assignment, Path(tmp)).assignment(assignment.id)
+        generate_release(scratch)
+        return grade_examples(scratch, examples_of(scratch), workers=workers)
 
 
 def _width(text: str) -> int:

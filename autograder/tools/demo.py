@@ -44,8 +44,8 @@ def build_demo_course(course: Course, folder: Path) -> Course:
     (folder / MARKER).write_text("created by python -m autograder demo; safe to delete\n", encoding="utf-8")
     demo = None
     for assignment_id in assignments():
-        demo = scratch_course(course, assignment_id, folder.resolve())
-        release = generate_release(demo, assignment_id)
+        demo = scratch_course(course.assignment(assignment_id), folder.resolve())
+        release = generate_release(demo.assignment(assignment_id))
         for student_id, text in _notebooks(demo, assignment_id, release).items():
             demo.file_submission(assignment_id, student_id, text)
     return demo
@@ -66,7 +66,7 @@ def run_demo(course: Course, folder: Path) -> int:
         print(f"{assignment_id} を採点中（1人あたり1〜4分） / grading {assignment_id} (1–4 minutes per notebook)…")
         results = grade(demo, assignment_id)
         out = folder / f"grades-{assignment_id}.csv"
-        export_grades(demo, assignment_id, out)
+        export_grades(demo.assignment(assignment_id), out)
         for r in results:
             print(f"{r.student_id}  {r.status:<8} {r.score:>4g}/{r.max_score:<4g} {r.seconds:5.0f}s  {r.message}")
             for check in r.checks:

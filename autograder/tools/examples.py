@@ -16,12 +16,14 @@ from pathlib import Path
 import nbformat
 
 from autograder.checks.kit import DemoStudent, Mistake, Variant
+from autograder.course.cells import grade_id as grade_id_of
+from autograder.course.cells import is_solution
 
 DELIMITER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 
 
 def _cells_by_id(notebook) -> dict[str, nbformat.NotebookNode]:
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells if "nbgrader" in c.metadata}
+    return {grade_id_of(c): c for c in notebook.cells if grade_id_of(c) is not None}
 
 
 def filled_in(source: Path, release: Path, only: set[str] | None = None) -> nbformat.NotebookNode:
@@ -35,9 +37,8 @@ def filled_in(source: Path, release: Path, only: set[str] | None = None) -> nbfo
     if only is not None and (unknown := only - solutions.keys()):
         raise KeyError(f"no answer cells {sorted(unknown)} in {source}")
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and (only is None or meta["grade_id"] in only):
-            cell.source = DELIMITER.sub("", solutions[meta["grade_id"]].source)
+        if is_solution(cell) and (only is None or grade_id_of(cell) in only):
+            cell.source = DELIMITER.sub("", solutions[grade_id_of(cell)].source)
     return notebook
 
 

@@ -5,8 +5,7 @@ import csv
 from datetime import UTC
 from pathlib import Path
 
-from autograder.course import ConfigError, Course, CourseConfig
-from autograder.course.assignment import graded_cells, total_points
+from autograder.course import Assignment, ConfigError, Course, CourseConfig
 from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.course.results import Status, SubmissionResult, saved_result
 
@@ -15,9 +14,10 @@ DEFAULT_COLUMNS = CourseConfig.__dataclass_fields__["export_columns"].default
 FIELDS = ("student_id", "name", "score", "max_score", "status", "late", "manual_complete", "submitted_at", "message")
 
 
-def all_results(course: Course, assignment_id: str) -> list[SubmissionResult]:
-    """The latest outcome for every student folder of ``assignment_id`` (graded or not)."""
-    return [saved_result(course, assignment_id, student_id) for student_id in course.student_ids()]
+def all_results(assignment: Assignment) -> list[SubmissionResult]:
+    """The latest outcome for every student folder of ``assignment`` (graded or not)."""
+    course = assignment.course
+    return [saved_result(course, assignment.id, student_id) for student_id in course.student_ids()]
 
 
 def student_names(course: Course) -> dict[str, str]:
@@ -26,14 +26,8 @@ def student_names(course: Course) -> dict[str, str]:
         return {s.id: " ".join(n for n in (s.first_name, s.last_name) if n) for s in gb.students}
 
 
-def submission_time(course: Course, assignment_id: str, student_id: str):
-    """(the submission's timestamp.txt text, naive UTC time) or (None, None)."""
-    text, parsed, _ = course.submission_time(assignment_id, student_id)
-    return text, parsed
-
-
-def export_grades(course: Course, assignment_id: str, out: Path) -> list[SubmissionResult]:
-    """Write the grades CSV of ``assignment_id`` to ``out`` (UTF-8 with BOM, so Excel reads Japanese) and return its rows.
+def export_grades(assignment: Assignment, out: Path) -> list[SubmissionResult]:
+    """Write the grades CSV of ``assignment`` to ``out`` (UTF-8 with BOM, so Excel reads Japanese) and return its rows.
 
     Columns: course_config's ``export_columns`` (header, field), then one per graded cell unless
     ``export_cells`` is False.  Ungraded, late, invalid and failed submissions get 0 points, their
@@ -41,25 +35,25 @@ def export_grades(course: Course, assignment_id: str, out: Path) -> list[Submiss
     spreadsheet formula (a roster name ``=HYPERLINK(...)``) gets a leading ``'``; scores stay numbers
     (``autograder/course/csv_cells.py``).
     """
-    config = course.config
+    course, config = assignment.course, assignment.course.config
     columns = config.export_columns
-    cells = graded_cells(course.source_notebook(assignment_id))
+    cells = assignment.graded_cells
     known = set(FIELDS) | {c.grade_id for c in cells}
     if unknown := [field for _, field in columns if field not in known]:
         raise ConfigError(f"course_config.py の export_columns の項目 {unknown} がありません（使えるもの: {sorted(known)}） / "
                           f"unknown export fields {unknown}")
     if config.export_cells:
         columns += tuple((c.grade_id, c.grade_id) for c in cells if c.grade_id not in {f for _, f in columns})
-    max_score = total_points(course.source_notebook(assignment_id))
-    due = config.assignment(assignment_id).due
+    max_score = assignment.total_points
+    due = assignment.config.due
     names = student_names(course)
-    results = all_results(course, assignment_id)
+    results = all_results(assignment)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8-sig") as f:
         writer = SpreadsheetSafeWriter(csv.writer(f))  # names come from the roster: never a live formula
         writer.writerow([header for header, _ in columns])
         for result in results:
-            stamp_text, stamp = submission_time(course, assignment_id, result.student_id)
+            stamp_text, stamp, _ = assignment.submission_time(result.student_id)  # an unreadable time: none
             late = result.status == Status.LATE or (stamp is not None and stamp.replace(tzinfo=UTC) > due)
             points = {c.grade_id: c.points for c in result.checks}
             values = {"student_id": result.student_id, "name": names.get(result.student_id, ""),

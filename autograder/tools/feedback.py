@@ -45,7 +45,9 @@ from bleach.css_sanitizer import ALLOWED_CSS_PROPERTIES, CSSSanitizer
 from nbconvert import HTMLExporter
 
 from autograder.checks.errors import CheckFailed, NotAttempted
-from autograder.course import Course, NotReleased, messages
+from autograder.course import Assignment, NotReleased, messages
+from autograder.course.cells import grade_id as grade_id_of
+from autograder.course.cells import is_locked
 from autograder.course.messages import STATUS_EXPLANATIONS, STATUS_LABELS
 from autograder.course.results import CheckResult, Status, SubmissionResult, saved_result
 from autograder.tools.kernel_text import fold, joined_streams, plain, scrub, student_traceback
@@ -82,34 +84,33 @@ PAGE_CSS = template_text("feedback.css")
 """The feedback pages' stylesheet (``autograder/templates/feedback.css``)."""
 
 
-def write_feedback(course: Course, assignment_id: str, students: list[str] | None = None) -> list[Path]:
+def write_feedback(assignment: Assignment, students: list[str] | None = None) -> list[Path]:
     """Write one feedback page per student folder under ``submitted/`` (or per given student); returns the paths.
 
     Each page reflects the last ``grade``. Raises ``UnknownAssignment`` for an assignment course_config does not
     know and ``NotReleased`` if the assignment has no release notebook (the only source of the cells shown).
     """
-    assignment = course.config.assignment(assignment_id)
-    release_path = course.release_notebook(assignment_id)
-    if not release_path.is_file():
-        raise NotReleased.run_release(assignment_id, str(release_path))
-    release = nbformat.read(release_path, as_version=4)
+    course, config = assignment.course, assignment.config
+    if not assignment.release.is_file():
+        raise NotReleased.run_release(assignment.id, str(assignment.release))
+    release = assignment.release_notebook
     zone = ZoneInfo(course.config.timezone)
     exporter = _notebook_exporter()
     paths = []
     for student_id in students if students is not None else course.student_ids():
-        result = saved_result(course, assignment_id, student_id)
-        result.max_score = result.max_score or assignment.points  # a submission never graded has no max score of its own
-        notebook_path = course.autograded_dir(assignment_id, student_id) / f"{assignment_id}.ipynb"
+        result = saved_result(course, assignment.id, student_id)
+        result.max_score = result.max_score or config.points  # a submission never graded has no max score of its own
+        notebook_path = assignment.autograded(student_id)
         notebook = questions = None
         if result.status == Status.GRADED and notebook_path.is_file():
             graded = nbformat.read(notebook_path, as_version=4)
             questions = read_questions(graded, release)
             notebook = with_instructor_notes(sanitized_notebook(graded, release), graded, result)
-        _, submitted_utc, _ = course.submission_time(assignment_id, student_id)  # an unreadable time shows none
+        _, submitted_utc, _ = assignment.submission_time(student_id)  # an unreadable time shows none
         submitted_at = submitted_utc.replace(tzinfo=UTC).astimezone(zone) if submitted_utc else None
-        path = course.feedback_path(assignment_id, student_id)
+        path = assignment.feedback(student_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(feedback_page(assignment.title, result, notebook, exporter, questions=questions,
+        path.write_text(feedback_page(config.title, result, notebook, exporter, questions=questions,
                                       submitted_at=submitted_at), encoding="utf-8")
         paths.append(path)
     return paths
@@ -252,9 +253,8 @@ def with_instructor_notes(shown: nbformat.NotebookNode, graded: nbformat.Noteboo
     notes = {c.grade_id: c for c in result.checks if c.manual and c.points is not None}
     places = []
     for index, cell in enumerate(graded.cells):
-        meta = cell.metadata.get("nbgrader")
-        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
-        if isinstance(grade_id, str) and grade_id in notes:
+        grade_id = grade_id_of(cell)
+        if grade_id is not None and grade_id in notes:
             places.append((index, notes[grade_id]))
     for index, check in reversed(places):
         comment = html.escape(plain(check.comment or "")).replace("\n", "<br>\n")
@@ -281,15 +281,13 @@ def sanitized_notebook(notebook: nbformat.NotebookNode, release: nbformat.Notebo
       gives it (the anchor the summary links to): metadata, attachments and the student's ids are dropped (raw
       cells become markdown, which is rendered through the allowlist).
     """
-    released = {c.metadata["nbgrader"]["grade_id"]: c for c in release.cells if "grade_id" in c.metadata.get("nbgrader", {})}
-    locked_ids = {grade_id for grade_id, c in released.items() if c.metadata["nbgrader"].get("locked")}
+    released = {grade_id_of(c): c for c in release.cells if grade_id_of(c) is not None}
+    locked_ids = {grade_id for grade_id, c in released.items() if is_locked(c)}
     cells = []
     shown = nbformat.from_dict(notebook).cells
     for cell, cell_id in zip(shown, cell_ids(shown), strict=True):
-        meta = cell.metadata.get("nbgrader")
-        meta = meta if isinstance(meta, dict) else {}
-        grade_id = meta.get("grade_id")
-        locked = bool(meta.get("locked")) or grade_id in locked_ids
+        grade_id = grade_id_of(cell)
+        locked = is_locked(cell) or grade_id in locked_ids
         source = cell.source
         if locked:
             original = released.get(grade_id)

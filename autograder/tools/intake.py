@@ -34,7 +34,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from autograder.course import Course
-from autograder.course.assignment import graded_cells
 from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.course.notebook import ReleaseShape, notebook_problem, release_shape
 from autograder.errors import AutograderError
@@ -253,7 +252,7 @@ def collect(course: Course, assignment_id: str, download: Path, roster: Path | N
     time_format = config.lms_time_format
     roster_path = roster or (course.root / config.roster if config.roster else None)
     names = read_roster(roster_path) if roster_path else None
-    cell_ids = {c.grade_id for c in graded_cells(course.source_notebook(assignment_id))}
+    cell_ids = {c.grade_id for c in course.assignment(assignment_id).graded_cells}
     release = release_shape(course.release_notebook(assignment_id))  # None before the release: checked by shape only
 
     uploads: list[Upload] = []

@@ -3,7 +3,7 @@
 The instructor's points and comment of a manually graded cell are stored where nbgrader's
 formgrader keeps them (``Grade.manual_score``, ``Comment.manual_comment`` of that cell), so
 nbgrader itself, ``export``, ``feedback`` and ``report`` all read the same numbers.  What nbgrader
-has no place for lives in ``manual/<assignment>.json`` (``Course.manual_path``):
+has no place for lives in ``manual/<assignment>.json`` (``Assignment.manual_record``):
 
 - the question's **rubric**: reusable items (text + points); applying one to an answer gives it that
   item's points and text as its comment, and changing the item changes every answer that carries it;
@@ -42,8 +42,9 @@ from types import MappingProxyType
 
 import nbformat
 
-from autograder.course import Course
-from autograder.course.assignment import graded_cells
+from autograder.course import Assignment
+from autograder.course.cells import grade_id as grade_id_of
+from autograder.course.cells import is_solution
 from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.course.results import Status, load_status, manual_points
 from autograder.errors import AutograderError, log
@@ -112,13 +113,13 @@ class Answer:
         return self.points is not None
 
 
-def manual_cells(course: Course, assignment_id: str) -> list[ManualCell]:
-    """The cells of ``assignment_id`` the instructor grades by hand, in notebook order, each with its question."""
-    source = nbformat.read(course.source_notebook(assignment_id), as_version=4)
-    manual = {c.grade_id: c for c in graded_cells(course.source_notebook(assignment_id)) if c.manual}
+def manual_cells(assignment: Assignment) -> list[ManualCell]:
+    """The cells of ``assignment.id`` the instructor grades by hand, in notebook order, each with its question."""
+    source = assignment.source_notebook
+    manual = {c.grade_id: c for c in assignment.graded_cells if c.manual}
     found, prompt = [], ""
     for cell in source.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        grade_id = grade_id_of(cell)
         if grade_id in manual:
             found.append(ManualCell(grade_id, manual[grade_id].points, prompt))
         elif cell.cell_type == "markdown":
@@ -126,12 +127,12 @@ def manual_cells(course: Course, assignment_id: str) -> list[ManualCell]:
     return found
 
 
-def manual_cell(course: Course, assignment_id: str, grade_id: str) -> ManualCell:
-    for cell in manual_cells(course, assignment_id):
+def manual_cell(assignment: Assignment, grade_id: str) -> ManualCell:
+    for cell in manual_cells(assignment):
         if cell.grade_id == grade_id:
             return cell
-    raise ManualGradeError(f"{assignment_id} に手で採点するセル {grade_id!r} はありません / "
-                           f"{assignment_id} has no manually graded cell {grade_id!r}")
+    raise ManualGradeError(f"{assignment.id} に手で採点するセル {grade_id!r} はありません / "
+                           f"{assignment.id} has no manually graded cell {grade_id!r}")
 
 
 def digest(text: str) -> str:
@@ -140,9 +141,9 @@ def digest(text: str) -> str:
 
 
 # ---- the record beside the gradebook: rubric, applied items, graded digests
-def _record_text(course: Course, assignment_id: str) -> str | None:
+def _record_text(assignment: Assignment) -> str | None:
     """The record file's text as it is now, or None if there is none yet."""
-    path = course.manual_path(assignment_id)
+    path = assignment.manual_record
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
@@ -153,17 +154,17 @@ def _parse(text: str | None) -> dict:
     return record
 
 
-def _read(course: Course, assignment_id: str) -> dict:
-    return _parse(_record_text(course, assignment_id))
+def _read(assignment: Assignment) -> dict:
+    return _parse(_record_text(assignment))
 
 
-def _write(course: Course, assignment_id: str, record: dict) -> None:
-    _replace(course, assignment_id, json.dumps(record, ensure_ascii=False, indent=1))
+def _write(assignment: Assignment, record: dict) -> None:
+    _replace(assignment, json.dumps(record, ensure_ascii=False, indent=1))
 
 
-def _replace(course: Course, assignment_id: str, text: str | None) -> None:
+def _replace(assignment: Assignment, text: str | None) -> None:
     """Make the record file ``text`` (None: no file)."""
-    path = course.manual_path(assignment_id)
+    path = assignment.manual_record
     if text is None:
         path.unlink(missing_ok=True)
         return
@@ -174,7 +175,7 @@ def _replace(course: Course, assignment_id: str, text: str | None) -> None:
 
 
 @contextmanager
-def _writing(course: Course, assignment_id: str, purpose: str = "") -> Iterator[None]:
+def _writing(assignment: Assignment, purpose: str = "") -> Iterator[None]:
     """Hold the assignment's write lock: one writer of its record and manual grades at a time, whether the others
     are the portal's request threads or ``manual --import`` in another process.
 
@@ -182,16 +183,16 @@ def _writing(course: Course, assignment_id: str, purpose: str = "") -> Iterator[
     the file anew, and a flock belongs to its open file, so threads of one process exclude each other as processes
     do; the lock goes when the file is closed, also when the process dies.  Not re-entrant: never nested.
     """
-    folder = course.manual_path(assignment_id).parent
+    folder = assignment.manual_record.parent
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f".{assignment_id}{purpose}.lock", "a", encoding="utf-8") as handle:
+    with open(folder / f".{assignment.id}{purpose}.lock", "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
 
-def rubric(course: Course, assignment_id: str, grade_id: str) -> list[RubricItem]:
+def rubric(assignment: Assignment, grade_id: str) -> list[RubricItem]:
     """The reusable comments of one question, in the order they were made."""
-    return [RubricItem(**item) for item in _read(course, assignment_id)["rubric"].get(grade_id, [])]
+    return [RubricItem(**item) for item in _read(assignment)["rubric"].get(grade_id, [])]
 
 
 # ---- reading the answers
@@ -204,12 +205,12 @@ class _GradedAnswer:
     """``digest(text)``: computed once per version of the notebook (a long answer costs a pass over its text)."""
 
 
-def _graded_answers(course: Course, assignment_id: str, student_id: str) -> Mapping[str, _GradedAnswer]:
+def _graded_answers(assignment: Assignment, student_id: str) -> Mapping[str, _GradedAnswer]:
     """grade_id → the student's answer in each answer cell of the notebook that was graded (none if it is unreadable).
 
     Every page view and save reads every student's answers: the notebook is parsed once per version of its file.
     """
-    path = course.autograded_dir(assignment_id, student_id) / f"{assignment_id}.ipynb"
+    path = assignment.autograded(student_id)
     try:
         found = path.stat()
     except OSError:
@@ -227,39 +228,38 @@ def _notebook_answers(path: str, mtime_ns: int, size: int) -> Mapping[str, _Grad
         return MappingProxyType({})
     answers = {}
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader")
-        if isinstance(meta, dict) and meta.get("solution") and isinstance(meta.get("grade_id"), str):
+        if is_solution(cell) and (grade_id := grade_id_of(cell)) is not None:
             text = DELIMITER.sub("", cell.source).strip()
-            answers[meta["grade_id"]] = _GradedAnswer(text, digest(text))
+            answers[grade_id] = _GradedAnswer(text, digest(text))
     return MappingProxyType(answers)
 
 
 _NO_ANSWER = _GradedAnswer("", digest(""))
 
 
-def graded_students(course: Course, assignment_id: str) -> list[str]:
+def graded_students(assignment: Assignment) -> list[str]:
     """Students whose submission was graded (status ``graded``): the ones with answers to grade by hand."""
-    return [s for s in course.student_ids()
-            if (load_status(course.autograded_dir(assignment_id, s)) or {}).get("status") == Status.GRADED]
+    return [s for s in assignment.course.student_ids()
+            if (load_status(assignment.autograded_dir(s)) or {}).get("status") == Status.GRADED]
 
 
-def answers(course: Course, assignment_id: str, grade_id: str) -> list[Answer]:
+def answers(assignment: Assignment, grade_id: str) -> list[Answer]:
     """Every graded student's answer to ``grade_id``, with the points and comment the gradebook holds, by student id."""
     from nbgrader.api import MissingEntry
 
-    cell = manual_cell(course, assignment_id, grade_id)
-    record = _read(course, assignment_id)
+    cell = manual_cell(assignment, grade_id)
+    record = _read(assignment)
     applied, graded_digest = record["applied"].get(grade_id, {}), record["graded"].get(grade_id, {})
     found = []
-    with course.gradebook() as gb:
+    with assignment.course.gradebook() as gb:
         names = {s.id: " ".join(n for n in (s.first_name, s.last_name) if n) for s in gb.students}
-        for student_id in graded_students(course, assignment_id):
+        for student_id in graded_students(assignment):
             try:
-                grade = gb.find_grade(grade_id, assignment_id, assignment_id, student_id)
-                comment = gb.find_comment(grade_id, assignment_id, assignment_id, student_id)
+                grade = gb.find_grade(grade_id, assignment.id, assignment.id, student_id)
+                comment = gb.find_comment(grade_id, assignment.id, assignment.id, student_id)
             except MissingEntry:
                 continue
-            answer = _graded_answers(course, assignment_id, student_id).get(grade_id, _NO_ANSWER)
+            answer = _graded_answers(assignment, student_id).get(grade_id, _NO_ANSWER)
             points = manual_points(grade)
             found.append(Answer(student_id, names.get(student_id, ""), grade_id, answer.text, cell.max_points, points,
                                 comment.manual_comment or "", applied.get(student_id),
@@ -267,11 +267,11 @@ def answers(course: Course, assignment_id: str, grade_id: str) -> list[Answer]:
     return found
 
 
-def progress(course: Course, assignment_id: str) -> dict[str, tuple[int, int]]:
+def progress(assignment: Assignment) -> dict[str, tuple[int, int]]:
     """grade_id → (answers graded, answers to grade), for every manually graded cell."""
     result = {}
-    for cell in manual_cells(course, assignment_id):
-        found = answers(course, assignment_id, cell.grade_id)
+    for cell in manual_cells(assignment):
+        found = answers(assignment, cell.grade_id)
         result[cell.grade_id] = (sum(a.graded for a in found), len(found))
     return result
 
@@ -316,21 +316,21 @@ def _check_points(points: float, cell: ManualCell, where: str) -> float:
     return float(points)
 
 
-def _store(gb, record: dict, course: Course, assignment_id: str, cell: ManualCell, student_id: str,
+def _store(gb, record: dict, assignment: Assignment, cell: ManualCell, student_id: str,
            points: float | None, comment: str, item: str | None) -> None:
     """Set one answer's manual grade in an open gradebook (committed by the caller) and in ``record``."""
     from nbgrader.api import MissingEntry
 
     try:
-        grade = gb.find_grade(cell.grade_id, assignment_id, assignment_id, student_id)
-        note = gb.find_comment(cell.grade_id, assignment_id, assignment_id, student_id)
+        grade = gb.find_grade(cell.grade_id, assignment.id, assignment.id, student_id)
+        note = gb.find_comment(cell.grade_id, assignment.id, assignment.id, student_id)
     except MissingEntry:
-        raise ManualGradeError(f"{student_id} の {assignment_id} は採点されていません / "
-                               f"{student_id} has no graded submission of {assignment_id}") from None
+        raise ManualGradeError(f"{student_id} の {assignment.id} は採点されていません / "
+                               f"{student_id} has no graded submission of {assignment.id}") from None
     grade.manual_score = points
     grade.needs_manual_grade = points is None
     note.manual_comment = comment or None
-    answer = _graded_answers(course, assignment_id, student_id).get(cell.grade_id, _NO_ANSWER)
+    answer = _graded_answers(assignment, student_id).get(cell.grade_id, _NO_ANSWER)
     applied = record["applied"].setdefault(cell.grade_id, {})
     graded = record["graded"].setdefault(cell.grade_id, {})
     if item is None:
@@ -343,7 +343,7 @@ def _store(gb, record: dict, course: Course, assignment_id: str, cell: ManualCel
         graded[student_id] = answer.digest
 
 
-def _store_all(course: Course, assignment_id: str, record: dict, previous: str | None, cells: dict[str, ManualCell],
+def _store_all(assignment: Assignment, record: dict, previous: str | None, cells: dict[str, ManualCell],
                grades: list[tuple[str, str, float | None, str, str | None]]) -> None:
     """Store ``grades`` (checked) in the gradebook and ``record`` (changed in place) in its file, both or neither;
     ``previous`` is the record file's text before (None: none).  The caller holds ``_writing``.
@@ -357,102 +357,102 @@ def _store_all(course: Course, assignment_id: str, record: dict, previous: str |
     without their rubric items and digests, and no way back but another transaction.
     """
     if not grades:
-        _write(course, assignment_id, record)
+        _write(assignment, record)
         return
-    with course.gradebook() as gb:
+    with assignment.course.gradebook() as gb:
         try:
             for student_id, grade_id, points, comment, item in grades:
-                _store(gb, record, course, assignment_id, cells[grade_id], student_id,
+                _store(gb, record, assignment, cells[grade_id], student_id,
                        None if points is None else float(points), comment, item)
             gb.db.flush()
-            _write(course, assignment_id, record)
+            _write(assignment, record)
             try:
                 gb.db.commit()
             except BaseException:
-                _replace(course, assignment_id, previous)
+                _replace(assignment, previous)
                 raise
         except BaseException:
             gb.db.rollback()
             raise
 
 
-def _rewrite_feedback(course: Course, assignment_id: str, students: Iterable[str]) -> None:
+def _rewrite_feedback(assignment: Assignment, students: Iterable[str]) -> None:
     """Write again the feedback page of each of ``students`` who has one, so the page shows their points now.
 
     The grades are stored already: a page that cannot be written is logged, not raised, and never undoes them.
     The pages are written one writer at a time (a lock of their own, so that saving other answers need not wait
     for nbconvert): each writer reads the gradebook after its own commit, so the last page written is the newest.
     """
-    with_pages = sorted(s for s in set(students) if course.feedback_path(assignment_id, s).is_file())
+    with_pages = sorted(s for s in set(students) if assignment.feedback(s).is_file())
     if not with_pages:
         return
     try:
-        with _writing(course, assignment_id, ".feedback"):
-            write_feedback(course, assignment_id, with_pages)
+        with _writing(assignment, ".feedback"):
+            write_feedback(assignment, with_pages)
     except Exception as e:  # whatever nbconvert or the disk raises: the grades stand, the warning says what to redo
         who = ", ".join(with_pages)
-        log.warning(f"{assignment_id}: {who} のフィードバックページを書き直せませんでした（点数は保存済みです。"
-                    f"python -m autograder feedback {assignment_id} で書き直してください） / could not rewrite the "
-                    f"feedback pages of {who} (the grades are saved; run feedback {assignment_id}): {e!r}")
+        log.warning(f"{assignment.id}: {who} のフィードバックページを書き直せませんでした（点数は保存済みです。"
+                    f"python -m autograder feedback {assignment.id} で書き直してください） / could not rewrite the "
+                    f"feedback pages of {who} (the grades are saved; run feedback {assignment.id}): {e!r}")
 
 
-def _late_penalties(course: Course, assignment_id: str, students: set[str]) -> None:
+def _late_penalties(assignment: Assignment, students: set[str]) -> None:
     """Under the ``penalty`` policy, nbgrader's late plugin again on each total, manual points included
     (it ran at autograde time on the automatic points alone)."""
-    if course.config.late_policy != "penalty" or not students:
+    if assignment.course.config.late_policy != "penalty" or not students:
         return
     from nbgrader.preprocessors import AssignLatePenalties
 
     from autograder.course.nbgrader_setup import grading_resources, nbgrader_config
 
-    config = nbgrader_config(course)
+    config = nbgrader_config(assignment.course)
     for student_id in sorted(students):
         AssignLatePenalties(config=config).preprocess(nbformat.v4.new_notebook(),
-                                                      grading_resources(course, assignment_id, student_id))
+                                                      grading_resources(assignment.course, assignment.id, student_id))
 
 
-def set_grades(course: Course, assignment_id: str, grades: list[tuple[str, str, float | None, str, str | None]]) -> None:
+def set_grades(assignment: Assignment, grades: list[tuple[str, str, float | None, str, str | None]]) -> None:
     """Store ``(student_id, grade_id, points, comment, rubric item id or None)`` for each answer, all or nothing.
 
     Raises ``ManualGradeError`` (nothing written) for points outside 0 … the cell's maximum, an unknown cell,
     item or student; SQLAlchemy's ``OperationalError`` (nothing written) when the gradebook stays busy.  Then writes
     again the feedback page of each of the students who has one (see ``_rewrite_feedback``).
     """
-    cells = {c.grade_id: c for c in manual_cells(course, assignment_id)}
-    with _writing(course, assignment_id):
-        previous = _record_text(course, assignment_id)
+    cells = {c.grade_id: c for c in manual_cells(assignment)}
+    with _writing(assignment):
+        previous = _record_text(assignment)
         record = _parse(previous)
         items = {g: {i["id"] for i in items} for g, items in record["rubric"].items()}
         for student_id, grade_id, points, _, item in grades:
             where = f"{student_id} {grade_id}"
             if grade_id not in cells:
-                manual_cell(course, assignment_id, grade_id)  # raises with its message
+                manual_cell(assignment, grade_id)  # raises with its message
             if points is not None:
                 _check_points(points, cells[grade_id], where)
             if item is not None and item not in items.get(grade_id, set()):
                 raise ManualGradeError(f"{where}: 評価項目 {item!r} はありません / no rubric item {item!r}")
-        _store_all(course, assignment_id, record, previous, cells, grades)
-        _late_penalties(course, assignment_id, {g[0] for g in grades})  # from the totals just committed: locked
-    _rewrite_feedback(course, assignment_id, (g[0] for g in grades))
+        _store_all(assignment, record, previous, cells, grades)
+        _late_penalties(assignment, {g[0] for g in grades})  # from the totals just committed: locked
+    _rewrite_feedback(assignment, (g[0] for g in grades))
 
 
-def set_grade(course: Course, assignment_id: str, student_id: str, grade_id: str, points: float | None,
+def set_grade(assignment: Assignment, student_id: str, grade_id: str, points: float | None,
               comment: str = "", item: str | None = None) -> None:
     """One answer's points (None: ungraded again) and comment; see ``set_grades``."""
-    set_grades(course, assignment_id, [(student_id, grade_id, points, comment, item)])
+    set_grades(assignment, [(student_id, grade_id, points, comment, item)])
 
 
-def save_item(course: Course, assignment_id: str, grade_id: str, text: str, points: float,
+def save_item(assignment: Assignment, grade_id: str, text: str, points: float,
               item_id: str | None = None) -> RubricItem:
     """Add a rubric item to ``grade_id`` (``item_id`` None) or change one; every answer carrying it is graded anew,
     in the same write as the item (both or neither, see ``set_grades``)."""
-    cell = manual_cell(course, assignment_id, grade_id)
+    cell = manual_cell(assignment, grade_id)
     points = _check_points(points, cell, f"{grade_id} の評価項目 / rubric item")
     text = text.strip()
     if not text:
         raise ManualGradeError("評価項目の文が空です / a rubric item needs its text")
-    with _writing(course, assignment_id):
-        previous = _record_text(course, assignment_id)
+    with _writing(assignment):
+        previous = _record_text(assignment)
         record = _parse(previous)
         items = record["rubric"].setdefault(grade_id, [])
         if item_id is None:
@@ -467,38 +467,38 @@ def save_item(course: Course, assignment_id: str, grade_id: str, text: str, poin
                 raise ManualGradeError(f"評価項目 {item_id!r} はありません / no rubric item {item_id!r}")
             item = RubricItem(item_id, text, points)
         carriers = [s for s, i in record["applied"].get(grade_id, {}).items() if i == item.id]
-        _store_all(course, assignment_id, record, previous, {grade_id: cell},
+        _store_all(assignment, record, previous, {grade_id: cell},
                    [(s, grade_id, item.points, item.text, item.id) for s in carriers])
-        _late_penalties(course, assignment_id, set(carriers))
-    _rewrite_feedback(course, assignment_id, carriers)
+        _late_penalties(assignment, set(carriers))
+    _rewrite_feedback(assignment, carriers)
     return item
 
 
-def apply_item(course: Course, assignment_id: str, grade_id: str, students: list[str], item_id: str) -> None:
+def apply_item(assignment: Assignment, grade_id: str, students: list[str], item_id: str) -> None:
     """Give each of ``students`` the rubric item's points and its text as comment (one click on a group)."""
-    item = next((i for i in rubric(course, assignment_id, grade_id) if i.id == item_id), None)
+    item = next((i for i in rubric(assignment, grade_id) if i.id == item_id), None)
     if item is None:
         raise ManualGradeError(f"評価項目 {item_id!r} はありません / no rubric item {item_id!r}")
-    set_grades(course, assignment_id, [(s, grade_id, item.points, item.text, item.id) for s in students])
+    set_grades(assignment, [(s, grade_id, item.points, item.text, item.id) for s in students])
 
 
 # ---- the command line's CSV
-def export_answers(course: Course, assignment_id: str, out: Path) -> int:
+def export_answers(assignment: Assignment, out: Path) -> int:
     """Write one row per student and manually graded cell (``CSV_COLUMNS``) to ``out``; returns the rows written."""
     rows = 0
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8-sig") as f:
         writer = SpreadsheetSafeWriter(csv.writer(f))  # answers and names are students' text: never a live formula
         writer.writerow(CSV_COLUMNS)
-        for cell in manual_cells(course, assignment_id):
-            for a in answers(course, assignment_id, cell.grade_id):
+        for cell in manual_cells(assignment):
+            for a in answers(assignment, cell.grade_id):
                 writer.writerow([a.student_id, a.name, a.grade_id, f"{a.max_points:g}",
                                  "" if a.points is None else f"{a.points:g}", a.comment, a.text])
                 rows += 1
     return rows
 
 
-def import_answers(course: Course, assignment_id: str, path: Path) -> int:
+def import_answers(assignment: Assignment, path: Path) -> int:
     """Read points and comments back from a CSV of ``export_answers``'s shape; all rows or none (returns how many
     answers changed: a row whose points and comment are the gradebook's already is left as it is).
 
@@ -516,9 +516,9 @@ def import_answers(course: Course, assignment_id: str, path: Path) -> int:
     missing = [c for c in ("student_id", "grade_id", "points", "comment") if c not in table[0]]
     if missing:
         raise ManualGradeError(f"{path}: 列 {missing} がありません / missing columns {missing}")
-    cells = {c.grade_id: c for c in manual_cells(course, assignment_id)}
-    known = set(graded_students(course, assignment_id))
-    current = {(a.student_id, a.grade_id): (a.points, a.comment) for g in cells for a in answers(course, assignment_id, g)}
+    cells = {c.grade_id: c for c in manual_cells(assignment)}
+    known = set(graded_students(assignment))
+    current = {(a.student_id, a.grade_id): (a.points, a.comment) for g in cells for a in answers(assignment, g)}
     grades, problems = [], []
     for number, row in enumerate(table, start=2):  # row 1 is the header
         student_id, grade_id = (row.get("student_id") or "").strip(), (row.get("grade_id") or "").strip()
@@ -545,5 +545,5 @@ def import_answers(course: Course, assignment_id: str, path: Path) -> int:
             grades.append((student_id, grade_id, points, comment, None))
     if problems:
         raise ManualGradeError("何も書き込んでいません / nothing was written:\n- " + "\n- ".join(problems))
-    set_grades(course, assignment_id, grades)
+    set_grades(assignment, grades)
     return len(grades)

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from autograder.course import Course
-from autograder.course.assignment import disagreements
+from autograder.course import Assignment, Course
 from autograder.course.results import Status, SubmissionResult
 from autograder.errors import AutograderError
 from autograder.grading.bundle import make_bundle
@@ -57,17 +56,18 @@ class Proof:
         return not self.problems
 
 
-def generate_release(course: Course, assignment_id: str) -> Path:
+def generate_release(assignment: Assignment) -> Path:
     """Run nbgrader's generate_assignment: source/<id>/ → release/<id>/; returns the release notebook."""
-    outcome = nbgrader_api(course).generate_assignment(assignment_id, force=True, create=True)
+    outcome = nbgrader_api(assignment.course).generate_assignment(assignment.id, force=True, create=True)
     if not outcome["success"]:
         raise ReleaseError(f"nbgrader generate_assignment failed: {outcome.get('error') or outcome.get('log')}")
-    return course.release_notebook(assignment_id)
+    return assignment.release
 
 
-def scratch_course(course: Course, assignment_id: str, folder: Path) -> Course:
-    """A copy of ``course`` in ``folder`` with only ``assignment_id``'s source and its own SQLite gradebook."""
-    shutil.copytree(course.root / "source" / assignment_id, folder / "source" / assignment_id)
+def scratch_course(assignment: Assignment, folder: Path) -> Course:
+    """A copy of ``assignment``'s course in ``folder`` with only its source and its own SQLite gradebook."""
+    course = assignment.course
+    shutil.copytree(assignment.source_dir, folder / "source" / assignment.id)
     shutil.copyfile(course.root / "course_config.py", folder / "course_config.py")  # grading kernels read it
     return Course(root=folder, config=dataclasses.replace(course.config, db_url=None))
 
@@ -91,24 +91,24 @@ def _judge(proof: Proof) -> None:
                 proof.problems.append(f"配布版の {check.grade_id} で採点エラー / grader error in {check.grade_id}: {check.message}")
 
 
-def prove(course: Course, assignment_id: str) -> Proof:
-    """Grade the solution and the untouched student version of ``assignment_id`` in a scratch course.
+def prove(assignment: Assignment) -> Proof:
+    """Grade the solution and the untouched student version of ``assignment`` in a scratch course.
 
     A passed proof is recorded under the digest of its inputs (``earlier_proof`` finds it); a failed one
-    removes the record of ``assignment_id``.
+    removes the record of the assignment.  Raises ``UnknownAssignment`` for an id course_config does not list.
     """
-    assignment = course.config.assignment(assignment_id)
-    inputs = proof_inputs(course, assignment_id)  # before copying: what the scratch course is made of
-    proof = Proof(problems=disagreements(course.source_notebook(assignment_id), assignment))
+    assignment.config  # raises UnknownAssignment for an id course_config does not list, before anything is read
+    inputs = proof_inputs(assignment)  # before copying: what the scratch course is made of
+    proof = Proof(problems=assignment.disagreements())
     if not proof.problems:
-        with tempfile.TemporaryDirectory(prefix=f"prove-{assignment_id}-") as tmp:
-            scratch = scratch_course(course, assignment_id, Path(tmp))
-            release = generate_release(scratch, assignment_id)
-            scratch.file_submission(assignment_id, SOLUTION, scratch.source_notebook(assignment_id).read_bytes())
-            scratch.file_submission(assignment_id, RELEASE, release.read_bytes())
-            proof.solution, proof.release = grade(scratch, assignment_id, [SOLUTION, RELEASE])
+        with tempfile.TemporaryDirectory(prefix=f"prove-{assignment.id}-") as tmp:
+            scratch = scratch_course(assignment, Path(tmp)).assignment(assignment.id)
+            release = generate_release(scratch)
+            scratch.file_submission(SOLUTION, scratch.source.read_bytes())
+            scratch.file_submission(RELEASE, release.read_bytes())
+            proof.solution, proof.release = grade(scratch.course, scratch.id, [SOLUTION, RELEASE])
         _judge(proof)
-    _record(course, assignment_id, inputs if proof.ok else None)
+    _record(assignment, inputs if proof.ok else None)
     return proof
 
 
@@ -118,10 +118,10 @@ PROOFS = "proofs.json"
 """Under ``logs/``: assignment id → ``{"inputs": digest, "proven_at": UTC time}`` of its last passed proof."""
 
 
-def proof_inputs(course: Course, assignment_id: str) -> str:
-    """The digest of everything a proof of ``assignment_id`` grades with: the grading bundle's digest
+def proof_inputs(assignment: Assignment) -> str:
+    """The digest of everything a proof of ``assignment`` grades with: the grading bundle's digest
     (``course_config.py``, ``source/<id>/``, the check files; ``autograder.grading.bundle``)."""
-    return make_bundle(course, assignment_id).digest
+    return make_bundle(assignment.course, assignment.id).digest
 
 
 def _records(course: Course) -> dict:
@@ -135,42 +135,42 @@ def _records(course: Course) -> dict:
     return records if isinstance(records, dict) else {}
 
 
-def _record(course: Course, assignment_id: str, inputs: str | None) -> None:
-    """Keep ``inputs`` as ``assignment_id``'s passed proof, or forget its record (``None``).
+def _record(assignment: Assignment, inputs: str | None) -> None:
+    """Keep ``inputs`` as ``assignment``'s passed proof, or forget its record (``None``).
 
     Written whole and renamed into place: a reader never sees half a file.  Two proofs finishing at once may
     lose one's record, which costs only a proof again at release.
     """
-    records = _records(course)
+    records = _records(assignment.course)
     if inputs is None:
-        if records.pop(assignment_id, None) is None:
+        if records.pop(assignment.id, None) is None:
             return
     else:
-        records[assignment_id] = {"inputs": inputs,
+        records[assignment.id] = {"inputs": inputs,
                                   "proven_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    path = course.log_path(PROOFS)
+    path = assignment.course.log_path(PROOFS)
     partial = path.with_name(f".{PROOFS}.{os.getpid()}")
     partial.write_text(json.dumps(records, indent=1, sort_keys=True), encoding="utf-8")
     os.replace(partial, path)
 
 
-def earlier_proof(course: Course, assignment_id: str) -> Proof | None:
-    """The passed proof of exactly the present inputs of ``assignment_id`` (``Proof.proven_at`` set), or None."""
-    record = _records(course).get(assignment_id)
-    if not isinstance(record, dict) or record.get("inputs") != proof_inputs(course, assignment_id):
+def earlier_proof(assignment: Assignment) -> Proof | None:
+    """The passed proof of exactly the present inputs of ``assignment`` (``Proof.proven_at`` set), or None."""
+    record = _records(assignment.course).get(assignment.id)
+    if not isinstance(record, dict) or record.get("inputs") != proof_inputs(assignment):
         return None
     return Proof(proven_at=str(record.get("proven_at")))
 
 
-def release(course: Course, assignment_id: str, skip_proof: bool = False) -> tuple[Path, Proof | None]:
-    """Prove ``assignment_id`` (unless ``skip_proof``, or a passed proof of the same inputs is on record: then
+def release(assignment: Assignment, skip_proof: bool = False) -> tuple[Path, Proof | None]:
+    """Prove ``assignment`` (unless ``skip_proof``, or a passed proof of the same inputs is on record: then
     that one, with ``proven_at``) and write ``release/<id>/<id>.ipynb``.
 
     Raises ``ReleaseError`` listing every problem when the proof fails; nothing is written then.
     """
     proof = None
     if not skip_proof:
-        proof = earlier_proof(course, assignment_id) or prove(course, assignment_id)
+        proof = earlier_proof(assignment) or prove(assignment)
         if not proof.ok:
             raise ReleaseError("配布できません / cannot release:\n- " + "\n- ".join(proof.problems))
-    return generate_release(course, assignment_id), proof
+    return generate_release(assignment), proof

@@ -5,7 +5,8 @@ A student reads a table of checks under deadline pressure; a grade_id (``q4_plot
 only source of the question text) and the autograded notebook (what ran):
 
 - each graded cell is titled by the heading of its question in the release (``## 問3　学習（2点）`` → 「問3 学習」),
-  its grade_id only when no heading stands above it (``question_titles``);
+  its grade_id only when no heading stands above it (``autograder.course.assignment.question_titles``, the course
+  model's one reading of question headings);
 - each cell of the page has a stable anchor (``cell_ids``: ``q-<grade_id>`` for nbgrader's cells, ``c-<n>`` for the
   rest), which the sanitised notebook gives its cells and the table links to;
 - each of the student's own cells that ended with an error is named by its question, exception and line
@@ -21,11 +22,14 @@ from dataclasses import dataclass, field
 import nbformat
 
 from autograder.course import messages
+from autograder.course.assignment import heading as question_heading
+from autograder.course.assignment import question_titles
+from autograder.course.cells import grade_id as grade_id_of
+from autograder.course.cells import is_locked, is_solution
 from autograder.tools.kernel_text import error_line, scrub
 
 SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,60}")
 """A grade_id usable as it is in a cell id (nbformat allows ``[a-zA-Z0-9-_]``, at most 64 characters)."""
-TITLE_LENGTH = 40
 EVALUE_LENGTH = 300
 UNANSWERED = "NotImplementedError"
 """What an answer cell left as released raises (``raise NotImplementedError()``)."""
@@ -68,7 +72,7 @@ class Questions:
     """What the feedback page knows of a graded notebook's questions and of the errors of the student's cells."""
 
     titles: dict[str, str] = field(default_factory=dict)
-    """grade_id → the title of its question (``question_titles``)."""
+    """grade_id → the title of its question (``autograder.course.assignment.question_titles``)."""
 
     anchors: dict[str, str] = field(default_factory=dict)
     """grade_id → the id of its cell in the page (its first cell with that grade_id)."""
@@ -85,8 +89,8 @@ def cell_ids(cells: list) -> list[str]:
     that is a plain name, ``c-<position>`` for any other (the two prefixes never meet)."""
     ids, seen = [], set()
     for position, cell in enumerate(cells, start=1):
-        grade_id = _nbgrader(cell).get("grade_id")
-        if isinstance(grade_id, str) and SAFE_ID.fullmatch(grade_id) and grade_id not in seen:
+        grade_id = grade_id_of(cell)
+        if grade_id is not None and SAFE_ID.fullmatch(grade_id) and grade_id not in seen:
             seen.add(grade_id)
             ids.append(f"q-{grade_id}")
         else:
@@ -94,34 +98,18 @@ def cell_ids(cells: list) -> list[str]:
     return ids
 
 
-def question_titles(release: nbformat.NotebookNode) -> dict[str, str]:
-    """grade_id → title of each graded cell of the release: the last heading of a question text above it
-    (``## 問3　学習（2点）`` → 「問3 学習」), else its grade_id."""
-    titles, heading = {}, None
-    for cell in release.cells:
-        meta = _nbgrader(cell)
-        if cell.cell_type == "markdown" and not meta.get("solution"):  # an answer's own heading titles nothing
-            heading = _heading(cell.source) or heading
-        grade_id = meta.get("grade_id")
-        if meta.get("grade") and isinstance(grade_id, str):
-            titles[grade_id] = heading or grade_id
-    return titles
-
-
 def read_questions(graded: nbformat.NotebookNode, release: nbformat.NotebookNode) -> Questions:
     """The questions of the autograded notebook ``graded`` of ``release``: titles, anchors, errors of the student's
     cells and the nearest error above each graded cell (``Questions``)."""
-    released = {meta["grade_id"]: cell for cell in release.cells
-                if isinstance((meta := _nbgrader(cell)).get("grade_id"), str)}
-    locked_ids = {grade_id for grade_id, cell in released.items() if _nbgrader(cell).get("locked")}
+    released = {grade_id_of(cell): cell for cell in release.cells if grade_id_of(cell) is not None}
+    locked_ids = {grade_id for grade_id, cell in released.items() if is_locked(cell)}
     questions = Questions(titles=question_titles(release))
     heading, section, last_error = None, 0, None
     for cell, anchor in zip(graded.cells, cell_ids(graded.cells), strict=True):
-        meta = _nbgrader(cell)
-        grade_id = meta.get("grade_id") if isinstance(meta.get("grade_id"), str) else None
-        locked = bool(meta.get("locked")) or grade_id in locked_ids
-        if cell.cell_type == "markdown" and locked and grade_id in released and not meta.get("solution"):
-            if title := _heading(released[grade_id].source):  # the release's text, as the page shows it
+        grade_id = grade_id_of(cell)
+        locked = is_locked(cell) or grade_id in locked_ids
+        if cell.cell_type == "markdown" and locked and grade_id in released and not is_solution(cell):
+            if title := question_heading(released[grade_id].source):  # the release's text, as the page shows it
                 heading, section = title, section + 1
         if grade_id is not None and anchor == f"q-{grade_id}":
             questions.anchors[grade_id] = anchor
@@ -138,27 +126,6 @@ def read_questions(graded: nbformat.NotebookNode, release: nbformat.NotebookNode
             line=error_line([str(entry) for entry in error.get("traceback", [])]), anchor=anchor, section=section)
         questions.errors.append(last_error)
     return questions
-
-
-def _nbgrader(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader")
-    return meta if isinstance(meta, dict) else {}
-
-
-def _heading(source: str) -> str | None:
-    """The first heading of a markdown text, as a title: no ``#``, no points in brackets at its end, one space for
-    any run of spaces (「## 問3　学習（2点）」 → 「問3 学習」), at most ``TITLE_LENGTH`` characters."""
-    for line in source.splitlines():
-        if not line.lstrip().startswith("#"):
-            continue
-        title = " ".join(line.strip().lstrip("#").replace("*", "").replace("`", "").split())
-        for opening, closing in (("（", "）"), ("(", ")")):
-            start = title.rfind(opening)
-            if title.endswith(closing) and start > 0 and "点" in title[start:]:
-                title = title[:start].rstrip()
-        if title:
-            return title if len(title) <= TITLE_LENGTH else title[:TITLE_LENGTH] + "…"
-    return None
 
 
 def _gist(evalue: str) -> str:

@@ -22,8 +22,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from autograder.course import Course
-from autograder.course.assignment import GradedCell, graded_cells
+from autograder.course import Assignment
+from autograder.course.assignment import GradedCell
 from autograder.course.messages import INSTRUCTOR_STATUS_LABELS
 from autograder.course.results import Status, SubmissionResult
 from autograder.errors import log
@@ -180,20 +180,19 @@ def render_report(title: str, results: list[SubmissionResult], cells: list[Grade
     )
 
 
-def write_report(course: Course, assignment_id: str, out: Path | None = None) -> Path:
-    """Write the class report of ``assignment_id`` to ``out`` (default ``reports/<assignment_id>.html``); returns its path.
+def write_report(assignment: Assignment, out: Path | None = None) -> Path:
+    """Write the class report of ``assignment`` to ``out`` (default ``reports/<id>.html``); returns its path.
 
-    Raises ``KeyError`` for an assignment that is not in course_config.py.
+    Raises ``UnknownAssignment`` for an assignment that is not in course_config.py.
     """
-    assignment = course.config.assignment(assignment_id)
     html = render_report(
-        f"{assignment.title}（{assignment_id}）採点レポート / class report",
-        all_results(course, assignment_id),
-        graded_cells(course.source_notebook(assignment_id)),
-        student_names(course),
-        similar_pairs(course, assignment_id),
+        f"{assignment.config.title}（{assignment.id}）採点レポート / class report",
+        all_results(assignment),
+        assignment.graded_cells,
+        student_names(assignment.course),
+        similar_pairs(assignment),
     )
-    out = out or course.root / "reports" / f"{assignment_id}.html"
+    out = out or assignment.report
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return out

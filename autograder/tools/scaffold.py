@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import Course, load_course
-from autograder.course.assignment import total_points
+from autograder.course.assignment import graded_cells
 from autograder.errors import AutograderError
 
 ID_PATTERN = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -182,7 +182,7 @@ def new_assignment(course: Course, assignment_id: str, *, template: str | None =
     if not ID_PATTERN.match(assignment_id):
         raise ScaffoldError(f"課題の id は小文字・数字・_ で、小文字から始めてください（例: kadai7） / "
                             f"an id is lower-case letters, digits and _ (e.g. kadai7): {assignment_id!r}")
-    taken = [p for p in (course.root / "source" / assignment_id, checks / assignment_id) if p.exists()]
+    taken = [p for p in (course.assignment(assignment_id).source_dir, checks / assignment_id) if p.exists()]
     if taken or assignment_id in {a.id for a in course.config.assignments}:
         raise ScaffoldError(f"{assignment_id} はもうあります / {assignment_id} exists already: "
                             + ", ".join(str(p) for p in taken or [course.root / "course_config.py"]))
@@ -203,7 +203,8 @@ def new_assignment(course: Course, assignment_id: str, *, template: str | None =
         written.append(notebook_path.parent)
         notebook_path.parent.mkdir(parents=True)
         nbformat.write(notebook, notebook_path)
-        entry_lines = _config_entry(course, assignment_id, title, total_points(notebook_path), template)
+        points = sum(c.points for c in graded_cells(notebook))
+        entry_lines = _config_entry(course, assignment_id, title, points, template)
         folder = checks / assignment_id
         if template:
             written.append(folder)

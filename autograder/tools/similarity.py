@@ -28,7 +28,9 @@ from itertools import combinations
 
 import nbformat
 
-from autograder.course import Course
+from autograder.course import Assignment
+from autograder.course.cells import grade_id as grade_id_of
+from autograder.course.cells import is_solution
 from autograder.course.notebook import notebook_problem
 from autograder.tools.examples import DELIMITER
 
@@ -82,10 +84,9 @@ def answer_cells(notebook: nbformat.NotebookNode) -> dict[str, str]:
     from its first ``MAX_ANSWER_CHARS`` characters."""
     answers = {}
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and meta.get("grade_id"):
+        if is_solution(cell) and (grade_id := grade_id_of(cell)):
             text = DELIMITER.sub("", cell.source[:MAX_ANSWER_CHARS])
-            answers[meta["grade_id"]] = normalise_code(text) if cell.cell_type == "code" else normalise_markdown(text)
+            answers[grade_id] = normalise_code(text) if cell.cell_type == "code" else normalise_markdown(text)
     return answers
 
 
@@ -137,7 +138,7 @@ def answer_similarity(pairs: list[tuple[Shingles, Shingles]], at_least: float = 
     return sum(2 * shared_characters(a, b) for a, b in pairs) / total
 
 
-def similar_pairs(course: Course, assignment_id: str, threshold: float = 0.9) -> list[SimilarPair]:
+def similar_pairs(assignment: Assignment, threshold: float = 0.9) -> list[SimilarPair]:
     """Pairs of students whose own answers are at least ``threshold`` alike, most similar first.
 
     A student's own answers are the answer cells (code and written) that differ from
@@ -146,11 +147,10 @@ def similar_pairs(course: Course, assignment_id: str, threshold: float = 0.9) ->
     alike.  Two students are compared on the own answers they both have.
     Missing and unreadable submissions are skipped.
     """
-    given = [answer_cells(nbformat.read(path, as_version=4))
-             for path in (course.source_notebook(assignment_id), course.release_notebook(assignment_id))]
+    given = [answer_cells(assignment.source_notebook), answer_cells(assignment.release_notebook)]
     own: dict[str, dict[str, Shingles]] = {}
-    for student_id in course.student_ids():
-        path = course.submission_notebook(assignment_id, student_id)
+    for student_id in assignment.course.student_ids():
+        path = assignment.submitted(student_id)
         if not path.is_file() or notebook_problem(path.read_bytes()):
             continue
         answers = {grade_id: shingles(text) for grade_id, text in answer_cells(nbformat.read(path, as_version=4)).items()

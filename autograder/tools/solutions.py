@@ -17,7 +17,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
-from autograder.course import Course
+from autograder.course import Assignment
 from autograder.errors import AutograderError
 from autograder.tools.examples import DELIMITER
 
@@ -39,23 +39,23 @@ def answer_notebook(source: Path) -> nbformat.NotebookNode:
     return notebook
 
 
-def write_solutions(course: Course, assignment_id: str, *, force: bool = False, now: datetime | None = None,
+def write_solutions(assignment: Assignment, *, force: bool = False, now: datetime | None = None,
                     out_dir: Path | None = None) -> Path:
-    """Run the answer notebook of ``assignment_id`` and write it with its outputs; returns the .ipynb path.
+    """Run the answer notebook of ``assignment`` and write it with its outputs; returns the .ipynb path.
 
     Raises ``TooEarly`` before the due date unless ``force``.
     """
-    assignment = course.config.assignment(assignment_id)
-    now = now or datetime.now(assignment.due.tzinfo)
-    if now < assignment.due and not force:
-        due = assignment.due.strftime("%Y-%m-%d %H:%M %Z")
+    assignment_id, config = assignment.id, assignment.config
+    now = now or datetime.now(config.due.tzinfo)
+    if now < config.due and not force:
+        due = config.due.strftime("%Y-%m-%d %H:%M %Z")
         raise TooEarly(f"{assignment_id} の締め切り（{due}）前なので正解は出せません。--force で出せます / "
                        f"the due date of {assignment_id} ({due}) has not passed; use --force to write the answers anyway")
-    notebook = answer_notebook(course.source_notebook(assignment_id))
+    notebook = answer_notebook(assignment.source)
     with tempfile.TemporaryDirectory(prefix=f"solutions-{assignment_id}-") as scratch:
-        NotebookClient(notebook, timeout=course.config.cell_timeout, kernel_name="python3",
+        NotebookClient(notebook, timeout=assignment.course.config.cell_timeout, kernel_name="python3",
                        resources={"metadata": {"path": scratch}}).execute()
-    out_dir = out_dir or course.root / "solutions" / assignment_id
+    out_dir = out_dir or assignment.solutions_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{assignment_id}.ipynb"
     nbformat.write(notebook, path)

@@ -12,7 +12,6 @@ from helpers import copy_course
 
 from autograder.course.assignment import graded_cells
 from autograder.course.results import Status
-from autograder.course.assignment import disagreements
 from autograder.tools.author import RELEASE_ID, SOLUTION_ID, Kind, examples_of, grade_examples
 from autograder.tools.examples import assignments, mistakes
 from autograder.tools.prove import prove
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def automatic(course, assignment_id: str) -> tuple[int, float]:
     """The automatic checks of an assignment and their points, from its source notebook (manual answers come on top)."""
-    cells = [c for c in graded_cells(course.source_notebook(assignment_id)) if not c.manual]
+    cells = [c for c in course.assignment(assignment_id).graded_cells if not c.manual]
     return len(cells), sum(c.points for c in cells)
 
 
@@ -30,7 +29,7 @@ def automatic(course, assignment_id: str) -> tuple[int, float]:
 def test_solution_full_marks_release_zero(course, graded, assignment_id):
     """Does the solution earn every automatic point and the untouched release 0, with no grader error, and does the
     notebook agree with course_config (what ``prove`` checks before it grades)?"""
-    assert disagreements(course.source_notebook(assignment_id), course.config.assignment(assignment_id)) == []
+    assert course.assignment(assignment_id).disagreements() == []
     solution, release = graded(assignment_id)[SOLUTION_ID], graded(assignment_id)[RELEASE_ID]
     assert solution.ok and release.ok, (solution.got, release.got)
     assert solution.result.status == Status.GRADED and release.result.status == Status.GRADED
@@ -45,7 +44,7 @@ def test_solution_full_marks_release_zero(course, graded, assignment_id):
 def test_prove_proves_an_assignment(course):
     """Does ``prove`` itself (a scratch course, nbgrader's release, solution and release graded) pass kadai6, whose
     notebooks are the cheapest to run?"""
-    proof = prove(course, "kadai6")
+    proof = prove(course.assignment("kadai6"))
     assert proof.problems == []
     assert proof.solution.score == automatic(course, "kadai6")[1] and proof.release.score == 0
 
@@ -54,7 +53,7 @@ def test_every_assignment_has_a_mistake_matrix(course):
     """Is every assignment of course_config proved here and given typical mistakes, each naming real cells?"""
     assert sorted(a.id for a in course.config.assignments) == assignments()
     for assignment_id in assignments():
-        ids = {c.grade_id for c in graded_cells(course.source_notebook(assignment_id)) if not c.manual}
+        ids = {c.grade_id for c in course.assignment(assignment_id).graded_cells if not c.manual}
         assert len(mistakes(assignment_id)) >= 7
         for mistake in mistakes(assignment_id):
             assert mistake.lost and mistake.lost <= ids, (assignment_id, mistake.name)
@@ -70,8 +69,8 @@ def graded(released_course, tmp_path_factory):
     def of(assignment_id: str) -> dict:
         if assignment_id not in batches:
             course = copy_course(released_course(assignment_id), tmp_path_factory.mktemp(f"graded-{assignment_id}") / "course")
-            made = examples_of(course, assignment_id, (Kind.SOLUTION, Kind.RELEASE, Kind.MISTAKE))
-            batches[assignment_id] = {o.example.student_id: o for o in grade_examples(course, assignment_id, made)}
+            made = examples_of(course.assignment(assignment_id), (Kind.SOLUTION, Kind.RELEASE, Kind.MISTAKE))
+            batches[assignment_id] = {o.example.student_id: o for o in grade_examples(course.assignment(assignment_id), made)}
         return batches[assignment_id]
 
     return of

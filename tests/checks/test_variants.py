@@ -24,7 +24,6 @@ import pytest
 from helpers import ROOT, copy_course
 
 from autograder.course import load_course
-from autograder.course.assignment import graded_cells
 from autograder.course.results import Status
 from autograder.tools.author import Kind, examples_of, grade_examples
 from autograder.tools.examples import (
@@ -42,17 +41,17 @@ EXPENSIVE = {"kadai4": 2, "kadai3": 2}
 
 def packed(course, assignment_id: str) -> dict[str, tuple[str, ...]]:
     """student id (``variants1`` …) → the names of the variants its notebook answers in."""
-    return {e.student_id: e.names for e in examples_of(course, assignment_id, (Kind.VARIANTS,))}
+    return {e.student_id: e.names for e in examples_of(course.assignment(assignment_id), (Kind.VARIANTS,))}
 
 
 def notebooks(course, assignment_id: str) -> dict[str, nbformat.NotebookNode]:
     """student id → the solution-filled release answered in that combination of variants."""
-    return {e.student_id: e.notebook for e in examples_of(course, assignment_id, (Kind.VARIANTS,))}
+    return {e.student_id: e.notebook for e in examples_of(course.assignment(assignment_id), (Kind.VARIANTS,))}
 
 
 def automatic_points(course, assignment_id: str) -> float:
     """What full automatic marks are: the points of the source notebook's graded test cells."""
-    return sum(c.points for c in graded_cells(course.source_notebook(assignment_id)) if not c.manual)
+    return sum(c.points for c in course.assignment(assignment_id).graded_cells if not c.manual)
 
 
 def test_every_variant_is_graded_once_and_the_matrix_is_wide(course):
@@ -79,8 +78,8 @@ def variants_graded(released_course, tmp_path_factory):
         if assignment_id not in batches:
             course = copy_course(released_course(assignment_id),
                                  tmp_path_factory.mktemp(f"variants-{assignment_id}") / "course")
-            made = examples_of(course, assignment_id, (Kind.VARIANTS,))
-            batches[assignment_id] = {o.example.student_id: o for o in grade_examples(course, assignment_id, made)}
+            made = examples_of(course.assignment(assignment_id), (Kind.VARIANTS,))
+            batches[assignment_id] = {o.example.student_id: o for o in grade_examples(course.assignment(assignment_id), made)}
         return batches[assignment_id]
 
     return of
@@ -92,7 +91,7 @@ def test_variants_earn_full_marks(course, variants_graded, assignment_id):
     """Does every variant (Functional API, 'acc', plt.subplots, Activation layers, StandardScaler, ...) earn every
     automatic point of its assignment?"""
     outcomes = variants_graded(assignment_id)
-    automatic = {c.grade_id for c in graded_cells(course.source_notebook(assignment_id)) if not c.manual}
+    automatic = {c.grade_id for c in course.assignment(assignment_id).graded_cells if not c.manual}
     assert sorted(outcomes) == sorted(packed(course, assignment_id))
     for student_id, outcome in outcomes.items():
         result, names = outcome.result, outcome.example.names
@@ -265,7 +264,7 @@ def test_kadai4_self_checks_accept_the_variants(course, student_id, monkeypatch)
     """Do kadai4's visible self-checks accept each variant's own objects (model, History keys, figure, score)?"""
     raised = _kadai4_self_checks(course, notebooks(course, "kadai4")[student_id], monkeypatch)
     assert {grade_id: repr(e) for grade_id, e in raised.items() if e is not None} == {}
-    tests = {c.grade_id for c in graded_cells(course.source_notebook("kadai4")) if not c.manual}
+    tests = {c.grade_id for c in course.assignment("kadai4").graded_cells if not c.manual}
     assert tests - set(raised) == KADAI4_LEFT_OUT
 
 

@@ -6,12 +6,11 @@ import re
 import subprocess
 import sys
 
-import nbformat
 import pytest
 from helpers import ROOT
 
 from autograder.course import load_course
-from autograder.course.assignment import GOAL_PATTERN, disagreements, graded_cells
+from autograder.course.assignment import GOAL_PATTERN, disagreements
 from autograder.course.nbgrader_setup import nbgrader_config
 
 
@@ -41,23 +40,23 @@ def test_notebook_agrees_with_course_config(course, assignment_id):
     """Do each notebook's points (automatic + manual) and its ACCURACY_GOAL match course_config.py, and would prove
     name a change of either?"""
     assignment = course.config.assignment(assignment_id)
-    notebook = course.source_notebook(assignment_id)
-    assert disagreements(notebook, assignment) == []
-    cells = graded_cells(notebook)
+    notebook = course.assignment(assignment_id).source_notebook
+    assert course.assignment(assignment_id).disagreements() == []
+    cells = course.assignment(assignment_id).graded_cells
     assert len({c.grade_id for c in cells}) == len(cells) and all(c.points > 0 for c in cells)
     automatic = sum(c.points for c in cells if not c.manual)
     assert automatic > 0 and automatic + sum(c.points for c in cells if c.manual) == assignment.points
     changed = dataclasses.replace(assignment, points=assignment.points + 5, accuracy_threshold=0.99)
     problems = disagreements(notebook, changed)
     assert f"{assignment.points + 5}" in problems[0]
-    shows_goal = GOAL_PATTERN.search("\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells))
+    shows_goal = GOAL_PATTERN.search("\n".join(c.source for c in notebook.cells))
     assert len(problems) == (2 if shows_goal else 1) and (not shows_goal or "0.99" in problems[1])
 
 
 def test_recall_goal_agrees_with_course_config(course):
     """Does prove refuse kadai5 when its RECALL_GOAL differs from recall_threshold?"""
     assignment = course.config.assignment("kadai5")
-    problems = disagreements(course.source_notebook("kadai5"), dataclasses.replace(assignment, recall_threshold=0.95))
+    problems = disagreements(course.assignment("kadai5").source_notebook, dataclasses.replace(assignment, recall_threshold=0.95))
     assert len(problems) == 1 and "RECALL_GOAL" in problems[0] and "0.95" in problems[0]
 
 
@@ -121,6 +120,6 @@ def test_filing_again_without_a_time_drops_the_old_one(course, tmp_path):
 
     scratch = Course(root=tmp_path, config=course.config)
     scratch.file_submission("kadai5", "s1", "{}", datetime(2027, 5, 20, 12, 0, tzinfo=ZoneInfo("Asia/Tokyo")))
-    assert scratch.submission_time("kadai5", "s1")[0] == "2027-05-20 12:00:00+09:00"
+    assert scratch.assignment("kadai5").submission_time("s1")[0] == "2027-05-20 12:00:00+09:00"
     scratch.file_submission("kadai5", "s1", "{}")
-    assert scratch.submission_time("kadai5", "s1") == (None, None, None)
+    assert scratch.assignment("kadai5").submission_time("s1") == (None, None, None)

@@ -40,7 +40,7 @@ RELEASE = ROOT / "release" / AID / f"{AID}.ipynb"
 TEXT = RELEASE.read_text(encoding="utf-8")
 BASE = json.loads(TEXT)
 SHAPE = release_shape(RELEASE)
-GRADED = {c.grade_id for c in graded_cells(ROOT / "source" / AID / f"{AID}.ipynb")}
+GRADED = {c.grade_id for c in graded_cells(nbformat.read(ROOT / "source" / AID / f"{AID}.ipynb", as_version=4))}
 ANSWER = next(i for i, c in enumerate(BASE["cells"]) if c["metadata"]["nbgrader"]["grade_id"] == "q1_code")
 TEST = next(i for i, c in enumerate(BASE["cells"]) if c["metadata"]["nbgrader"]["grade_id"] == "q1_scaled")
 WRITTEN = next(i for i, c in enumerate(BASE["cells"]) if c["metadata"]["nbgrader"]["grade_id"] == "q8_false_negative")
@@ -392,8 +392,8 @@ def test_the_report_reads_a_course_full_of_malformed_submissions(submitted):
     from autograder.tools.similarity import similar_pairs
 
     course = submitted()
-    assert similar_pairs(course, AID) == []  # nobody answered anything of their own
-    page = write_report(course, AID).read_text(encoding="utf-8")
+    assert similar_pairs(course.assignment(AID)) == []  # nobody answered anything of their own
+    page = write_report(course.assignment(AID)).read_text(encoding="utf-8")
     assert all(sid in page for sid in STUDENT.values())
 
 

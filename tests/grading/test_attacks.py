@@ -14,7 +14,6 @@ import nbformat
 import pytest
 from helpers import ROOT, copy_course
 
-from autograder.course.assignment import graded_cells
 from autograder.course.results import Status, load_status
 from autograder.grading import canary, sandbox
 from autograder.grading.grade import grade
@@ -208,7 +207,7 @@ def attacked(released_course, tmp_path_factory):
     kadai4_release.write_text(ROOT.joinpath("release", "kadai4", "kadai4.ipynb")
                               .read_text(encoding="utf-8"), encoding="utf-8")
     v3 = nbformat.writes(nbformat.convert(nbformat.from_dict(release), 3), version=3)  # convert changes its argument
-    keep = {c.grade_id for c in graded_cells(source) if not c.manual} - {
+    keep = {c.grade_id for c in course.assignment(AID).automatic_cells} - {
         "q5_dropout", "q5_early_stopping", "q6_accuracy", "q6_recall", "q7_confusion"}
     partial = nbformat.from_dict(solution)
     cut = next(i for i, c in enumerate(partial.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "q5_md")
@@ -248,7 +247,7 @@ def attacked(released_course, tmp_path_factory):
 
 def _outputs(course, student_id: str) -> str:
     """Every text the student's cells printed or raised in the autograded notebook."""
-    notebook = nbformat.read(course.autograded_dir(AID, student_id) / f"{AID}.ipynb", as_version=4)
+    notebook = nbformat.read(course.assignment(AID).autograded(student_id), as_version=4)
     texts = []
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -370,7 +369,7 @@ def test_fork_bomb_is_stopped_by_the_limits(attacked):
 def test_ten_million_lines_are_cut_short(attacked):
     result = attacked["results"]["ten_million_lines"]
     assert result.status == Status.GRADED and result.score == 0, result.message
-    graded = attacked["course"].autograded_dir(AID, "ten_million_lines") / f"{AID}.ipynb"
+    graded = attacked["course"].assignment(AID).autograded("ten_million_lines")
     assert graded.stat().st_size < 5 * 2**20
 
 

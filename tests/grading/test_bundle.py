@@ -27,7 +27,7 @@ def test_changing_a_check_changes_the_digest(course, tmp_path, monkeypatch):
     """Does editing the assignment's checks, the shared check library or a module a test cell calls change the digest
     (so grading again regrades), while the author's examples.py and the files that travel stay out of it?"""
     checks = _with_checks_copy(monkeypatch, tmp_path)
-    scratch = scratch_course(course, "kadai5", tmp_path / "course")
+    scratch = scratch_course(course.assignment("kadai5"), tmp_path / "course")
     first = make_bundle(scratch, "kadai5")
     assert make_bundle(scratch, "kadai5").digest == first.digest  # nothing changed, nothing to regrade
     assert {"autograder/checks/structure.py", "autograder/checks/kadai5/__init__.py"} <= set(first.checks)
@@ -54,7 +54,7 @@ def test_a_check_module_outside_the_library_counts(course, tmp_path, monkeypatch
     (tmp_path / "mine" / "__init__.py").write_text("", encoding="utf-8")
     (tmp_path / "mine" / "kadai9.py").write_text("def check_x(ns):\n    pass\n", encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
-    scratch = scratch_course(course, "kadai5", tmp_path / "course")
+    scratch = scratch_course(course.assignment("kadai5"), tmp_path / "course")
     source = notebook(test_cell("q1", "### BEGIN HIDDEN TESTS\nfrom mine import kadai9 as _k\n_k.check_x(globals())\n"
                                       "### END HIDDEN TESTS\n"))
     nbformat.write(source, scratch.source_notebook("kadai5"))

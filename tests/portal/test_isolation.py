@@ -278,7 +278,7 @@ def test_graded_code_without_the_sandbox_cannot_read_the_portal_secrets(released
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "RESULT graded 0" in done.stdout, done.stdout[-3000:]
-    graded = (course.autograded_dir(AID, "attacker") / f"{AID}.ipynb").read_text(encoding="utf-8")
+    graded = course.assignment(AID).autograded("attacker").read_text(encoding="utf-8")
     first = json.loads(graded)["cells"][0]
     assert "LEAKED 0 [] WROTE False" in graded, first["outputs"]
     assert key not in graded and "INSTRUCTOR-PASSWORD" not in graded

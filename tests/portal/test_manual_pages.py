@@ -93,7 +93,7 @@ def _rewrite_answer(course, student_id: str, text: str) -> None:
     """The student's autograded notebook with ``text`` as their answer to 問8 (as if graded again)."""
     import nbformat
 
-    path = course.autograded_dir(AID, student_id) / f"{AID}.ipynb"
+    path = course.assignment(AID).autograded(student_id)
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == CELL:
@@ -169,7 +169,7 @@ def test_every_post_needs_the_csrf_token(portal, action):
     assert _post_json(client, None, action, **FORMS[action]).status_code == 400
     assert _post_json(client, "not-the-token", action, **FORMS[action]).status_code == 400
     assert _nbgrader_reads(portal["course"], "s001") == (None, None)
-    assert not portal["course"].manual_path(AID).exists()
+    assert not portal["course"].assignment(AID).manual_record.exists()
 
 
 def test_a_students_answer_is_shown_inert(portal):
@@ -315,7 +315,7 @@ def test_an_answer_changed_since_it_was_graded_is_flagged(portal):
     client, token = _instructor(portal)
     _post_json(client, token, "grade", student_id="s003", points=2, comment="")
     assert "changed since graded" not in client.get(PAGE).get_data(as_text=True)
-    path = portal["course"].autograded_dir(AID, "s003") / f"{AID}.ipynb"
+    path = portal["course"].assignment(AID).autograded("s003")
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == CELL:
@@ -351,8 +351,8 @@ def test_a_very_long_answer_is_cut_and_the_page_stays_quick(portal):
 def test_points_from_the_csv_stay_as_they_are_in_the_form(portal):
     """Does an answer given 2.25 points (as a CSV may) show them exactly, in a field the browser lets the instructor
     save as it is (step="any", still 0 … the maximum)?"""
-    manual.set_grade(portal["course"], AID, "s001", CELL, 2.25, "CSV から")
-    manual.set_grade(portal["course"], AID, "s002", CELL, 4 / 3, "")
+    manual.set_grade(portal["course"].assignment(AID), "s001", CELL, 2.25, "CSV から")
+    manual.set_grade(portal["course"].assignment(AID), "s002", CELL, 4 / 3, "")
     page = _client(portal, "instructor").get(PAGE).get_data(as_text=True)
     field = _answer_input(page, "s001")
     assert (field["value"], field["step"], field["min"], field["max"]) == ("2.25", "any", "0", "5")
@@ -371,7 +371,7 @@ def test_a_manual_grade_reaches_the_students_feedback_page_and_portal_score(port
     points and comment instead of 「先生が採点します」, and their portal page the new total (on their latest graded
     upload, a re-upload still queued left alone), while a student without a feedback page gets none?"""
     course, store = portal["course"], portal["app"].extensions["autograder"]["store"]
-    (page_path,) = write_feedback(course, AID, ["s001"])
+    (page_path,) = write_feedback(course.assignment(AID), ["s001"])
     assert "先生が採点します" in page_path.read_text(encoding="utf-8")
     before = saved_result(course, AID, "s001").score
     graded = _graded_upload(store, "s001", before)
@@ -397,7 +397,7 @@ def test_a_manual_grade_reaches_the_students_feedback_page_and_portal_score(port
 def test_a_feedback_page_that_cannot_be_written_keeps_the_grade(portal, monkeypatch, caplog):
     """When the feedback page cannot be written again, is the grade still saved (200, nbgrader reads it), with a
     bilingual warning saying what to redo?"""
-    write_feedback(portal["course"], AID, ["s001"])
+    write_feedback(portal["course"].assignment(AID), ["s001"])
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
@@ -416,14 +416,14 @@ def test_a_writer_in_another_process_holds_off_the_save(portal):
     """While another writer (``manual --import`` in its own process) holds manual/.kadai5.lock, does a save wait
     for it, writing nothing meanwhile, and then go through?"""
     course = portal["course"]
-    course.manual_path(AID).parent.mkdir(parents=True, exist_ok=True)
-    with open(course.manual_path(AID).parent / f".{AID}.lock", "a") as held:
+    course.assignment(AID).manual_record.parent.mkdir(parents=True, exist_ok=True)
+    with open(course.assignment(AID).manual_record.parent / f".{AID}.lock", "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        saving = threading.Thread(target=manual.set_grade, args=(course, AID, "s001", CELL, 3, "待ちました"))
+        saving = threading.Thread(target=manual.set_grade, args=(course.assignment(AID), "s001", CELL, 3, "待ちました"))
         saving.start()
         saving.join(1.0)
         assert saving.is_alive() and _nbgrader_reads(course, "s001") == (None, None)
-        assert not course.manual_path(AID).exists()
+        assert not course.assignment(AID).manual_record.exists()
     saving.join(30)
     assert not saving.is_alive() and _nbgrader_reads(course, "s001") == (3.0, "待ちました")
 
@@ -452,7 +452,7 @@ def test_a_gradebook_busy_at_commit_leaves_record_and_grades_as_they_were(portal
     client, token = _instructor(portal)
     item = _post_json(client, token, "rubric", text="よい", points="4").get_json()["item"]
     _post_json(client, token, "apply", item_id=item["id"], student_ids=["s001"])
-    record = course.manual_path(AID).read_text(encoding="utf-8")
+    record = course.assignment(AID).manual_record.read_text(encoding="utf-8")
     opened = Course.gradebook
 
     def busy_gradebook(self):
@@ -467,7 +467,7 @@ def test_a_gradebook_busy_at_commit_leaves_record_and_grades_as_they_were(portal
         response = _post_json(client, token, action, **body)
         assert response.status_code == 503 and response.get_json() == {"ok": False, "error": BUSY}, action
         assert "もう一度保存してください" in BUSY and "the gradebook was busy, save again" in BUSY
-        assert course.manual_path(AID).read_text(encoding="utf-8") == record
+        assert course.assignment(AID).manual_record.read_text(encoding="utf-8") == record
     response = client.post(f"{PAGE}/grade", data={"csrf_token": token, "student_id": "s003", "points": "2"})
     assert response.status_code == 303 and "もう一度保存してください" in client.get(PAGE).get_data(as_text=True)
     monkeypatch.undo()
@@ -486,7 +486,7 @@ def test_a_gradebook_locked_by_another_writer_is_a_503(portal):
     finally:
         other.close()
     assert response.status_code == 503 and response.get_json()["error"] == BUSY
-    assert not course.manual_path(AID).exists() and _nbgrader_reads(course, "s001") == (None, None)
+    assert not course.assignment(AID).manual_record.exists() and _nbgrader_reads(course, "s001") == (None, None)
 
 
 # ---- in a real browser
@@ -565,7 +565,7 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
     automatic = 20  # every automatic check of the unexecuted release keeps its points (no error output)
     assert {s: (float(r["score"]), r["manual_complete"]) for s, r in rows.items()} == {
         "s001": (automatic + 5, "yes"), "s002": (automatic + 4.5, "yes"), "s003": (automatic + 2, "yes")}, rows
-    record = json.loads(course.manual_path(AID).read_text(encoding="utf-8"))
+    record = json.loads(course.assignment(AID).manual_record.read_text(encoding="utf-8"))
     assert record["applied"][CELL] == {"s003": record["rubric"][CELL][0]["id"]}  # the item, not a copy of its text
 
 

@@ -154,7 +154,7 @@ def test_pruning_keeps_the_cap_and_never_the_graded_grading_or_queued_one(portal
         clock.moment += timedelta(seconds=5)
         page = _upload(client, f"{AID}.ipynb", data).get_data(as_text=True)
     kept = store.uploads_of("s001", AID)
-    files = sorted(portal["course"].upload_folder("s001", AID).iterdir())
+    files = sorted(portal["course"].assignment(AID).upload_folder("s001").iterdir())
     assert portal["course"].config.portal_uploads_kept == 5 and len(kept) == 5 and len(files) == 5
     assert {Path(row["path"]) for row in kept} == set(files)
     ids = {row["id"] for row in kept}
@@ -181,7 +181,7 @@ def test_stored_uploads_are_private_from_the_first_byte(portal, monkeypatch):
         _upload(client, f"{AID}.ipynb", data)  # the test's clock has not moved: the same time stamp
     finally:
         os.umask(previous)
-    folder = portal["course"].upload_folder("s001", AID)
+    folder = portal["course"].assignment(AID).upload_folder("s001")
     files = sorted(folder.iterdir())
     assert len(files) == 2 and all(path.stat().st_mode & 0o777 == 0o600 for path in files)
     assert folder.stat().st_mode & 0o777 == 0o700 and folder.parent.stat().st_mode & 0o777 == 0o700

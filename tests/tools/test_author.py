@@ -71,7 +71,7 @@ def test_the_table_has_a_line_per_example_and_variant():
 @pytest.mark.parametrize("assignment_id", assignments())
 def test_every_example_of_an_assignment_is_in_the_batch(course, assignment_id):
     """Does the batch hold the solution, the release, each mistake once and each variant in exactly one notebook?"""
-    made = examples_of(course, assignment_id)
+    made = examples_of(course.assignment(assignment_id))
     assert [e.kind for e in made[:2]] == [Kind.SOLUTION, Kind.RELEASE]
     assert [e.names[0] for e in made if e.kind == Kind.MISTAKE] == [m.name for m in mistakes(assignment_id)]
     packed = [name for e in made if e.kind == Kind.VARIANTS for name in e.names]
@@ -86,7 +86,7 @@ def test_the_command_fails_when_an_example_misbehaves(course, monkeypatch, capsy
     good = [judge(SOLUTION, _result("_solution"))]
     bad = good + [judge(MISTAKE, _result("no_legend"))]
     for outcomes, code in ((good, 0), (bad, 1)):
-        monkeypatch.setattr(author, "try_examples", lambda course, assignment_id, workers=None, o=outcomes: o)
+        monkeypatch.setattr(author, "try_examples", lambda assignment, workers=None, o=outcomes: o)
         assert main(["examples", "kadai5"]) == code
         assert "解答 / solution" in capsys.readouterr().out
 

@@ -30,7 +30,7 @@ def test_every_folder_gets_a_row_with_its_status(fresh_course, tmp_path):
     shutil.copyfile(course.release_notebook("kadai4"), late)
 
     out = tmp_path / "grades.csv"
-    export_grades(course, "kadai4", out)
+    export_grades(course.assignment("kadai4"), out)
     with open(out, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0])[:len(DEFAULT_COLUMNS)] == [header for header, _ in DEFAULT_COLUMNS]
@@ -56,13 +56,13 @@ def test_columns_in_the_lms_shape(released, tmp_path):
     shutil.copyfile(course.release_notebook("kadai4"), late)
     (late.parent / "timestamp.txt").write_text("2099-01-01 00:00:00+09:00", encoding="utf-8")
     out = tmp_path / "lms.csv"
-    export_grades(course, "kadai4", out)
+    export_grades(course.assignment("kadai4"), out)
     with open(out, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
     assert rows == [["学籍番号", "得点", "遅れ"], ["s101", "0", "yes"]]
     wrong = Course(root=course.root, config=dataclasses.replace(course.config, export_columns=(("x", "grade"),)))
     with pytest.raises(ConfigError, match="export_columns.*grade"):
-        export_grades(wrong, "kadai4", out)
+        export_grades(wrong.assignment("kadai4"), out)
 
 
 def test_scores_stay_numbers_and_names_become_text(course, tmp_path, monkeypatch):
@@ -79,7 +79,7 @@ def test_scores_stay_numbers_and_names_become_text(course, tmp_path, monkeypatch
     monkeypatch.setattr(export, "all_results", lambda *_: [penalised])
     monkeypatch.setattr(export, "student_names", lambda _: {"s001": '=HYPERLINK("http://x","y")'})
     out = tmp_path / "grades.csv"
-    export_grades(scratch, "kadai4", out)
+    export_grades(scratch.assignment("kadai4"), out)
     with open(out, encoding="utf-8-sig", newline="") as f:
         (row,) = csv.DictReader(f)
     assert row["name"] == "'=HYPERLINK(\"http://x\",\"y\")" and row["message"] == "'-- 減点 / late penalty"

@@ -27,7 +27,8 @@ from autograder.tools.feedback import (
     write_feedback,
 )
 from autograder.tools.kernel_text import fold, joined_streams, scrub
-from autograder.tools.questions import question_titles, read_questions
+from autograder.course.assignment import question_titles
+from autograder.tools.questions import read_questions
 
 AID = "kadai5"
 MISTAKES = (mistake("no_legend", AID), mistake("syntax_error", AID))  # a failed check, and variables never made
@@ -103,7 +104,7 @@ def graded(released_course, tmp_path_factory):
     (course.submission_notebook(AID, LATE_ONE).parent / "timestamp.txt").write_text("2099-01-01 00:00:00+09:00", encoding="utf-8")
     course.submission_notebook(AID, NO_FILE).parent.mkdir(parents=True)
     results = {r.student_id: r for r in grade(course, AID, list(STATUSES))}
-    paths = write_feedback(course, AID)
+    paths = write_feedback(course.assignment(AID))
     pages = {path.parent.parent.name: path.read_text(encoding="utf-8") for path in paths}
     return SimpleNamespace(course=course, results=results, paths=paths, pages=pages)
 
@@ -531,7 +532,7 @@ def test_write_feedback_shows_the_time_nbgrader_keeps_in_the_course_zone(tmp_pat
         shutil.copytree(ROOT / folder / AID, tmp_path / folder / AID)
     course.file_submission(AID, "s1", "{}", submitted_at=datetime(2027, 5, 30, 14, 41, tzinfo=UTC))
     SubmissionResult("s1", Status.LATE, "after the due date").save(course.autograded_dir(AID, "s1"))
-    (path,) = write_feedback(course, AID, ["s1"])
+    (path,) = write_feedback(course.assignment(AID), ["s1"])
     zone = ZoneInfo(base.config.timezone)
     shown = datetime(2027, 5, 30, 14, 41, tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M")
     assert f"提出日時{shown}" in shown_text(path.read_text(encoding="utf-8"))

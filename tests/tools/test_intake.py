@@ -192,7 +192,7 @@ def test_formulas_from_students_reach_the_csvs_as_text(scratch, answer, tmp_path
     assert log[NOTEBOOK]["outcome"] == FILED
 
     grades = tmp_path / "grades.csv"
-    export_grades(scratch, AID, grades)
+    export_grades(scratch.assignment(AID), grades)
     with open(grades, encoding="utf-8-sig", newline="") as f:
         (row,) = csv.DictReader(f)
     assert row["student_id"] == "s001" and row["name"] == "'" + FORMULA

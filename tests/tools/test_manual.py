@@ -57,37 +57,37 @@ def _nbgrader_reads(course: Course, student_id: str) -> tuple[float | None, str 
 def test_answers_by_question_and_groups(graded):
     """Does the by-question view list every graded student's answer to 問8 with its prompt, ungraded, and put the
     answers that differ only in punctuation and spacing into one group?"""
-    (cell,) = manual.manual_cells(graded, AID)
+    (cell,) = manual.manual_cells(graded.assignment(AID))
     assert (cell.grade_id, cell.max_points) == (CELL, 5) and "問8" in cell.prompt
-    found = manual.answers(graded, AID, CELL)
+    found = manual.answers(graded.assignment(AID), CELL)
     assert [a.student_id for a in found] == sorted(STUDENTS)
     assert {a.student_id: a.text for a in found} == STUDENTS
     assert all(a.points is None and not a.changed for a in found)
     groups = [[a.student_id for a in g] for g in manual.groups(found)]
     assert ["s_a", "s_a2"] in groups and ["s_b"] in groups and ["s_hostile"] in groups
-    assert manual.progress(graded, AID) == {CELL: (0, 4)}
+    assert manual.progress(graded.assignment(AID)) == {CELL: (0, 4)}
 
 
 def test_points_over_the_maximum_write_nothing(graded):
     """Are points over the cell's maximum (or negative) refused, with nothing of the batch written?"""
     for points in (5.5, -1):
         with pytest.raises(manual.ManualGradeError, match="0〜5"):
-            manual.set_grades(graded, AID, [("s_b", CELL, 3, "ok", None), ("s_a", CELL, points, "", None)])
+            manual.set_grades(graded.assignment(AID), [("s_b", CELL, 3, "ok", None), ("s_a", CELL, points, "", None)])
     assert _nbgrader_reads(graded, "s_b") == (None, None)
 
 
 def test_rubric_grades_a_group_and_follows_its_changes(graded):
     """Does one rubric item applied to a group give every member its points and text, does changing the item change
     each of them, and does nbgrader's own gradebook API read exactly that back?"""
-    item = manual.save_item(graded, AID, CELL, "偽陰性の意味・重大さ・しきい値の3点とも正しい", 5)
-    manual.apply_item(graded, AID, CELL, ["s_a", "s_a2"], item.id)
+    item = manual.save_item(graded.assignment(AID), CELL, "偽陰性の意味・重大さ・しきい値の3点とも正しい", 5)
+    manual.apply_item(graded.assignment(AID), CELL, ["s_a", "s_a2"], item.id)
     assert _nbgrader_reads(graded, "s_a") == (5, item.text) == _nbgrader_reads(graded, "s_a2")
-    manual.save_item(graded, AID, CELL, "3点とも正しいが、偽陰性の人数の根拠がない", 4, item_id=item.id)
+    manual.save_item(graded.assignment(AID), CELL, "3点とも正しいが、偽陰性の人数の根拠がない", 4, item_id=item.id)
     assert _nbgrader_reads(graded, "s_a") == (4, "3点とも正しいが、偽陰性の人数の根拠がない") == _nbgrader_reads(graded, "s_a2")
-    manual.set_grade(graded, AID, "s_a2", CELL, 4.5, "自分で書き直した")  # graded apart: leaves the item
-    manual.save_item(graded, AID, CELL, "3点とも正しい", 5, item_id=item.id)
+    manual.set_grade(graded.assignment(AID), "s_a2", CELL, 4.5, "自分で書き直した")  # graded apart: leaves the item
+    manual.save_item(graded.assignment(AID), CELL, "3点とも正しい", 5, item_id=item.id)
     assert _nbgrader_reads(graded, "s_a") == (5, "3点とも正しい") and _nbgrader_reads(graded, "s_a2") == (4.5, "自分で書き直した")
-    assert {a.student_id: a.item for a in manual.answers(graded, AID, CELL)}["s_a"] == item.id
+    assert {a.student_id: a.item for a in manual.answers(graded.assignment(AID), CELL)}["s_a"] == item.id
 
 
 def test_csv_round_trip_checks_every_row_first(graded, tmp_path):
@@ -112,31 +112,31 @@ def test_csv_round_trip_checks_every_row_first(graded, tmp_path):
             writer.writerows(table)
     write(rows)
     with pytest.raises(manual.ManualGradeError, match="5 行目 / row 5.*0〜5"):
-        manual.import_answers(graded, AID, out)
+        manual.import_answers(graded.assignment(AID), out)
     assert _nbgrader_reads(graded, "s_b") == (None, None)  # nothing half-written
     assert cli.main(["--course-dir", str(graded.root), "manual", AID, "--import", str(out)]) == 2  # exit 2, bilingual
     hostile.update(points="0", comment="答えになっていません")
     write(rows)
-    assert manual.import_answers(graded, AID, out) == 2  # s_b and s_hostile; s_a, s_a2 unchanged
+    assert manual.import_answers(graded.assignment(AID), out) == 2  # s_b and s_hostile; s_a, s_a2 unchanged
     assert _nbgrader_reads(graded, "s_b") == (2, "=偽陽性と偽陰性が逆です")
-    assert manual.progress(graded, AID) == {CELL: (4, 4)}
+    assert manual.progress(graded.assignment(AID)) == {CELL: (4, 4)}
 
 
 def test_totals_feedback_and_report_show_the_manual_points(graded, tmp_path):
     """Do the grades CSV totals include the manual points with manual_complete = yes, does the feedback page show the
     instructor's points and comment under the answer (as text), and does the report show the progress and spread?"""
     out = tmp_path / "grades.csv"
-    export_grades(graded, AID, out)
+    export_grades(graded.assignment(AID), out)
     with open(out, encoding="utf-8-sig", newline="") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
     assert rows["s_a"]["score"] == "5" and rows["s_a"][CELL] == "5" and rows["s_a"]["manual_complete"] == "yes"
     assert rows["s_b"]["score"] == "2" and rows["s_hostile"]["score"] == "0"
-    (page,) = write_feedback(graded, AID, ["s_b"])
+    (page,) = write_feedback(graded.assignment(AID), ["s_b"])
     text = page.read_text(encoding="utf-8")
     assert "先生の採点：2 / 5 点" in text and "=偽陽性と偽陰性が逆です" in text
     assert text.index(OTHER[:10]) < text.index("先生の採点：2 / 5 点")  # under the answer
     assert "先生のコメント：=偽陽性と偽陰性が逆です" in text  # and in the table of questions
-    report = write_report(graded, AID).read_text(encoding="utf-8")
+    report = write_report(graded.assignment(AID)).read_text(encoding="utf-8")
     assert "手で採点する問" in report and "4 / 4" in report and "5 点: 1 人" in report
 
 
@@ -145,7 +145,7 @@ def test_regrading_keeps_the_manual_grade_and_flags_a_changed_answer(graded):
     its grade but show as changed since it was graded?"""
     graded.file_submission(AID, "s_b", _with_answer(graded, OTHER + "\n（書き直しました）"))
     grade(graded, AID, ["s_a", "s_b"], workers=2, force=True, progress=False)
-    found = {a.student_id: a for a in manual.answers(graded, AID, CELL)}
+    found = {a.student_id: a for a in manual.answers(graded.assignment(AID), CELL)}
     assert (found["s_a"].points, found["s_a"].changed) == (5, False)
     assert (found["s_b"].points, found["s_b"].changed) == (2, True)
     assert saved_result(graded, AID, "s_a").score == 5 and saved_result(graded, AID, "s_a").check(CELL).points == 5
@@ -162,7 +162,7 @@ def test_late_penalty_falls_on_the_final_total(graded):
     with Gradebook(course.db_url, course.config.course_id) as gb:
         due = gb.find_assignment(AID).duedate
         gb.update_or_create_submission(AID, "s_hostile", timestamp=due + timedelta(hours=2, minutes=30))
-    manual.set_grade(course, AID, "s_hostile", CELL, 5, "よく書けています")
+    manual.set_grade(course.assignment(AID), "s_hostile", CELL, 5, "よく書けています")
     result = saved_result(course, AID, "s_hostile")
     assert (result.late_penalty, result.score) == (3, 2)  # three started hours, one point each
 
@@ -172,10 +172,10 @@ def test_an_import_rewrites_the_feedback_page_a_student_has(graded, tmp_path):
     (not only the gradebook), and write none for a student who had none?"""
     page = graded.feedback_path(AID, "s_b")
     if not page.is_file():
-        write_feedback(graded, AID, ["s_b"])
+        write_feedback(graded.assignment(AID), ["s_b"])
     assert not graded.feedback_path(AID, "s_a").exists()
     out = tmp_path / "answers.csv"
-    manual.export_answers(graded, AID, out)
+    manual.export_answers(graded.assignment(AID), out)
     with open(out, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     for row in rows:
@@ -185,7 +185,7 @@ def test_an_import_rewrites_the_feedback_page_a_student_has(graded, tmp_path):
         writer = csv.DictWriter(f, fieldnames=manual.CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    assert manual.import_answers(graded, AID, out) == 1
+    assert manual.import_answers(graded.assignment(AID), out) == 1
     text = page.read_text(encoding="utf-8")
     assert "先生の採点：1 / 5 点" in text and "先生のコメント：書き直した答えも逆です" in text
     assert not graded.feedback_path(AID, "s_a").exists()

@@ -30,11 +30,10 @@ def batches(monkeypatch):
                                  checks=[CheckResult("q1", solution_points, 20)]),
                 SubmissionResult(RELEASE, Status.GRADED, score=0, max_score=20, checks=[CheckResult("q1", 0, 20)])]
 
-    def generated(course, assignment_id):
-        path = course.release_notebook(assignment_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(course.source_notebook(assignment_id).read_bytes())
-        return path
+    def generated(assignment):
+        assignment.release.parent.mkdir(parents=True, exist_ok=True)
+        assignment.release.write_bytes(assignment.source.read_bytes())
+        return assignment.release
 
     monkeypatch.setattr(proving, "grade", stand_in)
     monkeypatch.setattr(proving, "generate_release", generated)
@@ -43,10 +42,10 @@ def batches(monkeypatch):
 
 def test_release_reuses_a_passed_proof_of_the_same_inputs(course, tmp_path, batches, capsys):
     """Does `release` right after `prove` write the release without grading again, and say so in one line?"""
-    scratch = scratch_course(course, "kadai5", tmp_path / "course")
-    assert earlier_proof(scratch, "kadai5") is None
-    assert proving.prove(scratch, "kadai5").ok and len(batches) == 1
-    assert earlier_proof(scratch, "kadai5").proven_at
+    scratch = scratch_course(course.assignment("kadai5"), tmp_path / "course")
+    assert earlier_proof(scratch.assignment("kadai5")) is None
+    assert proving.prove(scratch.assignment("kadai5")).ok and len(batches) == 1
+    assert earlier_proof(scratch.assignment("kadai5")).proven_at
 
     assert main(["release", "kadai5", "--course-dir", str(scratch.root)]) == 0
     assert len(batches) == 1  # not proven again
@@ -55,21 +54,21 @@ def test_release_reuses_a_passed_proof_of_the_same_inputs(course, tmp_path, batc
 
     with open(scratch.root / "course_config.py", "a", encoding="utf-8") as f:
         f.write("\n# a changed setting\n")
-    assert earlier_proof(scratch, "kadai5") is None
-    path, proof = release(scratch, "kadai5")
+    assert earlier_proof(scratch.assignment("kadai5")) is None
+    path, proof = release(scratch.assignment("kadai5"))
     assert len(batches) == 2 and proof.proven_at is None and proof.solution.score == 20
-    assert earlier_proof(scratch, "kadai5") is not None  # the new inputs are on record now
+    assert earlier_proof(scratch.assignment("kadai5")) is not None  # the new inputs are on record now
 
 
 def test_a_failed_proof_forgets_the_record(course, tmp_path, batches):
     """After a passed proof, does a failed one of the same inputs remove the record, so release proves (and refuses)?"""
-    scratch = scratch_course(course, "kadai5", tmp_path / "course")
-    assert proving.prove(scratch, "kadai5").ok
+    scratch = scratch_course(course.assignment("kadai5"), tmp_path / "course")
+    assert proving.prove(scratch.assignment("kadai5")).ok
     batches.passing = False
-    assert not proving.prove(scratch, "kadai5").ok
-    assert earlier_proof(scratch, "kadai5") is None
+    assert not proving.prove(scratch.assignment("kadai5")).ok
+    assert earlier_proof(scratch.assignment("kadai5")) is None
     with pytest.raises(ReleaseError, match="q1"):
-        release(scratch, "kadai5")
+        release(scratch.assignment("kadai5"))
     assert len(batches) == 3 and not scratch.release_notebook("kadai5").exists()
 
 
@@ -82,8 +81,8 @@ def test_a_changed_check_is_proven_again(course, tmp_path, batches, monkeypatch)
     checks = tmp_path / "toolkit" / "autograder" / "checks"
     shutil.copytree(bundle.CHECKS, checks, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(bundle, "CHECKS", checks)
-    scratch = scratch_course(course, "kadai5", tmp_path / "course")
-    assert proving.prove(scratch, "kadai5").ok and earlier_proof(scratch, "kadai5")
+    scratch = scratch_course(course.assignment("kadai5"), tmp_path / "course")
+    assert proving.prove(scratch.assignment("kadai5")).ok and earlier_proof(scratch.assignment("kadai5"))
     with open(checks / "kadai5" / "__init__.py", "a", encoding="utf-8") as f:
         f.write("\n# a stricter check\n")
-    assert earlier_proof(scratch, "kadai5") is None
+    assert earlier_proof(scratch.assignment("kadai5")) is None

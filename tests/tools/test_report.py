@@ -189,18 +189,18 @@ def similar_course(course, tmp_path) -> Course:
 def test_similar_pairs_flags_copies_of_own_answers_only(similar_course):
     """Are two students with the same own answers (re-spaced, re-commented) flagged, and nobody for a different
     answer or for answers that only repeat the reference solution?"""
-    pairs = similar_pairs(similar_course, "kadai4")
+    pairs = similar_pairs(similar_course.assignment("kadai4"))
     assert [(p.a, p.b) for p in pairs] == [("s001", "s002")]
     assert pairs[0].similarity > 0.99
     assert pairs[0].cells == ("q8_code", "q9_overfitting")  # the other answer cells equal the reference: dropped
-    everything = {(p.a, p.b): p for p in similar_pairs(similar_course, "kadai4", threshold=0.0)}
+    everything = {(p.a, p.b): p for p in similar_pairs(similar_course.assignment("kadai4"), threshold=0.0)}
     assert sorted(everything) == [("s001", "s002"), ("s001", "s003"), ("s002", "s003")]  # s004 has no own answers
     assert everything["s001", "s003"].similarity < 0.9 and everything["s001", "s003"].cells == ("q8_code", "q9_overfitting")
 
 
 def test_write_report_puts_the_page_under_reports(similar_course):
     """Does write_report write reports/<id>.html with every student folder and the similar pair?"""
-    path = write_report(similar_course, "kadai4")
+    path = write_report(similar_course.assignment("kadai4"))
     assert path == similar_course.root / "reports" / "kadai4.html"
     html = path.read_text(encoding="utf-8")
     assert "課題4" in html and "採点レポート" in html
@@ -229,10 +229,10 @@ def test_near_identical_short_japanese_answers_are_flagged(course, tmp_path):
                "s104": "検証データの損失が途中から上がるので、モデルが訓練データを覚えすぎています。"}
     for student_id, answer in answers.items():
         scratch.file_submission("kadai4", student_id, nbformat.writes(_submission(scratch, answer, None)))
-    pairs = similar_pairs(scratch, "kadai4")
+    pairs = similar_pairs(scratch.assignment("kadai4"))
     assert [(p.a, p.b) for p in pairs] == [("s101", "s103"), ("s101", "s102"), ("s102", "s103")]
     assert all(p.cells == ("q9_overfitting",) for p in pairs)
-    everything = {(p.a, p.b): p.similarity for p in similar_pairs(scratch, "kadai4", threshold=0.0)}
+    everything = {(p.a, p.b): p.similarity for p in similar_pairs(scratch.assignment("kadai4"), threshold=0.0)}
     assert max(everything[a, "s104"] for a in ("s101", "s102", "s103")) < 0.5
 
 
@@ -272,7 +272,7 @@ def test_a_class_of_100_students_is_compared_quickly(course, tmp_path):
     for student_id, answer in answers.items():
         scratch.file_submission("kadai4", student_id, nbformat.writes(_submission(scratch, answer, None)))
     started = time.perf_counter()
-    pairs = similar_pairs(scratch, "kadai4")
+    pairs = similar_pairs(scratch.assignment("kadai4"))
     elapsed = time.perf_counter() - started
     assert [(p.a, p.b) for p in pairs] == [("s017", "s050")]
     assert elapsed < 60, f"{elapsed:.1f} s for 4950 pairs"

@@ -65,10 +65,10 @@ def week(released_course, tmp_path_factory):
         csv.writer(f).writerows([["student_id", "name"], *ROSTER.items()])
     intake = collect(course, AID, lms_archive(course, tmp / "webclass.zip"), roster=roster)
     results = {r.student_id: r for r in grade(course, AID)}
-    pages = write_feedback(course, AID)
+    pages = write_feedback(course.assignment(AID))
     grades_csv = tmp / "grades.csv"
-    export_grades(course, AID, grades_csv)
-    report = write_report(course, AID)
+    export_grades(course.assignment(AID), grades_csv)
+    report = write_report(course.assignment(AID))
     return course, intake, results, pages, grades_csv, report
 
 
@@ -150,8 +150,8 @@ def test_solutions_only_after_the_due_date(week, tmp_path):
     course, *_ = week
     due = course.config.assignment(AID).due
     with pytest.raises(TooEarly, match="--force"):
-        write_solutions(course, AID, now=due.replace(day=due.day - 1))
-    path = write_solutions(course, AID, now=due.replace(day=due.day + 1), out_dir=tmp_path)
+        write_solutions(course.assignment(AID), now=due.replace(day=due.day - 1))
+    path = write_solutions(course.assignment(AID), now=due.replace(day=due.day + 1), out_dir=tmp_path)
     answers = nbformat.read(path, as_version=4)
     text = "\n".join(c.source for c in answers.cells)
     assert "BEGIN" not in text and "autograder" not in text and "restore_best_weights=True" in text
