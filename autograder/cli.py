@@ -95,7 +95,7 @@ def cmd_export(args) -> int:
 def cmd_collect(args) -> int:
     from autograder.tools.intake import LATE_IGNORED, PROBLEM, SUPERSEDED, collect
 
-    intake = collect(load_course(args.course_dir), args.assignment, Path(args.download),
+    intake = collect(load_course(args.course_dir).assignment(args.assignment), Path(args.download),
                      roster=Path(args.roster) if args.roster else None)
     for upload in intake.filed:
         late = "  締め切り後 / LATE" if upload.late else ""

@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from autograder.course import Course
+from autograder.course import Assignment, Course
 from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.course.notebook import ReleaseShape, notebook_problem, release_shape
 from autograder.errors import AutograderError
@@ -238,22 +238,21 @@ def _read_upload(upload: Upload, data: bytes, assignment_ids: set[str], release:
     upload.text = data.decode("utf-8")
 
 
-def collect(course: Course, assignment_id: str, download: Path, roster: Path | None = None) -> Intake:
-    """File the notebooks of ``download`` (a .zip or a folder) as submissions of ``assignment_id``.
+def collect(assignment: Assignment, download: Path, roster: Path | None = None) -> Intake:
+    """File the notebooks of ``download`` (a .zip or a folder) as submissions of ``assignment``.
 
     ``roster``: a CSV of the class; default course_config's ``roster`` (relative to the
     course folder); without one every student id is accepted.  Raises ``IntakeError``
     when the download or the roster cannot be read at all.
     """
-    config = course.config
-    assignment = config.assignment(assignment_id)
+    course, config, due = assignment.course, assignment.course.config, assignment.config.due
     zone = ZoneInfo(config.timezone)
     pattern = re.compile(config.lms_filename_pattern)
     time_format = config.lms_time_format
     roster_path = roster or (course.root / config.roster if config.roster else None)
     names = read_roster(roster_path) if roster_path else None
-    cell_ids = {c.grade_id for c in course.assignment(assignment_id).graded_cells}
-    release = release_shape(course.release_notebook(assignment_id))  # None before the release: checked by shape only
+    cell_ids = {c.grade_id for c in assignment.graded_cells}
+    release = release_shape(assignment.release)  # None before the release: checked by shape only
 
     uploads: list[Upload] = []
     where: dict[int, DownloadFile] = {}  # id of each readable upload → its file, read again to be filed
@@ -279,7 +278,7 @@ def collect(course: Course, assignment_id: str, download: Path, roster: Path | N
             except ValueError:
                 upload.reason = f"提出時刻が読めません / unreadable time {match.group('time')!r} ({time_format})"
                 continue
-            upload.late = upload.submitted_at > assignment.due
+            upload.late = upload.submitted_at > due
             if names is not None and upload.student_id not in names:
                 upload.reason = f"名簿にない学籍番号です / student id {upload.student_id} is not in the roster"
                 continue
@@ -301,10 +300,10 @@ def collect(course: Course, assignment_id: str, download: Path, roster: Path | N
             _choose(candidates)
             chosen = [u for u in candidates if u.outcome == FILED]
             if chosen:
-                _file(course, assignment_id, chosen[0], files, where[id(chosen[0])])
+                _file(assignment, chosen[0], files, where[id(chosen[0])])
     if names:
         _record_names(course, {sid: names[sid] for sid in by_student if names.get(sid)})
-    _log(course, assignment_id, uploads)
+    _log(assignment, uploads)
     return Intake(uploads)
 
 
@@ -334,14 +333,14 @@ def _choose(candidates: list[Upload]) -> None:
             upload.outcome, upload.reason = SUPERSEDED, f"より新しい提出があります / superseded by {chosen.source}"
 
 
-def _file(course: Course, assignment_id: str, upload: Upload, files: Download, file: DownloadFile) -> None:
+def _file(assignment: Assignment, upload: Upload, files: Download, file: DownloadFile) -> None:
     """File ``upload``, reading its notebook again (the same bytes the check read)."""
     try:
         data = files.read(file)
     except NotRead as e:  # it read the first time: a folder changed under collect
         upload.outcome, upload.reason = PROBLEM, str(e)
         return
-    course.file_submission(assignment_id, upload.student_id, data, upload.submitted_at)
+    assignment.file_submission(upload.student_id, data, upload.submitted_at)
 
 
 def _record_names(course: Course, names: dict[str, str]) -> None:
@@ -350,8 +349,8 @@ def _record_names(course: Course, names: dict[str, str]) -> None:
             gb.update_or_create_student(student_id, last_name=name)
 
 
-def _log(course: Course, assignment_id: str, uploads: list[Upload]) -> Path:
-    path = course.log_path(f"collect-{assignment_id}.csv")
+def _log(assignment: Assignment, uploads: list[Upload]) -> Path:
+    path = assignment.course.log_path(f"collect-{assignment.id}.csv")
     with path.open("w", newline="", encoding="utf-8-sig") as f:
         writer = SpreadsheetSafeWriter(csv.writer(f))  # sources are the students' file names
         writer.writerow(["source", "student_id", "submitted_at", "late", "outcome", "reason"])

@@ -363,7 +363,7 @@ def test_collect_files_or_lists_each_case_with_its_reason(kadai5, tmp_path):
     roster = tmp_path / "roster.csv"
     with open(roster, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([["student_id", "name"], *((sid, name) for name, sid in STUDENT.items())])
-    intake = collect(course, AID, _zip(tmp_path / "webclass.zip", CASES), roster=roster)
+    intake = collect(course.assignment(AID), _zip(tmp_path / "webclass.zip", CASES), roster=roster)
     outcome = {u.source.rsplit("/", 1)[-1].split("_", 2)[2].removesuffix(".ipynb"): u for u in intake.uploads}
     assert sorted(outcome) == sorted(CASES)
     for name, upload in outcome.items():

@@ -67,7 +67,7 @@ def test_a_huge_non_notebook_is_listed_never_read(scratch, answer, tmp_path):
                 entry.write(zeros)
     assert download.stat().st_size < 2 * 2**20
 
-    result, peak = _peak_mb(lambda: collect(scratch, AID, download))
+    result, peak = _peak_mb(lambda: collect(scratch.assignment(AID), download))
     uploads = _by_name(result)
     assert uploads[NOTEBOOK].outcome == FILED
     assert uploads["s001_20270520120000_video.mp4"].outcome == PROBLEM
@@ -89,7 +89,7 @@ def test_only_notebooks_within_the_limit_are_opened(scratch, answer, tmp_path, m
     monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: (
         opened.append(getattr(name, "filename", name)), real_open(self, name, *a, **k))[1])
 
-    uploads = _by_name(collect(scratch, AID, download))
+    uploads = _by_name(collect(scratch.assignment(AID), download))
     assert uploads[NOTEBOOK].outcome == FILED and uploads[big].outcome == PROBLEM
     assert "1 MB を超える" in uploads[big].reason and "collect_notebook_mb" in uploads[big].reason
     assert "larger than 1 MB" in uploads[big].reason
@@ -118,7 +118,7 @@ def test_a_header_that_lies_about_the_size_is_read_no_further(scratch, answer, t
     with zipfile.ZipFile(download) as archive:
         assert archive.getinfo(NOTEBOOK).file_size == 1000
 
-    result, peak = _peak_mb(lambda: collect(scratch, AID, download))
+    result, peak = _peak_mb(lambda: collect(scratch.assignment(AID), download))
     (upload,) = result.uploads
     assert upload.outcome == PROBLEM and "取り出せません" in upload.reason and "cannot extract" in upload.reason
     assert peak < 10, f"collect allocated {peak:.0f} MB"
@@ -134,7 +134,7 @@ def test_many_uploads_are_held_one_at_a_time(scratch, answer, tmp_path):
         for name, text in uploads.items():
             archive.writestr(name, text)
 
-    result, peak = _peak_mb(lambda: collect(scratch, AID, download))
+    result, peak = _peak_mb(lambda: collect(scratch.assignment(AID), download))
     outcomes = _by_name(result)
     latest = "s001_20270425120000_kadai4.ipynb"
     assert outcomes[latest].outcome == FILED
@@ -156,7 +156,7 @@ def test_a_folder_download_follows_no_symlink(scratch, answer, tmp_path):
     (download / "s002_20270520120000_kadai4.ipynb").symlink_to(outside / "secret.ipynb")
     (download / "linked").symlink_to(outside, target_is_directory=True)
 
-    uploads = _by_name(collect(scratch, AID, download))
+    uploads = _by_name(collect(scratch.assignment(AID), download))
     assert sorted(uploads) == ["linked", NOTEBOOK, "s002_20270520120000_kadai4.ipynb"]
     assert uploads[NOTEBOOK].outcome == FILED
     for name in ("linked", "s002_20270520120000_kadai4.ipynb"):
@@ -169,7 +169,7 @@ def test_a_big_file_in_a_folder_is_not_read(scratch, answer, tmp_path):
     download = tmp_path / "download"
     download.mkdir()
     (download / NOTEBOOK).write_text(_padded(answer, 2 * 2**20), encoding="utf-8")
-    (upload,) = collect(scratch, AID, download).uploads
+    (upload,) = collect(scratch.assignment(AID), download).uploads
     assert upload.outcome == PROBLEM and "collect_notebook_mb" in upload.reason
 
 
@@ -184,7 +184,7 @@ def test_formulas_from_students_reach_the_csvs_as_text(scratch, answer, tmp_path
     with zipfile.ZipFile(download, "w") as archive:
         archive.writestr(NOTEBOOK, answer)
         archive.writestr(entry, answer)
-    collect(scratch, AID, download, roster=roster)
+    collect(scratch.assignment(AID), download, roster=roster)
 
     with open(scratch.root / "logs" / f"collect-{AID}.csv", encoding="utf-8-sig", newline="") as f:
         log = {row["source"]: row for row in csv.DictReader(f)}

@@ -63,7 +63,7 @@ def week(released_course, tmp_path_factory):
     roster = tmp / "roster.csv"
     with open(roster, "w", newline="", encoding="utf-8-sig") as f:
         csv.writer(f).writerows([["student_id", "name"], *ROSTER.items()])
-    intake = collect(course, AID, lms_archive(course, tmp / "webclass.zip"), roster=roster)
+    intake = collect(course.assignment(AID), lms_archive(course, tmp / "webclass.zip"), roster=roster)
     results = {r.student_id: r for r in grade(course, AID)}
     pages = write_feedback(course.assignment(AID))
     grades_csv = tmp / "grades.csv"
