@@ -11,7 +11,7 @@ from autograder.course.cells import grade_id as grade_id_of
 from autograder.course.cells import is_grade
 
 if TYPE_CHECKING:
-    from autograder.course import Course
+    from autograder.course import Assignment
 
 class Status(StrEnum):
     """What became of one submission (stored as its value in ``autograder.json`` and shown in the grades CSV)."""
@@ -146,16 +146,16 @@ def manual_points(grade) -> float | None:
     return None if grade.needs_manual_grade else grade.score
 
 
-def read_results(course: Course, assignment_id: str, student_id: str) -> SubmissionResult:
-    """The gradebook's scores for one graded submission, with each failed check's message."""
-    errors = _cell_errors(course.assignment(assignment_id).autograded(student_id))
-    with course.gradebook() as gb:
-        submission = gb.find_submission(assignment_id, student_id)
+def read_results(assignment: Assignment, student_id: str) -> SubmissionResult:
+    """The gradebook's scores for one graded submission of ``assignment``, with each failed check's message."""
+    errors = _cell_errors(assignment.autograded(student_id))
+    with assignment.course.gradebook() as gb:
+        submission = gb.find_submission(assignment.id, student_id)
         checks = []
         grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
         comments = {comment.name: comment.manual_comment for notebook in submission.notebooks
                     for comment in notebook.comments}
-        for cell in course.assignment(assignment_id).graded_cells:
+        for cell in assignment.graded_cells:
             grade = grades.get(cell.grade_id)
             if grade is None:
                 checks.append(CheckResult(cell.grade_id, 0.0, cell.points, "セルがありません / cell missing", cell.manual))
@@ -171,18 +171,18 @@ def read_results(course: Course, assignment_id: str, student_id: str) -> Submiss
         return result
 
 
-def saved_result(course: Course, assignment_id: str, student_id: str) -> SubmissionResult:
-    """The outcome the last grading recorded for ``student_id`` (``not_graded`` if there is none)."""
+def saved_result(assignment: Assignment, student_id: str) -> SubmissionResult:
+    """The outcome the last grading of ``assignment`` recorded for ``student_id`` (``not_graded`` if there is none)."""
     from nbgrader.api import MissingEntry
 
-    status = load_status(course.autograded_dir(assignment_id, student_id))
+    status = load_status(assignment.autograded_dir(student_id))
     if status is None:
         return SubmissionResult(student_id, Status.NOT_GRADED, "まだ採点していません / not graded yet")
     if status["status"] != Status.GRADED:
         return SubmissionResult(student_id, status["status"], status["message"], seconds=status.get("seconds", 0.0),
-                                max_score=course.assignment(assignment_id).total_points)
+                                max_score=assignment.total_points)
     try:
-        result = read_results(course, assignment_id, student_id)
+        result = read_results(assignment, student_id)
     except MissingEntry:
         return SubmissionResult(student_id, Status.NOT_GRADED, "成績簿にありません / not in the gradebook")
     result.message, result.seconds = status["message"], status.get("seconds", 0.0)

@@ -92,7 +92,7 @@ def record(course: Course, assignment_id: str, outcome: TaskOutcome, timestamp: 
         (folder / f"{assignment_id}.ipynb").write_bytes(outcome.notebook)
         notebook = nbformat.reads(outcome.notebook.decode("utf-8"), as_version=4)
         _save_autogrades(course, assignment_id, student_id, notebook, timestamp)
-        result = read_results(course, assignment_id, student_id)
+        result = read_results(course.assignment(assignment_id), student_id)
         lost = result.lost()
         result.message = f"減点 / lost: {', '.join(lost)}" if lost else "自動採点は満点 / all automatic checks passed"
         if result.late_penalty:
@@ -209,7 +209,7 @@ class AssignmentGrading:
         mark = fingerprint(self.bundle, data, stamp_text)
         previous = load_status(course.autograded_dir(aid, student_id))
         if not force and previous and previous.get("fingerprint") == mark and previous["status"] != Status.ERROR:
-            return Screened(student_id, result=saved_result(course, aid, student_id))
+            return Screened(student_id, result=saved_result(course.assignment(aid), student_id))
         if self.reject_late and stamp is not None and stamp > self.due:
             return Screened(student_id, result=SubmissionResult(student_id, Status.LATE, late_message(course, stamp, self.due)),
                             mark=mark, settled=True)

@@ -167,7 +167,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
             row = next((u for u in store.uploads_of(student_id, assignment_id) if u["state"] == UploadState.DONE), None)
             if row is None or row["status"] != Status.GRADED:
                 continue
-            result = saved_result(course, assignment_id, student_id)
+            result = saved_result(course.assignment(assignment_id), student_id)
             if result.status == Status.GRADED:
                 store.mark(row["id"], score=result.score)
 

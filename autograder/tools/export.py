@@ -16,8 +16,7 @@ FIELDS = ("student_id", "name", "score", "max_score", "status", "late", "manual_
 
 def all_results(assignment: Assignment) -> list[SubmissionResult]:
     """The latest outcome for every student folder of ``assignment`` (graded or not)."""
-    course = assignment.course
-    return [saved_result(course, assignment.id, student_id) for student_id in course.student_ids()]
+    return [saved_result(assignment, student_id) for student_id in assignment.course.student_ids()]
 
 
 def student_names(course: Course) -> dict[str, str]:

@@ -98,7 +98,7 @@ def write_feedback(assignment: Assignment, students: list[str] | None = None) ->
     exporter = _notebook_exporter()
     paths = []
     for student_id in students if students is not None else course.student_ids():
-        result = saved_result(course, assignment.id, student_id)
+        result = saved_result(assignment, student_id)
         result.max_score = result.max_score or config.points  # a submission never graded has no max score of its own
         notebook_path = assignment.autograded(student_id)
         notebook = questions = None

@@ -65,12 +65,12 @@ def elsewhere(tmp_path_factory):
     course.file_submission(AID, "solution", nbformat.writes(solution))
     course.file_submission(AID, "untouched", course.release_notebook(AID).read_text(encoding="utf-8"))
     as_cwd = _run(linked_python, "grade", AID, "--workers", "2", cwd=course_dir)
-    first = {s: saved_result(course, AID, s) for s in ("solution", "untouched")}
+    first = {s: saved_result(course.assignment(AID), s) for s in ("solution", "untouched")}
     other = tmp / "somewhere-else"
     other.mkdir()
     with_option = _run(sys.executable, "--course-dir", str(course_dir), "grade", AID, "--force", "--workers", "2",
                        cwd=other)
-    second = {s: saved_result(course, AID, s) for s in ("solution", "untouched")}
+    second = {s: saved_result(course.assignment(AID), s) for s in ("solution", "untouched")}
     return {"as_cwd": as_cwd, "first": first, "with_option": with_option, "second": second}
 
 

@@ -373,14 +373,14 @@ def test_a_manual_grade_reaches_the_students_feedback_page_and_portal_score(port
     course, store = portal["course"], portal["app"].extensions["autograder"]["store"]
     (page_path,) = write_feedback(course.assignment(AID), ["s001"])
     assert "先生が採点します" in page_path.read_text(encoding="utf-8")
-    before = saved_result(course, AID, "s001").score
+    before = saved_result(course.assignment(AID), "s001").score
     graded = _graded_upload(store, "s001", before)
     queued = store.add_upload("s001", AID, datetime.now(timezone.utc), "/nonexistent/again.ipynb")
     client, token = _instructor(portal)
     assert _post_json(client, token, "grade", student_id="s001", points="4.5", comment="よく書けています。").status_code == 200
     page = page_path.read_text(encoding="utf-8")
     assert "先生の採点：4.5 / 5 点" in page and "先生のコメント：よく書けています。" in page and "先生が採点します" not in page
-    assert saved_result(course, AID, "s001").score == before + 4.5
+    assert saved_result(course.assignment(AID), "s001").score == before + 4.5
     assert store.upload(graded)["score"] == before + 4.5 and store.upload(queued)["score"] is None
     assert f"{before + 4.5:g} / 25" in _client(portal, "s001").get("/").get_data(as_text=True)
     assert not course.feedback_path(AID, "s002").exists()

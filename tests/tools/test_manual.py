@@ -148,7 +148,8 @@ def test_regrading_keeps_the_manual_grade_and_flags_a_changed_answer(graded):
     found = {a.student_id: a for a in manual.answers(graded.assignment(AID), CELL)}
     assert (found["s_a"].points, found["s_a"].changed) == (5, False)
     assert (found["s_b"].points, found["s_b"].changed) == (2, True)
-    assert saved_result(graded, AID, "s_a").score == 5 and saved_result(graded, AID, "s_a").check(CELL).points == 5
+    result = saved_result(graded.assignment(AID), "s_a")
+    assert result.score == 5 and result.check(CELL).points == 5
     assert _nbgrader_reads(graded, "s_a") == (5, "3点とも正しい")
 
 
@@ -163,7 +164,7 @@ def test_late_penalty_falls_on_the_final_total(graded):
         due = gb.find_assignment(AID).duedate
         gb.update_or_create_submission(AID, "s_hostile", timestamp=due + timedelta(hours=2, minutes=30))
     manual.set_grade(course.assignment(AID), "s_hostile", CELL, 5, "よく書けています")
-    result = saved_result(course, AID, "s_hostile")
+    result = saved_result(course.assignment(AID), "s_hostile")
     assert (result.late_penalty, result.score) == (3, 2)  # three started hours, one point each
 
 
