@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 from helpers import copy_course
 
-from autograder.course.assignment import graded_cells
 from autograder.course.results import Status
 from autograder.tools.author import RELEASE_ID, SOLUTION_ID, Kind, examples_of, grade_examples
 from autograder.tools.examples import assignments, mistakes

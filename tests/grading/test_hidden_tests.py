@@ -164,12 +164,11 @@ def test_every_test_cell_of_the_course_is_judged_one_way():
     from helpers import ROOT
 
     from autograder.course import load_course
-    from autograder.course.assignment import graded_cells
 
     course = load_course(ROOT)
-    for assignment in course.config.assignments:
-        path = course.source_notebook(assignment.id)
-        calling = {grade_id for grade_id, _ in verdicts._test_cells(path)}
-        plain = {t.grade_id for t in verdicts.plain_tests(path)[0]}
-        automatic = {c.grade_id for c in graded_cells(path) if not c.manual}
-        assert not calling & plain and calling | plain == automatic, assignment.id
+    for config in course.config.assignments:
+        assignment = course.assignment(config.id)
+        calling = {grade_id for grade_id, _ in verdicts._test_cells(assignment.source)}
+        plain = {t.grade_id for t in verdicts.plain_tests(assignment.source)[0]}
+        automatic = {c.grade_id for c in assignment.automatic_cells}
+        assert not calling & plain and calling | plain == automatic, config.id
