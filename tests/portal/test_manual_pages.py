@@ -89,6 +89,13 @@ def _post_json(client, token: str | None, action: str, **body):
     return client.post(f"{PAGE}/{action}", json=body, headers=headers)
 
 
+def _publish(client, token: str):
+    """Publish 問8's drafts through the page's JSON endpoint; the reply."""
+    response = _post_json(client, token, "publish")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
 def _rewrite_answer(course, student_id: str, text: str) -> None:
     """The student's autograded notebook with ``text`` as their answer to 問8 (as if graded again)."""
     import nbformat
@@ -129,9 +136,10 @@ class _Markup(HTMLParser):
 
 
 ROUTES = [("GET", BASE), ("GET", PAGE), ("GET", f"{PAGE}?ungraded=1"),
-          ("POST", f"{PAGE}/grade"), ("POST", f"{PAGE}/rubric"), ("POST", f"{PAGE}/apply")]
+          ("POST", f"{PAGE}/grade"), ("POST", f"{PAGE}/rubric"), ("POST", f"{PAGE}/apply"),
+          ("POST", f"{PAGE}/publish"), ("POST", f"{BASE}/publish")]
 FORMS = {"grade": {"student_id": "s001", "points": "5", "comment": "x"}, "rubric": {"text": "x", "points": "5"},
-         "apply": {"student_id": "s001", "item_id": "x"}}
+         "apply": {"student_id": "s001", "item_id": "x"}, "publish": {}}
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
@@ -160,7 +168,7 @@ def test_the_instructor_page_links_to_the_written_answers(portal):
     assert "問8" in page and "5 点" in page and "採点済み 0 / 4" in page and f'href="{PAGE}?ungraded=1"' in page
 
 
-@pytest.mark.parametrize("action", ["grade", "rubric", "apply"])
+@pytest.mark.parametrize("action", ["grade", "rubric", "apply", "publish"])
 def test_every_post_needs_the_csrf_token(portal, action):
     """Is a POST without the CSRF token (form or JSON, even from the signed-in instructor) refused with 400,
     writing nothing?"""
@@ -209,25 +217,33 @@ def test_the_question_page_shows_prompt_points_groups_and_shortcuts(portal):
                         page, re.S)
     members = [re.findall(r'<article class="answer[^"]*" id="answer-(\w+)"', g) for g in groups]
     assert members == [["s001", "s002"], ["s003"], ["s004"]]
-    assert "次の未採点の答え" in page and "保存して次の答えへ" in page and "評価項目を答えのグループ全員に適用" in page
+    assert "次の未採点の答え" in page and "保存して次の答えへ" in page and "評価項目を答えのグループ全員に付ける" in page
+    assert "この問の採点を公開" in page and "未公開 0 件" in page and 'name="similarity"' in page
     assert 'step="any"' in page and 'step="0.5"' not in page and 'max="5"' in page
 
 
 def test_saving_through_json_writes_what_nbgrader_reads(portal):
-    """Does the JSON endpoint store points and comment where nbgrader's own Gradebook API reads them, reply
-    with the answer and the progress, and an empty points field make the answer ungraded again?"""
+    """Does the JSON endpoint store points and comment as a draft (nothing in nbgrader's gradebook), reply with the
+    answer and the progress, publishing put them where nbgrader's own Gradebook API reads them, and an empty points
+    field make the answer ungraded again once published?"""
     client, token = _instructor(portal)
     response = _post_json(client, token, "grade", student_id="s003", points="3.5", comment="理由が不十分です。")
     assert response.status_code == 200, response.get_data(as_text=True)
     reply = response.get_json()
-    assert reply["ok"] and reply["progress"] == {"graded": 1, "total": 4}
-    assert reply["answers"] == [{"student_id": "s003", "points": 3.5, "comment": "理由が不十分です。", "item": None,
-                                 "graded": True, "changed": False}]
-    assert _nbgrader_reads(portal["course"], "s003") == (3.5, "理由が不十分です。")
+    assert reply["ok"] and reply["progress"] == {"graded": 1, "total": 4, "unpublished": 1}
+    assert reply["answers"] == [{"student_id": "s003", "points": 3.5, "comment": "理由が不十分です。", "items": [],
+                                 "adjustment": 3.5, "graded": True, "published": False, "published_points": None,
+                                 "changed": False}]
+    assert _nbgrader_reads(portal["course"], "s003") == (None, None)
     page = client.get(f"{PAGE}?ungraded=1").get_data(as_text=True)
     assert 'id="answer-s003"' not in page and 'id="answer-s001"' in page and "採点済み 1 / 4" in page
+    reply = _publish(client, token)
+    assert reply["progress"]["unpublished"] == 0 and reply["answers"][0]["published"] is True
+    assert _nbgrader_reads(portal["course"], "s003") == (3.5, "理由が不十分です。")
     reply = _post_json(client, token, "grade", student_id="s003", points="", comment="").get_json()
-    assert reply["progress"]["graded"] == 0
+    assert reply["progress"] == {"graded": 0, "total": 4, "unpublished": 1}
+    assert _nbgrader_reads(portal["course"], "s003") == (3.5, "理由が不十分です。")  # until published
+    _publish(client, token)
     assert _nbgrader_reads(portal["course"], "s003") == (None, None)
 
 
@@ -238,6 +254,9 @@ def test_a_plain_form_saves_and_returns_to_the_answer(portal):
     response = client.post(f"{PAGE}/grade", data={"csrf_token": token, "student_id": "s001", "points": "５",
                                                    "comment": "よくできています。", "next": "s002"})
     assert response.status_code == 303 and response.headers["Location"].endswith(f"{PAGE}#answer-s001")
+    assert _nbgrader_reads(portal["course"], "s001") == (None, None)  # a draft
+    response = client.post(f"{PAGE}/publish", data={"csrf_token": token})
+    assert response.status_code == 303 and "1 件の採点を公開しました" in client.get(PAGE).get_data(as_text=True)
     assert _nbgrader_reads(portal["course"], "s001") == (5.0, "よくできています。")
     response = client.post(f"{PAGE}/grade", data={"csrf_token": token, "student_id": "s003", "points": "2",
                                                    "comment": "", "next": "s004", "ungraded": "1"})
@@ -277,35 +296,42 @@ def test_unknown_students_cells_and_items_are_refused(portal):
     assert _nbgrader_reads(portal["course"], "s001") == (None, None)
 
 
-def test_a_rubric_item_grades_a_group_and_its_changes_follow(portal):
-    """Does applying a rubric item to a group grade every member (points and the item's text as comment, as
-    nbgrader reads them), editing the item update each member that still carries it, and an answer edited by
-    hand leave the item?"""
+def test_rubric_items_grade_a_group_and_their_changes_follow(portal):
+    """Do several rubric items (one negative) put on a group and on one answer add up, with the counts per item on
+    the page, does editing an item update each answer that carries it, a save with the points left as they were
+    keep the adjustment, points typed over the items become an adjustment, and the plain forms do the same?"""
     client, token = _instructor(portal)
-    reply = _post_json(client, token, "rubric", text="3つとも正しく答えている。", points="5").get_json()
-    item = reply["item"]
-    assert item["points"] == 5 and reply["answers"] == []
-    reply = _post_json(client, token, "apply", item_id=item["id"], student_ids=["s001", "s002"]).get_json()
-    assert reply["progress"] == {"graded": 2, "total": 4} and [a["item"] for a in reply["answers"]] == [item["id"]] * 2
-    for student in ("s001", "s002"):
-        assert _nbgrader_reads(portal["course"], student) == (5.0, "3つとも正しく答えている。")
+    reply = _post_json(client, token, "rubric", text="偽陰性の意味", points="3").get_json()
+    meaning = reply["item"]
+    assert meaning["points"] == 3 and reply["answers"] == []
+    slip = _post_json(client, token, "rubric", text="計算ミス", points="-1").get_json()["item"]
+    reply = _post_json(client, token, "apply", item_id=meaning["id"], student_ids=["s001", "s002"]).get_json()
+    assert reply["progress"] == {"graded": 2, "total": 4, "unpublished": 2}
+    assert [a["items"] for a in reply["answers"]] == [[meaning["id"]]] * 2
+    reply = _post_json(client, token, "apply", item_id=slip["id"], student_ids=["s002"]).get_json()
+    assert reply["answers"][0]["points"] == 2 and reply["counts"] == {meaning["id"]: 2, slip["id"]: 1}
     page = client.get(PAGE).get_data(as_text=True)
-    assert "評価項目 1</span>" in page and f'value="{item["id"]}"' in page
-    # s002 saved unchanged keeps the item; s001 given other points by hand leaves it
-    _post_json(client, token, "grade", student_id="s002", points=5, comment="3つとも正しく答えている。", item_id=item["id"])
-    _post_json(client, token, "grade", student_id="s001", points=4, comment="3つとも正しく答えている。", item_id=item["id"])
-    reply = _post_json(client, token, "rubric", item_id=item["id"], text="3つとも答えているが、理由が短い。", points=4.5).get_json()
-    assert [a["student_id"] for a in reply["answers"]] == ["s002"]
-    assert _nbgrader_reads(portal["course"], "s002") == (4.5, "3つとも答えているが、理由が短い。")
-    assert _nbgrader_reads(portal["course"], "s001") == (4.0, "3つとも正しく答えている。")
-    # the plain forms do the same: a group's button, an item's edit
-    response = client.post(f"{PAGE}/apply", data={"csrf_token": token, "item_id": item["id"],
+    assert f'id="count-{meaning["id"]}">2 人' in page and "（−1）" in page and 'min="-5"' in page
+    # s001: points typed over the item (an adjustment of +1.5); s002: saved as shown, items changed in the form
+    _post_json(client, token, "grade", student_id="s001", points=4.5, comment="よい", items=[meaning["id"]], was_points=3)
+    reply = _post_json(client, token, "grade", student_id="s002", points=2, comment="", items=[meaning["id"]],
+                       was_points=2).get_json()
+    assert (reply["answers"][0]["points"], reply["answers"][0]["adjustment"]) == (3, 0)  # the slip taken off
+    reply = _post_json(client, token, "rubric", item_id=meaning["id"], text="偽陰性の意味と人数", points=2.5).get_json()
+    assert {a["student_id"]: a["points"] for a in reply["answers"]} == {"s001": 4, "s002": 2.5}
+    _publish(client, token)
+    assert _nbgrader_reads(portal["course"], "s001") == (4.0, "・偽陰性の意味と人数（+2.5 点）\n・調整（+1.5 点）\n\nよい")
+    assert _nbgrader_reads(portal["course"], "s002") == (2.5, "・偽陰性の意味と人数（+2.5 点）")
+    # the plain forms do the same: a group's button, an item taken off, an item's edit
+    response = client.post(f"{PAGE}/apply", data={"csrf_token": token, "item_id": meaning["id"],
                                                    "student_id": ["s003", "s004"]})
     assert response.status_code == 303 and response.headers["Location"].endswith("#answer-s003")
-    assert _nbgrader_reads(portal["course"], "s004") == (4.5, "3つとも答えているが、理由が短い。")
-    response = client.post(f"{PAGE}/rubric", data={"csrf_token": token, "item_id": item["id"], "text": "短い", "points": "1"})
+    client.post(f"{PAGE}/apply", data={"csrf_token": token, "item_id": meaning["id"], "student_id": "s004", "remove": "1"})
+    response = client.post(f"{PAGE}/rubric", data={"csrf_token": token, "item_id": meaning["id"], "text": "短い", "points": "1"})
     assert response.status_code == 303 and response.headers["Location"].endswith("#rubric")
-    assert _nbgrader_reads(portal["course"], "s003") == (1.0, "短い")
+    found = {a.student_id: a for a in manual.answers(portal["course"].assignment(AID), CELL)}
+    assert (found["s003"].points, found["s004"].points, found["s001"].points) == (1, None, 2.5)
+    assert _nbgrader_reads(portal["course"], "s003") == (None, None)  # drafts until published
 
 
 def test_an_answer_changed_since_it_was_graded_is_flagged(portal):
@@ -378,6 +404,9 @@ def test_a_manual_grade_reaches_the_students_feedback_page_and_portal_score(port
     queued = store.add_upload("s001", AID, datetime.now(timezone.utc), "/nonexistent/again.ipynb")
     client, token = _instructor(portal)
     assert _post_json(client, token, "grade", student_id="s001", points="4.5", comment="よく書けています。").status_code == 200
+    assert "先生が採点します" in page_path.read_text(encoding="utf-8") and store.upload(graded)["score"] == before
+    assert f"{before:g} / 25" in _client(portal, "s001").get("/").get_data(as_text=True)  # the draft reaches no one
+    _publish(client, token)
     page = page_path.read_text(encoding="utf-8")
     assert "先生の採点：4.5 / 5 点" in page and "先生のコメント：よく書けています。" in page and "先生が採点します" not in page
     assert saved_result(course.assignment(AID), "s001").score == before + 4.5
@@ -386,10 +415,13 @@ def test_a_manual_grade_reaches_the_students_feedback_page_and_portal_score(port
     assert not course.feedback_path(AID, "s002").exists()
     # a rubric item applied, then changed: the page and the score follow each time
     item = _post_json(client, token, "rubric", text="理由が短い。", points="3").get_json()["item"]
+    _post_json(client, token, "grade", student_id="s001", points="", comment="", items=[])
     _post_json(client, token, "apply", item_id=item["id"], student_ids=["s001", "s002"])
+    _publish(client, token)
     assert "先生の採点：3 / 5 点" in page_path.read_text(encoding="utf-8")
     _post_json(client, token, "rubric", item_id=item["id"], text="理由がもう少し欲しい。", points="3.5")
-    assert "先生のコメント：理由がもう少し欲しい。" in page_path.read_text(encoding="utf-8")
+    _publish(client, token)
+    assert "・理由がもう少し欲しい。（+3.5 点）" in page_path.read_text(encoding="utf-8")
     assert store.upload(graded)["score"] == before + 3.5
     assert not course.feedback_path(AID, "s002").exists()
 
@@ -405,7 +437,8 @@ def test_a_feedback_page_that_cannot_be_written_keeps_the_grade(portal, monkeypa
     monkeypatch.setattr(manual, "write_feedback", broken)
     client, token = _instructor(portal)
     with caplog.at_level(logging.WARNING, logger="autograder"):
-        response = _post_json(client, token, "grade", student_id="s001", points=2, comment="途中まで")
+        _post_json(client, token, "grade", student_id="s001", points=2, comment="途中まで")
+        response = _post_json(client, token, "publish")
     assert response.status_code == 200 and response.get_json()["ok"]
     assert _nbgrader_reads(portal["course"], "s001") == (2.0, "途中まで")
     (warning,) = [r.getMessage() for r in caplog.records if "disk full" in r.getMessage()]
@@ -422,10 +455,11 @@ def test_a_writer_in_another_process_holds_off_the_save(portal):
         saving = threading.Thread(target=manual.set_grade, args=(course.assignment(AID), "s001", CELL, 3, "待ちました"))
         saving.start()
         saving.join(1.0)
-        assert saving.is_alive() and _nbgrader_reads(course, "s001") == (None, None)
-        assert not course.assignment(AID).manual_record.exists()
+        assert saving.is_alive() and not course.assignment(AID).manual_record.exists()
     saving.join(30)
-    assert not saving.is_alive() and _nbgrader_reads(course, "s001") == (3.0, "待ちました")
+    assert not saving.is_alive()
+    (answer,) = [a for a in manual.answers(course.assignment(AID), CELL) if a.student_id == "s001"]
+    assert (answer.points, answer.comment) == (3.0, "待ちました")
 
 
 class _BusyAtCommit:
@@ -452,6 +486,8 @@ def test_a_gradebook_busy_at_commit_leaves_record_and_grades_as_they_were(portal
     client, token = _instructor(portal)
     item = _post_json(client, token, "rubric", text="よい", points="4").get_json()["item"]
     _post_json(client, token, "apply", item_id=item["id"], student_ids=["s001"])
+    _publish(client, token)
+    _post_json(client, token, "grade", student_id="s003", points=2, comment="x")  # a draft, to publish
     record = course.assignment(AID).manual_record.read_text(encoding="utf-8")
     opened = Course.gradebook
 
@@ -461,17 +497,16 @@ def test_a_gradebook_busy_at_commit_leaves_record_and_grades_as_they_were(portal
         return gradebook
 
     monkeypatch.setattr(Course, "gradebook", busy_gradebook)
-    for action, body in (("grade", {"student_id": "s003", "points": 2, "comment": "x"}),
-                         ("apply", {"item_id": item["id"], "student_ids": ["s002", "s003"]}),
-                         ("rubric", {"item_id": item["id"], "text": "とてもよい", "points": 5})):
-        response = _post_json(client, token, action, **body)
+    for action in ("publish", "publish"):  # publishing is the one write to the gradebook
+        response = _post_json(client, token, action)
         assert response.status_code == 503 and response.get_json() == {"ok": False, "error": BUSY}, action
         assert "もう一度保存してください" in BUSY and "the gradebook was busy, save again" in BUSY
         assert course.assignment(AID).manual_record.read_text(encoding="utf-8") == record
-    response = client.post(f"{PAGE}/grade", data={"csrf_token": token, "student_id": "s003", "points": "2"})
+    response = client.post(f"{PAGE}/publish", data={"csrf_token": token})
     assert response.status_code == 303 and "もう一度保存してください" in client.get(PAGE).get_data(as_text=True)
     monkeypatch.undo()
-    assert [_nbgrader_reads(course, s) for s in ("s001", "s002", "s003")] == [(4.0, "よい"), (None, None), (None, None)]
+    assert [_nbgrader_reads(course, s) for s in ("s001", "s002", "s003")] == [
+        (4.0, "・よい（+4 点）"), (None, None), (None, None)]
 
 
 def test_a_gradebook_locked_by_another_writer_is_a_503(portal):
