@@ -27,8 +27,8 @@ read-modify-write of the record and the gradebook holds an ``fcntl.flock`` on ``
 feedback page of each affected student who has one is written again; that is outside the transaction (a page that
 cannot be written undoes nothing).
 
-Cost: a student's answer is unbounded text.  Grouping compares its first ``MAX_ANSWER_CHARS`` characters (as the
-report's similarity does), and an autograded notebook is read once per version of its file (``_graded_answers``).
+Cost: a student's answer is unbounded text.  Grouping compares its first ``GROUP_CHARS`` characters, and an
+autograded notebook is read once per version of its file (``_graded_answers``).
 
 The portal's pages (``autograder/portal/manual_pages.py``) and the command line
 (``python -m autograder manual ASSIGNMENT --export/--import/--publish``) both call these functions.
@@ -44,6 +44,7 @@ import math
 import os
 import secrets
 import threading
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -61,11 +62,16 @@ from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.course.results import Status, load_status, manual_points
 from autograder.errors import AutograderError, log
 from autograder.tools.feedback import write_feedback
-from autograder.tools.similarity import DELIMITER, MAX_ANSWER_CHARS, answer_similarity, normalise_markdown, shingles
+from autograder.tools.similarity import DELIMITER, normalise_markdown
 
-GROUP_THRESHOLD = 0.9
-"""Answers at least this similar (the report's shingle measure on text normalised for case, whitespace and
-punctuation) are shown as one group that one rubric click grades."""
+GROUP_THRESHOLD = 0.35
+"""Answers at least this similar (the cosine of their character 2–3-gram TF-IDF vectors, see ``groups``) are shown
+as one group that one rubric click grades; the page lets the instructor change it.  On kadai5's 問8, two wordings
+of the same three points score about 0.4, answers with another reason under 0.1."""
+
+GROUP_CHARS = 2_000
+"""Characters of an answer compared when grouping, from its start: a written answer has a few hundred, and the
+cost of a class of 300 stays under a second whatever is pasted."""
 
 CSV_COLUMNS = ("student_id", "name", "grade_id", "max_points", "points", "items", "adjustment", "comment",
                "published", "answer")
@@ -429,33 +435,49 @@ def unpublished(assignment: Assignment) -> dict[str, list[str]]:
 
 
 def groups(found: list[Answer], threshold: float = GROUP_THRESHOLD) -> list[list[Answer]]:
-    """Identical and near-identical answers together (each group in student order, groups by their first member).
+    """Answers saying nearly the same thing together (each group in student order, groups by their first member).
 
-    One pass, each answer joining the first group whose first member it is at least ``threshold`` similar to:
-    linear in the number of groups per answer, and the measure is linear in the texts' length, of which the first
-    ``MAX_ANSWER_CHARS`` characters are compared (the runs of a pasted 20 MB answer would be tens of millions of keys).
+    Each answer is ``comparable`` text cut into its character 2- and 3-grams, weighed by TF-IDF (scikit-learn's
+    ``TfidfVectorizer``: n-grams every answer shares, such as the question's own words, count for little), and
+    two answers' similarity is the cosine of their vectors (0 … 1).  One pass then puts each answer in the first
+    group whose first member it is at least ``threshold`` similar to.  Japanese has no spaces to cut words at:
+    character n-grams need no dictionary and survive kana/kanji variants of a phrase in part.
+
+    Cost: only the first ``GROUP_CHARS`` characters of an answer count, so one vectorisation and one sparse
+    product for a class of 300 take well under a second, however long an answer is.  Empty answers are one group;
+    answers too short for a 2-gram group with their equals.
     """
-    heads: list[tuple[object, list[Answer]]] = []
-    for answer in found:
-        key = shingles(_comparable(answer.text[:MAX_ANSWER_CHARS]))
+    keys = [comparable(answer.text[:GROUP_CHARS * 2])[:GROUP_CHARS] for answer in found]
+    measured = [i for i, key in enumerate(keys) if len(key) >= 2]
+    similarity = None
+    if measured:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectors = TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True).fit_transform(
+            [keys[i] for i in measured])
+        similarity = (vectors @ vectors.T).toarray()  # rows are L2-normalised: the cosine
+    row = {index: position for position, index in enumerate(measured)}
+    heads: list[tuple[int, list[Answer]]] = []
+    for index, answer in enumerate(found):
         for head, members in heads:
-            if key.length and head.length and (answer_similarity([(head, key)], threshold) or 0) >= threshold:
-                members.append(answer)
-                break
-            if not key.length and not head.length:  # empty answers are one group
+            if index in row and head in row:
+                alike = similarity[row[index], row[head]] >= threshold - 1e-9
+            else:
+                alike = keys[index] == keys[head]  # empty or one character: only the same text
+            if alike:
                 members.append(answer)
                 break
         else:
-            heads.append((key, [answer]))
+            heads.append((index, [answer]))
     return [members for _, members in heads]
 
 
-def _comparable(text: str) -> str:
-    """An answer normalised for case, whitespace and punctuation (Japanese and ASCII), for grouping."""
-    import unicodedata
-
-    folded = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in normalise_markdown(folded) if not unicodedata.category(ch).startswith(("P", "Z", "S")))
+def comparable(text: str) -> str:
+    """An answer as grouping compares it: NFKC (full- and half-width alike), lower case, katakana as hiragana, and
+    without whitespace, punctuation or symbols (Japanese and ASCII)."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    return "".join(chr(ord(ch) - 0x60) if "ァ" <= ch <= "ヶ" else ch for ch in folded
+                   if not unicodedata.category(ch).startswith(("P", "Z", "S", "C")))
 
 
 # ---- writing marks (drafts) and publishing them

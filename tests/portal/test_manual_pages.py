@@ -213,13 +213,35 @@ def test_the_question_page_shows_prompt_points_groups_and_shortcuts(portal):
     page = _client(portal, "instructor").get(PAGE).get_data(as_text=True)
     assert "問8" in page and "偽陰性" in page and "配点 <strong>5 点</strong>" in page and "採点済み 0 / 4" in page
     assert "s001 山田 花子" in page and "s003 鈴木 一郎" in page
-    groups = re.findall(r'<section class="group[^"]*" id="group-\d+".*?(?=<section class="group|</section>\s*</main>)',
-                        page, re.S)
-    members = [re.findall(r'<article class="answer[^"]*" id="answer-(\w+)"', g) for g in groups]
-    assert members == [["s001", "s002"], ["s003"], ["s004"]]
+    assert _groups(page) == [["s001", "s002"], ["s003"], ["s004"]]
     assert "次の未採点の答え" in page and "保存して次の答えへ" in page and "評価項目を答えのグループ全員に付ける" in page
     assert "この問の採点を公開" in page and "未公開 0 件" in page and 'name="similarity"' in page
     assert 'step="any"' in page and 'step="0.5"' not in page and 'max="5"' in page
+
+
+def _groups(page: str) -> list[list[str]]:
+    """The students of each group of answers on the question's page, in order."""
+    groups = re.findall(r'<section class="group[^"]*" id="group-\d+".*?(?=<section class="group|</section>\s*</main>)',
+                        page, re.S)
+    return [re.findall(r'<article class="answer[^"]*" id="answer-(\w+)"', g) for g in groups]
+
+
+def test_the_grouping_threshold_is_set_on_the_page(portal):
+    """Does ?similarity= regroup the answers (at 1 only answers equal once normalised stay together), kept within
+    0.1 … 1, a value that is not a number giving the default, and carried by the forms so a save keeps it?"""
+    client = _client(portal, "instructor")
+    page = client.get(f"{PAGE}?similarity=1").get_data(as_text=True)
+    assert _groups(page) == [["s001", "s002"], ["s003"], ["s004"]]
+    assert 'id="similarity" type="number" name="similarity" value="1.0"' in page
+    assert 'name="similarity" value="1.0"' in re.search(r'<form class="grade".*?</form>', page, re.S).group(0)
+    assert 'name="similarity" value="0.1"' in client.get(f"{PAGE}?similarity=0.01").get_data(as_text=True)
+    default = f'name="similarity" value="{manual.GROUP_THRESHOLD}"'
+    assert default in client.get(f"{PAGE}?similarity=abc").get_data(as_text=True)
+    assert default in client.get(f"{PAGE}?similarity=nan").get_data(as_text=True)
+    client_token = _token(page)
+    response = client.post(f"{PAGE}/grade", data={"csrf_token": client_token, "student_id": "s003", "points": "1",
+                                                   "similarity": "1.0"})
+    assert "similarity=1.0" in response.headers["Location"]
 
 
 def test_saving_through_json_writes_what_nbgrader_reads(portal):

@@ -167,3 +167,46 @@ def test_the_csv_carries_items_and_adjustments(course, tmp_path):
     assert (found["s003"].points, found["s003"].adjustment) == (1.5, -0.5)
     assert found["s001"].mark == manual.Mark((meaning.id, slip.id), 0.5, "=式に見える")
     assert _nbgrader_reads(course, "s002") == (None, None)  # drafts
+
+
+def _answers(texts: dict[str, str]) -> list[manual.Answer]:
+    return [manual.Answer(s, "", CELL, t, 5, None, "", (), 0.0, None, True, False) for s, t in texts.items()]
+
+
+PARAPHRASES = {
+    "a": "偽陰性は2人。悪性なのに良性と判定され、治療が遅れてがんが進行するおそれがある。偽陰性の方が重大。しきい値を0.3に下げる。",
+    "b": "偽陽性の方が重大だと思います。検査が増えて患者さんの負担になるからです。",
+    "c": "偽陰性は２人です。悪性を良性と判定してしまい、治療が遅れて癌が進行する危険がある。偽陰性のほうが重大です。しきい値を下げる。",
+    "d": "わかりません",
+    "e": "ﾜｶﾘﾏｾﾝ",  # half-width katakana: the same words after NFKC and kana folding
+    "f": "",
+    "g": "  ",
+    "h": "x",
+}
+
+
+def test_groups_gather_japanese_paraphrases_and_the_threshold_decides():
+    """Are two wordings of the same answer one group at the default threshold, another answer apart, half-width
+    katakana with its hiragana twin, empty answers together — and at a threshold of 1 only equal texts?"""
+    grouped = [[a.student_id for a in g] for g in manual.groups(_answers(PARAPHRASES))]
+    assert grouped == [["a", "c"], ["b"], ["d", "e"], ["f", "g"], ["h"]]
+    strict = [[a.student_id for a in g] for g in manual.groups(_answers(PARAPHRASES), 1.0)]
+    assert strict == [["a"], ["b"], ["c"], ["d", "e"], ["f", "g"], ["h"]]
+    assert manual.comparable("ＡＢＣ、ｶﾀｶﾅ！\u200b 　x") == "abcかたかなx"
+
+
+def test_grouping_a_class_of_300_stays_quick():
+    """Do 300 answers, some of them pasted walls of 200,000 characters, group within a couple of seconds (only the
+    first GROUP_CHARS characters count)?"""
+    import random
+    import time
+
+    rng = random.Random(24)
+    words = ["偽陰性", "偽陽性", "治療", "見逃し", "しきい値", "重大", "負担", "患者", "検査", "がん"]
+    texts = {f"s{i:03d}": "。".join(rng.choice(words) * rng.randint(1, 3) for _ in range(40)) for i in range(300)}
+    for i in range(0, 300, 50):
+        texts[f"s{i:03d}"] = "".join(chr(0x4E00 + (k * 7919) % 20_000) for k in range(200_000))
+    started = time.monotonic()
+    grouped = manual.groups(_answers(texts))
+    assert time.monotonic() - started < 5
+    assert sorted(a.student_id for g in grouped for a in g) == sorted(texts)
