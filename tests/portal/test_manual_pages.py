@@ -553,8 +553,9 @@ def test_a_gradebook_locked_by_another_writer_is_a_503(portal):
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium and chromium-driver (CI installs them)")
 def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path):
     """A real server, a real browser: the instructor opens 問8, grades two answers by typing points and Enter,
-    adds a rubric comment and gives it to the third with its number key; the grades CSV then has each total
-    with the manual points and manual_complete = yes."""
+    adds two rubric items (one negative) and puts both on the third with their number keys; the student's feedback
+    page shows nothing of these drafts until the instructor publishes the question, then the items with their
+    points; the grades CSV then has each total with the manual points and manual_complete = yes."""
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -566,6 +567,7 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
     (tmp_path / "roster.csv").write_text(roster, encoding="utf-8")
     store = Store(f"sqlite:///{tmp_path / 'portal-test.db'}")
     passwords = {row[0]: row[3] for row in import_roster(store, tmp_path / "roster.csv")}
+    write_feedback(course.assignment(AID), ["s003"])  # the page s003 already has, before any manual grade
     app = create_app(course, store=store, start_queue=False)
     server, port = serve_in_thread(app)
     driver = headless_chromium("--lang=ja")
@@ -580,11 +582,24 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
     def keys(*typed):
         webdriver.ActionChains(driver).send_keys(*typed).perform()
 
-    try:
+    def sign_in(user_id: str, *shown):
+        driver.delete_all_cookies()
         driver.get(f"http://127.0.0.1:{port}/")
-        driver.find_element(By.ID, "user_id").send_keys("instructor")
-        driver.find_element(By.ID, "password").send_keys(passwords["instructor"])
-        manual = click_through(driver, driver.find_element(By.ID, "signin"), By.ID, f"manual-{AID}")
+        driver.find_element(By.ID, "user_id").send_keys(user_id)
+        driver.find_element(By.ID, "password").send_keys(passwords[user_id])
+        return click_through(driver, driver.find_element(By.ID, "signin"), *shown)
+
+    def students_feedback() -> str:
+        """s003's feedback page as s003 sees it in the portal (then the instructor signs in again)."""
+        sign_in("s003", By.CSS_SELECTOR, "form.inline")  # signed in: the sign-out button
+        driver.get(f"http://127.0.0.1:{port}/feedback/{AID}")
+        text = driver.find_element(By.TAG_NAME, "body").text
+        sign_in("instructor", By.ID, f"manual-{AID}")
+        driver.get(f"http://127.0.0.1:{port}{PAGE}")
+        return text
+
+    try:
+        manual = sign_in("instructor", By.ID, f"manual-{AID}")
         click_through(driver, manual, By.ID, "manual-cells")
         click_through(driver, driver.find_element(By.CSS_SELECTOR, f'a[href="{PAGE}"]'), By.ID, "answer-s003")
         assert "採点済み 0 / 3" in driver.find_element(By.ID, "progress").text
@@ -601,12 +616,26 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
         driver.find_element(By.ID, "new-item-text").send_keys("偽陽性と偽陰性を取り違えている。")
         driver.find_element(By.ID, "new-item-points").send_keys("2")
         click_through(driver, driver.find_element(By.ID, "add-item"), By.CSS_SELECTOR, "li.rubric-item")
+        driver.find_element(By.ID, "new-item-text").send_keys("理由が書けている。")
+        driver.find_element(By.ID, "new-item-points").send_keys("1")
+        click_through(driver, driver.find_element(By.ID, "add-item"), By.CSS_SELECTOR, 'li.rubric-item[data-number="2"]')
         driver.execute_script("document.activeElement.blur()")
         keys("j", "j", "j", "1")  # down to the third answer, then rubric item 1 onto it
         wait.until(lambda d: graded("s003") and "採点済み 3 / 3" in d.find_element(By.ID, "progress").text)
-        assert answer("s003").find_element(By.CSS_SELECTOR, "textarea[name=comment]").get_attribute("value") \
-            == "偽陽性と偽陰性を取り違えている。"
-        assert "評価項目 1" in answer("s003").text
+        keys("2")  # and item 2 beside it: 2 + 1
+        wait.until(lambda d: answer("s003").find_element(By.NAME, "points").get_attribute("value") == "3")
+        boxes = answer("s003").find_elements(By.CSS_SELECTOR, "input[name=items]")
+        assert [b.is_selected() for b in boxes] == [True, True]
+        assert driver.find_element(By.ID, "count-" + boxes[1].get_attribute("value")).text == "1 人"
+        assert "未公開 3 件" in driver.find_element(By.ID, "unpublished").text
+        before = students_feedback()
+        assert "先生が採点します" in before and "取り違えている" not in before
+        click_through(driver, driver.find_element(By.ID, "publish-question"), By.CSS_SELECTOR, "p.flash")
+        assert "3 件の採点を公開しました" in driver.find_element(By.CSS_SELECTOR, "p.flash").text
+        assert "未公開 0 件" in driver.find_element(By.ID, "unpublished").text
+        after = students_feedback()
+        assert "先生の採点：3 / 5 点" in after and "偽陽性と偽陰性を取り違えている。（+2 点）" in after
+        assert "理由が書けている。（+1 点）" in after and "先生が採点します" not in after
         driver.set_window_size(1280, 2400)  # the question, the rubric and the three graded answers
         driver.execute_script("window.scrollTo(0, 0)")
         driver.save_screenshot(str(tmp_path / "manual.png"))
@@ -621,9 +650,9 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
     rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO(grades.get_data(as_text=True).lstrip("\ufeff")))}
     automatic = 20  # every automatic check of the unexecuted release keeps its points (no error output)
     assert {s: (float(r["score"]), r["manual_complete"]) for s, r in rows.items()} == {
-        "s001": (automatic + 5, "yes"), "s002": (automatic + 4.5, "yes"), "s003": (automatic + 2, "yes")}, rows
+        "s001": (automatic + 5, "yes"), "s002": (automatic + 4.5, "yes"), "s003": (automatic + 3, "yes")}, rows
     record = json.loads(course.assignment(AID).manual_record.read_text(encoding="utf-8"))
-    assert record["applied"][CELL] == {"s003": record["rubric"][CELL][0]["id"]}  # the item, not a copy of its text
+    assert record["marks"][CELL]["s003"]["items"] == [i["id"] for i in record["rubric"][CELL]]  # ids, not texts
 
 
 def _client_with_cookie(app, cookie: str):
