@@ -2,22 +2,27 @@
 
 Routes (instructor only; every POST needs the CSRF token, as a form field or in the ``X-CSRFToken`` header):
 
-- ``GET  /instructor/manual/<aid>``: the assignment's manually graded cells, each with its progress;
-- ``GET  /instructor/manual/<aid>/<grade_id>[?ungraded=1]``: one question — its prompt, the rubric, and every
-  student's answer (or the ungraded ones), near-identical answers grouped (``manual.groups``);
-- ``POST .../grade`` (``student_id``, ``points`` — empty for ungraded —, ``comment``) → ``manual.set_grade``;
-- ``POST .../rubric`` (``text``, ``points``, ``item_id`` to change an item) → ``manual.save_item``;
-- ``POST .../apply`` (``item_id``; ``student_ids``, a list, in JSON, ``student_id`` repeated in a form)
-  → ``manual.apply_item``.
+- ``GET  /instructor/manual/<aid>``: the assignment's manually graded cells, each with its progress and what waits
+  to be published;
+- ``GET  /instructor/manual/<aid>/<grade_id>[?ungraded=1][&similarity=0.35]``: one question — its prompt, the
+  rubric with the number of answers carrying each item, and every student's answer (or the ungraded ones), similar
+  answers grouped (``manual.groups`` at that threshold);
+- ``POST .../grade`` (``student_id``, ``items`` — a list of item ids —, ``points`` — the total, empty for none —,
+  ``was_points`` — the total the form showed —, ``comment``) → ``manual.set_marks`` (a draft);
+- ``POST .../rubric`` (``text``, ``points`` — negative to deduct —, ``item_id`` to change an item) →
+  ``manual.save_item``;
+- ``POST .../apply`` (``item_id``, ``remove`` to take it off; ``student_ids``, a list, in JSON, ``student_id``
+  repeated in a form) → ``manual.apply_item``;
+- ``POST .../publish`` (the question) and ``POST /instructor/manual/<aid>/publish`` (the assignment) →
+  ``manual.publish``; then the score each published student's portal page shows is made the new total (``rescore``).
 
 Each POST takes a plain form (the page without JavaScript: a redirect back to the answer) or JSON
 (``static/manual.js``: a JSON reply, and the page updated in place).  A grade that cannot be stored writes nothing
-(``manual.set_grades`` is all or nothing): a 400 with ``ManualGradeError``'s bilingual message in JSON, that
+(``manual.set_marks`` is all or nothing): a 400 with ``ManualGradeError``'s bilingual message in JSON, that
 message at the top of the page for a plain form.  A gradebook that stays busy (SQLite's "database is locked",
 another writer such as ``grade`` or ``manual --import`` holding it) also writes nothing: a 503 asking to save again.
-Storage is ``autograder.tools.manual``'s: nbgrader's gradebook and ``manual/<aid>.json`` (which also writes again
-the feedback pages of the students graded); after a save, the score the student's portal page shows (their latest
-graded upload's, in the portal's database) is made the new total.
+Storage is ``autograder.tools.manual``'s: drafts in ``manual/<aid>.json``, published grades in nbgrader's
+gradebook (publishing also writes again the feedback pages of the students published).
 
 An answer is shown up to ``MAX_ANSWER_CHARS`` characters (a note says it was cut): a pasted 20 MB answer would
 otherwise be rendered in full on every view.

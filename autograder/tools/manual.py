@@ -518,32 +518,37 @@ def set_marks(assignment: Assignment, marks: list[tuple[str, str, Mark | None]])
 
     Raises ``ManualGradeError`` (nothing written) for an unknown cell, item or student, or an adjustment that is
     not a number.  A draft: the students see nothing of it until ``publish``."""
-    cells = {c.grade_id: c for c in manual_cells(assignment)}
-    known = set(graded_students(assignment))
     with _writing(assignment):
         record = _read(assignment)
-        for student_id, grade_id, mark in marks:
-            where = f"{student_id} {grade_id}"
-            if grade_id not in cells:
-                manual_cell(assignment, grade_id)  # raises with its message
-            if student_id not in known:
-                raise ManualGradeError(f"{student_id} の {assignment.id} は採点されていません / "
-                                       f"{student_id} has no graded submission of {assignment.id}")
-            if mark is None:
-                continue
-            items = _rubric_of(record, grade_id)
-            if unknown := [i for i in mark.items if i not in items]:
-                raise ManualGradeError(f"{where}: 評価項目 {unknown[0]!r} はありません / no rubric item {unknown[0]!r}")
-            if not math.isfinite(mark.adjustment):
-                raise ManualGradeError(f"{where}: 調整の点数が数ではありません / the adjustment must be a number")
-        for student_id, grade_id, mark in marks:
-            record["marks"].setdefault(grade_id, {})[student_id] = _stored(mark)
-            graded = record["graded"].setdefault(grade_id, {})
-            if mark is None:
-                graded.pop(student_id, None)
-            else:
-                graded[student_id] = _graded_answers(assignment, student_id).get(grade_id, _NO_ANSWER).digest
-        _write(assignment, record)
+        _store_marks(assignment, record, marks)
+
+
+def _store_marks(assignment: Assignment, record: dict, marks: list[tuple[str, str, Mark | None]]) -> None:
+    """``set_marks`` on ``record`` as read under ``_writing``, which the caller holds."""
+    cells = {c.grade_id: c for c in manual_cells(assignment)}
+    known = set(graded_students(assignment))
+    for student_id, grade_id, mark in marks:
+        where = f"{student_id} {grade_id}"
+        if grade_id not in cells:
+            manual_cell(assignment, grade_id)  # raises with its message
+        if student_id not in known:
+            raise ManualGradeError(f"{student_id} の {assignment.id} は採点されていません / "
+                                   f"{student_id} has no graded submission of {assignment.id}")
+        if mark is None:
+            continue
+        items = _rubric_of(record, grade_id)
+        if unknown := [i for i in mark.items if i not in items]:
+            raise ManualGradeError(f"{where}: 評価項目 {unknown[0]!r} はありません / no rubric item {unknown[0]!r}")
+        if not math.isfinite(mark.adjustment):
+            raise ManualGradeError(f"{where}: 調整の点数が数ではありません / the adjustment must be a number")
+    for student_id, grade_id, mark in marks:
+        record["marks"].setdefault(grade_id, {})[student_id] = _stored(mark)
+        graded = record["graded"].setdefault(grade_id, {})
+        if mark is None:
+            graded.pop(student_id, None)
+        else:
+            graded[student_id] = _graded_answers(assignment, student_id).get(grade_id, _NO_ANSWER).digest
+    _write(assignment, record)
 
 
 def set_grade(assignment: Assignment, student_id: str, grade_id: str, points: float | None,
@@ -587,21 +592,22 @@ def apply_item(assignment: Assignment, grade_id: str, students: list[str], item_
     """Add the rubric item to each of ``students``' answers (``remove``: take it off), keeping their other items,
     adjustment and comment (one click on a group, a number key)."""
     cell = manual_cell(assignment, grade_id)
-    record = _read(assignment)
-    items = _rubric_of(record, grade_id)
-    if item_id not in items:
-        raise ManualGradeError(f"評価項目 {item_id!r} はありません / no rubric item {item_id!r}")
-    current = {a.student_id: a for a in answers(assignment, grade_id)}
-    order = list(items)
-    marks = []
-    for student_id in students:
-        found = current.get(student_id)
-        mark = found.mark if found is not None else None
-        mark = mark or Mark()
-        chosen = set(mark.items) - {item_id} if remove else set(mark.items) | {item_id}
-        changed = Mark(tuple(sorted(chosen, key=order.index)), mark.adjustment, mark.comment)
-        marks.append((student_id, grade_id, None if changed == Mark() else changed))
-    set_marks(assignment, marks)
+    with _writing(assignment):  # read and written under one lock: two clicks at once each keep the other's item
+        record = _read(assignment)
+        items = _rubric_of(record, grade_id)
+        if item_id not in items:
+            raise ManualGradeError(f"評価項目 {item_id!r} はありません / no rubric item {item_id!r}")
+        with assignment.course.gradebook() as gb:
+            current = {a.student_id: a for a in _answers(gb, assignment, cell, record)}
+        order = list(items)
+        marks = []
+        for student_id in students:
+            found = current.get(student_id)
+            mark = (found.mark if found is not None else None) or Mark()
+            chosen = set(mark.items) - {item_id} if remove else set(mark.items) | {item_id}
+            changed = Mark(tuple(sorted(chosen, key=order.index)), mark.adjustment, mark.comment)
+            marks.append((student_id, grade_id, None if changed == Mark() else changed))
+        _store_marks(assignment, record, marks)
 
 
 def publish(assignment: Assignment, grade_id: str | None = None) -> list[tuple[str, str]]:

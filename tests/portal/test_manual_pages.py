@@ -265,7 +265,10 @@ def test_saving_through_json_writes_what_nbgrader_reads(portal):
     reply = _post_json(client, token, "grade", student_id="s003", points="", comment="").get_json()
     assert reply["progress"] == {"graded": 0, "total": 4, "unpublished": 1}
     assert _nbgrader_reads(portal["course"], "s003") == (3.5, "理由が不十分です。")  # until published
-    _publish(client, token)
+    assert "未公開 1 件" in client.get(BASE).get_data(as_text=True)
+    response = client.post(f"{BASE}/publish", data={"csrf_token": token})  # the whole assignment, a plain form
+    assert response.status_code == 303 and response.headers["Location"].endswith(BASE)
+    assert "1 件の採点を公開しました" in client.get(BASE).get_data(as_text=True)
     assert _nbgrader_reads(portal["course"], "s003") == (None, None)
 
 
