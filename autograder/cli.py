@@ -165,8 +165,8 @@ def _rescore_portal(course, assignment_id: str, students: list[str]) -> None:
     """The portal's shown scores of ``students`` made the published totals, if the course has a portal database."""
     from autograder.portal import private
 
-    if not students or not (course.config.portal_db_url or (private.folder(course) / "portal.db").is_file()):
-        return
+    if not students or not (course.config.portal_db_url or (course.root / private.FOLDER / "portal.db").is_file()):
+        return  # no portal: nothing shows a score but the gradebook
     from autograder.portal.manual_pages import rescore
     from autograder.portal.store import Store
 

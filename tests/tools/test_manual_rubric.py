@@ -211,3 +211,24 @@ def test_grouping_a_class_of_300_stays_quick():
     grouped = manual.groups(_answers(texts))
     assert time.monotonic() - started < 5
     assert sorted(a.student_id for g in grouped for a in g) == sorted(texts)
+
+
+def test_publishing_from_the_command_line_updates_the_portals_score(course):
+    """Does ``manual --publish`` make the score the portal shows on the student's graded upload the published total
+    (and write nothing of a portal into a course that has none)?"""
+    from datetime import UTC, datetime
+
+    from autograder.portal import private
+    from autograder.portal.store import Store, UploadState
+
+    manual.set_grade(course.assignment(AID), "s002", CELL, 2, "")
+    assert cli.main(["--course-dir", str(course.root), "manual", AID, "--publish"]) == 0
+    assert not (course.root / private.FOLDER).exists()
+    store = Store(private.database_url(course))
+    upload = store.add_upload("s001", AID, datetime.now(UTC), "/nonexistent/upload.ipynb")
+    store.mark(upload, state=UploadState.DONE, status="graded", score=AUTOMATIC, max_score=25, message="")
+    manual.set_grade(course.assignment(AID), "s001", CELL, 4.5, "")
+    assert store.upload(upload)["score"] == AUTOMATIC  # a draft
+    assert cli.main(["--course-dir", str(course.root), "manual", AID, "--publish", "--question", CELL]) == 0
+    assert store.upload(upload)["score"] == AUTOMATIC + 4.5
+    assert cli.main(["--course-dir", str(course.root), "manual", AID, "--question", CELL]) == 2  # needs --publish
