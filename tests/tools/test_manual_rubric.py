@@ -232,3 +232,25 @@ def test_publishing_from_the_command_line_updates_the_portals_score(course):
     assert cli.main(["--course-dir", str(course.root), "manual", AID, "--publish", "--question", CELL]) == 0
     assert store.upload(upload)["score"] == AUTOMATIC + 4.5
     assert cli.main(["--course-dir", str(course.root), "manual", AID, "--question", CELL]) == 2  # needs --publish
+
+
+def test_a_record_of_one_item_per_answer_is_read_as_marks(course):
+    """Is a record written before marks (``applied``: one item id per answer, its text as the gradebook's comment)
+    read as that item on the answer, the grade kept and shown as waiting to be published (its comment will now
+    name the item with its points)?"""
+    import json
+
+    from nbgrader.api import Gradebook
+
+    work = course.assignment(AID)
+    work.manual_record.parent.mkdir(parents=True, exist_ok=True)
+    work.manual_record.write_text(json.dumps({"rubric": {CELL: [{"id": "ab12", "text": "3点とも正しい", "points": 5}]},
+                                              "applied": {CELL: {"s001": "ab12"}}, "graded": {}}), encoding="utf-8")
+    with Gradebook(course.db_url, course.config.course_id) as gb:
+        gb.find_grade(CELL, AID, AID, "s001").manual_score = 5
+        gb.find_comment(CELL, AID, AID, "s001").manual_comment = "3点とも正しい"
+        gb.db.commit()
+    answer = _answer(course, "s001")
+    assert (answer.items, answer.points, answer.published_points, answer.published) == (("ab12",), 5, 5, False)
+    manual.publish(work)
+    assert _nbgrader_reads(course, "s001") == (5, "・3点とも正しい（+5 点）")
