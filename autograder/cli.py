@@ -147,10 +147,30 @@ def cmd_manual(args) -> int:
         print(f"{rows} 件の答えを書きました / wrote {rows} answers to {args.export}")
     elif args.import_csv:
         rows = manual.import_answers(course.assignment(args.assignment), Path(args.import_csv))
-        print(f"{rows} 件の点数とコメントを成績簿に入れました / stored {rows} grades and comments in the gradebook")
-    for grade_id, (graded, total) in manual.progress(course.assignment(args.assignment)).items():
-        print(f"{grade_id}: 採点済み / graded {graded} / {total}")
+        print(f"{rows} 件の採点を下書きとして保存しました（--publish で学生に公開） / stored {rows} grades as drafts "
+              f"(--publish sends them to the students)")
+    if args.question and not args.publish:
+        raise manual.ManualGradeError("--question は --publish と使います / --question goes with --publish")
+    if args.publish:
+        published = manual.publish(course.assignment(args.assignment), args.question)
+        _rescore_portal(course, args.assignment, [s for s, _ in published])
+        print(f"{len(published)} 件の採点を公開しました / published {len(published)} grades")
+    for grade_id, progress in manual.progress(course.assignment(args.assignment)).items():
+        print(f"{grade_id}: 採点済み / graded {progress.graded} / {progress.total}, "
+              f"未公開 / unpublished {progress.unpublished}")
     return 0
+
+
+def _rescore_portal(course, assignment_id: str, students: list[str]) -> None:
+    """The portal's shown scores of ``students`` made the published totals, if the course has a portal database."""
+    from autograder.portal import private
+
+    if not students or not (course.config.portal_db_url or (course.root / private.FOLDER / "portal.db").is_file()):
+        return  # no portal: nothing shows a score but the gradebook
+    from autograder.portal.manual_pages import rescore
+    from autograder.portal.store import Store
+
+    rescore(Store(private.database_url(course)), course, assignment_id, students)
 
 
 def cmd_accounts(args) -> int:
@@ -271,12 +291,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("solutions", cmd_solutions, "after the due date: run the answer notebook and write solutions/ASSIGNMENT/")
     p.add_argument("assignment", help="assignment id, e.g. kadai4")
     p.add_argument("--force", action="store_true", help="write the answers even before the due date")
-    p = command("manual", cmd_manual, "grade the written answers through a CSV: --export the answers, --import points and comments")
+    p = command("manual", cmd_manual, "grade the written answers through a CSV (--export, --import: drafts) and "
+                "--publish them to the students")
     p.add_argument("assignment", help="assignment id, e.g. kadai4")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--export", metavar="CSV", help="write every answer to grade by hand, with its points and comment so far")
     which.add_argument("--import", dest="import_csv", metavar="CSV",
-                       help="store the points and comments of such a CSV in the gradebook (all rows or none)")
+                       help="store the items, points and comments of such a CSV as drafts (all rows or none)")
+    p.add_argument("--publish", action="store_true",
+                   help="publish the drafts: the students' pages, scores and export show them")
+    p.add_argument("--question", metavar="ID", help="with --publish: only this question (its grade_id)")
     p = command("accounts", cmd_accounts, "create portal accounts from a roster CSV (student_id,name) and the instructor's")
     p.add_argument("roster", help="CSV with columns student_id,name (UTF-8)")
     p.add_argument("--out", metavar="CSV",

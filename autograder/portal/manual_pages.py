@@ -2,22 +2,27 @@
 
 Routes (instructor only; every POST needs the CSRF token, as a form field or in the ``X-CSRFToken`` header):
 
-- ``GET  /instructor/manual/<aid>``: the assignment's manually graded cells, each with its progress;
-- ``GET  /instructor/manual/<aid>/<grade_id>[?ungraded=1]``: one question — its prompt, the rubric, and every
-  student's answer (or the ungraded ones), near-identical answers grouped (``manual.groups``);
-- ``POST .../grade`` (``student_id``, ``points`` — empty for ungraded —, ``comment``) → ``manual.set_grade``;
-- ``POST .../rubric`` (``text``, ``points``, ``item_id`` to change an item) → ``manual.save_item``;
-- ``POST .../apply`` (``item_id``; ``student_ids``, a list, in JSON, ``student_id`` repeated in a form)
-  → ``manual.apply_item``.
+- ``GET  /instructor/manual/<aid>``: the assignment's manually graded cells, each with its progress and what waits
+  to be published;
+- ``GET  /instructor/manual/<aid>/<grade_id>[?ungraded=1][&similarity=0.35]``: one question — its prompt, the
+  rubric with the number of answers carrying each item, and every student's answer (or the ungraded ones), similar
+  answers grouped (``manual.groups`` at that threshold);
+- ``POST .../grade`` (``student_id``, ``items`` — a list of item ids —, ``points`` — the total, empty for none —,
+  ``was_points`` — the total the form showed —, ``comment``) → ``manual.set_marks`` (a draft);
+- ``POST .../rubric`` (``text``, ``points`` — negative to deduct —, ``item_id`` to change an item) →
+  ``manual.save_item``;
+- ``POST .../apply`` (``item_id``, ``remove`` to take it off; ``student_ids``, a list, in JSON, ``student_id``
+  repeated in a form) → ``manual.apply_item``;
+- ``POST .../publish`` (the question) and ``POST /instructor/manual/<aid>/publish`` (the assignment) →
+  ``manual.publish``; then the score each published student's portal page shows is made the new total (``rescore``).
 
 Each POST takes a plain form (the page without JavaScript: a redirect back to the answer) or JSON
 (``static/manual.js``: a JSON reply, and the page updated in place).  A grade that cannot be stored writes nothing
-(``manual.set_grades`` is all or nothing): a 400 with ``ManualGradeError``'s bilingual message in JSON, that
+(``manual.set_marks`` is all or nothing): a 400 with ``ManualGradeError``'s bilingual message in JSON, that
 message at the top of the page for a plain form.  A gradebook that stays busy (SQLite's "database is locked",
 another writer such as ``grade`` or ``manual --import`` holding it) also writes nothing: a 503 asking to save again.
-Storage is ``autograder.tools.manual``'s: nbgrader's gradebook and ``manual/<aid>.json`` (which also writes again
-the feedback pages of the students graded); after a save, the score the student's portal page shows (their latest
-graded upload's, in the portal's database) is made the new total.
+Storage is ``autograder.tools.manual``'s: drafts in ``manual/<aid>.json``, published grades in nbgrader's
+gradebook (publishing also writes again the feedback pages of the students published).
 
 An answer is shown up to ``MAX_ANSWER_CHARS`` characters (a note says it was cut): a pasted 20 MB answer would
 otherwise be rendered in full on every view.
@@ -29,6 +34,7 @@ own script file.
 """
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Callable
 from urllib.parse import quote
@@ -107,7 +113,30 @@ def _text(fields, name: str) -> str:
 def _state(answer: Answer) -> dict:
     """What ``manual.js`` shows of one answer after a change."""
     return {"student_id": answer.student_id, "points": answer.points, "comment": answer.comment,
-            "item": answer.item, "graded": answer.graded, "changed": answer.changed}
+            "items": list(answer.items), "adjustment": answer.adjustment, "graded": answer.graded,
+            "published": answer.published, "published_points": answer.published_points, "changed": answer.changed}
+
+
+def _list(fields, name: str) -> list[str]:
+    """A list of ids: JSON's list, or a plain form's repeated field."""
+    values = fields.get(name, []) if isinstance(fields, dict) else fields.getlist(name)
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ManualGradeError(f"{name} は文字列のリストで送ってください / {name} must be a list of text")
+    return values
+
+
+def rescore(store: Store, course: Course, assignment_id: str, students: list[str]) -> None:
+    """Make the score each student's portal page shows (their latest graded upload's) the total now stored
+    (after a publish, from the portal or from ``manual --publish``)."""
+    for student_id in sorted(set(students)):
+        # the newest graded row, not ``store.latest``: a re-upload still queued shows no score yet, and gets the
+        # new total (manual points kept) when it is graded
+        row = next((u for u in store.uploads_of(student_id, assignment_id) if u["state"] == UploadState.DONE), None)
+        if row is None or row["status"] != Status.GRADED:
+            continue
+        result = saved_result(course.assignment(assignment_id), student_id)
+        if result.status == Status.GRADED:
+            store.mark(row["id"], score=result.score)
 
 
 def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignment: Callable) -> None:
@@ -135,20 +164,27 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
             raise ManualGradeError("送信の形が正しくありません / the request is not a JSON object")
         return data
 
-    def back(assignment_id: str, grade_id: str, anchor: str | None = None):
-        """Redirect to the question's page (keeping its filter), at ``anchor`` if given."""
+    def back(assignment_id: str, grade_id: str | None, anchor: str | None = None):
+        """Redirect to the question's page (keeping its filter and threshold), at ``anchor`` if given; or to the
+        assignment's page (``grade_id`` None)."""
+        if grade_id is None:
+            return redirect(url_for("manual_assignment", assignment_id=assignment_id), 303)
         url = url_for("manual_question", assignment_id=assignment_id, grade_id=grade_id,
-                      ungraded=request.form.get("ungraded") or None)
+                      ungraded=request.form.get("ungraded") or None, similarity=request.form.get("similarity") or None)
         return redirect(url + (f"#{quote(anchor)}" if anchor else ""), 303)
 
     def stored(assignment_id: str, grade_id: str, students: list[str], message: str, **extra):
         """The JSON reply after a write: the students' answers as stored now and the question's progress."""
         found = manual.answers(course.assignment(assignment_id), grade_id)
         wanted = set(students)
+        counts = manual.item_counts(found)
         return jsonify(ok=True, message=message, answers=[_state(a) for a in found if a.student_id in wanted],
-                       progress={"graded": sum(a.graded for a in found), "total": len(found)}, **extra)
+                       progress={"graded": sum(a.graded for a in found), "total": len(found),
+                                 "unpublished": sum(not a.published for a in found)},
+                       counts={item.id: counts[item.id] for item in manual.rubric(course.assignment(assignment_id),
+                                                                                  grade_id)}, **extra)
 
-    def refused(error: ManualGradeError | OperationalError, assignment_id: str, grade_id: str):
+    def refused(error: ManualGradeError | OperationalError, assignment_id: str, grade_id: str | None):
         """A 400 with the bilingual message (JSON), or the message at the top of the page; a 503 when the gradebook
         was busy; any other database failure is a bug of ours or a broken gradebook, raised (a 500)."""
         if isinstance(error, OperationalError) and not _busy(error):
@@ -159,61 +195,61 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
         flash(f"保存できませんでした / not saved: {message}")
         return back(assignment_id, grade_id)  # the page's top, where the message is
 
-    def rescore(assignment_id: str, students: list[str]) -> None:
-        """Make the score each student's portal page shows (their latest graded upload's) the total now stored."""
-        for student_id in sorted(set(students)):
-            # the newest graded row, not ``store.latest``: a re-upload still queued shows no score yet, and gets the
-            # new total (manual points kept) when it is graded
-            row = next((u for u in store.uploads_of(student_id, assignment_id) if u["state"] == UploadState.DONE), None)
-            if row is None or row["status"] != Status.GRADED:
-                continue
-            result = saved_result(course.assignment(assignment_id), student_id)
-            if result.status == Status.GRADED:
-                store.mark(row["id"], score=result.score)
-
     @app.get("/instructor/manual/<assignment_id>")
     @signed_in(INSTRUCTOR)
     def manual_assignment(assignment_id):
         found = assignment(assignment_id)
         progress = manual.progress(course.assignment(assignment_id))
-        cells = [{"cell": c, "title": _title(c.prompt), "graded": progress[c.grade_id][0],
-                  "total": progress[c.grade_id][1]} for c in manual.manual_cells(course.assignment(assignment_id))]
-        return render_template("manual_assignment.html", assignment=found, cells=cells)
+        cells = [{"cell": c, "title": _title(c.prompt), "progress": progress[c.grade_id]}
+                 for c in manual.manual_cells(course.assignment(assignment_id))]
+        return render_template("manual_assignment.html", assignment=found, cells=cells,
+                               unpublished=sum(p.unpublished for p in progress.values()))
 
     @app.get("/instructor/manual/<assignment_id>/<grade_id>")
     @signed_in(INSTRUCTOR)
     def manual_question(assignment_id, grade_id):
         found_assignment, cell = question(assignment_id, grade_id)
         ungraded = request.args.get("ungraded") == "1"
+        similarity = _similarity(request.args.get("similarity"))
         found = manual.answers(course.assignment(assignment_id), grade_id)
         shown = [a for a in found if not a.graded] if ungraded else found
         items = manual.rubric(course.assignment(assignment_id), grade_id)
-        grouped = manual.groups(shown)
+        grouped = manual.groups(shown, similarity)
         order = [a.student_id for group in grouped for a in group]  # the page's order: group after group
         return render_template(
             "manual_question.html", assignment=found_assignment, cell=cell, title=_title(cell.prompt),
             prompt=markdown_html(cell.prompt), ungraded=ungraded, groups=grouped, shown=len(shown),
-            following=dict(zip(order, order[1:] + [None])),
-            graded=sum(a.graded for a in found), total=len(found), items=items,
-            item_numbers={item.id: number for number, item in enumerate(items, start=1)},
-            render=answer_html, points=_points_text)
+            similarity=similarity, following=dict(zip(order, order[1:] + [None])),
+            graded=sum(a.graded for a in found), total=len(found), unpublished=sum(not a.published for a in found),
+            items=items, counts=manual.item_counts(found), render=answer_html, points=_points_text,
+            signed=manual.signed)
 
     @app.post("/instructor/manual/<assignment_id>/<grade_id>/grade")
     @signed_in(INSTRUCTOR)
     def manual_grade(assignment_id, grade_id):
-        """One answer's points ('' = ungraded again) and comment; it keeps its rubric item only if unchanged."""
-        question(assignment_id, grade_id)
+        """One answer's items, points in all ('' and no item = ungraded again) and comment, as a draft.
+
+        ``was_points``: the points the form showed.  Points left as they were keep the answer's adjustment (an item
+        ticked adds its points); points typed make the adjustment what they add to the items."""
+        _, cell = question(assignment_id, grade_id)
         try:
             data = fields()
             student_id, comment = _text(data, "student_id"), _text(data, "comment").strip()
             points = _read_points(data.get("points", ""), required=False)
-            item_id = _text(data, "item_id") or None
-            item = next((i for i in manual.rubric(course.assignment(assignment_id), grade_id) if i.id == item_id), None)
-            if item is None or points != item.points or comment != item.text:
-                item_id = None  # edited by hand: a later change of the item no longer overwrites this grade
-            manual.set_grade(course.assignment(assignment_id), student_id, grade_id, points, comment, item_id)
-            rescore(assignment_id, [student_id])
-            message = f"{student_id} を保存しました / saved"
+            items = _list(data, "items")
+            was = _read_points(data.get("was_points", ""), required=False) if "was_points" in data else None
+            work = course.assignment(assignment_id)
+            current = next((a for a in manual.answers(work, grade_id) if a.student_id == student_id), None)
+            rubric_items = {i.id: i for i in manual.rubric(work, grade_id)}
+            if current is not None and current.graded and points is not None and points == was:
+                mark = manual.mark_for(rubric_items, cell, points=None, items=items, comment=comment)
+                mark = manual.Mark(mark.items, current.adjustment, mark.comment) if mark else \
+                    manual.Mark((), current.adjustment, comment)
+            else:
+                mark = manual.mark_for(rubric_items, cell, points=points, items=items, comment=comment,
+                                       where=f"{student_id} {grade_id}")
+            manual.set_marks(work, [(student_id, grade_id, mark)])
+            message = f"{student_id} を保存しました（下書き） / saved as a draft"
             if wants_json():
                 return stored(assignment_id, grade_id, [student_id], message)
         except (ManualGradeError, OperationalError) as e:
@@ -226,16 +262,15 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
     @app.post("/instructor/manual/<assignment_id>/<grade_id>/rubric")
     @signed_in(INSTRUCTOR)
     def manual_rubric(assignment_id, grade_id):
-        """Add a rubric item, or change one (every answer carrying it is graded anew)."""
+        """Add a rubric item, or change one (every answer carrying it is graded anew, as a draft)."""
         question(assignment_id, grade_id)
         try:
             data = fields()
             item = manual.save_item(course.assignment(assignment_id), grade_id, _text(data, "text"),
                                     _read_points(data.get("points", ""), required=True), _text(data, "item_id") or None)
             carriers = [a.student_id for a in manual.answers(course.assignment(assignment_id), grade_id)
-                        if a.item == item.id]
-            rescore(assignment_id, carriers)
-            message = f"評価項目「{item.text}」（{item.points:g} 点）を保存しました / rubric item saved"
+                        if item.id in a.items]
+            message = f"評価項目「{item.text}」（{manual.signed(item.points)} 点）を保存しました / rubric item saved"
             if wants_json():
                 return stored(assignment_id, grade_id, carriers, message, item=item.__dict__)
         except (ManualGradeError, OperationalError) as e:
@@ -246,22 +281,61 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
     @app.post("/instructor/manual/<assignment_id>/<grade_id>/apply")
     @signed_in(INSTRUCTOR)
     def manual_apply(assignment_id, grade_id):
-        """A rubric item's points and text onto each of the given answers (a group's button, a number key)."""
+        """A rubric item added to each of the given answers (a group's button, a number key), or taken off
+        (``remove``), as drafts."""
         question(assignment_id, grade_id)
         try:
             data = fields()
             students = data.get("student_ids", []) if request.is_json else request.form.getlist("student_id")
             if not isinstance(students, list) or not students or not all(isinstance(s, str) for s in students):
                 raise ManualGradeError("学生が選ばれていません / no students given")
-            manual.apply_item(course.assignment(assignment_id), grade_id, students, _text(data, "item_id"))
-            rescore(assignment_id, students)
-            message = f"{len(students)} 人に評価項目を適用しました / rubric item applied to {len(students)}"
+            remove = data.get("remove") in (True, "1")
+            manual.apply_item(course.assignment(assignment_id), grade_id, students, _text(data, "item_id"),
+                              remove=remove)
+            message = (f"{len(students)} 人から評価項目を外しました / rubric item taken off {len(students)}" if remove
+                       else f"{len(students)} 人に評価項目を適用しました / rubric item applied to {len(students)}")
             if wants_json():
                 return stored(assignment_id, grade_id, students, message)
         except (ManualGradeError, OperationalError) as e:
             return refused(e, assignment_id, grade_id)
         flash(message)
         return back(assignment_id, grade_id, f"answer-{students[0]}")
+
+    def publish(assignment_id: str, grade_id: str | None):
+        """Publish one question's grades (or the assignment's): the students' pages and scores follow."""
+        try:
+            published = manual.publish(course.assignment(assignment_id), grade_id)
+            rescore(store, course, assignment_id, [s for s, _ in published])
+            message = f"{len(published)} 件の採点を公開しました / published {len(published)} grades"
+            if wants_json() and grade_id is not None:
+                return stored(assignment_id, grade_id, [s for s, _ in published], message)
+            if wants_json():
+                return jsonify(ok=True, message=message, published=len(published))
+        except (ManualGradeError, OperationalError) as e:
+            return refused(e, assignment_id, grade_id)
+        flash(message)
+        return back(assignment_id, grade_id)
+
+    @app.post("/instructor/manual/<assignment_id>/<grade_id>/publish")
+    @signed_in(INSTRUCTOR)
+    def manual_publish_question(assignment_id, grade_id):
+        question(assignment_id, grade_id)
+        return publish(assignment_id, grade_id)
+
+    @app.post("/instructor/manual/<assignment_id>/publish")
+    @signed_in(INSTRUCTOR)
+    def manual_publish_assignment(assignment_id):
+        assignment(assignment_id)
+        return publish(assignment_id, None)
+
+
+def _similarity(raw: str | None) -> float:
+    """The grouping threshold the page asks for (``?similarity=0.6``), kept within 0.1 … 1 (else the default)."""
+    try:
+        value = float(raw) if raw else manual.GROUP_THRESHOLD
+    except ValueError:
+        return manual.GROUP_THRESHOLD
+    return min(1.0, max(0.1, value)) if math.isfinite(value) else manual.GROUP_THRESHOLD
 
 
 def _title(prompt: str) -> str:

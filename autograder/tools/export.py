@@ -1,4 +1,8 @@
-"""The grades CSV in the LMS's import shape: one row per folder under submitted/, columns from course_config."""
+"""The grades CSV in the LMS's import shape: one row per folder under submitted/, columns from course_config.
+
+Scores are the gradebook's, so a manual grade not yet published (``manual --publish``) is not in them: the CSV
+says so (``manual_complete`` is not ``yes``; the ``manual_unpublished`` field names the questions) and a warning
+counts them."""
 from __future__ import annotations
 
 import csv
@@ -8,10 +12,13 @@ from pathlib import Path
 from autograder.course import Assignment, ConfigError, Course, CourseConfig
 from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.course.results import Status, SubmissionResult, saved_result
+from autograder.errors import log
+from autograder.tools.manual import unpublished
 
 DEFAULT_COLUMNS = CourseConfig.__dataclass_fields__["export_columns"].default
 """The grades CSV's columns unless course_config sets ``export_columns`` (the schema's default: one source)."""
-FIELDS = ("student_id", "name", "score", "max_score", "status", "late", "manual_complete", "submitted_at", "message")
+FIELDS = ("student_id", "name", "score", "max_score", "status", "late", "manual_complete", "manual_unpublished",
+          "submitted_at", "message")
 
 
 def all_results(assignment: Assignment) -> list[SubmissionResult]:
@@ -47,6 +54,12 @@ def export_grades(assignment: Assignment, out: Path) -> list[SubmissionResult]:
     due = assignment.config.due
     names = student_names(course)
     results = all_results(assignment)
+    waiting = unpublished(assignment)
+    if waiting:
+        count = sum(map(len, waiting.values()))
+        log.warning(f"{assignment.id}: 未公開の手採点が {len(waiting)} 人・{count} 件あり、成績に入っていません"
+                    f"（python -m autograder manual {assignment.id} --publish で公開） / {count} manual grades of "
+                    f"{len(waiting)} students are unpublished and not in the scores")
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8-sig") as f:
         writer = SpreadsheetSafeWriter(csv.writer(f))  # names come from the roster: never a live formula
@@ -58,8 +71,9 @@ def export_grades(assignment: Assignment, out: Path) -> list[SubmissionResult]:
             values = {"student_id": result.student_id, "name": names.get(result.student_id, ""),
                       "score": f"{result.score:g}", "max_score": f"{max_score:g}", "status": result.status,
                       "late": "yes" if late else "", "submitted_at": stamp_text or "", "message": result.message,
-                      "manual_complete": "yes" if result.status == Status.GRADED and all(
-                          c.points is not None for c in result.checks if c.manual) else ""}
+                      "manual_unpublished": " ".join(waiting.get(result.student_id, [])),
+                      "manual_complete": "yes" if result.status == Status.GRADED and not waiting.get(result.student_id)
+                      and all(c.points is not None for c in result.checks if c.manual) else ""}
             values |= {c.grade_id: "" if points.get(c.grade_id) is None else f"{points[c.grade_id]:g}" for c in cells}
             writer.writerow([values[field] for _, field in columns])
     return results

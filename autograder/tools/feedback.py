@@ -105,7 +105,8 @@ def write_feedback(assignment: Assignment, students: list[str] | None = None) ->
         if result.status == Status.GRADED and notebook_path.is_file():
             graded = nbformat.read(notebook_path, as_version=4)
             questions = read_questions(graded, release)
-            notebook = with_instructor_notes(sanitized_notebook(graded, release), graded, result)
+            notebook = with_instructor_notes(sanitized_notebook(graded, release), graded, result,
+                                             published_notes(assignment, student_id))
         _, submitted_utc, _ = assignment.submission_time(student_id)  # an unreadable time shows none
         submitted_at = submitted_utc.replace(tzinfo=UTC).astimezone(zone) if submitted_utc else None
         path = assignment.feedback(student_id)
@@ -158,6 +159,16 @@ def clean_html(html: str) -> str:
 
 def _points(value: float) -> str:
     return f"{value:g}"
+
+
+def _signed(value: float) -> str:
+    """Points of a rubric item with their sign: +2, −1."""
+    return f"{value:+g}".replace("-", "−")
+
+
+def _text(text: str) -> str:
+    """The instructor's text for a Markdown note: escaped, its line breaks kept, each line inside the quote."""
+    return html.escape(plain(text)).replace("\n", "<br>\n> ")
 
 
 def _href(anchor: str | None) -> str | None:
@@ -246,10 +257,22 @@ def graded_cell_error(ename: str, evalue: str) -> str:
     return f"{messages.FEEDBACK_TEST_CELL_ERROR}。"
 
 
+def published_notes(assignment: Assignment, student_id: str) -> dict:
+    """grade_id → the rubric items, adjustment and comment published with the student's manual grades
+    (``manual.published_notes``; imported here, as ``manual`` writes these pages)."""
+    from autograder.tools.manual import published_notes as notes_of
+
+    return notes_of(assignment, student_id)
+
+
 def with_instructor_notes(shown: nbformat.NotebookNode, graded: nbformat.NotebookNode,
-                          result: SubmissionResult) -> nbformat.NotebookNode:
+                          result: SubmissionResult, published: dict | None = None) -> nbformat.NotebookNode:
     """``shown`` (``sanitized_notebook`` of ``graded``, cell for cell) with the instructor's points and comment in a
-    note under each written answer that has them; the comment is shown as text, never as markup."""
+    note under each written answer that has them; the comment is shown as text, never as markup.
+
+    ``published``: grade_id → ``manual.PublishedNote``: the note then lists the rubric items that applied with their
+    points, the adjustment and the comment — only where its points are the gradebook's (else the gradebook's
+    comment alone, as nbgrader keeps it)."""
     notes = {c.grade_id: c for c in result.checks if c.manual and c.points is not None}
     places = []
     for index, cell in enumerate(graded.cells):
@@ -257,9 +280,17 @@ def with_instructor_notes(shown: nbformat.NotebookNode, graded: nbformat.Noteboo
         if grade_id is not None and grade_id in notes:
             places.append((index, notes[grade_id]))
     for index, check in reversed(places):
-        comment = html.escape(plain(check.comment or "")).replace("\n", "<br>\n")
-        note = (f"> **先生の採点：{_points(check.points)} / {_points(check.max_points)} 点**"
-                + (f"<br>\n> {comment}" if comment else ""))
+        detail = (published or {}).get(check.grade_id)
+        if detail is not None and detail.points == check.points:
+            lines = [f"・{_text(text)}（{_signed(points)} 点）" for text, points in detail.items]
+            if detail.items and detail.adjustment:
+                lines.append(f"・調整（{_signed(detail.adjustment)} 点）")
+            if detail.comment:
+                lines.append(f"先生のコメント：{_text(detail.comment)}")
+        else:
+            lines = [_text(check.comment)] if check.comment else []
+        note = f"> **先生の採点：{_points(check.points)} / {_points(check.max_points)} 点**" + "".join(
+            f"<br>\n> {line}" for line in lines)
         shown.cells.insert(index + 1, nbformat.v4.new_markdown_cell(note))
     return shown
 

@@ -160,9 +160,23 @@ def manual_progress(results: list[SubmissionResult], cells: list[GradedCell]) ->
     return rows
 
 
+def rubric_counts(assignment: Assignment) -> dict[str, list[dict]]:
+    """grade_id → each rubric item of the question (text, signed points) with how many answers carry it, as graded
+    now (drafts included: the report is the instructor's)."""
+    from autograder.tools import manual
+
+    counted = {}
+    for cell in manual.manual_cells(assignment):
+        counts = manual.item_counts(manual.answers(assignment, cell.grade_id))
+        counted[cell.grade_id] = [{"text": item.text, "points": manual.signed(item.points), "count": counts[item.id]}
+                                  for item in manual.rubric(assignment, cell.grade_id)]
+    return counted
+
+
 def render_report(title: str, results: list[SubmissionResult], cells: list[GradedCell], names: dict[str, str],
-                  similar: list[SimilarPair]) -> str:
-    """The class report as one self-contained HTML page (plots embedded, student text escaped)."""
+                  similar: list[SimilarPair], rubrics: dict[str, list[dict]] | None = None) -> str:
+    """The class report as one self-contained HTML page (plots embedded, student text escaped); ``rubrics``:
+    ``rubric_counts``."""
     counts = Counter(r.status for r in results)
     scores = [r.score for r in results if r.status == Status.GRADED]
     max_score = sum(c.points for c in cells)
@@ -174,7 +188,7 @@ def render_report(title: str, results: list[SubmissionResult], cells: list[Grade
     return PAGES.get_template("report.html.j2").render(
         title=title, results=results, names=names, similar=similar, plots=plots, counts=counts,
         labels=INSTRUCTOR_STATUS_LABELS, late=Status.LATE, max_score=max_score, failures=common_failures(results),
-        manual=manual_progress(results, cells),
+        manual=manual_progress(results, cells), rubrics=rubrics or {},
         mean=f"{statistics.mean(scores):.1f}" if scores else "—",
         median=f"{statistics.median(scores):g}" if scores else "—",
     )
@@ -191,6 +205,7 @@ def write_report(assignment: Assignment, out: Path | None = None) -> Path:
         assignment.graded_cells,
         student_names(assignment.course),
         similar_pairs(assignment),
+        rubric_counts(assignment),
     )
     out = out or assignment.report
     out.parent.mkdir(parents=True, exist_ok=True)

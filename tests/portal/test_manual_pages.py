@@ -89,6 +89,13 @@ def _post_json(client, token: str | None, action: str, **body):
     return client.post(f"{PAGE}/{action}", json=body, headers=headers)
 
 
+def _publish(client, token: str):
+    """Publish 問8's drafts through the page's JSON endpoint; the reply."""
+    response = _post_json(client, token, "publish")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
 def _rewrite_answer(course, student_id: str, text: str) -> None:
     """The student's autograded notebook with ``text`` as their answer to 問8 (as if graded again)."""
     import nbformat
@@ -129,9 +136,10 @@ class _Markup(HTMLParser):
 
 
 ROUTES = [("GET", BASE), ("GET", PAGE), ("GET", f"{PAGE}?ungraded=1"),
-          ("POST", f"{PAGE}/grade"), ("POST", f"{PAGE}/rubric"), ("POST", f"{PAGE}/apply")]
+          ("POST", f"{PAGE}/grade"), ("POST", f"{PAGE}/rubric"), ("POST", f"{PAGE}/apply"),
+          ("POST", f"{PAGE}/publish"), ("POST", f"{BASE}/publish")]
 FORMS = {"grade": {"student_id": "s001", "points": "5", "comment": "x"}, "rubric": {"text": "x", "points": "5"},
-         "apply": {"student_id": "s001", "item_id": "x"}}
+         "apply": {"student_id": "s001", "item_id": "x"}, "publish": {}}
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
@@ -160,7 +168,7 @@ def test_the_instructor_page_links_to_the_written_answers(portal):
     assert "問8" in page and "5 点" in page and "採点済み 0 / 4" in page and f'href="{PAGE}?ungraded=1"' in page
 
 
-@pytest.mark.parametrize("action", ["grade", "rubric", "apply"])
+@pytest.mark.parametrize("action", ["grade", "rubric", "apply", "publish"])
 def test_every_post_needs_the_csrf_token(portal, action):
     """Is a POST without the CSRF token (form or JSON, even from the signed-in instructor) refused with 400,
     writing nothing?"""
@@ -205,29 +213,62 @@ def test_the_question_page_shows_prompt_points_groups_and_shortcuts(portal):
     page = _client(portal, "instructor").get(PAGE).get_data(as_text=True)
     assert "問8" in page and "偽陰性" in page and "配点 <strong>5 点</strong>" in page and "採点済み 0 / 4" in page
     assert "s001 山田 花子" in page and "s003 鈴木 一郎" in page
-    groups = re.findall(r'<section class="group[^"]*" id="group-\d+".*?(?=<section class="group|</section>\s*</main>)',
-                        page, re.S)
-    members = [re.findall(r'<article class="answer[^"]*" id="answer-(\w+)"', g) for g in groups]
-    assert members == [["s001", "s002"], ["s003"], ["s004"]]
-    assert "次の未採点の答え" in page and "保存して次の答えへ" in page and "評価項目を答えのグループ全員に適用" in page
+    assert _groups(page) == [["s001", "s002"], ["s003"], ["s004"]]
+    assert "次の未採点の答え" in page and "保存して次の答えへ" in page and "評価項目を答えのグループ全員に付ける" in page
+    assert "この問の採点を公開" in page and "未公開 0 件" in page and 'name="similarity"' in page
     assert 'step="any"' in page and 'step="0.5"' not in page and 'max="5"' in page
 
 
+def _groups(page: str) -> list[list[str]]:
+    """The students of each group of answers on the question's page, in order."""
+    groups = re.findall(r'<section class="group[^"]*" id="group-\d+".*?(?=<section class="group|</section>\s*</main>)',
+                        page, re.S)
+    return [re.findall(r'<article class="answer[^"]*" id="answer-(\w+)"', g) for g in groups]
+
+
+def test_the_grouping_threshold_is_set_on_the_page(portal):
+    """Does ?similarity= regroup the answers (at 1 only answers equal once normalised stay together), kept within
+    0.1 … 1, a value that is not a number giving the default, and carried by the forms so a save keeps it?"""
+    client = _client(portal, "instructor")
+    page = client.get(f"{PAGE}?similarity=1").get_data(as_text=True)
+    assert _groups(page) == [["s001", "s002"], ["s003"], ["s004"]]
+    assert 'id="similarity" type="number" name="similarity" value="1.0"' in page
+    assert 'name="similarity" value="1.0"' in re.search(r'<form class="grade".*?</form>', page, re.S).group(0)
+    assert 'name="similarity" value="0.1"' in client.get(f"{PAGE}?similarity=0.01").get_data(as_text=True)
+    default = f'name="similarity" value="{manual.GROUP_THRESHOLD}"'
+    assert default in client.get(f"{PAGE}?similarity=abc").get_data(as_text=True)
+    assert default in client.get(f"{PAGE}?similarity=nan").get_data(as_text=True)
+    client_token = _token(page)
+    response = client.post(f"{PAGE}/grade", data={"csrf_token": client_token, "student_id": "s003", "points": "1",
+                                                   "similarity": "1.0"})
+    assert "similarity=1.0" in response.headers["Location"]
+
+
 def test_saving_through_json_writes_what_nbgrader_reads(portal):
-    """Does the JSON endpoint store points and comment where nbgrader's own Gradebook API reads them, reply
-    with the answer and the progress, and an empty points field make the answer ungraded again?"""
+    """Does the JSON endpoint store points and comment as a draft (nothing in nbgrader's gradebook), reply with the
+    answer and the progress, publishing put them where nbgrader's own Gradebook API reads them, and an empty points
+    field make the answer ungraded again once published?"""
     client, token = _instructor(portal)
     response = _post_json(client, token, "grade", student_id="s003", points="3.5", comment="理由が不十分です。")
     assert response.status_code == 200, response.get_data(as_text=True)
     reply = response.get_json()
-    assert reply["ok"] and reply["progress"] == {"graded": 1, "total": 4}
-    assert reply["answers"] == [{"student_id": "s003", "points": 3.5, "comment": "理由が不十分です。", "item": None,
-                                 "graded": True, "changed": False}]
-    assert _nbgrader_reads(portal["course"], "s003") == (3.5, "理由が不十分です。")
+    assert reply["ok"] and reply["progress"] == {"graded": 1, "total": 4, "unpublished": 1}
+    assert reply["answers"] == [{"student_id": "s003", "points": 3.5, "comment": "理由が不十分です。", "items": [],
+                                 "adjustment": 3.5, "graded": True, "published": False, "published_points": None,
+                                 "changed": False}]
+    assert _nbgrader_reads(portal["course"], "s003") == (None, None)
     page = client.get(f"{PAGE}?ungraded=1").get_data(as_text=True)
     assert 'id="answer-s003"' not in page and 'id="answer-s001"' in page and "採点済み 1 / 4" in page
+    reply = _publish(client, token)
+    assert reply["progress"]["unpublished"] == 0 and reply["answers"][0]["published"] is True
+    assert _nbgrader_reads(portal["course"], "s003") == (3.5, "理由が不十分です。")
     reply = _post_json(client, token, "grade", student_id="s003", points="", comment="").get_json()
-    assert reply["progress"]["graded"] == 0
+    assert reply["progress"] == {"graded": 0, "total": 4, "unpublished": 1}
+    assert _nbgrader_reads(portal["course"], "s003") == (3.5, "理由が不十分です。")  # until published
+    assert "未公開 1 件" in client.get(BASE).get_data(as_text=True)
+    response = client.post(f"{BASE}/publish", data={"csrf_token": token})  # the whole assignment, a plain form
+    assert response.status_code == 303 and response.headers["Location"].endswith(BASE)
+    assert "1 件の採点を公開しました" in client.get(BASE).get_data(as_text=True)
     assert _nbgrader_reads(portal["course"], "s003") == (None, None)
 
 
@@ -238,6 +279,9 @@ def test_a_plain_form_saves_and_returns_to_the_answer(portal):
     response = client.post(f"{PAGE}/grade", data={"csrf_token": token, "student_id": "s001", "points": "５",
                                                    "comment": "よくできています。", "next": "s002"})
     assert response.status_code == 303 and response.headers["Location"].endswith(f"{PAGE}#answer-s001")
+    assert _nbgrader_reads(portal["course"], "s001") == (None, None)  # a draft
+    response = client.post(f"{PAGE}/publish", data={"csrf_token": token})
+    assert response.status_code == 303 and "1 件の採点を公開しました" in client.get(PAGE).get_data(as_text=True)
     assert _nbgrader_reads(portal["course"], "s001") == (5.0, "よくできています。")
     response = client.post(f"{PAGE}/grade", data={"csrf_token": token, "student_id": "s003", "points": "2",
                                                    "comment": "", "next": "s004", "ungraded": "1"})
@@ -277,35 +321,42 @@ def test_unknown_students_cells_and_items_are_refused(portal):
     assert _nbgrader_reads(portal["course"], "s001") == (None, None)
 
 
-def test_a_rubric_item_grades_a_group_and_its_changes_follow(portal):
-    """Does applying a rubric item to a group grade every member (points and the item's text as comment, as
-    nbgrader reads them), editing the item update each member that still carries it, and an answer edited by
-    hand leave the item?"""
+def test_rubric_items_grade_a_group_and_their_changes_follow(portal):
+    """Do several rubric items (one negative) put on a group and on one answer add up, with the counts per item on
+    the page, does editing an item update each answer that carries it, a save with the points left as they were
+    keep the adjustment, points typed over the items become an adjustment, and the plain forms do the same?"""
     client, token = _instructor(portal)
-    reply = _post_json(client, token, "rubric", text="3つとも正しく答えている。", points="5").get_json()
-    item = reply["item"]
-    assert item["points"] == 5 and reply["answers"] == []
-    reply = _post_json(client, token, "apply", item_id=item["id"], student_ids=["s001", "s002"]).get_json()
-    assert reply["progress"] == {"graded": 2, "total": 4} and [a["item"] for a in reply["answers"]] == [item["id"]] * 2
-    for student in ("s001", "s002"):
-        assert _nbgrader_reads(portal["course"], student) == (5.0, "3つとも正しく答えている。")
+    reply = _post_json(client, token, "rubric", text="偽陰性の意味", points="3").get_json()
+    meaning = reply["item"]
+    assert meaning["points"] == 3 and reply["answers"] == []
+    slip = _post_json(client, token, "rubric", text="計算ミス", points="-1").get_json()["item"]
+    reply = _post_json(client, token, "apply", item_id=meaning["id"], student_ids=["s001", "s002"]).get_json()
+    assert reply["progress"] == {"graded": 2, "total": 4, "unpublished": 2}
+    assert [a["items"] for a in reply["answers"]] == [[meaning["id"]]] * 2
+    reply = _post_json(client, token, "apply", item_id=slip["id"], student_ids=["s002"]).get_json()
+    assert reply["answers"][0]["points"] == 2 and reply["counts"] == {meaning["id"]: 2, slip["id"]: 1}
     page = client.get(PAGE).get_data(as_text=True)
-    assert "評価項目 1</span>" in page and f'value="{item["id"]}"' in page
-    # s002 saved unchanged keeps the item; s001 given other points by hand leaves it
-    _post_json(client, token, "grade", student_id="s002", points=5, comment="3つとも正しく答えている。", item_id=item["id"])
-    _post_json(client, token, "grade", student_id="s001", points=4, comment="3つとも正しく答えている。", item_id=item["id"])
-    reply = _post_json(client, token, "rubric", item_id=item["id"], text="3つとも答えているが、理由が短い。", points=4.5).get_json()
-    assert [a["student_id"] for a in reply["answers"]] == ["s002"]
-    assert _nbgrader_reads(portal["course"], "s002") == (4.5, "3つとも答えているが、理由が短い。")
-    assert _nbgrader_reads(portal["course"], "s001") == (4.0, "3つとも正しく答えている。")
-    # the plain forms do the same: a group's button, an item's edit
-    response = client.post(f"{PAGE}/apply", data={"csrf_token": token, "item_id": item["id"],
+    assert f'id="count-{meaning["id"]}">2 人' in page and "（−1）" in page and 'min="-5"' in page
+    # s001: points typed over the item (an adjustment of +1.5); s002: saved as shown, items changed in the form
+    _post_json(client, token, "grade", student_id="s001", points=4.5, comment="よい", items=[meaning["id"]], was_points=3)
+    reply = _post_json(client, token, "grade", student_id="s002", points=2, comment="", items=[meaning["id"]],
+                       was_points=2).get_json()
+    assert (reply["answers"][0]["points"], reply["answers"][0]["adjustment"]) == (3, 0)  # the slip taken off
+    reply = _post_json(client, token, "rubric", item_id=meaning["id"], text="偽陰性の意味と人数", points=2.5).get_json()
+    assert {a["student_id"]: a["points"] for a in reply["answers"]} == {"s001": 4, "s002": 2.5}
+    _publish(client, token)
+    assert _nbgrader_reads(portal["course"], "s001") == (4.0, "・偽陰性の意味と人数（+2.5 点）\n・調整（+1.5 点）\n\nよい")
+    assert _nbgrader_reads(portal["course"], "s002") == (2.5, "・偽陰性の意味と人数（+2.5 点）")
+    # the plain forms do the same: a group's button, an item taken off, an item's edit
+    response = client.post(f"{PAGE}/apply", data={"csrf_token": token, "item_id": meaning["id"],
                                                    "student_id": ["s003", "s004"]})
     assert response.status_code == 303 and response.headers["Location"].endswith("#answer-s003")
-    assert _nbgrader_reads(portal["course"], "s004") == (4.5, "3つとも答えているが、理由が短い。")
-    response = client.post(f"{PAGE}/rubric", data={"csrf_token": token, "item_id": item["id"], "text": "短い", "points": "1"})
+    client.post(f"{PAGE}/apply", data={"csrf_token": token, "item_id": meaning["id"], "student_id": "s004", "remove": "1"})
+    response = client.post(f"{PAGE}/rubric", data={"csrf_token": token, "item_id": meaning["id"], "text": "短い", "points": "1"})
     assert response.status_code == 303 and response.headers["Location"].endswith("#rubric")
-    assert _nbgrader_reads(portal["course"], "s003") == (1.0, "短い")
+    found = {a.student_id: a for a in manual.answers(portal["course"].assignment(AID), CELL)}
+    assert (found["s003"].points, found["s004"].points, found["s001"].points) == (1, None, 2.5)
+    assert _nbgrader_reads(portal["course"], "s003") == (None, None)  # drafts until published
 
 
 def test_an_answer_changed_since_it_was_graded_is_flagged(portal):
@@ -378,6 +429,9 @@ def test_a_manual_grade_reaches_the_students_feedback_page_and_portal_score(port
     queued = store.add_upload("s001", AID, datetime.now(timezone.utc), "/nonexistent/again.ipynb")
     client, token = _instructor(portal)
     assert _post_json(client, token, "grade", student_id="s001", points="4.5", comment="よく書けています。").status_code == 200
+    assert "先生が採点します" in page_path.read_text(encoding="utf-8") and store.upload(graded)["score"] == before
+    assert f"{before:g} / 25" in _client(portal, "s001").get("/").get_data(as_text=True)  # the draft reaches no one
+    _publish(client, token)
     page = page_path.read_text(encoding="utf-8")
     assert "先生の採点：4.5 / 5 点" in page and "先生のコメント：よく書けています。" in page and "先生が採点します" not in page
     assert saved_result(course.assignment(AID), "s001").score == before + 4.5
@@ -386,10 +440,13 @@ def test_a_manual_grade_reaches_the_students_feedback_page_and_portal_score(port
     assert not course.feedback_path(AID, "s002").exists()
     # a rubric item applied, then changed: the page and the score follow each time
     item = _post_json(client, token, "rubric", text="理由が短い。", points="3").get_json()["item"]
+    _post_json(client, token, "grade", student_id="s001", points="", comment="", items=[])
     _post_json(client, token, "apply", item_id=item["id"], student_ids=["s001", "s002"])
+    _publish(client, token)
     assert "先生の採点：3 / 5 点" in page_path.read_text(encoding="utf-8")
     _post_json(client, token, "rubric", item_id=item["id"], text="理由がもう少し欲しい。", points="3.5")
-    assert "先生のコメント：理由がもう少し欲しい。" in page_path.read_text(encoding="utf-8")
+    _publish(client, token)
+    assert "・理由がもう少し欲しい。（+3.5 点）" in page_path.read_text(encoding="utf-8")
     assert store.upload(graded)["score"] == before + 3.5
     assert not course.feedback_path(AID, "s002").exists()
 
@@ -405,7 +462,8 @@ def test_a_feedback_page_that_cannot_be_written_keeps_the_grade(portal, monkeypa
     monkeypatch.setattr(manual, "write_feedback", broken)
     client, token = _instructor(portal)
     with caplog.at_level(logging.WARNING, logger="autograder"):
-        response = _post_json(client, token, "grade", student_id="s001", points=2, comment="途中まで")
+        _post_json(client, token, "grade", student_id="s001", points=2, comment="途中まで")
+        response = _post_json(client, token, "publish")
     assert response.status_code == 200 and response.get_json()["ok"]
     assert _nbgrader_reads(portal["course"], "s001") == (2.0, "途中まで")
     (warning,) = [r.getMessage() for r in caplog.records if "disk full" in r.getMessage()]
@@ -422,10 +480,11 @@ def test_a_writer_in_another_process_holds_off_the_save(portal):
         saving = threading.Thread(target=manual.set_grade, args=(course.assignment(AID), "s001", CELL, 3, "待ちました"))
         saving.start()
         saving.join(1.0)
-        assert saving.is_alive() and _nbgrader_reads(course, "s001") == (None, None)
-        assert not course.assignment(AID).manual_record.exists()
+        assert saving.is_alive() and not course.assignment(AID).manual_record.exists()
     saving.join(30)
-    assert not saving.is_alive() and _nbgrader_reads(course, "s001") == (3.0, "待ちました")
+    assert not saving.is_alive()
+    (answer,) = [a for a in manual.answers(course.assignment(AID), CELL) if a.student_id == "s001"]
+    assert (answer.points, answer.comment) == (3.0, "待ちました")
 
 
 class _BusyAtCommit:
@@ -452,6 +511,8 @@ def test_a_gradebook_busy_at_commit_leaves_record_and_grades_as_they_were(portal
     client, token = _instructor(portal)
     item = _post_json(client, token, "rubric", text="よい", points="4").get_json()["item"]
     _post_json(client, token, "apply", item_id=item["id"], student_ids=["s001"])
+    _publish(client, token)
+    _post_json(client, token, "grade", student_id="s003", points=2, comment="x")  # a draft, to publish
     record = course.assignment(AID).manual_record.read_text(encoding="utf-8")
     opened = Course.gradebook
 
@@ -461,17 +522,16 @@ def test_a_gradebook_busy_at_commit_leaves_record_and_grades_as_they_were(portal
         return gradebook
 
     monkeypatch.setattr(Course, "gradebook", busy_gradebook)
-    for action, body in (("grade", {"student_id": "s003", "points": 2, "comment": "x"}),
-                         ("apply", {"item_id": item["id"], "student_ids": ["s002", "s003"]}),
-                         ("rubric", {"item_id": item["id"], "text": "とてもよい", "points": 5})):
-        response = _post_json(client, token, action, **body)
+    for action in ("publish", "publish"):  # publishing is the one write to the gradebook
+        response = _post_json(client, token, action)
         assert response.status_code == 503 and response.get_json() == {"ok": False, "error": BUSY}, action
         assert "もう一度保存してください" in BUSY and "the gradebook was busy, save again" in BUSY
         assert course.assignment(AID).manual_record.read_text(encoding="utf-8") == record
-    response = client.post(f"{PAGE}/grade", data={"csrf_token": token, "student_id": "s003", "points": "2"})
+    response = client.post(f"{PAGE}/publish", data={"csrf_token": token})
     assert response.status_code == 303 and "もう一度保存してください" in client.get(PAGE).get_data(as_text=True)
     monkeypatch.undo()
-    assert [_nbgrader_reads(course, s) for s in ("s001", "s002", "s003")] == [(4.0, "よい"), (None, None), (None, None)]
+    assert [_nbgrader_reads(course, s) for s in ("s001", "s002", "s003")] == [
+        (4.0, "・よい（+4 点）"), (None, None), (None, None)]
 
 
 def test_a_gradebook_locked_by_another_writer_is_a_503(portal):
@@ -496,8 +556,9 @@ def test_a_gradebook_locked_by_another_writer_is_a_503(portal):
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium and chromium-driver (CI installs them)")
 def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path):
     """A real server, a real browser: the instructor opens 問8, grades two answers by typing points and Enter,
-    adds a rubric comment and gives it to the third with its number key; the grades CSV then has each total
-    with the manual points and manual_complete = yes."""
+    adds two rubric items (one negative) and puts both on the third with their number keys; the student's feedback
+    page shows nothing of these drafts until the instructor publishes the question, then the items with their
+    points; the grades CSV then has each total with the manual points and manual_complete = yes."""
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -509,6 +570,7 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
     (tmp_path / "roster.csv").write_text(roster, encoding="utf-8")
     store = Store(f"sqlite:///{tmp_path / 'portal-test.db'}")
     passwords = {row[0]: row[3] for row in import_roster(store, tmp_path / "roster.csv")}
+    write_feedback(course.assignment(AID), ["s003"])  # the page s003 already has, before any manual grade
     app = create_app(course, store=store, start_queue=False)
     server, port = serve_in_thread(app)
     driver = headless_chromium("--lang=ja")
@@ -523,11 +585,24 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
     def keys(*typed):
         webdriver.ActionChains(driver).send_keys(*typed).perform()
 
-    try:
+    def sign_in(user_id: str, *shown):
+        driver.delete_all_cookies()
         driver.get(f"http://127.0.0.1:{port}/")
-        driver.find_element(By.ID, "user_id").send_keys("instructor")
-        driver.find_element(By.ID, "password").send_keys(passwords["instructor"])
-        manual = click_through(driver, driver.find_element(By.ID, "signin"), By.ID, f"manual-{AID}")
+        driver.find_element(By.ID, "user_id").send_keys(user_id)
+        driver.find_element(By.ID, "password").send_keys(passwords[user_id])
+        return click_through(driver, driver.find_element(By.ID, "signin"), *shown)
+
+    def students_feedback() -> str:
+        """s003's feedback page as s003 sees it in the portal (then the instructor signs in again)."""
+        sign_in("s003", By.CSS_SELECTOR, "form.inline")  # signed in: the sign-out button
+        driver.get(f"http://127.0.0.1:{port}/feedback/{AID}")
+        text = driver.find_element(By.TAG_NAME, "body").text
+        sign_in("instructor", By.ID, f"manual-{AID}")
+        driver.get(f"http://127.0.0.1:{port}{PAGE}")
+        return text
+
+    try:
+        manual = sign_in("instructor", By.ID, f"manual-{AID}")
         click_through(driver, manual, By.ID, "manual-cells")
         click_through(driver, driver.find_element(By.CSS_SELECTOR, f'a[href="{PAGE}"]'), By.ID, "answer-s003")
         assert "採点済み 0 / 3" in driver.find_element(By.ID, "progress").text
@@ -544,12 +619,26 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
         driver.find_element(By.ID, "new-item-text").send_keys("偽陽性と偽陰性を取り違えている。")
         driver.find_element(By.ID, "new-item-points").send_keys("2")
         click_through(driver, driver.find_element(By.ID, "add-item"), By.CSS_SELECTOR, "li.rubric-item")
+        driver.find_element(By.ID, "new-item-text").send_keys("理由が書けている。")
+        driver.find_element(By.ID, "new-item-points").send_keys("1")
+        click_through(driver, driver.find_element(By.ID, "add-item"), By.CSS_SELECTOR, 'li.rubric-item[data-number="2"]')
         driver.execute_script("document.activeElement.blur()")
         keys("j", "j", "j", "1")  # down to the third answer, then rubric item 1 onto it
         wait.until(lambda d: graded("s003") and "採点済み 3 / 3" in d.find_element(By.ID, "progress").text)
-        assert answer("s003").find_element(By.CSS_SELECTOR, "textarea[name=comment]").get_attribute("value") \
-            == "偽陽性と偽陰性を取り違えている。"
-        assert "評価項目 1" in answer("s003").text
+        keys("2")  # and item 2 beside it: 2 + 1
+        wait.until(lambda d: answer("s003").find_element(By.NAME, "points").get_attribute("value") == "3")
+        boxes = answer("s003").find_elements(By.CSS_SELECTOR, "input[name=items]")
+        assert [b.is_selected() for b in boxes] == [True, True]
+        assert driver.find_element(By.ID, "count-" + boxes[1].get_attribute("value")).text == "1 人"
+        assert "未公開 3 件" in driver.find_element(By.ID, "unpublished").text
+        before = students_feedback()
+        assert "先生が採点します" in before and "取り違えている" not in before
+        click_through(driver, driver.find_element(By.ID, "publish-question"), By.CSS_SELECTOR, "p.flash")
+        assert "3 件の採点を公開しました" in driver.find_element(By.CSS_SELECTOR, "p.flash").text
+        assert "未公開 0 件" in driver.find_element(By.ID, "unpublished").text
+        after = students_feedback()
+        assert "先生の採点：3 / 5 点" in after and "偽陽性と偽陰性を取り違えている。（+2 点）" in after
+        assert "理由が書けている。（+1 点）" in after and "先生が採点します" not in after
         driver.set_window_size(1280, 2400)  # the question, the rubric and the three graded answers
         driver.execute_script("window.scrollTo(0, 0)")
         driver.save_screenshot(str(tmp_path / "manual.png"))
@@ -564,9 +653,9 @@ def test_instructor_grades_three_answers_with_the_keyboard_in_chromium(tmp_path)
     rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO(grades.get_data(as_text=True).lstrip("\ufeff")))}
     automatic = 20  # every automatic check of the unexecuted release keeps its points (no error output)
     assert {s: (float(r["score"]), r["manual_complete"]) for s, r in rows.items()} == {
-        "s001": (automatic + 5, "yes"), "s002": (automatic + 4.5, "yes"), "s003": (automatic + 2, "yes")}, rows
+        "s001": (automatic + 5, "yes"), "s002": (automatic + 4.5, "yes"), "s003": (automatic + 3, "yes")}, rows
     record = json.loads(course.assignment(AID).manual_record.read_text(encoding="utf-8"))
-    assert record["applied"][CELL] == {"s003": record["rubric"][CELL][0]["id"]}  # the item, not a copy of its text
+    assert record["marks"][CELL]["s003"]["items"] == [i["id"] for i in record["rubric"][CELL]]  # ids, not texts
 
 
 def _client_with_cookie(app, cookie: str):

@@ -1,6 +1,6 @@
 """Grading the written answers: kadai5's 問8 of a small class graded through nbgrader, then points and comments
-given by question (library and CSV), read back through nbgrader's own gradebook API, kept through regrading,
-and seen in the grades CSV, the feedback page and the class report."""
+given by question (library and CSV), published, read back through nbgrader's own gradebook API, kept through
+regrading, and seen in the grades CSV, the feedback page and the class report."""
 from __future__ import annotations
 
 import csv
@@ -65,29 +65,39 @@ def test_answers_by_question_and_groups(graded):
     assert all(a.points is None and not a.changed for a in found)
     groups = [[a.student_id for a in g] for g in manual.groups(found)]
     assert ["s_a", "s_a2"] in groups and ["s_b"] in groups and ["s_hostile"] in groups
-    assert manual.progress(graded.assignment(AID)) == {CELL: (0, 4)}
+    assert manual.progress(graded.assignment(AID)) == {CELL: (0, 4, 0)}
 
 
 def test_points_over_the_maximum_write_nothing(graded):
-    """Are points over the cell's maximum (or negative) refused, with nothing of the batch written?"""
+    """Are points over the cell's maximum (or negative) refused, and a batch with one unknown student written not
+    at all?"""
     for points in (5.5, -1):
         with pytest.raises(manual.ManualGradeError, match="0〜5"):
-            manual.set_grades(graded.assignment(AID), [("s_b", CELL, 3, "ok", None), ("s_a", CELL, points, "", None)])
+            manual.set_grade(graded.assignment(AID), "s_a", CELL, points, "")
+    with pytest.raises(manual.ManualGradeError, match="nobody"):
+        manual.set_marks(graded.assignment(AID), [("s_b", CELL, manual.Mark((), 3, "ok")), ("nobody", CELL, manual.Mark())])
+    assert not any(a.graded for a in manual.answers(graded.assignment(AID), CELL))
     assert _nbgrader_reads(graded, "s_b") == (None, None)
 
 
 def test_rubric_grades_a_group_and_follows_its_changes(graded):
     """Does one rubric item applied to a group give every member its points and text, does changing the item change
     each of them, and does nbgrader's own gradebook API read exactly that back?"""
-    item = manual.save_item(graded.assignment(AID), CELL, "偽陰性の意味・重大さ・しきい値の3点とも正しい", 5)
-    manual.apply_item(graded.assignment(AID), CELL, ["s_a", "s_a2"], item.id)
-    assert _nbgrader_reads(graded, "s_a") == (5, item.text) == _nbgrader_reads(graded, "s_a2")
-    manual.save_item(graded.assignment(AID), CELL, "3点とも正しいが、偽陰性の人数の根拠がない", 4, item_id=item.id)
-    assert _nbgrader_reads(graded, "s_a") == (4, "3点とも正しいが、偽陰性の人数の根拠がない") == _nbgrader_reads(graded, "s_a2")
-    manual.set_grade(graded.assignment(AID), "s_a2", CELL, 4.5, "自分で書き直した")  # graded apart: leaves the item
-    manual.save_item(graded.assignment(AID), CELL, "3点とも正しい", 5, item_id=item.id)
-    assert _nbgrader_reads(graded, "s_a") == (5, "3点とも正しい") and _nbgrader_reads(graded, "s_a2") == (4.5, "自分で書き直した")
-    assert {a.student_id: a.item for a in manual.answers(graded.assignment(AID), CELL)}["s_a"] == item.id
+    work = graded.assignment(AID)
+    item = manual.save_item(work, CELL, "偽陰性の意味・重大さ・しきい値の3点とも正しい", 5)
+    manual.apply_item(work, CELL, ["s_a", "s_a2"], item.id)
+    assert _nbgrader_reads(graded, "s_a") == (None, None)  # a draft until published
+    manual.publish(work, CELL)
+    assert _nbgrader_reads(graded, "s_a") == (5, f"・{item.text}（+5 点）") == _nbgrader_reads(graded, "s_a2")
+    manual.save_item(work, CELL, "3点とも正しいが、偽陰性の人数の根拠がない", 4, item_id=item.id)
+    manual.publish(work)
+    assert _nbgrader_reads(graded, "s_a") == (4, "・3点とも正しいが、偽陰性の人数の根拠がない（+4 点）") == _nbgrader_reads(graded, "s_a2")
+    manual.set_grade(work, "s_a2", CELL, 4.5, "自分で書き直した")  # graded apart, without the item
+    manual.save_item(work, CELL, "3点とも正しい", 5, item_id=item.id)
+    manual.publish(work)
+    assert _nbgrader_reads(graded, "s_a") == (5, "・3点とも正しい（+5 点）")
+    assert _nbgrader_reads(graded, "s_a2") == (4.5, "自分で書き直した")
+    assert {a.student_id: a.items for a in manual.answers(work, CELL)}["s_a"] == (item.id,)
 
 
 def test_csv_round_trip_checks_every_row_first(graded, tmp_path):
@@ -118,8 +128,10 @@ def test_csv_round_trip_checks_every_row_first(graded, tmp_path):
     hostile.update(points="0", comment="答えになっていません")
     write(rows)
     assert manual.import_answers(graded.assignment(AID), out) == 2  # s_b and s_hostile; s_a, s_a2 unchanged
+    assert manual.progress(graded.assignment(AID)) == {CELL: (4, 4, 2)}  # drafts
+    assert cli.main(["--course-dir", str(graded.root), "manual", AID, "--publish"]) == 0
     assert _nbgrader_reads(graded, "s_b") == (2, "=偽陽性と偽陰性が逆です")
-    assert manual.progress(graded.assignment(AID)) == {CELL: (4, 4)}
+    assert manual.progress(graded.assignment(AID)) == {CELL: (4, 4, 0)}
 
 
 def test_totals_feedback_and_report_show_the_manual_points(graded, tmp_path):
@@ -150,7 +162,7 @@ def test_regrading_keeps_the_manual_grade_and_flags_a_changed_answer(graded):
     assert (found["s_b"].points, found["s_b"].changed) == (2, True)
     result = saved_result(graded.assignment(AID), "s_a")
     assert result.score == 5 and result.check(CELL).points == 5
-    assert _nbgrader_reads(graded, "s_a") == (5, "3点とも正しい")
+    assert _nbgrader_reads(graded, "s_a") == (5, "・3点とも正しい（+5 点）")
 
 
 def test_late_penalty_falls_on_the_final_total(graded):
@@ -164,6 +176,7 @@ def test_late_penalty_falls_on_the_final_total(graded):
         due = gb.find_assignment(AID).duedate
         gb.update_or_create_submission(AID, "s_hostile", timestamp=due + timedelta(hours=2, minutes=30))
     manual.set_grade(course.assignment(AID), "s_hostile", CELL, 5, "よく書けています")
+    manual.publish(course.assignment(AID))
     result = saved_result(course.assignment(AID), "s_hostile")
     assert (result.late_penalty, result.score) == (3, 2)  # three started hours, one point each
 
@@ -187,6 +200,8 @@ def test_an_import_rewrites_the_feedback_page_a_student_has(graded, tmp_path):
         writer.writeheader()
         writer.writerows(rows)
     assert manual.import_answers(graded.assignment(AID), out) == 1
+    assert "先生の採点：1 / 5 点" not in page.read_text(encoding="utf-8")  # a draft: not on the page yet
+    manual.publish(graded.assignment(AID))
     text = page.read_text(encoding="utf-8")
     assert "先生の採点：1 / 5 点" in text and "先生のコメント：書き直した答えも逆です" in text
     assert not graded.feedback_path(AID, "s_a").exists()

@@ -3,7 +3,9 @@
    Progressive enhancement: every form of the page works without this file (a POST, then a redirect back to the
    answer).  Here the answers' forms and the groups' rubric buttons are sent with fetch() as JSON, the CSRF token
    in the X-CSRFToken header (from <main data-csrf-token>), and each answer's state and the progress counter are
-   updated from the server's reply, which holds the answers as stored.  The rubric's own forms stay plain forms:
+   updated from the server's reply, which holds the answers as stored (drafts: the page's publish button, a
+   plain form, sends them to the students).  Ticking an item in an answer's form makes its points the items' sum
+   plus its adjustment; a number key puts an item on the selected answer or takes it off.  The rubric's own forms stay plain forms:
    the page comes back with the new or changed item.  The keys are listed on the page (「キーボード」). */
 "use strict";
 
@@ -18,6 +20,8 @@
     id: li.dataset.item, number: Number(li.dataset.number), text: li.dataset.text, points: li.dataset.points,
   }));
   const progress = document.getElementById("progress");
+  const unpublished = document.getElementById("unpublished");
+  const maxPoints = Number(root.dataset.maxPoints);
   const pageStatus = document.getElementById("manual-status");
   let current = null;
   let sent = 0; // requests sent; a reply's progress counts only if no later reply has been shown
@@ -109,8 +113,18 @@
       }
       const form = article.querySelector("form.grade");
       form.elements.points.value = state.points === null ? "" : String(state.points);
+      form.elements.was_points.value = form.elements.points.value;
       form.elements.comment.value = state.comment;
-      form.elements.item_id.value = state.item || "";
+      article.dataset.adjustment = String(state.adjustment);
+      article.querySelectorAll("input[name=items]").forEach((box) => {
+        box.checked = state.items.includes(box.value);
+      });
+      article.querySelector(".adjustment").textContent =
+        state.items.length && state.adjustment ? `調整 ${signed(state.adjustment)} 点` : "";
+      article.classList.toggle("unpublished", !state.published);
+      article.querySelector(".publication").textContent = state.published
+        ? (state.graded ? "公開済み / published" : "")
+        : `未公開（学生に見えている点: ${state.published_points === null ? "なし" : state.published_points}） / unpublished`;
       article.classList.toggle("graded", state.graded);
       article.classList.toggle("ungraded", !state.graded);
       article.classList.remove("dirty");
@@ -119,14 +133,20 @@
       if (changed && !state.changed) {
         changed.remove();
       }
-      const item = items.find((i) => i.id === state.item);
-      article.querySelector(".item-label").textContent = item ? `評価項目 ${item.number}` : "";
+    }
+    for (const [id, count] of Object.entries(reply.counts || {})) {
+      const shown = document.getElementById(`count-${id}`);
+      if (shown) {
+        shown.textContent = `${count} 人`;
+      }
     }
     if (number > shownProgress) {
       shownProgress = number;
       progress.dataset.graded = reply.progress.graded;
       progress.dataset.total = reply.progress.total;
       progress.textContent = `採点済み ${reply.progress.graded} / ${reply.progress.total}`;
+      unpublished.dataset.unpublished = reply.progress.unpublished;
+      unpublished.textContent = `未公開 ${reply.progress.unpublished} 件`;
     }
   }
 
@@ -142,7 +162,7 @@
     try {
       await send(form.action, {
         student_id: article.dataset.student, points: points.value, comment: form.elements.comment.value,
-        item_id: form.elements.item_id.value,
+        was_points: form.elements.was_points.value, items: checkedItems(article),
       });
     } catch (error) {
       say(messageOf(article), error.message, true);
@@ -167,6 +187,26 @@
     }
   }
 
+  function signed(points) {
+    return (points > 0 ? "+" : "") + String(points).replace("-", "−");
+  }
+
+  function checkedItems(article) {
+    return Array.from(article.querySelectorAll("input[name=items]:checked")).map((box) => box.value);
+  }
+
+  /* An item ticked or unticked in the form: the points become the items' sum plus the answer's adjustment. */
+  function recount(article) {
+    const boxes = Array.from(article.querySelectorAll("input[name=items]:checked"));
+    const field = article.querySelector("input[name=points]");
+    if (!boxes.length && field.value === "") {
+      return;
+    }
+    const sum = boxes.reduce((total, box) => total + Number(box.dataset.points), 0);
+    const total = sum + (article.classList.contains("graded") ? Number(article.dataset.adjustment || 0) : 0);
+    field.value = String(Math.min(maxPoints, Math.max(0, total)));
+  }
+
   function groupOf(element) {
     return Array.from(element.closest("section.group").querySelectorAll("article.answer"));
   }
@@ -178,14 +218,16 @@
       return;
     }
     const members = wholeGroup ? groupOf(article) : [article];
-    await applyTo(members, item.id);
+    // one answer: the key puts the item on or takes it off; a group: on, for every member
+    const remove = !wholeGroup && checkedItems(article).includes(item.id);
+    await applyTo(members, item.id, remove);
   }
 
-  async function applyTo(members, itemId) {
+  async function applyTo(members, itemId, remove) {
     members.forEach((a) => say(messageOf(a), "保存しています… / saving…"));
     try {
       const students = members.map((a) => a.dataset.student);
-      const reply = await send(root.dataset.applyUrl, {item_id: itemId, student_ids: students});
+      const reply = await send(root.dataset.applyUrl, {item_id: itemId, student_ids: students, remove: Boolean(remove)});
       members.forEach((a) => say(messageOf(a), reply.message));
     } catch (error) {
       members.forEach((a) => say(messageOf(a), error.message, true));
@@ -199,7 +241,10 @@
       event.preventDefault();
       save(article);
     });
-    form.addEventListener("input", () => {
+    form.addEventListener("input", (event) => {
+      if (event.target.name === "items") {
+        recount(article);
+      }
       article.classList.add("dirty");
       say(messageOf(article), "未保存 / not saved");
     });
