@@ -78,6 +78,23 @@ def test_round_trip_keeps_what_checks_read(tmp_path, trained):
     assert view.get_size_inches() == (12.0, 4.0)
 
 
+def test_the_same_array_read_by_many_checks_is_written_once(tmp_path):
+    """Do checks reading the same data share one file on disk (a hard link), while data changed in place, even
+    where the sample of values does not look, is written anew and read back as it now is?"""
+    x = np.arange(60_000, dtype="float32").reshape(200, 300)
+    evidence.collect(tmp_path / "first", {"x": x}, ("x",), figures=False)
+    evidence.collect(tmp_path / "second", {"x": x.copy(), "y": x.T}, ("x", "y"), figures=False)
+    x[0, 1] = -1.0  # one value, between the sampled ones
+    evidence.collect(tmp_path / "third", {"x": x}, ("x",), figures=False)
+
+    first, second, third = (tmp_path / name / "x.npy" for name in ("first", "second", "third"))
+    assert first.stat().st_ino == second.stat().st_ino and first.stat().st_nlink == 2
+    assert third.stat().st_ino != first.stat().st_ino and third.stat().st_nlink == 1
+    assert np.array_equal(verdicts.load(tmp_path / "second")["x"], np.arange(60_000).reshape(200, 300))
+    assert np.array_equal(verdicts.load(tmp_path / "second")["y"], np.arange(60_000).reshape(200, 300).T)
+    assert verdicts.load(tmp_path / "third")["x"][0, 1] == -1.0
+
+
 def test_a_history_that_is_not_its_models_fails(tmp_path, trained):
     model, result, x, y = trained
     forged = verdicts.HistoryView({**result.history, "val_loss": [0.1, 0.1, 0.1]}, dict(result.params), model)
