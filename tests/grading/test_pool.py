@@ -29,8 +29,9 @@ def test_a_killed_worker_reruns_its_task_and_nothing_else(course, monkeypatch):
     """Killing the worker that grades a submission: is that one task run again and its outcome returned, while the
     pool stays the same pool (the other worker the same process, the client running, no future lost or cancelled)?
 
-    One upload is being graded, the other worker is idle (the portal between rushes).  Before, the bundle was scattered data, kept by Dask's memory manager on one worker only: killing that worker
-    cancelled the task, and the portal rebuilt the whole pool (both workers)."""
+    One upload is being graded, the other worker is idle (the portal between rushes).  Before, the bundle was
+    scattered data, kept by Dask's memory manager on the one worker using it: killing that worker cancelled the task
+    ("already forgotten"), and the portal rebuilt the whole pool (both workers)."""
     def _fake_grade_task(bundle, student_id, data, stamp_text, prewarm, isolated_only):
         """``grade_task``'s outcome after a few seconds of "grading" (defined here: Dask pickles it by value)."""
         import os
