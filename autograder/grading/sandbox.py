@@ -87,7 +87,7 @@ class Capabilities:
     """``"v1"`` or ``"v2"`` when cgroups can be made here (memory and process limits), else None."""
 
     mount: bool
-    """Whether a size-limited tmpfs can be mounted for the kernel's home (needs root)."""
+    """Whether a size-limited tmpfs can be mounted for the kernel's home (needs root): one quota for all it writes."""
 
     problems: tuple[str, ...] = field(default=())
     """Why each missing part is missing."""
@@ -198,7 +198,7 @@ def probe() -> Capabilities:
         problems.append("CPU を学生の間で公平に分けられません。たくさんのプロセスを動かす提出物が、同時に採点される他の学生の"
                         "採点を遅らせます / CPU is not shared fairly between students: a submission that starts many busy "
                         f"processes slows down the grading of the others graded beside it ({cpu_missing})")
-    mount = os.geteuid() == 0 and bwrap is not None
+    mount = os.geteuid() == 0 and sys.platform.startswith("linux")  # bubblewrap or not: the jail shows it as the home
     if not mount:
         problems.append("作業フォルダの容量は1ファイルの大きさでしか制限できません（root ではない） / "
                         "the kernel's folder is limited per file only (not root)")
@@ -496,7 +496,8 @@ class Sandbox:
 
     def _confinement(self) -> list[str]:
         """The jail's options that confine a kernel without bubblewrap (``HIDE_ENV`` set: the portal's
-        ``--unsafe-no-sandbox``), else none: what to cover, what the kernel gets back from under the covers."""
+        ``--unsafe-no-sandbox``), else none: the allow-list of what the kernel's new root holds (the system's
+        folders bubblewrap would give, Python, the toolkit, the home and the sockets) and what must stay hidden."""
         hidden = [path for path in os.environ.get(HIDE_ENV, "").split(os.pathsep) if path]
         if not hidden:
             return []
@@ -507,7 +508,7 @@ class Sandbox:
             hidden.append("/var/run")
         options = [f"--hide={path}" for path in hidden]
         options += [f"--home={self.home}", f"--expose={self.folder / 'ipc'}"]
-        options += [f"--expose-ro={path}" for path in (*python_paths(), toolkit_path_entry(), toolkit_folder())]
+        options += [f"--expose-ro={path}" for path in (*SYSTEM_PATHS, *python_paths(), toolkit_path_entry(), toolkit_folder())]
         for outside, inside in self.bind_ro:  # as bubblewrap would show them, under the kernel's own home
             if inside.startswith(f"{HOME}/"):
                 options.append(f"--bind-ro={outside}:{self.home / inside.removeprefix(HOME + '/')}")
