@@ -198,10 +198,12 @@ def probe() -> Capabilities:
         problems.append("CPU を学生の間で公平に分けられません。たくさんのプロセスを動かす提出物が、同時に採点される他の学生の"
                         "採点を遅らせます / CPU is not shared fairly between students: a submission that starts many busy "
                         f"processes slows down the grading of the others graded beside it ({cpu_missing})")
-    mount = os.geteuid() == 0 and sys.platform.startswith("linux")  # bubblewrap or not: the jail shows it as the home
+    # the home is the kernel's working folder in bubblewrap and in the jail's confinement (HIDE_ENV), not otherwise
+    confined = bwrap is not None or bool(os.environ.get(HIDE_ENV))
+    mount = os.geteuid() == 0 and sys.platform.startswith("linux") and confined
     if not mount:
-        problems.append("作業フォルダの容量は1ファイルの大きさでしか制限できません（root ではない） / "
-                        "the kernel's folder is limited per file only (not root)")
+        problems.append("作業フォルダの容量は1ファイルの大きさでしか制限できません（root ではない、または隔離なし） / "
+                        "the kernel's folder is limited per file only (not root, or not confined)")
     return Capabilities(bwrap, kind, mount, tuple(problems), cpu=cpu_missing is None)
 
 
