@@ -153,6 +153,11 @@ class CourseConfig:
     sandbox_disk_mb: int = 1024
     """Size of the grading kernel's home folder (its working folder), and the largest file it may write."""
 
+    sandbox_cpus: float | None = None
+    """At most this many CPU cores for one grading kernel, all its processes together (cgroup ``cpu.max``); ``None``:
+    no cap.  Either way each kernel has a cgroup of its own with the same CPU weight as every other kernel, so one
+    that starts many busy processes gets the share of one kernel, not of that many (issue 23)."""
+
     portal_db_url: str | None = None
     """The portal's accounts and uploads (``python -m autograder serve``) as an SQLAlchemy URL;
     ``None`` means ``sqlite:///<course dir>/portal/portal.db`` (in the portal's private folder)."""

@@ -28,6 +28,15 @@ warnings.filterwarnings("ignore", category=SAWarning)
 
 TIMEOUT_MESSAGE = "制限時間を超えたため中断しました / interrupted: over the time limit"
 
+IOPUB_PATIENCE = 120
+"""Seconds nbclient waits, after a cell's reply, for the rest of its output on IOPub (nbclient's default is 4).
+
+A live kernel on a busy machine can be that slow: the kernel replies, and its IOPub thread gets the CPU seconds
+later.  With 4 s, a classmate's honest notebook graded beside a kernel of sixty busy processes ended ``error``
+(issue 23).  A kernel that died is still noticed within a second (nbclient polls that it is alive), so only a
+kernel that is alive and silent for this long is given up on; nbgrader then raises (``raise_on_iopub_timeout``),
+as a grade with a lost output would be wrong."""
+
 
 class NotebookDeadline:
     """nbclient's ``timeout_func``: each cell gets ``cell_timeout`` seconds, never past the notebook's own limit.
@@ -62,6 +71,8 @@ def nbgrader_config(course: Course) -> Config:
     c.Execute.timeout = settings.cell_timeout
     c.Execute.timeout_func = NotebookDeadline(settings.cell_timeout, settings.notebook_timeout)
     c.Execute.interrupt_on_timeout = True
+    c.Execute.iopub_timeout = IOPUB_PATIENCE
+    c.Execute.raise_on_iopub_timeout = True
     c.Execute.error_on_timeout = {
         "ename": "CellTimeoutError",
         "evalue": TIMEOUT_MESSAGE,

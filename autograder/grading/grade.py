@@ -294,13 +294,16 @@ def _settle(course: Course, assignment_id: str, result: SubmissionResult, mark: 
 
 
 def _warn_isolation(isolation: dict[str, set[str]]) -> None:
-    """Print the sandbox warning for every machine that graded without full isolation (never silently)."""
+    """Print the sandbox warning for every machine that graded without full isolation, and this machine's when it
+    graded here and lacks a part (the CPU shared by cgroups, which ``FULL`` does not name): never silently."""
+    import socket
+
     from autograder.grading import sandbox
 
     weak = {how: hosts for how, hosts in isolation.items() if how and how != sandbox.FULL}
-    if not weak:
-        return
     local = sandbox.probe().warning()
+    if not weak and not (local and any(socket.gethostname() in hosts for hosts in isolation.values())):
+        return
     lines = [local] if local else []
     lines += [f"隔離 / isolation {how}: {', '.join(sorted(hosts))}" for how, hosts in sorted(weak.items())]
     log.warning("\n".join(lines))

@@ -8,15 +8,17 @@ Kept free of imports beyond the standard library so that it starts at once.
 - ``--processes=N``: RLIMIT_NPROC, only when not root (root is not bound by it) and no cgroup limits processes;
 - ``--file-size=MB``: the largest file the kernel may write (RLIMIT_FSIZE);
 - without bubblewrap (the portal's ``--unsafe-no-sandbox``), as root, ``--hide=PATH`` (repeatable) confines the
-  kernel as well as root can without it (``confine``): its own mount and network namespaces; an empty folder
-  over each PATH (the course folder, the temporary folder holding every grading child's work and the other
-  kernels, ``/run`` with the host's service sockets, ``/root``); back from under those covers only what the
-  kernel needs: ``--expose=PATH`` read-write (its connection sockets; its working folder always),
-  ``--expose-ro=PATH`` read-only (the Python installation, the toolkit), ``--home=PATH`` its home, read-write,
-  with ``--bind-ro=SOURCE:TARGET`` inside it (Keras's data); a ``/dev`` of harmless devices; and then a user
-  of its own (an unprivileged uid no other process has, no capabilities, no way to gain any), so that file
-  permissions, signals and ``/proc`` keep it away from everything else of the machine.  If any step fails
-  the kernel does not start: a secret must never be readable because hiding it failed;
+  kernel as well as root can without it (``confine``), from an allow-list: a new root file system of its own (in
+  its own mount and network namespaces) holding only ``--expose-ro=PATH`` read-only (the system's folders, Python,
+  the toolkit), ``--home=PATH`` read-write (the kernel's home and working folder, a size-limited tmpfs that the
+  grading child mounted: one quota for everything the kernel writes there) with ``--bind-ro=SOURCE:TARGET`` inside
+  it (Keras's data), ``--expose=PATH`` read-write (its connection sockets), a ``/dev`` of harmless devices, its own
+  empty ``/tmp``, ``/var/tmp`` and ``/dev/shm`` (small tmpfs that vanish with the kernel: nothing passes to the next
+  student) and a ``/proc`` that shows only its own processes.  Nothing else of the machine is there: not the
+  course, not another checkout, not ``/run``.  The PATHs of ``--hide`` must stay out of sight: the jail refuses a
+  shown folder that holds one.  Then it becomes a user of its own (an unprivileged uid no other process has, no
+  capabilities, no way to gain any).  If any step fails the kernel does not start: a secret must never be readable
+  because hiding it failed;
 - core dumps off.
 """
 from __future__ import annotations
@@ -69,11 +71,15 @@ run at the same time share (each kernel's jail has its own process id)."""
 
 
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = (
-    1, 2, 4, 8, 32, 4096, 8192, 16384, 1 << 18)
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
 PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38
+PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+"""The ``pivot_root`` system call's number (glibc has no wrapper for it)."""
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 """What of ``/dev`` a confined kernel keeps (no disks, no memory devices)."""
+SCRATCH = {"/tmp": "64m", "/var/tmp": "64m", "/dev/shm": "256m"}
+"""The writable places every program expects, each a fresh tmpfs of this size for one kernel only."""
 
 
 def confine(hidden: list[str], *, home: str | None, expose: list[str], expose_ro: list[str],
@@ -83,7 +89,7 @@ def confine(hidden: list[str], *, home: str | None, expose: list[str], expose_ro
     Raises ``OSError`` for the first step that fails (not root, no CAP_SYS_ADMIN in a container, …).
     """
     import ctypes
-    import tempfile
+    import platform
 
     libc = ctypes.CDLL(None, use_errno=True)
 
@@ -99,9 +105,20 @@ def confine(hidden: list[str], *, home: str | None, expose: list[str], expose_ro
 
     if os.geteuid() != 0:
         raise OSError(1, "root でないと隠せません / only root can hide the portal's files without bubblewrap")
+    if not home:
+        raise OSError(22, "--home がありません / the kernel needs its home (its working folder)")
+    if platform.machine() not in PIVOT_ROOT:
+        raise OSError(38, f"pivot_root: unknown machine {platform.machine()}")
     uid = FIRST_UID + os.getpid() % 100_000
-    here = os.getcwd()
-    writable = [*expose, here, *([home] if home else [])]
+    real = os.path.realpath
+    writable = [real(p) for p in (*expose, home)]
+    shown = [p for p in expose_ro if os.path.lexists(p)]
+    for secret in map(real, hidden):
+        for path in (*writable, *(real(p) for p in shown)):
+            if secret == path or secret.startswith(path.rstrip("/") + "/"):
+                raise OSError(1, f"{path} would show {secret}, which must stay hidden")
+    for _, target in bind_ro:  # made now, so that the folders up to it are the kernel's (Keras writes in ~/.keras)
+        os.makedirs(target, exist_ok=True)
     for path in writable:  # the kernel's own folders become its user's (the connection file too: it must read it)
         for folder, _, files in os.walk(path):
             os.chown(folder, uid, uid)
@@ -110,67 +127,67 @@ def confine(hidden: list[str], *, home: str | None, expose: list[str], expose_ro
     for argument in command:
         if argument.endswith(".json") and any(argument.startswith(w + "/") for w in writable):
             os.chown(argument, uid, uid)
-    real = lambda path: os.path.realpath(path)  # noqa: E731
-    covers = [real(h) for h in hidden if os.path.isdir(h) and not os.path.islink(h)]
-    files = [real(h) for h in hidden if os.path.isfile(h)]
-    # what must come back from under a cover: opened now, mounted again from its descriptor once covered
-    back = [(real(p), True) for p in writable] + [(real(p), False) for p in expose_ro if os.path.exists(p)]
+
     check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing done here reaches the host's mounts
-    # opened in this namespace (a bind mount's source must be), before the covers hide them
-    back = [(p, rw, os.open(p, os.O_PATH)) for p, rw in back if any(p == c or p.startswith(c + "/") for c in covers)]
-    sources = [(os.open(s, os.O_PATH), t) for s, t in bind_ro if os.path.isdir(s)]
-    def under(path: str, folders) -> bool:
-        return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
+    # the new root: an empty tmpfs beside the home (in the grading child's folder, removed after grading)
+    new = os.path.join(os.path.dirname(real(home)), "jail-root")
+    os.makedirs(new, exist_ok=True)
+    mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
 
-    done_covers: list[str] = []
-    done_back: list[str] = []
-    steps = sorted([(c, None) for c in covers] + [(p, (rw, d)) for p, rw, d in back], key=lambda s: (len(s[0]), s[1] is not None))
-    for path, exposure in steps:  # outer before inner, a cover before what comes back from under it
-        if exposure is None:
-            if under(path, done_covers) and not under(path, done_back):
-                continue  # already hidden by an outer cover
-            os.makedirs(path, exist_ok=True)
-            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-            done_covers.append(path)
-            continue
-        rw, descriptor = exposure
-        os.makedirs(path, exist_ok=True)
-        mount(f"/proc/self/fd/{descriptor}", path, None, MS_BIND | MS_REC)
-        if not rw:
-            mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-        os.close(descriptor)
-        done_back.append(path)
-    for path in files:
-        if not under(path, done_covers) or under(path, done_back):
-            mount("/dev/null", path, None, MS_BIND)
-    for descriptor, target in sources:
-        os.makedirs(target, exist_ok=True)
-        mount(f"/proc/self/fd/{descriptor}", target, None, MS_BIND | MS_REC)
-        mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-        os.close(descriptor)
-    for path in covers:  # what the kernel made there stays its own (and a fresh /tmp is its to write)
-        if path == real(tempfile.gettempdir()):
-            os.chmod(path, 0o1777)
-    staging = tempfile.mkdtemp(prefix="autograder-dev-")  # on the fresh /tmp when it is covered
-    mount("tmpfs", staging, "tmpfs", MS_NOSUID, "size=64k,mode=755")
+    def inside(path: str) -> str:
+        return new + path
+
+    def bind(source: str, target: str, *, read_only: bool) -> None:
+        if os.path.isdir(source):
+            os.makedirs(inside(target), exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(inside(target)), exist_ok=True)
+            open(inside(target), "a").close()
+        mount(source, inside(target), None, MS_BIND | MS_REC)
+        if read_only:
+            mount(None, inside(target), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+    def scratch(target: str, size: str) -> None:
+        os.makedirs(inside(target), exist_ok=True)
+        mount("tmpfs", inside(target), "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+
+    # parents before what is mounted inside them (the home and the sockets live under the temporary folder)
+    steps = [(p, "ro") for p in shown] + [(p, "rw") for p in writable] + [(p, "tmp") for p in SCRATCH if p != "/dev/shm"]
+    for path, how in sorted(steps, key=lambda step: step[0].count("/")):
+        if how == "tmp":
+            scratch(path, SCRATCH[path])
+        elif os.path.islink(path):  # /bin -> usr/bin on a merged /usr: the same link, inside
+            os.makedirs(os.path.dirname(inside(path)), exist_ok=True)
+            os.symlink(os.readlink(path), inside(path))
+        else:
+            bind(path, real(path) if how == "rw" else path, read_only=how == "ro")
+    for source, target in bind_ro:
+        if os.path.isdir(source):
+            bind(source, target, read_only=True)
+    os.makedirs(inside("/dev"), exist_ok=True)
+    mount("tmpfs", inside("/dev"), "tmpfs", MS_NOSUID, "size=64k,mode=755")
     for device in DEVICES:
         if os.path.exists(f"/dev/{device}"):
-            open(f"{staging}/{device}", "w").close()
-            mount(f"/dev/{device}", f"{staging}/{device}", None, MS_BIND)
-    os.mkdir(f"{staging}/shm", 0o1777)
-    mount("tmpfs", f"{staging}/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
+            open(inside(f"/dev/{device}"), "w").close()
+            mount(f"/dev/{device}", inside(f"/dev/{device}"), None, MS_BIND)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
-        os.symlink(target, f"{staging}/{name}")
-    mount(staging, "/dev", None, MS_MOVE)
-    os.rmdir(staging)
-    # the working folder held from before is the one under the cover, whose ".." leads to everything the cover
-    # hides (the grading child's sources): enter it again, through what came back
-    os.chdir(here)
-    if home:
-        os.environ.update(HOME=home, KERAS_HOME=f"{home}/.keras", MPLCONFIGDIR=f"{home}/.config/matplotlib",
-                          IPYTHONDIR=f"{home}/.ipython", TMPDIR="/tmp")
+        os.symlink(target, inside(f"/dev/{name}"))
+    scratch("/dev/shm", SCRATCH["/dev/shm"])
+    os.makedirs(inside("/proc"), exist_ok=True)
+    try:  # only its own processes (Linux 5.8+: each proc mount has its own hidepid)
+        mount("proc", inside("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
+    except OSError:  # an older kernel: every process shown, each another user's (no signal, no memory, no root)
+        mount("/proc", inside("/proc"), None, MS_BIND | MS_REC)
+    mount(None, new, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)  # nothing new at the top
+    # into the new root; the old one is detached, so no path and no ".." leads back to it
+    os.chdir(new)
+    check(libc.syscall(PIVOT_ROOT[platform.machine()], b".", b"."), "pivot_root")
+    check(libc.umount2(b".", MNT_DETACH), "umount the old root")
+    os.chdir(real(home))  # the working folder is the home, as in bubblewrap
+    os.environ.update(HOME=real(home), KERAS_HOME=f"{real(home)}/.keras", MPLCONFIGDIR=f"{real(home)}/.config/matplotlib",
+                      IPYTHONDIR=f"{real(home)}/.ipython", TMPDIR="/tmp")
     check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     last = int(open("/proc/sys/kernel/cap_last_cap").read())
     for capability in range(last + 1):  # nothing can be gained back, not even by a set-uid program

@@ -63,7 +63,6 @@ class GradingPool:
         self.workers = workers or course.config.workers or os.cpu_count() or 1
         self.client = None
         self._stack: ExitStack | None = None
-        self._bundles: dict[str, object] = {}  # digest -> the bundle scattered to the workers
         self._keys = itertools.count(1)
 
     @property
@@ -99,7 +98,6 @@ class GradingPool:
 
     def close(self) -> None:
         stack, self._stack, self.client = self._stack, None, None
-        self._bundles.clear()
         if stack is not None:
             stack.close()
 
@@ -117,16 +115,6 @@ class GradingPool:
         """The workers' addresses, sorted."""
         return sorted(self.client.scheduler_info()["workers"]) if self.client is not None else []
 
-    def _shared(self, bundle: GradingBundle):
-        """``bundle`` on the workers, sent once per version (the latest few kept), and again if the cluster lost
-        it (scattered data has no lineage: when every worker holding it died, the scheduler forgot it)."""
-        shared = self._bundles.get(bundle.digest)
-        if shared is None or shared.status != "finished":
-            if len(self._bundles) >= 8:
-                self._bundles.pop(next(iter(self._bundles)))
-            shared = self._bundles[bundle.digest] = self.client.scatter(bundle, broadcast=True)
-        return shared
-
     def broken(self) -> str | None:
         """Why this pool can grade no more (its client closed, the scheduler gone), or None while it can."""
         if self.client is None:
@@ -138,9 +126,14 @@ class GradingPool:
     def submit(self, bundle: GradingBundle, pending, *, prewarm: bool = True):
         """Grade one ``grade.Pending`` submission of ``bundle``'s assignment: a Dask future of its ``TaskOutcome``.
 
-        ``prewarm``: the worker starts the child of its next submission as soon as it has taken this one."""
+        ``prewarm``: the worker starts the child of its next submission as soon as it has taken this one.
+
+        The bundle travels inside the task (tens of kB: the source notebooks and ``course_config.py``), never as
+        data scattered beforehand: scattered data has no lineage, and Dask's memory manager keeps one copy of it,
+        so losing the one worker that held it cancelled every task that needed it and the whole pool was rebuilt.
+        A task that carries what it needs is simply run again on another worker when its worker dies."""
         key = f"grade-{bundle.assignment_id}-{pending.student_id}-{pending.mark[:12]}-{next(self._keys)}"
-        return self.client.submit(grade_task, self._shared(bundle), pending.student_id, pending.data,
+        return self.client.submit(grade_task, bundle, pending.student_id, pending.data,
                                   pending.stamp_text, prewarm, self.require_isolation, key=key, pure=False)
 
     def warm(self, bundle: GradingBundle) -> int:
@@ -148,8 +141,7 @@ class GradingPool:
         asked (the tasks run on, unawaited: ``fire_and_forget`` keeps the scheduler from dropping them)."""
         from dask.distributed import fire_and_forget
 
-        shared = self._shared(bundle)
-        futures = [self.client.submit(warm, shared, key=f"warm-{bundle.digest[:12]}-{next(self._keys)}", pure=False,
+        futures = [self.client.submit(warm, bundle, key=f"warm-{bundle.digest[:12]}-{next(self._keys)}", pure=False,
                                       workers=[address], allow_other_workers=False)
                    for address in self.worker_names()]
         fire_and_forget(futures)

@@ -1,4 +1,4 @@
-"""The sandbox each grading kernel runs in: bubblewrap, cgroup limits, resource limits.
+"""The sandbox each grading kernel runs in: bubblewrap, cgroup limits (memory, processes, CPU), resource limits.
 
 A student's notebook runs in a Jupyter kernel.  Here that kernel is started
 through ``python -I autograder/grading/jail.py`` (which joins the submission's cgroups and
@@ -15,11 +15,14 @@ submission: those are simply not mounted.  No network, its own process, IPC and
 host-name namespaces, and it dies with the process that started it.
 
 Limits come from course_config (``sandbox_memory_mb``, ``sandbox_processes``,
-``sandbox_disk_mb``); the notebook's time limit is enforced by nbgrader's
-executor and the worker.  Where a part cannot be had (no bubblewrap on a laptop,
-no writable cgroups, not root for the size-limited home), ``probe()`` says which,
-grading prints a loud bilingual warning, and what is left (resource limits) still
-applies: never silently.
+``sandbox_disk_mb``, ``sandbox_cpus``); the notebook's time limit is enforced by nbgrader's
+executor and the worker.  The CPU is shared by weight: every kernel's whole process tree is
+one cgroup of the same weight, so a kernel that starts sixty busy processes gets the CPU of
+one kernel, and a classmate graded beside it keeps the rest (issue 23: without it, such a
+kernel starved the other worker's kernel until nbgrader gave up on it).  Where a part cannot
+be had (no bubblewrap on a laptop, no writable cgroups or no CPU controller, not root for the
+size-limited home), ``probe()`` says which, grading prints a loud bilingual warning, and
+what is left (resource limits) still applies: never silently.
 """
 from __future__ import annotations
 
@@ -65,10 +68,12 @@ class Limits:
     memory_mb: int
     processes: int
     disk_mb: int
+    cpus: float | None = None
+    """At most this many cores (cgroup ``cpu.max``); None: no cap, the equal weight alone shares the CPU."""
 
     @classmethod
     def from_config(cls, config) -> Limits:
-        return cls(config.sandbox_memory_mb, config.sandbox_processes, config.sandbox_disk_mb)
+        return cls(config.sandbox_memory_mb, config.sandbox_processes, config.sandbox_disk_mb, config.sandbox_cpus)
 
 
 @dataclass(frozen=True)
@@ -82,10 +87,14 @@ class Capabilities:
     """``"v1"`` or ``"v2"`` when cgroups can be made here (memory and process limits), else None."""
 
     mount: bool
-    """Whether a size-limited tmpfs can be mounted for the kernel's home (needs root)."""
+    """Whether a size-limited tmpfs can be mounted for the kernel's home (needs root): one quota for all it writes."""
 
     problems: tuple[str, ...] = field(default=())
     """Why each missing part is missing."""
+
+    cpu: bool = False
+    """Whether each kernel can have a CPU cgroup of its own (``cpu`` controller), so that kernels share the CPU
+    equally whatever processes they start."""
 
     @property
     def isolated(self) -> bool:
@@ -120,37 +129,54 @@ def _cgroup_kind() -> tuple[str | None, str | None]:
     """(``"v1"``/``"v2"``, None) if we can make cgroups with memory and pids limits, else (None, why)."""
     v1 = [CGROUP_ROOT / "memory", CGROUP_ROOT / "pids"]
     if all((path / "cgroup.procs").is_file() for path in v1):
-        probes = [path / f"autograder-probe-{os.getpid()}" for path in v1]
-        try:
-            for probe in probes:
-                probe.mkdir(exist_ok=True)
-            return "v1", None
-        except OSError as e:
-            return None, f"cgroup v1 に書けません / cannot create cgroups: {e}"
-        finally:
-            for probe in probes:
-                try:
-                    probe.rmdir()
-                except OSError:
-                    pass
+        why = _can_make(v1)
+        return ("v1", None) if why is None else (None, f"cgroup v1 に書けません / cannot create cgroups: {why}")
     controllers = CGROUP_ROOT / "cgroup.controllers"
     if controllers.is_file():
         have = controllers.read_text().split()
         if not {"memory", "pids"} <= set(have):
             return None, f"cgroup v2 に memory/pids がありません / cgroup v2 lacks memory or pids ({have})"
-        probe = CGROUP_ROOT / f"autograder-probe-{os.getpid()}"
         try:
-            probe.mkdir(exist_ok=True)
             (CGROUP_ROOT / "cgroup.subtree_control").write_text("+memory +pids")
-            return "v2", None
         except OSError as e:
             return None, f"cgroup v2 に書けません / cannot create cgroups: {e}"
-        finally:
+        why = _can_make([CGROUP_ROOT])
+        return ("v2", None) if why is None else (None, f"cgroup v2 に書けません / cannot create cgroups: {why}")
+    return None, "cgroup がありません / no cgroup file system"
+
+
+def _can_make(hierarchies: list[Path]) -> str | None:
+    """None if a cgroup can be made (and removed) in each of ``hierarchies``, else why not."""
+    probes = [path / f"autograder-probe-{os.getpid()}" for path in hierarchies]
+    try:
+        for probe in probes:
+            probe.mkdir(exist_ok=True)
+        return None
+    except OSError as e:
+        return str(e)
+    finally:
+        for probe in probes:
             try:
                 probe.rmdir()
             except OSError:
                 pass
-    return None, "cgroup がありません / no cgroup file system"
+
+
+def _cpu_controller(kind: str | None) -> str | None:
+    """None if each kernel can have a CPU cgroup of its own under cgroups of ``kind``, else why not."""
+    if kind == "v1":
+        if not (CGROUP_ROOT / "cpu" / "cpu.shares").is_file():
+            return "cgroup v1 の cpu コントローラがありません / cgroup v1 has no cpu controller"
+        return _can_make([CGROUP_ROOT / "cpu"])
+    if kind == "v2":
+        if "cpu" not in (CGROUP_ROOT / "cgroup.controllers").read_text().split():
+            return "cgroup v2 に cpu コントローラがありません / cgroup v2 has no cpu controller"
+        try:
+            (CGROUP_ROOT / "cgroup.subtree_control").write_text("+cpu")
+        except OSError as e:  # e.g. a real-time thread outside the root cgroup keeps the cpu controller off
+            return str(e)
+        return None
+    return "cgroup が使えません / no cgroups"
 
 
 @functools.cache
@@ -167,23 +193,62 @@ def probe() -> Capabilities:
     if kind is None:
         problems.append(f"メモリとプロセス数はリソース制限 (rlimit) だけで制限します / memory and processes limited by "
                         f"rlimits only: {why}")
-    mount = os.geteuid() == 0 and bwrap is not None
+    cpu_missing = _cpu_controller(kind)
+    if cpu_missing:
+        problems.append("CPU を学生の間で公平に分けられません。たくさんのプロセスを動かす提出物が、同時に採点される他の学生の"
+                        "採点を遅らせます / CPU is not shared fairly between students: a submission that starts many busy "
+                        f"processes slows down the grading of the others graded beside it ({cpu_missing})")
+    # the home is the kernel's working folder in bubblewrap and in the jail's confinement (HIDE_ENV), not otherwise
+    confined = bwrap is not None or bool(os.environ.get(HIDE_ENV))
+    mount = os.geteuid() == 0 and sys.platform.startswith("linux") and confined
     if not mount:
-        problems.append("作業フォルダの容量は1ファイルの大きさでしか制限できません（root ではない） / "
-                        "the kernel's folder is limited per file only (not root)")
-    return Capabilities(bwrap, kind, mount, tuple(problems))
+        problems.append("作業フォルダの容量は1ファイルの大きさでしか制限できません（root ではない、または隔離なし） / "
+                        "the kernel's folder is limited per file only (not root, or not confined)")
+    return Capabilities(bwrap, kind, mount, tuple(problems), cpu=cpu_missing is None)
+
+
+CPU_WEIGHT_V1, CPU_WEIGHT_V2, CPU_PERIOD_US = 1024, 100, 100_000
+"""Each kernel's CPU weight (v1 ``cpu.shares``, v2 ``cpu.weight``: the defaults, one ordinary process's worth) and
+the period of its cap (``cpu.max``, ``cpu.cfs_quota_us``)."""
+
+
+def _quota(limits: Limits) -> int | None:
+    """The kernel's CPU time per ``CPU_PERIOD_US`` (``limits.cpus`` cores), or None for no cap."""
+    return max(1000, int(limits.cpus * CPU_PERIOD_US)) if limits.cpus else None
+
+
+def _kernels(cgroup: Path) -> int:
+    """How many processes' weight the kernels' parent of ``cgroup`` should have: one per kernel cgroup in it (this one
+    included), at least one per core."""
+    try:
+        kernels = sum(1 for entry in os.scandir(cgroup.parent) if entry.is_dir())
+    except OSError:
+        kernels = 1
+    return max(kernels, os.cpu_count() or 1)
 
 
 class Cgroup:
-    """The cgroups (memory, pids) of one grading kernel; ``None``-safe when cgroups are not available."""
+    """The cgroups (memory, pids, cpu) of one grading kernel; ``None``-safe when cgroups are not available.
 
-    def __init__(self, name: str, kind: str, limits: Limits):
+    CPU: within the kernels' parent (``autograder``) every kernel weighs the same, whatever it starts; the parent
+    weighs as much as one busy process per kernel there (what an honest kernel, one TensorFlow thread, weighed
+    before it had a cgroup) and at least one per core, so that grading is not slowed by other work more than before.
+    """
+
+    def __init__(self, name: str, kind: str, limits: Limits, *, cpu: bool = False):
         self.kind = kind
         if kind == "v1":
             self.paths = {"memory": CGROUP_ROOT / "memory" / "autograder" / name,
                           "pids": CGROUP_ROOT / "pids" / "autograder" / name}
+            if cpu:
+                self.paths["cpu"] = CGROUP_ROOT / "cpu" / "autograder" / name
             for path in self.paths.values():
                 path.mkdir(parents=True, exist_ok=True)
+            if cpu:
+                (self.paths["cpu"].parent / "cpu.shares").write_text(str(CPU_WEIGHT_V1 * _kernels(self.paths["cpu"])))
+                (self.paths["cpu"] / "cpu.shares").write_text(str(CPU_WEIGHT_V1))
+                (self.paths["cpu"] / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+                (self.paths["cpu"] / "cpu.cfs_quota_us").write_text(str(_quota(limits) or -1))
             memory = str(limits.memory_mb * 2**20)
             (self.paths["memory"] / "memory.limit_in_bytes").write_text(memory)
             swap = self.paths["memory"] / "memory.memsw.limit_in_bytes"
@@ -196,13 +261,18 @@ class Cgroup:
         else:
             path = CGROUP_ROOT / "autograder" / name
             path.mkdir(parents=True, exist_ok=True)
-            (CGROUP_ROOT / "autograder" / "cgroup.subtree_control").write_text("+memory +pids")
+            (CGROUP_ROOT / "autograder" / "cgroup.subtree_control").write_text("+memory +pids" + (" +cpu" if cpu else ""))
             self.paths = {"memory": path, "pids": path}
             (path / "memory.max").write_text(str(limits.memory_mb * 2**20))
             swap = path / "memory.swap.max"
             if swap.is_file():
                 swap.write_text("0")
             (path / "pids.max").write_text(str(limits.processes))
+            if cpu:
+                self.paths["cpu"] = path
+                (path.parent / "cpu.weight").write_text(str(min(10_000, CPU_WEIGHT_V2 * _kernels(path))))
+                (path / "cpu.weight").write_text(str(CPU_WEIGHT_V2))
+                (path / "cpu.max").write_text(f"{_quota(limits) or 'max'} {CPU_PERIOD_US}")
 
     @classmethod
     def existing(cls, path: Path) -> Cgroup:
@@ -366,7 +436,7 @@ class Sandbox:
             self.mounted = done.returncode == 0
         (self.home / ".autograder-evidence").mkdir(exist_ok=True)
         if self.capabilities.cgroup:
-            self.cgroup = Cgroup(self.folder.name, self.capabilities.cgroup, self.limits)
+            self.cgroup = Cgroup(self.folder.name, self.capabilities.cgroup, self.limits, cpu=self.capabilities.cpu)
 
     def kernel_env(self) -> dict[str, str]:
         """Variables of the kernel that depend on the sandbox: where it leaves evidence, where it finds the toolkit."""
@@ -428,7 +498,8 @@ class Sandbox:
 
     def _confinement(self) -> list[str]:
         """The jail's options that confine a kernel without bubblewrap (``HIDE_ENV`` set: the portal's
-        ``--unsafe-no-sandbox``), else none: what to cover, what the kernel gets back from under the covers."""
+        ``--unsafe-no-sandbox``), else none: the allow-list of what the kernel's new root holds (the system's
+        folders bubblewrap would give, Python, the toolkit, the home and the sockets) and what must stay hidden."""
         hidden = [path for path in os.environ.get(HIDE_ENV, "").split(os.pathsep) if path]
         if not hidden:
             return []
@@ -439,7 +510,7 @@ class Sandbox:
             hidden.append("/var/run")
         options = [f"--hide={path}" for path in hidden]
         options += [f"--home={self.home}", f"--expose={self.folder / 'ipc'}"]
-        options += [f"--expose-ro={path}" for path in (*python_paths(), toolkit_path_entry(), toolkit_folder())]
+        options += [f"--expose-ro={path}" for path in (*SYSTEM_PATHS, *python_paths(), toolkit_path_entry(), toolkit_folder())]
         for outside, inside in self.bind_ro:  # as bubblewrap would show them, under the kernel's own home
             if inside.startswith(f"{HOME}/"):
                 options.append(f"--bind-ro={outside}:{self.home / inside.removeprefix(HOME + '/')}")
@@ -467,7 +538,7 @@ def clean_up_after(folder: Path) -> None:
     if os.path.ismount(home):
         subprocess.run(["umount", "-l", str(home)], capture_output=True, check=False)
     for path in (CGROUP_ROOT / "memory" / "autograder" / folder.name, CGROUP_ROOT / "pids" / "autograder" / folder.name,
-                 CGROUP_ROOT / "autograder" / folder.name):
+                 CGROUP_ROOT / "cpu" / "autograder" / folder.name, CGROUP_ROOT / "autograder" / folder.name):
         if path.is_dir():
             Cgroup.existing(path).kill_and_remove()
 

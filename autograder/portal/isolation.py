@@ -13,6 +13,7 @@ which must show the full sandbox (``autograder.grading.pool``).
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -61,6 +62,8 @@ def require(course: Course, *, unsafe_no_sandbox: bool = False, scheduler: str |
         return True
     capabilities = sandbox.probe()
     if capabilities.isolated:
+        if warning := capabilities.warning():  # a part short of the full sandbox (CPU cgroups, the home's size)
+            logging.getLogger("autograder.portal").warning(warning)
         return True
     missing = "\n".join(f"  - {problem}" for problem in capabilities.problems)
     if not unsafe_no_sandbox:

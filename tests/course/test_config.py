@@ -23,6 +23,17 @@ def test_nbgrader_config_is_derived(course):
     assert c.Execute.timeout == course.config.cell_timeout
 
 
+def test_a_slow_but_live_kernel_is_waited_for(course):
+    """Does nbgrader's executor (the traitlets it reads, not only our Config) wait IOPUB_PATIENCE seconds for a
+    cell's output after its reply, instead of nbclient's 4 s that made a starved classmate's grading an error?"""
+    from nbgrader.preprocessors import Execute
+
+    from autograder.course.nbgrader_setup import IOPUB_PATIENCE
+
+    executor = Execute(config=nbgrader_config(course))
+    assert executor.iopub_timeout == IOPUB_PATIENCE >= 60 and executor.raise_on_iopub_timeout is True
+
+
 def test_nbgrader_command_line_reads_the_shim():
     """Does the plain `nbgrader` CLI, run in the course folder, pick up course_config.py through nbgrader_config.py?"""
     out = subprocess.run([sys.executable, "-m", "nbgrader", "db", "assignment", "list", "--help-all"],

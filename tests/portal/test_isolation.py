@@ -109,6 +109,8 @@ def test_unsafe_hides_the_course_and_the_instructor_is_told(failing_bwrap, tmp_p
     assert str(course.root.resolve()) in hidden and str(course.root.resolve() / "gradebook.db") in hidden
     box = sandbox.Sandbox(tmp_path / "box", sandbox.Limits(4096, 512, 1024), sandbox.probe())
     box.start()
+    box.stop()  # its cgroups and the home's tmpfs (root mounts one, bubblewrap or not): only the command is looked at
+    box.release()
     box.bind_ro.append(("/data/keras", f"{sandbox.HOME}/.keras/datasets"))
     command = box.wrap([sys.executable, "-c", "pass"])
     jail = command[:command.index("--")]
@@ -152,71 +154,117 @@ def test_secrets_are_private_from_the_first_byte(tmp_path, monkeypatch):
 
 CONFINED = textwrap.dedent("""
     import json, os, socket, sys
-    course, box = sys.argv[1], sys.argv[2]
+    course, box, checkout, student = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     seen = {}
     def attempt(what, action):
         try:
             seen[what] = action()
         except Exception as e:
             seen[what] = type(e).__name__
+    def leave():
+        for path in ("/tmp/left", "/var/tmp/left", "/dev/shm/left"):
+            with open(path, "w") as f:
+                f.write(student)
+        return True
+    def fill():
+        written = 0
+        try:
+            for n in range(100):
+                with open(f"fill{n}.bin", "wb") as f:
+                    for _ in range(4):
+                        f.write(b"x" * 2**20)
+                        written += 2**20
+        except OSError as e:
+            return [e.errno, written // 2**20]
+        return ["not stopped", written // 2**20]
     attempt("uid", os.getuid)
     attempt("secret", lambda: open(course + "/portal/secret-key").read())
     attempt("settings", lambda: open(course + "/course_config.py", "a").write("import os"))
     attempt("solutions", lambda: open(box + "/course/source/kadai5/kadai5.ipynb").read())
-    attempt("climb", lambda: open("../../../source/kadai5/kadai5.ipynb").read())
-    attempt("climb_proc", lambda: open("/proc/self/cwd/../../../source/kadai5/kadai5.ipynb").read())
+    attempt("climb", lambda: open("../course/source/kadai5/kadai5.ipynb").read())
+    attempt("climb_proc", lambda: open("/proc/self/cwd/../course/source/kadai5/kadai5.ipynb").read())
+    attempt("other_checkout", lambda: open(checkout + "/source/kadai5/kadai5.ipynb").read())
+    attempt("checkout", lambda: sorted(os.listdir(checkout)))
+    attempt("listing", lambda: sorted(os.listdir("/")))
+    attempt("root_home", lambda: sorted(os.listdir("/root")))
     attempt("connection", lambda: open(box + "/ipc/kernel.json").read())
     attempt("work", lambda: open("answer.txt", "w").write("ok"))
     attempt("evidence", lambda: open(os.environ["HOME"] + "/.autograder-evidence/x", "w").write("ok"))
     attempt("data", lambda: os.listdir(os.environ["HOME"] + "/.keras/datasets"))
+    attempt("left_before", lambda: [p for p in ("/tmp/left", "/var/tmp/left", "/dev/shm/left") if os.path.exists(p)])
+    attempt("leave", leave)
     attempt("signal", lambda: os.kill(os.getppid(), 0))
     attempt("init", lambda: os.listdir("/proc/1/root/"))
+    attempt("processes", lambda: len([p for p in os.listdir("/proc") if p.isdigit()]))
     attempt("sockets", lambda: os.listdir("/run"))
     attempt("sysctl", lambda: open("/proc/sys/kernel/core_pattern", "w").write("|/bin/sh"))
     attempt("disk", lambda: [d for d in os.listdir("/dev") if d.startswith(("sd", "vd", "nvme", "xvd", "mem", "kmem"))] or None)
     attempt("net", lambda: socket.create_connection(("1.1.1.1", 53), timeout=3) and "connected")
     attempt("capabilities", lambda: [l.split()[1] for l in open("/proc/self/status") if l.startswith(("CapEff", "CapPrm"))])
     attempt("numpy", lambda: __import__("numpy").__name__)
+    attempt("quota", fill)
     print(json.dumps(seen, default=str))
 """)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the jail's confinement needs root")
-def test_the_jail_confines_a_kernel_without_bubblewrap(tmp_path):
-    """In the jail's confinement, can a kernel read the portal's key, change the course's settings, read the grading
-    child's solutions, signal a process of the server, reach /proc/1/root, the host's sockets, a sysctl, a raw disk
-    or the network, or keep a capability, while it still runs Python, reads the data and writes its own folders?"""
+def test_the_jail_confines_a_kernel_without_bubblewrap(tmp_path, monkeypatch):
+    """In the jail's confinement (issue 23: from an allow-list), can a kernel read the portal's key, change the
+    course's settings, read the grading child's solutions or another checkout's ``source/``, see anything of the
+    machine but the system, Python, the toolkit and its own folders, leave a file in ``/tmp``, ``/var/tmp`` or
+    ``/dev/shm`` for the next student, write more than its home's size in many files, signal a process of the server,
+    reach /proc/1/root, the host's sockets, a sysctl, a raw disk or the network, or keep a capability, while it still
+    runs Python, reads the data and writes its own folders?"""
     course = tmp_path / "course"
     (course / "portal").mkdir(parents=True, mode=0o700)
     (course / "portal" / "secret-key").write_text("TOPSECRET", encoding="utf-8")
     (course / "course_config.py").write_text("CONFIG = None\n", encoding="utf-8")
-    box = tmp_path / "box"
-    for folder in (box / "home" / ".autograder-evidence", box / "ipc", box / "course" / "submitted" / "s" / "kadai5",
-                   box / "course" / "source" / "kadai5", tmp_path / "data"):
-        folder.mkdir(parents=True)
-    (box / "course" / "source" / "kadai5" / "kadai5.ipynb").write_text("SOLUTIONS", encoding="utf-8")
-    (box / "ipc" / "kernel.json").write_text("{}", encoding="utf-8")
-    (box / "ipc" / "kernel.json").chmod(0o600)
-    jail = Path(sandbox.toolkit_folder()) / "grading" / "jail.py"
-    options = [f"--hide={course}", f"--hide={tempfile.gettempdir()}", "--hide=/run", "--hide=/root",
-               f"--home={box / 'home'}", f"--expose={box / 'ipc'}", f"--bind-ro={tmp_path / 'data'}:{box / 'home' / '.keras' / 'datasets'}",
-               *[f"--expose-ro={p}" for p in (*sandbox.python_paths(), sandbox.toolkit_folder())]]
-    done = subprocess.run([sys.executable, "-I", str(jail), *options, "--", sandbox.kernel_python(), "-c", CONFINED,
-                           str(course), str(box), str(box / "ipc" / "kernel.json")],
-                          cwd=box / "course" / "submitted" / "s" / "kadai5", capture_output=True, text=True, timeout=120,
-                          check=False)
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout)
-    assert seen["uid"] >= 200_000, seen
-    assert seen["secret"] == seen["settings"] == seen["solutions"] == "FileNotFoundError", seen
-    assert seen["climb"] == seen["climb_proc"] == "FileNotFoundError", seen  # not up from the working folder either
-    assert seen["signal"] == seen["init"] == seen["sysctl"] == "PermissionError", seen
-    assert seen["sockets"] == [] and seen["disk"] is None and seen["net"] == "OSError", seen
-    assert seen["capabilities"] == ["0000000000000000", "0000000000000000"], seen
-    assert seen["connection"] == "{}" and seen["work"] == seen["evidence"] == 2 and seen["data"] == [], seen
-    assert seen["numpy"] == "numpy"
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv(sandbox.HIDE_ENV, str(course))
+    caps = sandbox.Capabilities(bwrap=None, cgroup=None, mount=True)
+    seen = {}
+    for student in ("s1", "s2"):  # one after the other, as two students' kernels on one worker
+        box = sandbox.Sandbox(tmp_path / f"box-{student}", sandbox.Limits(4096, 512, 32), caps)
+        box.start()  # its home: a tmpfs of 32 MB
+        try:
+            assert box.mounted
+            box.bind_ro.append((str(tmp_path / "data"), f"{sandbox.HOME}/.keras/datasets"))
+            work = box.folder / "course" / "submitted" / student / "kadai5"
+            for folder in (box.folder / "ipc", work, box.folder / "course" / "source" / "kadai5"):
+                folder.mkdir(parents=True)
+            (box.folder / "course" / "source" / "kadai5" / "kadai5.ipynb").write_text("SOLUTIONS", encoding="utf-8")
+            (box.folder / "ipc" / "kernel.json").write_text("{}", encoding="utf-8")
+            (box.folder / "ipc" / "kernel.json").chmod(0o600)
+            command = box.wrap([sys.executable, "-c", CONFINED, str(course), str(box.folder), str(ROOT), student,
+                                str(box.folder / "ipc" / "kernel.json")])
+            done = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=120, check=False)
+            assert done.returncode == 0, done.stderr
+            seen[student] = json.loads(done.stdout)
+            assert (box.home / "answer.txt").read_text() == "ok"  # its working folder is its home
+        finally:
+            box.release()
+    first, second = seen["s1"], seen["s2"]
+    assert first["uid"] >= 200_000, first
+    for key in ("secret", "settings", "solutions", "climb", "climb_proc", "other_checkout", "sockets"):
+        assert first[key] == "FileNotFoundError", (key, first)
+    allowed = [Path(p) for p in (*sandbox.SYSTEM_PATHS, *sandbox.python_paths(), str(sandbox.toolkit_folder()),
+                                 "/tmp", "/var/tmp", "/dev", "/proc")]
+    assert set(first["listing"]) <= {p.parts[1] for p in allowed} and "run" not in first["listing"], first["listing"]
+    # /root only as far as the Python installation lives there (pyenv), else not at all
+    assert first["root_home"] == "FileNotFoundError" or set(first["root_home"]) <= {
+        p.parts[2] for p in allowed if p.parts[1] == "root" and len(p.parts) > 2}, first["root_home"]
+    assert set(first["checkout"]) <= {"autograder", ".venv"}, first  # the toolkit (and a venv there), no source/
+    assert first["left_before"] == [] and first["leave"] is True and second["left_before"] == [], second
+    assert not any(Path(p).exists() for p in ("/var/tmp/left", "/dev/shm/left")), "left on the host"
+    assert first["signal"] == first["sysctl"] == "PermissionError", first
+    assert first["init"] in ("FileNotFoundError", "PermissionError") and first["processes"] <= 3, first  # its own only
+    assert first["disk"] is None and first["net"] == "OSError", first
+    assert first["capabilities"] == ["0000000000000000", "0000000000000000"], first
+    assert first["connection"] == "{}" and first["work"] == first["evidence"] == 2 and first["data"] == [], first
+    assert first["numpy"] == "numpy"
+    errno, megabytes = first["quota"]
+    assert errno == 28 and megabytes <= 32, first["quota"]  # ENOSPC: one quota for the whole home, not per file
     assert (course / "course_config.py").read_text(encoding="utf-8") == "CONFIG = None\n"
-    assert (box / "course" / "submitted" / "s" / "kadai5" / "answer.txt").read_text() == "ok"
 
 
 def test_the_jail_refuses_to_start_what_it_cannot_hide(tmp_path, monkeypatch):
@@ -228,6 +276,19 @@ def test_the_jail_refuses_to_start_what_it_cannot_hide(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(os, "execvp", lambda *a: pytest.fail("the kernel started without its confinement"))
     assert jail.main([f"--hide={hidden}", "--", "true"]) == 126
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the jail's confinement needs root")
+def test_the_jail_refuses_to_show_a_folder_that_holds_a_secret(tmp_path):
+    """A folder on the allow-list that holds what must stay hidden (a toolkit or Python installed at the top of the
+    course folder, say): does the jail refuse to start the kernel rather than show it?"""
+    course = tmp_path / "course"
+    (course / "portal").mkdir(parents=True)
+    (tmp_path / "home").mkdir()
+    jail = Path(sandbox.toolkit_folder()) / "grading" / "jail.py"
+    done = subprocess.run([sys.executable, "-I", str(jail), f"--hide={course / 'portal'}", f"--home={tmp_path / 'home'}",
+                           f"--expose-ro={course}", "--", "true"], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 126 and "must stay hidden" in done.stderr, (done.returncode, done.stderr)
 
 
 ATTACK = """# a student's cell looking for the portal's secrets, as in the issue, and for the solutions
