@@ -198,6 +198,25 @@ class Store:
             row = db.execute(select(users).where(users.c.user_id == user_id)).mappings().first()
         return User(row["user_id"], row["name"], row["role"]) if row else None
 
+    def users(self) -> list[User]:
+        """Every account, by id."""
+        with self.engine.connect() as db:
+            rows = db.execute(select(users).order_by(users.c.user_id)).mappings()
+            return [User(r["user_id"], r["name"], r["role"]) for r in rows]
+
+    def end_accounts(self, user_ids: Iterable[str]) -> list[User]:
+        """End the accounts ``user_ids``: each is deleted with its sessions and known addresses, so its password opens
+        nothing and a browser signed in with it is signed out at its next page.  Returns the accounts ended (ids that
+        had no account are left out).  Their uploads stay: grades are the gradebook's, not the account's."""
+        ids = sorted(set(user_ids))
+        with self.engine.begin() as db:
+            ended = [User(r["user_id"], r["name"], r["role"]) for r in db.execute(
+                select(users).where(users.c.user_id.in_(ids)).order_by(users.c.user_id)).mappings()]
+            db.execute(users.delete().where(users.c.user_id.in_(ids)))
+            db.execute(sessions.delete().where(sessions.c.user_id.in_(ids)))
+            db.execute(known_addresses.delete().where(known_addresses.c.user_id.in_(ids)))
+        return ended
+
     def students(self) -> list[User]:
         with self.engine.connect() as db:
             rows = db.execute(select(users).where(users.c.role == STUDENT).order_by(users.c.user_id)).mappings()
@@ -502,6 +521,17 @@ def import_roster(store: Store, roster: Path, instructor: str = "instructor") ->
         store.set_user(instructor, "担当教員", password, INSTRUCTOR)
         issued.append((instructor, "担当教員", INSTRUCTOR, password))
     return issued
+
+
+def end_unlisted(store: Store, issued: list[tuple[str, str, str, str]]) -> list[User]:
+    """End every account that ``issued`` (what ``import_roster`` just returned) does not list: a student dropped from
+    the roster, an instructor replaced by another ``--instructor``.  When ``issued`` holds no instructor (``accounts
+    --instructor ''``), the instructors' accounts are left as they are: a roster of students alone replaces no
+    instructor.  Returns the accounts ended."""
+    listed = {user_id for user_id, _, _, _ in issued}
+    keep_instructors = not any(role == INSTRUCTOR for _, _, role, _ in issued)
+    return store.end_accounts(user.user_id for user in store.users()
+                              if user.user_id not in listed and not (keep_instructors and user.role == INSTRUCTOR))
 
 
 def write_credentials(rows: list[tuple[str, str, str, str]], out: Path) -> None:

@@ -9,6 +9,7 @@ parameters (the tests count sign-ins; the hashing cost is not what they are abou
 """
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
 import re
@@ -262,6 +263,45 @@ def test_reissuing_a_password_revokes_the_users_sessions(portal):
     page = s001.get("/").get_data(as_text=True)
     assert 'id="signin"' in page and "山田 花子" not in page and "パスワードが新しくなった" in page
     assert "佐藤 太郎" in s002.get("/").get_data(as_text=True)
+
+
+def test_accounts_with_a_new_roster_ends_the_accounts_it_no_longer_lists(portal, tmp_path, monkeypatch, capsys):
+    """Does ``accounts`` run again with a roster without s002 and another ``--instructor`` end s002's and the old
+    instructor's accounts (their passwords open nothing, their browsers are signed out) and say which; and does
+    ``--keep`` leave an unlisted account as it was?"""
+    from autograder import cli
+    from autograder.portal import private
+
+    p = portal()
+    monkeypatch.setattr(private, "database_url", lambda course: str(p["store"].engine.url))
+    s001, s002 = _signed_in(p, "s001"), _signed_in(p, "s002")
+    old_instructor = _signed_in(p, "instructor", OFFICE)
+    assert _opens(old_instructor)
+    (tmp_path / "new-roster.csv").write_text("student_id,name\ns001,山田 花子\n", encoding="utf-8")
+    assert cli.main(["--course-dir", str(p["course"].root), "accounts", str(tmp_path / "new-roster.csv"),
+                     "--instructor", "teacher2", "--out", str(tmp_path / "new-credentials.csv")]) == 0
+    said = capsys.readouterr().out
+    assert "名簿にないアカウント 2 件を終了" in said and "ended 2 accounts" in said
+    assert "instructor (先生 / instructor)" in said and "s002 (学生 / student)" in said and "s001 (" not in said
+    assert {user.user_id for user in p["store"].users()} == {"s001", "teacher2"}
+    assert not _opens(old_instructor) and old_instructor.get("/instructor").status_code == 302
+    assert 'id="signin"' in s002.get("/").get_data(as_text=True)
+    for user_id in ("s002", "instructor"):  # the old passwords open nothing
+        client = _client(p, HOME)
+        _sign_in(client, user_id, p["passwords"][user_id])
+        assert 'id="signin"' in client.get("/").get_data(as_text=True) and not _opens(client), user_id
+    assert 'id="signin"' in s001.get("/").get_data(as_text=True)  # s001 was reissued a password: signed out too
+    new_passwords = {row["user_id"]: row["password"] for row in csv.DictReader(
+        (tmp_path / "new-credentials.csv").open(encoding="utf-8"))}
+    assert _opens(_signed_in({**p, "passwords": new_passwords}, "teacher2", OFFICE))
+
+    p["store"].set_user("s003", "鈴木 一郎", "pw-s003")
+    s003 = _signed_in({**p, "passwords": {"s003": "pw-s003"}}, "s003")
+    assert cli.main(["--course-dir", str(p["course"].root), "accounts", str(tmp_path / "new-roster.csv"),
+                     "--instructor", "teacher2", "--out", str(tmp_path / "new-credentials.csv"), "--keep"]) == 0
+    assert "終了" not in capsys.readouterr().out
+    assert "鈴木 一郎" in s003.get("/").get_data(as_text=True)
+    assert {user.user_id for user in p["store"].users()} == {"s001", "s003", "teacher2"}
 
 
 def test_the_cookie_holds_only_a_random_id_that_the_database_keeps_hashed(portal):
