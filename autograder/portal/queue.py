@@ -11,8 +11,8 @@ the feedback page and the portal's database.  At most one upload per worker is o
 the rest wait in the database, where a student's re-upload can still replace theirs.
 
 The order of the line (``Store.LINE``): students' uploads first come first served, a re-upload
-taking the place of the upload it replaces (``Store.add_upload``); the instructor's regrades
-after every student's upload.  While one upload of a student's assignment is being graded,
+taking the place of the upload it replaces (``Store.add_upload``), never the place of an instructor's
+regrade it replaces; the instructor's regrades after every student's upload.  While one upload of a student's assignment is being graded,
 their next one waits, so the latest is always recorded last.
 
 Nothing is lost: every upload is stored on disk and in the database (``queued``) before it is

@@ -309,7 +309,11 @@ class Store:
         graded: the latest counts) and the new upload takes its place in line (``place``), so a student who
         re-uploads while waiting keeps their turn instead of going to the end, and never holds two places:
         six quick re-uploads cost the class one grading, not six, and do not push the student behind the
-        classmates who came after their first upload.  One transaction: the insert takes SQLite's write lock
+        classmates who came after their first upload.  Only a student's own upload lends its place: an
+        instructor's waiting regrade (``force``) is superseded too (the new upload is graded anyway, and a
+        regrade of the older file after it would record the older file last), but its place, behind everyone
+        who was waiting when it was asked for, is the instructor's turn and no student's, so the re-upload
+        queues at the end of the students' line as a first upload would.  One transaction: the insert takes SQLite's write lock
         first, and the queue claims an upload only while it is still queued (``claim``), so an upload is
         either graded or superseded, never both.
         """
@@ -317,13 +321,13 @@ class Store:
             upload_id = db.execute(uploads.insert().values(
                 student_id=student_id, assignment_id=assignment_id, path=str(path), state=UploadState.QUEUED, force=False,
                 received_utc=_stored(received))).inserted_primary_key[0]
-            waiting = db.execute(select(uploads.c.id, uploads.c.place).where(
+            waiting = db.execute(select(uploads.c.id, uploads.c.place, uploads.c.force).where(
                 uploads.c.student_id == student_id, uploads.c.assignment_id == assignment_id,
                 uploads.c.state == UploadState.QUEUED, uploads.c.id != upload_id).with_for_update()).all()
             if waiting:
                 db.execute(update(uploads).where(uploads.c.id.in_([row.id for row in waiting]))
                            .values(state=UploadState.SUPERSEDED))
-            place = min([row.place for row in waiting if row.place is not None] + [upload_id])
+            place = min([row.place for row in waiting if row.place is not None and not row.force] + [upload_id])
             db.execute(update(uploads).where(uploads.c.id == upload_id).values(place=place))
         return upload_id
 
@@ -408,7 +412,7 @@ class Store:
     def requeue_interrupted(self) -> int:
         """Uploads left ``grading`` by a server that stopped: queued again, keeping their place, unless the
         student uploaded that assignment again meanwhile (then superseded, and their newest queued upload takes
-        the earlier place).  Returns how many were queued again."""
+        the earlier place, unless the interrupted one was an instructor's regrade: ``add_upload``).  Returns how many were queued again."""
         requeued = 0
         with self.engine.begin() as db:
             interrupted = db.execute(select(uploads).where(uploads.c.state == UploadState.GRADING)
@@ -422,7 +426,8 @@ class Store:
                     requeued += 1
                     continue
                 db.execute(update(uploads).where(uploads.c.id == row["id"]).values(state=UploadState.SUPERSEDED))
-                if newer.state == UploadState.QUEUED and row["place"] is not None and row["place"] < newer.place:
+                if (newer.state == UploadState.QUEUED and not row["force"] and row["place"] is not None
+                        and row["place"] < newer.place):  # a regrade's place is the instructor's: see add_upload
                     db.execute(update(uploads).where(uploads.c.id == newer.id).values(place=row["place"]))
         return requeued
 
