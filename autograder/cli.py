@@ -114,11 +114,17 @@ def cmd_collect(args) -> int:
 
 
 def cmd_feedback(args) -> int:
-    from autograder.tools.feedback import write_feedback
+    from autograder.tools.feedback import feedback_pages
+    from autograder.tools.feedback_child import PAGE_SECONDS
 
-    paths = write_feedback(load_course(args.course_dir).assignment(args.assignment),
-                           [args.student] if args.student else None)
-    print(f"{len(paths)} 人分のフィードバックを書きました / wrote {len(paths)} feedback pages under feedback/")
+    written = 0
+    for student_id, _, why in feedback_pages(load_course(args.course_dir).assignment(args.assignment),
+                                             [args.student] if args.student else None, page_seconds=PAGE_SECONDS):
+        written += 1
+        if why is not None:
+            print(f"- {student_id}: 簡単な形のページにしました（ノートブックなし） / plain page (no notebook): {why}",
+                  file=sys.stderr)
+    print(f"{written} 人分のフィードバックを書きました / wrote {written} feedback pages under feedback/")
     return 0
 
 

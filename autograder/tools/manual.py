@@ -48,7 +48,7 @@ from autograder.course.cells import is_solution
 from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.course.results import Status, load_status, manual_points
 from autograder.errors import AutograderError, log
-from autograder.tools.feedback import write_feedback
+from autograder.tools.feedback_child import build_pages
 from autograder.tools.similarity import DELIMITER, MAX_ANSWER_CHARS, answer_similarity, normalise_markdown, shingles
 
 GROUP_THRESHOLD = 0.9
@@ -380,15 +380,21 @@ def _rewrite_feedback(assignment: Assignment, students: Iterable[str]) -> None:
     """Write again the feedback page of each of ``students`` who has one, so the page shows their points now.
 
     The grades are stored already: a page that cannot be written is logged, not raised, and never undoes them.
-    The pages are written one writer at a time (a lock of their own, so that saving other answers need not wait
-    for nbconvert): each writer reads the gradebook after its own commit, so the last page written is the newest.
+    The pages are built in a feedback child (``feedback_child.build_pages``: never in the portal's process, each page
+    under its time limit, a plain page past it), one writer at a time (a lock of their own, so that saving other
+    answers need not wait for nbconvert): each writer reads the gradebook after its own commit, so the last page
+    written is the newest.
     """
     with_pages = sorted(s for s in set(students) if assignment.feedback(s).is_file())
     if not with_pages:
         return
     try:
         with _writing(assignment, ".feedback"):
-            write_feedback(assignment, with_pages)
+            built = build_pages(assignment, with_pages)
+        for page in built:
+            if page.why is not None:
+                log.warning(f"{assignment.id}: {page.student_id} のフィードバックは簡単な形のページにしました / "
+                            f"plain feedback page for {page.student_id}: {page.why}")
     except Exception as e:  # whatever nbconvert or the disk raises: the grades stand, the warning says what to redo
         who = ", ".join(with_pages)
         log.warning(f"{assignment.id}: {who} のフィードバックページを書き直せませんでした（点数は保存済みです。"

@@ -402,7 +402,7 @@ def test_a_feedback_page_that_cannot_be_written_keeps_the_grade(portal, monkeypa
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(manual, "write_feedback", broken)
+    monkeypatch.setattr(manual, "build_pages", broken)
     client, token = _instructor(portal)
     with caplog.at_level(logging.WARNING, logger="autograder"):
         response = _post_json(client, token, "grade", student_id="s001", points=2, comment="途中まで")
