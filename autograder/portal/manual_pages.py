@@ -66,15 +66,6 @@ def answer_html(text: str) -> Markup:
     return markdown_html(text[:MAX_ANSWER_CHARS]) + Markup('<p class="hint truncated">') + note + Markup("</p>")
 
 
-def _points_text(value: float | None) -> str:
-    """Points as a form field holds them: the shortest text that reads back as the same number (2.25, 5,
-    1.3333333333333333), so that saving an answer unchanged keeps its points exactly."""
-    if value is None:
-        return ""
-    text = repr(float(value))
-    return text.removesuffix(".0")
-
-
 def _busy(error: OperationalError) -> bool:
     """SQLite's "database is locked" (or "database table is locked"): another writer held the gradebook too long."""
     return "is locked" in str(error.orig or error)
@@ -196,7 +187,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
             following=dict(zip(order, order[1:] + [None])),
             graded=sum(a.graded for a in found), total=len(found), items=items,
             item_numbers={item.id: number for number, item in enumerate(items, start=1)},
-            render=answer_html, points=_points_text)
+            render=answer_html, points=manual.points_text)  # exact: saved unchanged, unchanged
 
     @app.post("/instructor/manual/<assignment_id>/<grade_id>/grade")
     @signed_in(INSTRUCTOR)

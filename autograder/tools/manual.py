@@ -22,6 +22,12 @@ report's similarity does), and an autograded notebook is read once per version o
 
 The portal's pages (``autograder/portal/app.py``) and the command line
 (``python -m autograder manual ASSIGNMENT --export/--import``) both call these functions.
+
+The CSV round trip is exact: points are written as the shortest decimal that reads back as the same number
+(``points_text``: 4/3 is ``1.3333333333333333``), read as fractions or decimals (``4/3``, ``1.5``), and a value
+within a spreadsheet's 15 digits of the stored one is the stored one, so an unchanged row keeps its points and its
+rubric item; a field may be as long as the largest notebook accepted (``csv_field_limit``); a student's cell named
+twice is refused with both rows named, never the last one silently winning.
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ import functools
 import hashlib
 import json
 import math
+from fractions import Fraction
 import os
 import secrets
 import threading
@@ -57,6 +64,10 @@ punctuation) are shown as one group that one rubric click grades."""
 
 CSV_COLUMNS = ("student_id", "name", "grade_id", "max_points", "points", "comment", "answer")
 """The columns of ``--export`` and ``--import`` (``answer`` and ``max_points`` are read-only: for reading)."""
+
+SAME_POINTS = 1e-12
+"""Relative difference under which imported points are the stored ones: a spreadsheet keeps 15 significant digits
+(``1.33333333333333`` for 4/3), and no rubric needs points finer than this."""
 
 GRADED_NOTEBOOKS_CACHED = 512
 """Autograded notebooks whose answers are kept in memory (one per student and assignment: a class or two)."""
@@ -489,6 +500,42 @@ def apply_item(assignment: Assignment, grade_id: str, students: list[str], item_
 
 
 # ---- the command line's CSV
+def points_text(points: float | None) -> str:
+    """Points as the CSV holds them: empty for ungraded, else the shortest decimal that reads back as exactly the same
+    number (``repr``: ``2.5``, ``5``, ``1.3333333333333333`` for 4/3), so an unchanged row imports to the same value."""
+    if points is None:
+        return ""
+    return repr(float(points)).removesuffix(".0")
+
+
+def read_points(raw: str) -> float:
+    """Points as the instructor may write them in the CSV: a decimal (``1.5``, ``1.3333333333333333``) or a fraction
+    (``4/3``), as the nearest float; raises ``ValueError`` for anything else (``nan``, ``inf``, words)."""
+    return float(Fraction(raw.strip()))
+
+
+def _same_points(imported: float, stored: float | None) -> bool:
+    return stored is not None and math.isclose(imported, stored, rel_tol=SAME_POINTS, abs_tol=SAME_POINTS)
+
+
+def csv_field_limit(assignment: Assignment) -> int:
+    """The longest CSV field ``--import`` reads: the largest notebook the course accepts (the portal's and
+    ``collect``'s limits, in bytes), which no answer's characters can outnumber; Python's default (131,072) made
+    one student's 200,000-character answer fail the whole class's import."""
+    config = assignment.course.config
+    return max(config.portal_upload_mb, config.collect_notebook_mb) * 2**20
+
+
+@contextmanager
+def _field_limit(limit: int) -> Iterator[None]:
+    """``csv.field_size_limit`` raised to ``limit`` for the body (it is the csv module's, process-wide), then restored."""
+    previous = csv.field_size_limit(max(limit, csv.field_size_limit()))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
 def export_answers(assignment: Assignment, out: Path) -> int:
     """Write one row per student and manually graded cell (``CSV_COLUMNS``) to ``out``; returns the rows written."""
     rows = 0
@@ -498,8 +545,8 @@ def export_answers(assignment: Assignment, out: Path) -> int:
         writer.writerow(CSV_COLUMNS)
         for cell in manual_cells(assignment):
             for a in answers(assignment, cell.grade_id):
-                writer.writerow([a.student_id, a.name, a.grade_id, f"{a.max_points:g}",
-                                 "" if a.points is None else f"{a.points:g}", a.comment, a.text])
+                writer.writerow([a.student_id, a.name, a.grade_id, points_text(a.max_points),
+                                 points_text(a.points), a.comment, a.text])
                 rows += 1
     return rows
 
@@ -508,12 +555,14 @@ def import_answers(assignment: Assignment, path: Path) -> int:
     """Read points and comments back from a CSV of ``export_answers``'s shape; all rows or none (returns how many
     answers changed: a row whose points and comment are the gradebook's already is left as it is).
 
-    An empty ``points`` leaves the answer ungraded.  Raises ``ManualGradeError`` naming the row of anything wrong.
+    An empty ``points`` leaves the answer ungraded; points are read by ``read_points`` (``4/3`` is 4/3), and a value
+    within ``SAME_POINTS`` of the stored one is the stored one.  Raises ``ManualGradeError`` naming the row of
+    anything wrong, a student's cell given twice naming both rows.
     """
     from autograder.course.csv_cells import unneutralise
 
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with _field_limit(csv_field_limit(assignment)), open(path, newline="", encoding="utf-8-sig") as f:
             table = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise ManualGradeError(f"{path} を読めません / cannot read {path}: {e}") from None
@@ -525,7 +574,7 @@ def import_answers(assignment: Assignment, path: Path) -> int:
     cells = {c.grade_id: c for c in manual_cells(assignment)}
     known = set(graded_students(assignment))
     current = {(a.student_id, a.grade_id): (a.points, a.comment) for g in cells for a in answers(assignment, g)}
-    grades, problems = [], []
+    grades, problems, seen = [], [], {}
     for number, row in enumerate(table, start=2):  # row 1 is the header
         student_id, grade_id = (row.get("student_id") or "").strip(), (row.get("grade_id") or "").strip()
         raw = (row.get("points") or "").strip()
@@ -536,17 +585,26 @@ def import_answers(assignment: Assignment, path: Path) -> int:
         if student_id not in known:
             problems.append(f"{where}: 採点済みの提出がない学生 {student_id!r} / no graded submission of {student_id!r}")
             continue
+        if (student_id, grade_id) in seen:
+            first = seen[student_id, grade_id]
+            problems.append(f"{where}: {student_id} の {grade_id} は {first} 行目にもあります。どちらか一方を消してください / "
+                            f"{student_id} {grade_id} is also in row {first}: keep one")
+            continue
+        seen[student_id, grade_id] = number
         points = None
         if raw:
             try:
-                points = _check_points(float(raw), cells[grade_id], where)
-            except ValueError:
+                points = _check_points(read_points(raw), cells[grade_id], where)
+            except (ValueError, ZeroDivisionError):
                 problems.append(f"{where}: 点数 {raw!r} が数ではありません / points {raw!r} is not a number")
                 continue
             except ManualGradeError as e:
                 problems.append(str(e))
                 continue
         comment = unneutralise(row.get("comment") or "").strip()
+        stored = current.get((student_id, grade_id), (None, ""))[0]
+        if points is not None and _same_points(points, stored):
+            points = stored  # as exported, or as a spreadsheet saved it (15 digits): unchanged
         if current.get((student_id, grade_id)) != (points, comment):  # an unchanged row keeps its rubric item
             grades.append((student_id, grade_id, points, comment, None))
     if problems:
