@@ -114,11 +114,17 @@ def cmd_collect(args) -> int:
 
 
 def cmd_feedback(args) -> int:
-    from autograder.tools.feedback import write_feedback
+    from autograder.tools.feedback import feedback_pages
+    from autograder.tools.feedback_child import PAGE_SECONDS
 
-    paths = write_feedback(load_course(args.course_dir).assignment(args.assignment),
-                           [args.student] if args.student else None)
-    print(f"{len(paths)} 人分のフィードバックを書きました / wrote {len(paths)} feedback pages under feedback/")
+    written = 0
+    for student_id, _, why in feedback_pages(load_course(args.course_dir).assignment(args.assignment),
+                                             [args.student] if args.student else None, page_seconds=PAGE_SECONDS):
+        written += 1
+        if why is not None:
+            print(f"- {student_id}: 簡単な形のページにしました（ノートブックなし） / plain page (no notebook): {why}",
+                  file=sys.stderr)
+    print(f"{written} 人分のフィードバックを書きました / wrote {written} feedback pages under feedback/")
     return 0
 
 
@@ -175,14 +181,23 @@ def _rescore_portal(course, assignment_id: str, students: list[str]) -> None:
 
 def cmd_accounts(args) -> int:
     from autograder.portal import private
-    from autograder.portal.store import Store, import_roster, write_credentials
+    from autograder.portal.store import INSTRUCTOR, Store, end_unlisted, import_roster, write_credentials
 
     course = load_course(args.course_dir)
-    issued = import_roster(Store(private.database_url(course)), Path(args.roster), instructor=args.instructor)
+    store = Store(private.database_url(course))
+    issued = import_roster(store, Path(args.roster), instructor=args.instructor)
     out = Path(args.out) if args.out else private.credentials_path(course)
     write_credentials(issued, out)
     print(f"{len(issued)} 人分のアカウントを作りました。パスワードは {out} にだけあります（配ったら消してください） / "
           f"created {len(issued)} accounts; the passwords are only in {out}")
+    if args.keep:
+        return 0
+    ended = end_unlisted(store, issued)
+    if ended:
+        names = ", ".join(f"{user.user_id} ({'先生 / instructor' if user.role == INSTRUCTOR else '学生 / student'})"
+                          for user in ended)
+        print(f"名簿にないアカウント {len(ended)} 件を終了し、サインインも取り消しました / ended {len(ended)} accounts "
+              f"the roster no longer lists, and signed them out: {names}")
     return 0
 
 
@@ -306,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="CSV",
                    help="CSV the new passwords are written to, mode 600 (default: portal/credentials.csv in the course)")
     p.add_argument("--instructor", default="instructor", metavar="ID", help="the instructor's user id (default: instructor)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the accounts the roster (and --instructor) no longer lists (default: end them and their sessions)")
     p = command("serve", cmd_serve, "run the submission portal: students upload, grading runs, feedback comes back")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")

@@ -80,6 +80,17 @@ def upload_notice(state: str, status: str | None, notice: str | None = None) -> 
 
 # ---- the feedback page (autograder/tools/feedback.py): what a student reads about one graded notebook
 
+FEEDBACK_PAGE_PLAIN = ("このページは点数と問ごとの結果だけの簡単な形です。あなたのノートブックの中身をページにする作業が"
+                       "時間内に終わらなかったため、ノートブックは表示していません。採点には影響しません。"
+                       "ノートブックの中身を見たいときは、とても長いセルや記号がたくさん続くセルがないか確かめて、"
+                       "もう一度提出するか、先生に相談してください。")
+"""The note on a student's plain feedback page: the page with their notebook could not be built within its time
+limit (or failed); the points stand."""
+
+FEEDBACK_LONG_CELL = ("このセルは長いため（{length:,} 文字）、書式を付けずに最初の {shown:,} 文字だけを表示しています。"
+                      "採点には影響しません。")
+"""Above a student's markdown (or a Markdown/HTML output) too long to render on a feedback page: shown as plain text."""
+
 FEEDBACK_NOTEBOOK_NOTE = ("採点のときにあなたのノートブックを上から順に実行した結果です。"
                           "問題文と自己チェックのセルは配布したときの内容で表示しています。")
 """Under the heading of the notebook part of a feedback page."""

@@ -30,7 +30,9 @@ otherwise be rendered in full on every view.
 Students' answers are their own text: rendered as Markdown with raw HTML and images off (a tag is shown as
 text), then through the feedback pages' allowlist (``feedback.clean_html``, which drops ``javascript:`` links),
 so nothing a student writes runs in the instructor's browser — and the page's policy runs only the portal's
-own script file.
+own script file.  Nor does it look like the page's own marks: an answer has no headings (``# 採点済み 5/5`` is a
+line of text, issue 23), the page's header styles apply to the answer's own header only (``article.answer > h4``),
+and Markdown without raw HTML can give no element a class of the page's.
 """
 from __future__ import annotations
 
@@ -56,29 +58,26 @@ BUSY = "成績簿が使用中で保存できませんでした。もう一度保
 """The reply when SQLite stays locked by another writer past its wait (nothing was written)."""
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
-"""Students' Markdown (and the question's): raw HTML is shown as text, and no image is ever loaded."""
+"""The question's Markdown: raw HTML is shown as text, and no image is ever loaded."""
+
+_ANSWER_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["image", "heading", "lheading"])
+"""Students' Markdown: as the question's, and without headings (a heading line stays a line of text), so that no
+answer can set a heading such as 「採点済み 5/5」 among the page's own."""
 
 
-def markdown_html(text: str) -> Markup:
+def markdown_html(text: str, *, renderer: MarkdownIt = _MARKDOWN) -> Markup:
     """``text`` (Markdown) as HTML that can run nothing: no raw HTML, no image, only the feedback allowlist."""
-    return Markup(clean_html(_MARKDOWN.render(text or "")))
+    return Markup(clean_html(renderer.render(text or "")))
 
 
 def answer_html(text: str) -> Markup:
-    """A student's answer as ``markdown_html``, of its first ``MAX_ANSWER_CHARS`` characters, saying so if it is cut."""
+    """A student's answer as ``markdown_html`` without headings, of its first ``MAX_ANSWER_CHARS`` characters, saying
+    so if it is cut."""
     if len(text) <= MAX_ANSWER_CHARS:
-        return markdown_html(text)
+        return markdown_html(text, renderer=_ANSWER_MARKDOWN)
     note = f"（長いので最初の {MAX_ANSWER_CHARS:,} 文字だけ表示しています）"
-    return markdown_html(text[:MAX_ANSWER_CHARS]) + Markup('<p class="hint truncated">') + note + Markup("</p>")
-
-
-def _points_text(value: float | None) -> str:
-    """Points as a form field holds them: the shortest text that reads back as the same number (2.25, 5,
-    1.3333333333333333), so that saving an answer unchanged keeps its points exactly."""
-    if value is None:
-        return ""
-    text = repr(float(value))
-    return text.removesuffix(".0")
+    return (markdown_html(text[:MAX_ANSWER_CHARS], renderer=_ANSWER_MARKDOWN)
+            + Markup('<p class="hint truncated">') + note + Markup("</p>"))
 
 
 def _busy(error: OperationalError) -> bool:
@@ -221,7 +220,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
             prompt=markdown_html(cell.prompt), ungraded=ungraded, groups=grouped, shown=len(shown),
             similarity=similarity, following=dict(zip(order, order[1:] + [None])),
             graded=sum(a.graded for a in found), total=len(found), unpublished=sum(not a.published for a in found),
-            items=items, counts=manual.item_counts(found), render=answer_html, points=_points_text,
+            items=items, counts=manual.item_counts(found), render=answer_html, points=manual.points_text,
             signed=manual.signed)
 
     @app.post("/instructor/manual/<assignment_id>/<grade_id>/grade")

@@ -6,13 +6,22 @@ keeps a grading child with a warm kernel ready, so an upload costs its grading, 
 cluster's start.  The queue's one thread does everything that writes: it takes the next
 upload whose turn it is, files it where nbgrader looks, sends it to the pool as the same
 task batch grading sends (``AssignmentGrading`` of ``autograder.grading.grade``: the same
-screening, bundle, sandbox and recording), and, as outcomes come back, writes the gradebook,
-the feedback page and the portal's database.  At most one upload per worker is out at a time;
-the rest wait in the database, where a student's re-upload can still replace theirs.
+screening, bundle, sandbox and recording), and, as outcomes come back, writes the gradebook
+and the portal's database.  At most one upload per worker is out at a time; the rest wait in
+the database, where a student's re-upload can still replace theirs.
+
+A graded upload's feedback page is not built by that thread: rendering a student's notebook
+is unbounded pure-Python work on their text (one markdown cell stalled the whole portal,
+issue 23, case 1).  The thread hands it to a page thread (``PAGE_THREADS``), which runs
+``feedback_child.build_pages`` (a process of its own, each page under a time limit, a plain
+page past it) and posts the outcome back; the thread then marks the upload done.  Meanwhile
+the upload stays ``grading`` and its student's next upload of that assignment waits (the
+page reads the gradebook and the autograded notebook the next grading would replace), while
+classmates' outcomes are recorded as they come.
 
 The order of the line (``Store.LINE``): students' uploads first come first served, a re-upload
-taking the place of the upload it replaces (``Store.add_upload``); the instructor's regrades
-after every student's upload.  While one upload of a student's assignment is being graded,
+taking the place of the upload it replaces (``Store.add_upload``), never the place of an instructor's
+regrade it replaces; the instructor's regrades after every student's upload.  While one upload of a student's assignment is being graded,
 their next one waits, so the latest is always recorded last.
 
 Nothing is lost: every upload is stored on disk and in the database (``queued``) before it is
@@ -44,6 +53,9 @@ logger = logging.getLogger("autograder.portal")
 RETRY_SECONDS = 30
 """How long the queue waits before trying again to open a pool that failed to open."""
 
+PAGE_THREADS = 2
+"""Threads waiting on feedback children: one page at its time limit holds up only the pages behind it in its thread."""
+
 
 @dataclass
 class _Flight:
@@ -53,6 +65,26 @@ class _Flight:
     grading: object  # grade.AssignmentGrading
     pending: object  # grade.Pending
     started: float
+
+
+@dataclass
+class _Page:
+    """A graded upload whose feedback page is being built: what marking it done needs."""
+
+    row: dict
+    result: SubmissionResult
+    started: float | None
+    notice: str | None
+
+
+@dataclass
+class _PageBuilt:
+    """A page thread's report to the queue's thread: the upload ``upload_id``'s page is written (``why``: None, or
+    why its student got the plain page) or failed (``error``)."""
+
+    upload_id: int
+    why: str | None = None
+    error: Exception | None = None
 
 
 @dataclass
@@ -94,6 +126,9 @@ class GradingQueue:
         """Why the pool cannot grade now (shown on the instructor's page), or None."""
         self._events: queue.Queue = queue.Queue()
         self._flights: dict[object, _Flight] = {}
+        self._building: dict[int, _Page] = {}  # upload id -> its page being built (by a page thread)
+        self._page_jobs: queue.Queue = queue.Queue()
+        self._page_threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._typical: dict[str, tuple[float, float | None]] = {}  # assignment -> (when computed, seconds)
@@ -165,7 +200,8 @@ class GradingQueue:
 
     def _dispatch(self) -> None:
         while self.pool.client is not None and len(self._flights) < max(1, self.size()):
-            busy = {(f.row["student_id"], f.row["assignment_id"]) for f in self._flights.values()}
+            busy = {(f.row["student_id"], f.row["assignment_id"])
+                    for f in [*self._flights.values(), *self._building.values()]}
             row = self.store.next_queued(busy)
             if row is None:
                 return
@@ -212,6 +248,9 @@ class GradingQueue:
                 break
         lost = None
         for future in events:
+            if isinstance(future, _PageBuilt):
+                self._page_built(future)
+                continue
             flight = self._flights.get(future)
             if flight is None:  # a wake-up, or a future of a pool given up since
                 continue
@@ -257,23 +296,59 @@ class GradingQueue:
         return None
 
     def _finish(self, row: dict, result: SubmissionResult, started: float | None, *, notice: str | None = None) -> None:
-        """The upload is graded (``result`` written): its feedback page, then its row.  ``started``: when it was
-        sent to the pool (its time feeds the estimates), None for a result decided without grading; ``notice``:
-        what its student reads of it (``messages.upload_notice``), beside the instructor's ``result.message``."""
-        from autograder.tools.feedback import write_feedback
+        """The upload is graded (``result`` written): its row, once its feedback page is built (by a page thread, see
+        the module; at once when it has none).  ``started``: when it was sent to the pool (its time feeds the
+        estimates), None for a result decided without grading; ``notice``: what its student reads of it
+        (``messages.upload_notice``), beside the instructor's ``result.message``."""
+        if result.status != Status.GRADED:
+            self._mark_done(_Page(row, result, started, notice), result.message)
+            return
+        self._building[row["id"]] = _Page(row, result, started, notice)
+        self._start_page_threads()
+        self._page_jobs.put(row)
 
-        message = result.message
-        if result.status == Status.GRADED:
+    def _page_built(self, built: _PageBuilt) -> None:
+        """A page thread is done with an upload's page: its row is marked done, with what the instructor should know."""
+        page = self._building.pop(built.upload_id, None)
+        if page is None:
+            return
+        message = page.result.message
+        if built.error is not None:  # ours (the child could not even be started): the grade stands
+            logger.error("feedback for upload %s failed", built.upload_id, exc_info=built.error)
+            message = (f"{message}; 採点は済みましたが、アドバイスのページを作れませんでした / "
+                       f"feedback page failed: {type(built.error).__name__}: {built.error}")
+            page.notice = messages.FEEDBACK_PAGE_TROUBLE
+        elif built.why is not None:  # the student reads the plain page, which says so; the instructor reads why
+            logger.warning("upload %s (%s, %s): plain feedback page: %s", built.upload_id, page.row["student_id"],
+                           page.row["assignment_id"], built.why)
+            message = f"{message}; 簡単な形のページにしました / plain feedback page: {built.why}"
+        self._mark_done(page, message)
+
+    def _mark_done(self, page: _Page, message: str) -> None:
+        result = page.result
+        self.store.mark(page.row["id"], state=UploadState.DONE, status=result.status, score=result.score,
+                        max_score=result.max_score, message=message, notice=page.notice, force=False,
+                        seconds=None if page.started is None else round(time.monotonic() - page.started, 1))
+
+    def _start_page_threads(self) -> None:
+        while len(self._page_threads) < PAGE_THREADS:
+            thread = threading.Thread(target=self._build_pages, name=f"feedback-pages-{len(self._page_threads)}",
+                                      daemon=True)  # a page being built when the server stops is built again at start
+            self._page_threads.append(thread)
+            thread.start()
+
+    def _build_pages(self) -> None:
+        """A page thread: build each upload's page in a feedback child, and tell the queue's thread."""
+        from autograder.tools.feedback_child import build_pages
+
+        while True:
+            row = self._page_jobs.get()
             try:
-                write_feedback(self.course.assignment(row["assignment_id"]), [row["student_id"]])
-            except Exception as e:  # noqa: BLE001 -- the grade stands (it is in the gradebook); the page is ours
-                logger.exception("feedback for upload %s failed", row["id"])
-                message = (f"{message}; 採点は済みましたが、アドバイスのページを作れませんでした / "
-                           f"feedback page failed: {type(e).__name__}: {e}")
-                notice = messages.FEEDBACK_PAGE_TROUBLE
-        self.store.mark(row["id"], state=UploadState.DONE, status=result.status, score=result.score,
-                        max_score=result.max_score, message=message, notice=notice, force=False,
-                        seconds=None if started is None else round(time.monotonic() - started, 1))
+                (built,) = build_pages(self.course.assignment(row["assignment_id"]), [row["student_id"]])
+                report = _PageBuilt(row["id"], why=built.why)
+            except Exception as e:  # noqa: BLE001 -- told to the queue's thread, which records it; this thread goes on
+                report = _PageBuilt(row["id"], error=e)
+            self._events.put(report)
 
     def _failed(self, row: dict, error: Exception) -> None:
         """The toolkit failed on this upload: the detail (and its traceback, on the terminal) for the instructor,

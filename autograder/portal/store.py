@@ -198,6 +198,25 @@ class Store:
             row = db.execute(select(users).where(users.c.user_id == user_id)).mappings().first()
         return User(row["user_id"], row["name"], row["role"]) if row else None
 
+    def users(self) -> list[User]:
+        """Every account, by id."""
+        with self.engine.connect() as db:
+            rows = db.execute(select(users).order_by(users.c.user_id)).mappings()
+            return [User(r["user_id"], r["name"], r["role"]) for r in rows]
+
+    def end_accounts(self, user_ids: Iterable[str]) -> list[User]:
+        """End the accounts ``user_ids``: each is deleted with its sessions and known addresses, so its password opens
+        nothing and a browser signed in with it is signed out at its next page.  Returns the accounts ended (ids that
+        had no account are left out).  Their uploads stay: grades are the gradebook's, not the account's."""
+        ids = sorted(set(user_ids))
+        with self.engine.begin() as db:
+            ended = [User(r["user_id"], r["name"], r["role"]) for r in db.execute(
+                select(users).where(users.c.user_id.in_(ids)).order_by(users.c.user_id)).mappings()]
+            db.execute(users.delete().where(users.c.user_id.in_(ids)))
+            db.execute(sessions.delete().where(sessions.c.user_id.in_(ids)))
+            db.execute(known_addresses.delete().where(known_addresses.c.user_id.in_(ids)))
+        return ended
+
     def students(self) -> list[User]:
         with self.engine.connect() as db:
             rows = db.execute(select(users).where(users.c.role == STUDENT).order_by(users.c.user_id)).mappings()
@@ -290,7 +309,11 @@ class Store:
         graded: the latest counts) and the new upload takes its place in line (``place``), so a student who
         re-uploads while waiting keeps their turn instead of going to the end, and never holds two places:
         six quick re-uploads cost the class one grading, not six, and do not push the student behind the
-        classmates who came after their first upload.  One transaction: the insert takes SQLite's write lock
+        classmates who came after their first upload.  Only a student's own upload lends its place: an
+        instructor's waiting regrade (``force``) is superseded too (the new upload is graded anyway, and a
+        regrade of the older file after it would record the older file last), but its place, behind everyone
+        who was waiting when it was asked for, is the instructor's turn and no student's, so the re-upload
+        queues at the end of the students' line as a first upload would.  One transaction: the insert takes SQLite's write lock
         first, and the queue claims an upload only while it is still queued (``claim``), so an upload is
         either graded or superseded, never both.
         """
@@ -298,13 +321,13 @@ class Store:
             upload_id = db.execute(uploads.insert().values(
                 student_id=student_id, assignment_id=assignment_id, path=str(path), state=UploadState.QUEUED, force=False,
                 received_utc=_stored(received))).inserted_primary_key[0]
-            waiting = db.execute(select(uploads.c.id, uploads.c.place).where(
+            waiting = db.execute(select(uploads.c.id, uploads.c.place, uploads.c.force).where(
                 uploads.c.student_id == student_id, uploads.c.assignment_id == assignment_id,
                 uploads.c.state == UploadState.QUEUED, uploads.c.id != upload_id).with_for_update()).all()
             if waiting:
                 db.execute(update(uploads).where(uploads.c.id.in_([row.id for row in waiting]))
                            .values(state=UploadState.SUPERSEDED))
-            place = min([row.place for row in waiting if row.place is not None] + [upload_id])
+            place = min([row.place for row in waiting if row.place is not None and not row.force] + [upload_id])
             db.execute(update(uploads).where(uploads.c.id == upload_id).values(place=place))
         return upload_id
 
@@ -389,7 +412,7 @@ class Store:
     def requeue_interrupted(self) -> int:
         """Uploads left ``grading`` by a server that stopped: queued again, keeping their place, unless the
         student uploaded that assignment again meanwhile (then superseded, and their newest queued upload takes
-        the earlier place).  Returns how many were queued again."""
+        the earlier place, unless the interrupted one was an instructor's regrade: ``add_upload``).  Returns how many were queued again."""
         requeued = 0
         with self.engine.begin() as db:
             interrupted = db.execute(select(uploads).where(uploads.c.state == UploadState.GRADING)
@@ -403,7 +426,8 @@ class Store:
                     requeued += 1
                     continue
                 db.execute(update(uploads).where(uploads.c.id == row["id"]).values(state=UploadState.SUPERSEDED))
-                if newer.state == UploadState.QUEUED and row["place"] is not None and row["place"] < newer.place:
+                if (newer.state == UploadState.QUEUED and not row["force"] and row["place"] is not None
+                        and row["place"] < newer.place):  # a regrade's place is the instructor's: see add_upload
                     db.execute(update(uploads).where(uploads.c.id == newer.id).values(place=row["place"]))
         return requeued
 
@@ -502,6 +526,17 @@ def import_roster(store: Store, roster: Path, instructor: str = "instructor") ->
         store.set_user(instructor, "担当教員", password, INSTRUCTOR)
         issued.append((instructor, "担当教員", INSTRUCTOR, password))
     return issued
+
+
+def end_unlisted(store: Store, issued: list[tuple[str, str, str, str]]) -> list[User]:
+    """End every account that ``issued`` (what ``import_roster`` just returned) does not list: a student dropped from
+    the roster, an instructor replaced by another ``--instructor``.  When ``issued`` holds no instructor (``accounts
+    --instructor ''``), the instructors' accounts are left as they are: a roster of students alone replaces no
+    instructor.  Returns the accounts ended."""
+    listed = {user_id for user_id, _, _, _ in issued}
+    keep_instructors = not any(role == INSTRUCTOR for _, _, role, _ in issued)
+    return store.end_accounts(user.user_id for user in store.users()
+                              if user.user_id not in listed and not (keep_instructors and user.role == INSTRUCTOR))
 
 
 def write_credentials(rows: list[tuple[str, str, str, str]], out: Path) -> None:

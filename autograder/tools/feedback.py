@@ -19,6 +19,16 @@ Here each page is built from what grading recorded, in this order:
 3. nbconvert's ``lab`` template renders the notebook with the summary at the
    top of its body; a submission that was not graded gets a short page instead.
 
+A page is built from untrusted notebooks, so its cost is bounded, not just its
+markup: a markdown cell (or a Markdown or HTML output) longer than
+``MAX_RENDERED_CHARS`` is shown as plain text, cut there; nbconvert's
+``strip_files_prefix`` filter, quadratic on a run of ``![`` (``"![" * 60000``
+took hours), is not used (a feedback page serves no ``files/`` URL); and with
+``page_seconds`` each page is built under a deadline, past which (or when its
+rendering fails) the student gets the plain page: the summary alone, with
+``messages.FEEDBACK_PAGE_PLAIN``.  The portal and the manual pages build pages in
+a process of their own (``feedback_child``), never in the web process.
+
 A page is read under deadline pressure, on paper-thin patience: it says what
 to fix first, in Japanese, and never an English prefix of ours.  It is also
 built from untrusted notebooks: every text is escaped, the page runs no script
@@ -32,9 +42,13 @@ The portal serves the same file with a link back to it (``with_portal_link``); a
 from __future__ import annotations
 
 import builtins
+import contextlib
 import html
 import re
+import signal
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -46,6 +60,7 @@ from nbconvert import HTMLExporter
 
 from autograder.checks.errors import CheckFailed, NotAttempted
 from autograder.course import Assignment, NotReleased, messages
+from autograder.course.assignment import question_titles
 from autograder.course.cells import grade_id as grade_id_of
 from autograder.course.cells import is_locked
 from autograder.course.messages import STATUS_EXPLANATIONS, STATUS_LABELS
@@ -69,6 +84,11 @@ SHOWN_MIMETYPES = ("text/html", "text/markdown", "image/png", "image/jpeg", "tex
 
 BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 
+MAX_RENDERED_CHARS = 20_000
+"""Longest markdown cell (or Markdown/HTML output) rendered as markup; a longer one is shown as plain text, cut here.
+Honest written answers and explanations are a few thousand characters; markdown parsing, the HTML allowlist and the
+browser then cost a bounded amount per cell, whatever a parser's worst case is."""
+
 PORTAL_LINK_SLOT = "<!-- portal-link -->"
 """Where the summary takes the link back to the portal; the first thing of the body, before any student's text (and a
 comment no student's text can make: their markdown and HTML lose comments, their code and outputs are escaped)."""
@@ -84,49 +104,133 @@ PAGE_CSS = template_text("feedback.css")
 """The feedback pages' stylesheet (``autograder/templates/feedback.css``)."""
 
 
-def write_feedback(assignment: Assignment, students: list[str] | None = None) -> list[Path]:
+def write_feedback(assignment: Assignment, students: list[str] | None = None, *,
+                   page_seconds: float | None = None) -> list[Path]:
     """Write one feedback page per student folder under ``submitted/`` (or per given student); returns the paths.
 
-    Each page reflects the last ``grade``. Raises ``UnknownAssignment`` for an assignment course_config does not
-    know and ``NotReleased`` if the assignment has no release notebook (the only source of the cells shown).
+    Each page reflects the last ``grade``.  ``page_seconds``: build each page under that deadline (main thread
+    only), a page past it becoming the student's plain page (``feedback_pages``).  Raises ``UnknownAssignment`` for
+    an assignment course_config does not know and ``NotReleased`` if the assignment has no release notebook (the
+    only source of the cells shown).
     """
-    course, config = assignment.course, assignment.config
+    return [path for _, path, _ in feedback_pages(assignment, students, page_seconds=page_seconds)]
+
+
+class PageOverTime(BaseException):
+    """Building one page ran past its deadline.  A ``BaseException``, so that no ``except Exception`` of a library on
+    the way (nbconvert, bleach) turns it into part of the page."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Raise ``PageOverTime`` in the body after ``seconds`` (``SIGALRM``, repeated each second should something
+    swallow it; the regex engine and Python code both give way to it); no deadline for None or off the main thread."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise PageOverTime(f"{seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        yield
+    finally:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:
+            signal.signal(signal.SIGALRM, previous)
+
+
+def feedback_pages(assignment: Assignment, students: list[str] | None = None, *,
+                   page_seconds: float | None = None) -> Iterator[tuple[str, Path, str | None]]:
+    """Write the students' feedback pages one by one (as ``write_feedback``), yielding ``(student_id, path, why)``
+    as each is written: ``why`` is None for the full page, else why the student got the plain page instead
+    (``plain_page``: the page ran past ``page_seconds``, or its notebook could not be rendered), bilingual, for the
+    instructor."""
+    course = assignment.course
     if not assignment.release.is_file():
         raise NotReleased.run_release(assignment.id, str(assignment.release))
     release = assignment.release_notebook
-    zone = ZoneInfo(course.config.timezone)
     exporter = _notebook_exporter()
-    paths = []
     for student_id in students if students is not None else course.student_ids():
-        result = saved_result(assignment, student_id)
-        result.max_score = result.max_score or config.points  # a submission never graded has no max score of its own
-        notebook_path = assignment.autograded(student_id)
-        notebook = questions = None
-        if result.status == Status.GRADED and notebook_path.is_file():
-            graded = nbformat.read(notebook_path, as_version=4)
-            questions = read_questions(graded, release)
-            notebook = with_instructor_notes(sanitized_notebook(graded, release), graded, result,
-                                             published_notes(assignment, student_id))
-        _, submitted_utc, _ = assignment.submission_time(student_id)  # an unreadable time shows none
-        submitted_at = submitted_utc.replace(tzinfo=UTC).astimezone(zone) if submitted_utc else None
         path = assignment.feedback(student_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(feedback_page(config.title, result, notebook, exporter, questions=questions,
-                                      submitted_at=submitted_at), encoding="utf-8")
-        paths.append(path)
-    return paths
+        why = None
+        try:
+            with _deadline(page_seconds):
+                page = _full_page(assignment, student_id, release, exporter)
+        except PageOverTime as over:
+            why = f"ページ作成が制限時間 ({over}) を超えました / building the page ran past its limit of {over}"
+        except Exception as e:  # noqa: BLE001 -- the student's notebook beat the renderer: their plain page, said to the instructor
+            why = f"ページを作れませんでした / building the page failed: {type(e).__name__}: {e}"
+        if why is not None:
+            page = _plain_page(assignment, student_id, release)
+        path.write_text(page, encoding="utf-8")
+        yield student_id, path, why
+
+
+def _submitted_at(assignment: Assignment, student_id: str) -> datetime | None:
+    """When the student submitted, in the course's time zone (None if unknown or unreadable)."""
+    _, submitted_utc, _ = assignment.submission_time(student_id)
+    zone = ZoneInfo(assignment.course.config.timezone)
+    return submitted_utc.replace(tzinfo=UTC).astimezone(zone) if submitted_utc else None
+
+
+def _saved(assignment: Assignment, student_id: str) -> SubmissionResult:
+    result = saved_result(assignment, student_id)
+    result.max_score = result.max_score or assignment.config.points  # never graded: no max score of its own
+    return result
+
+
+def _full_page(assignment: Assignment, student_id: str, release: nbformat.NotebookNode,
+               exporter: HTMLExporter) -> str:
+    """The student's page: the summary and, for a graded submission, their sanitised notebook."""
+    result = _saved(assignment, student_id)
+    notebook_path = assignment.autograded(student_id)
+    notebook = questions = None
+    if result.status == Status.GRADED and notebook_path.is_file():
+        graded = nbformat.read(notebook_path, as_version=4)
+        questions = read_questions(graded, release)
+        notebook = with_instructor_notes(sanitized_notebook(graded, release), graded, result,
+                                         published_notes(assignment, student_id))
+    return feedback_page(assignment.config.title, result, notebook, exporter, questions=questions,
+                         submitted_at=_submitted_at(assignment, student_id))
+
+
+def write_plain_page(assignment: Assignment, student_id: str) -> Path:
+    """Write the student's plain page (``plain_page``) where their feedback page goes; returns its path."""
+    path = assignment.feedback(student_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_plain_page(assignment, student_id, assignment.release_notebook), encoding="utf-8")
+    return path
+
+
+def _plain_page(assignment: Assignment, student_id: str, release: nbformat.NotebookNode) -> str:
+    """The student's plain page: the summary of their result (rows titled from the release, ours), none of their
+    notebook, and ``messages.FEEDBACK_PAGE_PLAIN``; built from nothing the student wrote, so in bounded time."""
+    return plain_page(assignment.config.title, _saved(assignment, student_id), titles=question_titles(release),
+                      submitted_at=_submitted_at(assignment, student_id))
+
+
+def plain_page(title: str, result: SubmissionResult, *, titles: dict[str, str] | None = None,
+               submitted_at: datetime | None = None) -> str:
+    """The summary page of ``result`` without the notebook, with the note that the full page could not be built."""
+    return feedback_page(title, result, questions=Questions(titles=dict(titles or {})), submitted_at=submitted_at,
+                         note=messages.FEEDBACK_PAGE_PLAIN)
 
 
 def feedback_page(title: str, result: SubmissionResult, notebook: nbformat.NotebookNode | None = None,
                   exporter: HTMLExporter | None = None, *, questions: Questions | None = None,
-                  submitted_at: datetime | None = None) -> str:
+                  submitted_at: datetime | None = None, note: str | None = None) -> str:
     """The HTML page for ``result``: the summary, then ``notebook`` (already sanitised) if there is one.
 
     ``questions`` (``read_questions`` of the autograded notebook) titles the rows, links them to their cells and
     names the errors behind lost checks; without it rows are titled by grade_id.  ``submitted_at``: the submission
-    time, in the course's time zone."""
+    time, in the course's time zone; ``note``: a sentence of ours under the score (the plain page's)."""
     context = _summary_context(title, result, with_notebook=notebook is not None, questions=questions or Questions(),
-                               submitted_at=submitted_at)
+                               submitted_at=submitted_at) | {"page_note": note}
     if notebook is None:
         return PAGES.get_template("feedback_page.html.j2").render(context, css=PAGE_CSS)
     summary = PAGES.get_template("feedback_summary.html.j2").render(context)
@@ -147,9 +251,17 @@ def with_portal_link(page: str, href: str = "/") -> str:
 def _notebook_exporter() -> HTMLExporter:
     """nbconvert's HTML exporter for feedback: the lab template, Japanese, every rendered HTML through ``clean_html``."""
     exporter = HTMLExporter(template_name="lab", language_code="ja", sanitize_html=True, exclude_anchor_links=True,
-                            filters={"clean_html": clean_html})
+                            filters={"clean_html": clean_html, "strip_files_prefix": _no_files_prefix})
     exporter.raw_template = template_text("feedback_notebook.html.j2")
     return exporter
+
+
+def _no_files_prefix(text: str) -> str:
+    """In place of nbconvert's ``strip_files_prefix``, whose pattern ``(!?)\\[(.*?)\\]\\(/?files/…`` is tried from every
+    ``[`` to the end of a text without ``]``: quadratic (``"![" * 40000``: 31 s).  It rewrites ``files/`` URLs for
+    a notebook server; a feedback page has none to serve (attachments and images of markdown are dropped), so the
+    text passes as it is."""
+    return text
 
 
 def clean_html(html: str) -> str:
@@ -324,7 +436,7 @@ def sanitized_notebook(notebook: nbformat.NotebookNode, release: nbformat.Notebo
             original = released.get(grade_id)
             source = original.source if original is not None else ""
         if cell.cell_type != "code":
-            cells.append(nbformat.v4.new_markdown_cell(source, id=cell_id))
+            cells.append(nbformat.v4.new_markdown_cell(_renderable_markdown(source), id=cell_id))
             continue
         outputs = [part for output in joined_streams(cell.outputs)
                    for part in _sanitized_outputs(nbformat.from_dict(output), locked)]
@@ -349,6 +461,10 @@ def _sanitized_outputs(output: nbformat.NotebookNode, locked: bool) -> list[nbfo
                                        traceback=student_traceback([str(line) for line in output.traceback]))]
     data = {mime: value for mime, value in output.get("data", {}).items()
             if mime in SHOWN_MIMETYPES and isinstance(value, str)}
+    for mime in ("text/markdown", "text/html"):  # too long to render as markup: its text, as text
+        if len(data.get(mime, "")) > MAX_RENDERED_CHARS:
+            data["text/plain"] = data.get("text/plain") or _long_text_note(data[mime])
+            del data[mime]
     for mime in ("image/png", "image/jpeg"):  # nbconvert writes images into an attribute as they are
         if mime in data and not BASE64.fullmatch(data[mime]):
             del data[mime]
@@ -359,6 +475,23 @@ def _sanitized_outputs(output: nbformat.NotebookNode, locked: bool) -> list[nbfo
     if kind == "execute_result":
         return [nbformat.v4.new_output(kind, data=data, execution_count=_count(output))]
     return [nbformat.v4.new_output("display_data", data=data)]
+
+
+def _renderable_markdown(source: str) -> str:
+    """A markdown cell's source as rendered: itself, or if longer than ``MAX_RENDERED_CHARS`` a note and its start
+    in a fenced code block (escaped by the markdown renderer, in time linear in its length) whose fence is longer
+    than any run of backticks inside, so nothing in it can close the block."""
+    if len(source) <= MAX_RENDERED_CHARS:
+        return source
+    shown = source[:MAX_RENDERED_CHARS]
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", shown)), default=0))
+    note = messages.FEEDBACK_LONG_CELL.format(length=len(source), shown=MAX_RENDERED_CHARS)
+    return f"{note}\n\n{fence}text\n{shown}\n{fence}\n"
+
+
+def _long_text_note(text: str) -> str:
+    """A Markdown or HTML output too long to render, as plain text: the note, then its start."""
+    return messages.FEEDBACK_LONG_CELL.format(length=len(text), shown=MAX_RENDERED_CHARS) + "\n" + text[:MAX_RENDERED_CHARS]
 
 
 def _folded(name: str, text: str) -> list[nbformat.NotebookNode]:

@@ -32,6 +32,12 @@ autograded notebook is read once per version of its file (``_graded_answers``).
 
 The portal's pages (``autograder/portal/manual_pages.py``) and the command line
 (``python -m autograder manual ASSIGNMENT --export/--import/--publish``) both call these functions.
+
+The CSV round trip is exact: points are written as the shortest decimal that reads back as the same number
+(``points_text``: 4/3 is ``1.3333333333333333``), read as fractions or decimals (``4/3``, ``1.5``), and a value
+within a spreadsheet's 15 digits of the stored one is the stored one, so an unchanged row keeps its mark (items,
+adjustment); a field may be as long as the largest notebook accepted (``csv_field_limit``); a student's cell named
+twice is refused with both rows named, never the last one silently winning.
 """
 from __future__ import annotations
 
@@ -49,6 +55,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
@@ -61,7 +68,7 @@ from autograder.course.cells import is_solution
 from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.course.results import Status, load_status, manual_points
 from autograder.errors import AutograderError, log
-from autograder.tools.feedback import write_feedback
+from autograder.tools.feedback_child import build_pages
 from autograder.tools.similarity import DELIMITER, normalise_markdown
 
 GROUP_THRESHOLD = 0.35
@@ -78,6 +85,10 @@ CSV_COLUMNS = ("student_id", "name", "grade_id", "max_points", "points", "items"
 """The columns of ``--export`` and ``--import``.  ``items``: the numbers of the rubric items that apply (as the page
 numbers them, space-separated); ``points``: the total, which wins over ``items`` + ``adjustment`` when it is filled
 in; ``max_points``, ``published`` and ``answer`` are for reading."""
+
+SAME_POINTS = 1e-12
+"""Relative difference under which imported points are the stored ones: a spreadsheet keeps 15 significant digits
+(``1.33333333333333`` for 4/3), and no rubric needs points finer than this."""
 
 GRADED_NOTEBOOKS_CACHED = 512
 """Autograded notebooks whose answers are kept in memory (one per student and assignment: a class or two)."""
@@ -670,15 +681,21 @@ def _rewrite_feedback(assignment: Assignment, students: Iterable[str]) -> None:
     """Write again the feedback page of each of ``students`` who has one, so the page shows their points now.
 
     The grades are stored already: a page that cannot be written is logged, not raised, and never undoes them.
-    The pages are written one writer at a time (a lock of their own, so that saving other answers need not wait
-    for nbconvert): each writer reads the gradebook after its own commit, so the last page written is the newest.
+    The pages are built in a feedback child (``feedback_child.build_pages``: never in the portal's process, each page
+    under its time limit, a plain page past it), one writer at a time (a lock of their own, so that saving other
+    answers need not wait for nbconvert): each writer reads the gradebook after its own commit, so the last page
+    written is the newest.
     """
     with_pages = sorted(s for s in set(students) if assignment.feedback(s).is_file())
     if not with_pages:
         return
     try:
         with _writing(assignment, ".feedback"):
-            write_feedback(assignment, with_pages)
+            built = build_pages(assignment, with_pages)
+        for page in built:
+            if page.why is not None:
+                log.warning(f"{assignment.id}: {page.student_id} のフィードバックは簡単な形のページにしました / "
+                            f"plain feedback page for {page.student_id}: {page.why}")
     except Exception as e:  # whatever nbconvert or the disk raises: the grades stand, the warning says what to redo
         who = ", ".join(with_pages)
         log.warning(f"{assignment.id}: {who} のフィードバックページを書き直せませんでした（点数は保存済みです。"
@@ -702,6 +719,45 @@ def _late_penalties(assignment: Assignment, students: set[str]) -> None:
 
 
 # ---- the command line's CSV
+def points_text(points: float | None) -> str:
+    """Points as the CSV holds them: empty for ungraded, else the shortest decimal that reads back as exactly the same
+    number (``repr``: ``2.5``, ``5``, ``1.3333333333333333`` for 4/3), so an unchanged row imports to the same value."""
+    if points is None:
+        return ""
+    return repr(float(points)).removesuffix(".0")
+
+
+def read_points(raw: str) -> float:
+    """Points as the instructor may write them in the CSV: a decimal (``1.5``, ``1.3333333333333333``) or a fraction
+    (``4/3``), as the nearest float; raises ``ValueError`` for anything else (``nan``, ``inf``, words)."""
+    try:
+        return float(Fraction(raw.strip()))
+    except ZeroDivisionError:
+        raise ValueError(raw) from None
+
+
+def _same_points(imported: float, stored: float | None) -> bool:
+    return stored is not None and math.isclose(imported, stored, rel_tol=SAME_POINTS, abs_tol=SAME_POINTS)
+
+
+def csv_field_limit(assignment: Assignment) -> int:
+    """The longest CSV field ``--import`` reads: the largest notebook the course accepts (the portal's and
+    ``collect``'s limits, in bytes), which no answer's characters can outnumber; Python's default (131,072) made
+    one student's 200,000-character answer fail the whole class's import."""
+    config = assignment.course.config
+    return max(config.portal_upload_mb, config.collect_notebook_mb) * 2**20
+
+
+@contextmanager
+def _field_limit(limit: int) -> Iterator[None]:
+    """``csv.field_size_limit`` raised to ``limit`` for the body (it is the csv module's, process-wide), then restored."""
+    previous = csv.field_size_limit(max(limit, csv.field_size_limit()))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
 def export_answers(assignment: Assignment, out: Path) -> int:
     """Write one row per student and manually graded cell (``CSV_COLUMNS``) to ``out``; returns the rows written."""
     rows = 0
@@ -712,10 +768,9 @@ def export_answers(assignment: Assignment, out: Path) -> int:
         for cell in manual_cells(assignment):
             numbers = {item.id: n for n, item in enumerate(rubric(assignment, cell.grade_id), start=1)}
             for a in answers(assignment, cell.grade_id):
-                writer.writerow([a.student_id, a.name, a.grade_id, f"{a.max_points:g}",
-                                 "" if a.points is None else f"{a.points:g}",
+                writer.writerow([a.student_id, a.name, a.grade_id, points_text(a.max_points), points_text(a.points),
                                  " ".join(str(numbers[i]) for i in a.items if i in numbers),
-                                 f"{a.adjustment:g}" if a.graded and (a.items or a.adjustment) else "",
+                                 points_text(a.adjustment) if a.graded and (a.items or a.adjustment) else "",
                                  a.comment, "yes" if a.published else "no", a.text])
                 rows += 1
     return rows
@@ -727,12 +782,14 @@ def import_answers(assignment: Assignment, path: Path) -> int:
 
     A row's ``items`` are rubric numbers; a filled ``points`` is the total (the adjustment is what it adds to the
     items), else ``items`` + ``adjustment``; all three empty leave the answer ungraded.  A file of the shape before
-    items (no ``items`` column) gives points and comment alone.  Raises ``ManualGradeError`` naming each wrong row.
+    items (no ``items`` column) gives points and comment alone.  Numbers are read by ``read_points`` (``4/3`` is
+    4/3), and one within ``SAME_POINTS`` of the stored one is the stored one.  Raises ``ManualGradeError`` naming each
+    wrong row, a student's cell given twice naming both rows.
     """
     from autograder.course.csv_cells import unneutralise
 
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with _field_limit(csv_field_limit(assignment)), open(path, newline="", encoding="utf-8-sig") as f:
             table = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise ManualGradeError(f"{path} を読めません / cannot read {path}: {e}") from None
@@ -744,8 +801,9 @@ def import_answers(assignment: Assignment, path: Path) -> int:
     cells = {c.grade_id: c for c in manual_cells(assignment)}
     record = _read(assignment)
     rubrics = {g: _rubric_of(record, g) for g in cells}
-    current = {(a.student_id, a.grade_id): a.mark for g in cells for a in answers(assignment, g)}
-    marks, problems = [], []
+    found = {(a.student_id, a.grade_id): a for g in cells for a in answers(assignment, g)}
+    current = {key: a.mark for key, a in found.items()}
+    marks, problems, seen = [], [], {}
     for number, row in enumerate(table, start=2):  # row 1 is the header
         student_id, grade_id = (row.get("student_id") or "").strip(), (row.get("grade_id") or "").strip()
         where = f"{path.name} {number} 行目 / row {number}"
@@ -755,8 +813,17 @@ def import_answers(assignment: Assignment, path: Path) -> int:
         if (student_id, grade_id) not in current:
             problems.append(f"{where}: 採点済みの提出がない学生 {student_id!r} / no graded submission of {student_id!r}")
             continue
+        if (student_id, grade_id) in seen:
+            first = seen[student_id, grade_id]
+            problems.append(f"{where}: {student_id} の {grade_id} は {first} 行目にもあります。どちらか一方を消してください / "
+                            f"{student_id} {grade_id} is also in row {first}: keep one")
+            continue
+        seen[student_id, grade_id] = number
+        answer = found[(student_id, grade_id)]
+        stored = {"points": answer.points, "adjustment": answer.adjustment if answer.graded else None}
         try:
-            mark = _row_mark(row, rubrics[grade_id], cells[grade_id], where, unneutralise(row.get("comment") or ""))
+            mark = _row_mark(row, rubrics[grade_id], cells[grade_id], where, unneutralise(row.get("comment") or ""),
+                             stored)
         except ManualGradeError as e:
             problems.append(str(e))
             continue
@@ -769,16 +836,19 @@ def import_answers(assignment: Assignment, path: Path) -> int:
     return len(marks)
 
 
-def _row_mark(row: dict, items: Mapping[str, RubricItem], cell: ManualCell, where: str, comment: str) -> Mark | None:
-    """The mark one CSV row gives (see ``import_answers``)."""
+def _row_mark(row: dict, items: Mapping[str, RubricItem], cell: ManualCell, where: str, comment: str,
+              stored: Mapping[str, float | None]) -> Mark | None:
+    """The mark one CSV row gives (see ``import_answers``); ``stored``: the answer's points and adjustment now, which
+    a number within ``SAME_POINTS`` of them is read as (what was exported, or a spreadsheet's 15 digits of it)."""
     def number(field: str) -> float | None:
         raw = (row.get(field) or "").strip()
         if not raw:
             return None
         try:
-            return float(raw)
+            value = read_points(raw)
         except ValueError:
             raise ManualGradeError(f"{where}: {field} {raw!r} が数ではありません / {field} {raw!r} is not a number") from None
+        return stored[field] if _same_points(value, stored.get(field)) else value
 
     order = list(items)
     chosen = []

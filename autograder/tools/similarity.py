@@ -1,7 +1,9 @@
 """Similar submissions: pairs of students whose own answers are nearly the same (a reason to read both, not a verdict).
 
 Code is compared as its tokens (comments and layout do not count), written answers
-lower-cased with their whitespace collapsed; answers that are the reference solution
+lower-cased with their whitespace collapsed, both without the characters that draw nothing
+(``visible``: a zero-width space after every third character copies an answer that looks
+the same and shares no run with it); answers that are the reference solution
 or the release's stub, and short ones, are left out: prescribed code makes everyone alike.
 
 The measure is *shingle coverage*, in time linear in the answers' length (difflib's ratio,
@@ -18,8 +20,10 @@ answers of classroom length.
 """
 from __future__ import annotations
 
+import functools
 import io
 import re
+import sys
 import tokenize
 import unicodedata
 from collections import defaultdict
@@ -61,12 +65,39 @@ class SimilarPair:
     """grade_ids of the answer cells compared, in notebook order."""
 
 
+IGNORABLE = frozenset([0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0, *range(0x180B, 0x1810),
+                       *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)])
+"""Characters that draw nothing but are not format characters (Unicode's other default-ignorable code points in
+use: the combining grapheme joiner, Hangul fillers, Khmer inherent vowels, Mongolian and other variation
+selectors); removed with category Cf by ``visible``."""
+
+
+@functools.cache
+def _invisible_table() -> dict[int, None]:
+    """``str.translate``'s table deleting every format character (category Cf) and ``IGNORABLE``; built once, at
+    first use (0.15 s over every code point), so that it follows the running Python's Unicode version."""
+    found = {code for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Cf"}
+    return dict.fromkeys(found | IGNORABLE)
+
+
+def visible(text: str) -> str:
+    """``text`` without the characters that draw nothing: format characters (Unicode category Cf: zero-width space,
+    zero-width joiners, word joiner, soft hyphen, direction marks, BOM, tag characters) and ``IGNORABLE``.
+
+    Two answers that look the same on a page must compare the same: every comparison of students' text (the
+    report's similar pairs, the manual page's answer groups, an answer's digest) normalises through here first.
+    Linear in ``text`` (one ``str.translate``)."""
+    return text if text.isascii() else text.translate(_invisible_table())
+
+
 _LAYOUT_TOKENS = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
                   tokenize.ENDMARKER, tokenize.ENCODING}
 
 
 def normalise_code(source: str) -> str:
-    """Python code as its tokens joined by spaces: comments and layout vanish, names and literals stay."""
+    """Python code as its tokens joined by spaces: comments, layout and invisible characters (``visible``) vanish,
+    names and literals stay."""
+    source = visible(source)
     try:
         tokens = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type not in _LAYOUT_TOKENS]
     except (tokenize.TokenError, SyntaxError):  # code that does not tokenize: compare its text without comments
@@ -75,8 +106,8 @@ def normalise_code(source: str) -> str:
 
 
 def normalise_markdown(text: str) -> str:
-    """A written answer lower-cased, with its whitespace collapsed."""
-    return " ".join(text.lower().split())
+    """A written answer lower-cased, with its whitespace collapsed and its invisible characters removed (``visible``)."""
+    return " ".join(visible(text).lower().split())
 
 
 def answer_cells(notebook: nbformat.NotebookNode) -> dict[str, str]:

@@ -6,6 +6,7 @@ real pool, killed mid-rush, is ``test_rush.py``.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from concurrent.futures import Future
 from datetime import UTC, timedelta
@@ -132,6 +133,56 @@ def test_the_line_grades_up_to_the_pools_size_in_order_and_a_regrade_waits_for_t
     rows = [r for s in STUDENTS for r in store.uploads_of(s, AID)]
     assert sorted(r["state"] for r in rows) == sorted([UploadState.SUPERSEDED] + [UploadState.DONE] * 6)
     assert all(r["status"] == Status.ERROR and r["seconds"] is not None for r in rows if r["state"] == UploadState.DONE)
+
+
+def test_a_feedback_page_being_built_holds_up_no_classmate(line, monkeypatch):
+    """While s001's feedback page is being built (issue 23, case 1: a hostile notebook's page took hours, in the
+    writer thread), is s002's outcome recorded, s001's upload still ``grading`` and s001's re-upload held back (the
+    page reads what its grading would replace); and once the page comes back plain, is s001's upload done, with why
+    for the instructor?"""
+    import threading
+
+    from autograder.grading.grade import AssignmentGrading
+    from autograder.course.results import SubmissionResult
+    from autograder.tools import feedback_child
+
+    store, queue = line["store"], line["queue"]
+    release, building = threading.Event(), threading.Event()
+
+    def write(self, pending, outcome, timing=None):  # a graded result, written nowhere: the line is what is tested
+        return SubmissionResult(pending.student_id, Status.GRADED, "自動採点は満点 / all passed", score=20, max_score=25)
+
+    def build_pages(assignment, students, **limits):
+        (student_id,) = students
+        if student_id == "s001":  # the hostile page: slow until the test says
+            building.set()
+            assert release.wait(30)
+            return [feedback_child.PageOutcome(student_id, assignment.feedback(student_id), "over its limit of 60 s")]
+        return [feedback_child.PageOutcome(student_id, assignment.feedback(student_id))]
+
+    monkeypatch.setattr(AssignmentGrading, "write", write)
+    monkeypatch.setattr(feedback_child, "build_pages", build_pages)
+    first = {s: line["upload"](s) for s in ("s001", "s002")}
+    queue.step(timeout=0.1)
+    ok = TaskOutcome("s001", True, b"{}", "", 30.0, "fake:1", sandbox=sandbox.FULL)
+    next(f for s, f in line["pool"].sent if s == "s001").set_result(ok)
+    queue.step(timeout=0.1)
+    assert building.wait(10) and store.upload(first["s001"])["state"] == UploadState.GRADING
+    again = line["upload"]("s001")
+    next(f for s, f in line["pool"].sent if s == "s002").set_result(dataclasses.replace(ok, student_id="s002"))
+    deadline = time.monotonic() + 10
+    while store.upload(first["s002"])["state"] != UploadState.DONE and time.monotonic() < deadline:
+        queue.step(timeout=0.2)
+    assert store.upload(first["s002"])["state"] == UploadState.DONE and store.upload(first["s002"])["score"] == 20
+    assert store.upload(first["s001"])["state"] == UploadState.GRADING
+    assert _sent(line) == ["s001", "s002"] and store.upload(again)["state"] == UploadState.QUEUED  # held back
+    release.set()
+    while store.upload(first["s001"])["state"] != UploadState.DONE and time.monotonic() < deadline + 10:
+        queue.step(timeout=0.2)
+    done = store.upload(first["s001"])
+    assert done["state"] == UploadState.DONE and done["score"] == 20 and done["notice"] is None
+    assert "plain feedback page: over its limit of 60 s" in done["message"]
+    assert _sent(line) == ["s001", "s002", "s001"]  # the re-upload goes once the page is done
 
 
 def test_an_upload_superseded_after_it_was_read_is_skipped_ungraded(line, monkeypatch):

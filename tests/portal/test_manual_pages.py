@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from html.parser import HTMLParser
 
 import pytest
@@ -30,6 +31,7 @@ from helpers import (
 
 from autograder.course.results import saved_result
 from autograder.portal.app import HEADERS, PAGE_POLICY, create_app
+from autograder.portal import manual_pages
 from autograder.portal.manual_pages import BUSY
 from autograder.portal.store import Store, UploadState, import_roster
 from autograder.tools import manual
@@ -377,6 +379,28 @@ def test_an_answer_changed_since_it_was_graded_is_flagged(portal):
     assert "changed since graded" in flagged and "書き直しました" in flagged
 
 
+def test_an_answer_cannot_imitate_the_pages_grade_badges(portal):
+    """An ungraded answer made of a fake header (「採点済み 5/5」 as a Markdown heading, setext and ATX, and the page's
+    own header line as an h4): does the page show it as plain lines of text inside the answer, with no heading, no
+    element of the page's classes, and the answer's real state 「未採点」 the only state in its article?"""
+    fake = "# 採点済み 5/5\n\n採点済み / graded\n===\n\n#### 1 / 4 s003 鈴木 一郎 採点済み / graded\n\n```state\n5 / 5\n```"
+    _rewrite_answer(portal["course"], "s003", fake)
+    client, _ = _instructor(portal)
+    page = client.get(PAGE).get_data(as_text=True)
+    article = re.search(r'id="answer-s003".*?</article>', page, re.S).group(0)
+    shown = article[article.index('class="answer-text"'):article.index("<form")]
+    tags = _Markup(shown).tags
+    assert not [tag for tag, _ in tags if tag in {"h1", "h2", "h3", "h4", "h5", "h6"}], tags
+    page_classes = {"state", "position", "changed", "graded", "ungraded", "group-title", "item-label", "message"}
+    assert not [attrs for _, attrs in tags if set((attrs.get("class") or "").split()) & page_classes]
+    assert "# 採点済み 5/5" in shown and "#### 1 / 4 s003" in shown  # the student's text, as text
+    header = _Markup(article[:article.index('class="answer-text"')]).tags
+    assert [attrs.get("class") for tag, attrs in header if tag == "span" and attrs.get("class") == "state"] == ["state"]
+    assert re.search(r'<span class="state">未採点 / ungraded</span>', article)
+    css = (Path(manual_pages.__file__).parent / "static" / "portal.css").read_text(encoding="utf-8")
+    assert "article.answer > h4 {" in css and "article.answer h4" not in css  # headers' style: the article's own only
+
+
 def test_a_very_long_answer_is_cut_and_the_page_stays_quick(portal):
     """With a 2 MB answer in the class, does the question's page (and a save) still answer within seconds, showing
     only the first MAX_ANSWER_CHARS characters of it with a note that it was cut?"""
@@ -459,7 +483,7 @@ def test_a_feedback_page_that_cannot_be_written_keeps_the_grade(portal, monkeypa
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(manual, "write_feedback", broken)
+    monkeypatch.setattr(manual, "build_pages", broken)
     client, token = _instructor(portal)
     with caplog.at_level(logging.WARNING, logger="autograder"):
         _post_json(client, token, "grade", student_id="s001", points=2, comment="途中まで")

@@ -203,6 +203,40 @@ def test_a_restart_does_not_regrade_an_interrupted_upload_that_was_replaced(port
     assert store.next_queued()["id"] == newer  # ahead of s002, who came after the interrupted one
 
 
+def test_a_reupload_does_not_take_the_place_of_the_instructors_regrade(portal):
+    """An instructor's regrade of s001 waits at the end of the line; s002 uploads, then s001 re-uploads: does the
+    re-upload queue behind s002 (not at the regrade's place, ahead of s002), the older file's regrade superseded,
+    and s003's regrade asked for earlier still after every student?  And after a restart that interrupted s001's
+    regrade, does s001's re-upload stay behind s002?"""
+    course, store, clock = portal["course"], portal["store"], portal["clock"]
+    data = _notebook(portal)
+
+    def upload(student_id: str) -> int:
+        clock.moment += timedelta(seconds=1)
+        return store_upload(course, store, student_id, AID, data, clock())
+
+    graded = {student_id: upload(student_id) for student_id in ("s003", "s001")}
+    for upload_id in graded.values():
+        store.mark(upload_id, state=UploadState.DONE, status=Status.ERROR)
+    for _ in range(3):  # quick re-uploads: ids run ahead of places (a regrade's place is the largest place + 1)
+        upload("s004")
+    store.mark(store.next_queued()["id"], state=UploadState.DONE, status=Status.GRADED)
+    assert store.request_regrade(graded["s003"]) and store.request_regrade(graded["s001"])
+    s002 = upload("s002")
+    reupload = upload("s001")
+    assert store.upload(graded["s001"])["state"] == UploadState.SUPERSEDED  # the latest file is what is graded
+    assert store.upload(reupload)["place"] == reupload  # its own place, not the regrade's
+    assert [row["id"] for row in store.waiting()] == [s002, reupload, graded["s003"]]
+
+    for row in store.waiting():
+        store.mark(row["id"], state=UploadState.DONE, status=Status.GRADED)
+    assert store.request_regrade(reupload) and store.claim(reupload)  # the server stops while regrading it
+    s002_again = upload("s002")
+    newest = upload("s001")
+    assert store.requeue_interrupted() == 0 and store.upload(reupload)["state"] == UploadState.SUPERSEDED
+    assert [row["id"] for row in store.waiting()] == [s002_again, newest]
+
+
 def test_parallel_uploads_of_one_student_are_taken_one_at_a_time(portal, monkeypatch):
     """While one upload of a student is being checked, is a second one of the same assignment refused (so a burst
     of parallel requests can neither pass the rate limit together nor make the server check many notebooks),

@@ -9,6 +9,7 @@ parameters (the tests count sign-ins; the hashing cost is not what they are abou
 """
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
 import re
@@ -264,6 +265,45 @@ def test_reissuing_a_password_revokes_the_users_sessions(portal):
     assert "佐藤 太郎" in s002.get("/").get_data(as_text=True)
 
 
+def test_accounts_with_a_new_roster_ends_the_accounts_it_no_longer_lists(portal, tmp_path, monkeypatch, capsys):
+    """Does ``accounts`` run again with a roster without s002 and another ``--instructor`` end s002's and the old
+    instructor's accounts (their passwords open nothing, their browsers are signed out) and say which; and does
+    ``--keep`` leave an unlisted account as it was?"""
+    from autograder import cli
+    from autograder.portal import private
+
+    p = portal()
+    monkeypatch.setattr(private, "database_url", lambda course: str(p["store"].engine.url))
+    s001, s002 = _signed_in(p, "s001"), _signed_in(p, "s002")
+    old_instructor = _signed_in(p, "instructor", OFFICE)
+    assert _opens(old_instructor)
+    (tmp_path / "new-roster.csv").write_text("student_id,name\ns001,山田 花子\n", encoding="utf-8")
+    assert cli.main(["--course-dir", str(p["course"].root), "accounts", str(tmp_path / "new-roster.csv"),
+                     "--instructor", "teacher2", "--out", str(tmp_path / "new-credentials.csv")]) == 0
+    said = capsys.readouterr().out
+    assert "名簿にないアカウント 2 件を終了" in said and "ended 2 accounts" in said
+    assert "instructor (先生 / instructor)" in said and "s002 (学生 / student)" in said and "s001 (" not in said
+    assert {user.user_id for user in p["store"].users()} == {"s001", "teacher2"}
+    assert not _opens(old_instructor) and old_instructor.get("/instructor").status_code == 302
+    assert 'id="signin"' in s002.get("/").get_data(as_text=True)
+    for user_id in ("s002", "instructor"):  # the old passwords open nothing
+        client = _client(p, HOME)
+        _sign_in(client, user_id, p["passwords"][user_id])
+        assert 'id="signin"' in client.get("/").get_data(as_text=True) and not _opens(client), user_id
+    assert 'id="signin"' in s001.get("/").get_data(as_text=True)  # s001 was reissued a password: signed out too
+    new_passwords = {row["user_id"]: row["password"] for row in csv.DictReader(
+        (tmp_path / "new-credentials.csv").open(encoding="utf-8"))}
+    assert _opens(_signed_in({**p, "passwords": new_passwords}, "teacher2", OFFICE))
+
+    p["store"].set_user("s003", "鈴木 一郎", "pw-s003")
+    s003 = _signed_in({**p, "passwords": {"s003": "pw-s003"}}, "s003")
+    assert cli.main(["--course-dir", str(p["course"].root), "accounts", str(tmp_path / "new-roster.csv"),
+                     "--instructor", "teacher2", "--out", str(tmp_path / "new-credentials.csv"), "--keep"]) == 0
+    assert "終了" not in capsys.readouterr().out
+    assert "鈴木 一郎" in s003.get("/").get_data(as_text=True)
+    assert {user.user_id for user in p["store"].users()} == {"s001", "s003", "teacher2"}
+
+
 def test_the_cookie_holds_only_a_random_id_that_the_database_keeps_hashed(portal):
     """Does the session cookie name the user (so that the signing key alone forges a session), or only a random id
     that the database keeps as its sha256?"""
@@ -429,6 +469,80 @@ def test_script_in_a_students_notebook_is_inert_in_the_feedback_page(portal):
     assert all(attrs.get("src", "").startswith("data:image/") for tag, attrs in markup.tags if tag == "img")
     assert not [attrs for tag, attrs in markup.tags if "javascript:" in (attrs.get("href") or "")]
     assert "evil.example" not in "".join(attrs.get("style") or "" for _, attrs in markup.tags)
+
+
+def _page_seconds(notebook: nbformat.NotebookNode, repeat: int = 3) -> float:
+    """The least CPU time of ``repeat`` builds of a feedback page of ``notebook`` (least: the load of the machine
+    only ever adds)."""
+    import time
+
+    from autograder.tools.feedback import _notebook_exporter
+
+    exporter, release = _notebook_exporter(), nbformat.v4.new_notebook()
+    result = SubmissionResult("s001", Status.GRADED, score=0, max_score=1, checks=[CheckResult("q1", 0.0, 1.0, "x")])
+    times = []
+    for _ in range(repeat):
+        started = time.process_time()
+        feedback_page("課題5", result, sanitized_notebook(notebook, release), exporter)
+        times.append(time.process_time() - started)
+    return min(times)
+
+
+def _with_markdown(text: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## 問1\n\n過学習とは何か説明しなさい。"),
+                                           nbformat.v4.new_markdown_cell(text)])
+
+
+def test_a_flood_of_image_brackets_renders_in_linear_time():
+    """Does a markdown cell of ``"![" * n`` (issue 23, case 1: nbconvert's ``strip_files_prefix`` is quadratic on it,
+    2.6 s for 10,000 and 31 s for 40,000) cost a page time growing linearly, and the issue's ``"![" * 60000`` (over
+    ``MAX_RENDERED_CHARS``) no more than a page of the longest markdown rendered, shown as text with a note?"""
+    from autograder.tools.feedback import MAX_RENDERED_CHARS
+
+    small, large = MAX_RENDERED_CHARS // 8, MAX_RENDERED_CHARS // 2  # characters "![": 2,500 and 10,000 repeats
+    baseline = _page_seconds(_with_markdown("答え"))
+    grows = (_page_seconds(_with_markdown("![" * large)) - baseline) / max(  # a floor of 10 ms against the noise
+        _page_seconds(_with_markdown("![" * small)) - baseline, 0.01)  # (linear: about 7 and 24 ms; quadratic: 0.08, 1.3 s)
+    assert grows < 8, grows  # four times the text: about 4 linear (under, with the floor), 16 quadratic
+    hostile = _page_seconds(_with_markdown("![" * 60_000), repeat=2)
+    assert hostile < 2 * _page_seconds(_with_markdown("a " * (MAX_RENDERED_CHARS // 2)), repeat=2) + 0.2, hostile
+    from autograder.tools.feedback import _notebook_exporter
+    page = feedback_page("課題5", SubmissionResult("s001", Status.GRADED, score=0, max_score=1),
+                         sanitized_notebook(_with_markdown("![" * 60_000), nbformat.v4.new_notebook()), _notebook_exporter())
+    assert "このセルは長いため（120,000 文字）、書式を付けずに最初の 20,000 文字だけを表示しています" in page
+    assert "![" * 100 in page and "![" * 10_001 not in page and "<img" not in page
+    long_output = nbformat.v4.new_code_cell("print_md()", outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/markdown": "![" * 60_000, "text/html": "<b>" * 30_000})])
+    page = feedback_page("課題5", SubmissionResult("s001", Status.GRADED, score=0, max_score=1), sanitized_notebook(
+        nbformat.v4.new_notebook(cells=[long_output]), nbformat.v4.new_notebook()), _notebook_exporter())
+    assert "このセルは長いため" in page and "<b><b>" not in page
+
+
+def test_a_hostile_notebooks_page_is_built_in_a_child_within_its_limit(tmp_path):
+    """Built by the portal's way (``feedback_child.build_pages``: a process of its own), is the page of a graded
+    notebook whose written answer is ``"![" * 60000`` built, next to a classmate's; and past a page's limit, or the
+    child's, does each student get the plain page with the Japanese note, never a stalled build?"""
+    from helpers import graded_course_without_running
+
+    from autograder.course import messages
+    from autograder.tools.feedback_child import build_pages
+
+    course = graded_course_without_running(tmp_path / "course", {"s001": "![" * 60_000, "s002": "見逃しが危ないから。" * 5})
+    assignment = course.assignment(AID)
+    built = build_pages(assignment, ["s001", "s002"])
+    assert [(page.student_id, page.why) for page in built] == [("s001", None), ("s002", None)]
+    hostile, classmate = (page.path.read_text(encoding="utf-8") for page in built)
+    assert "このセルは長いため（120,000 文字）" in hostile and "見逃しが危ないから。" in classmate
+    assert messages.FEEDBACK_PAGE_PLAIN not in hostile + classmate
+
+    for limits, said in (({"page_seconds": 0.001}, "building the page ran past its limit"),
+                         ({"page_seconds": 0.001, "startup_seconds": 0.0}, "was killed")):
+        built = build_pages(assignment, ["s001", "s002"], **limits)
+        assert all(said in page.why for page in built), [page.why for page in built]
+        for page in built:
+            text = page.path.read_text(encoding="utf-8")
+            assert messages.FEEDBACK_PAGE_PLAIN in text and "得点" in text and "![![" not in text
+            assert "見逃し" not in text  # nothing the student wrote
 
 
 def test_a_student_cannot_read_another_students_feedback(portal):

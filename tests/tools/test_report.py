@@ -13,7 +13,7 @@ from matplotlib.font_manager import FontProperties
 from autograder.course import Course
 from autograder.course.assignment import GradedCell
 from autograder.course.results import CheckResult, Status, SubmissionResult
-from autograder.tools import similarity
+from autograder.tools import manual, similarity
 from autograder.tools.examples import filled_in
 from autograder.tools.report import japanese_font, render_report, write_report
 from autograder.tools.similarity import SimilarPair, similar_pairs
@@ -234,6 +234,44 @@ def test_near_identical_short_japanese_answers_are_flagged(course, tmp_path):
     assert all(p.cells == ("q9_overfitting",) for p in pairs)
     everything = {(p.a, p.b): p.similarity for p in similar_pairs(scratch.assignment("kadai4"), threshold=0.0)}
     assert max(everything[a, "s104"] for a in ("s101", "s102", "s103")) < 0.5
+
+
+def _with_invisible(text: str, every: int = 3) -> str:
+    """``text`` with an invisible character after every ``every``-th character (zero-width space, word joiner, BOM,
+    soft hyphen, zero-width joiner, a variation selector, in turn): it looks the same on any page."""
+    marks = "\u200b\u2060\ufeff\u00ad\u200d\ufe0f"
+    return "".join(ch + (marks[i // every % len(marks)] if i % every == every - 1 else "") for i, ch in enumerate(text))
+
+
+def test_a_copy_with_invisible_characters_is_still_flagged(course, tmp_path):
+    """Is a classmate's written answer and code copied with a zero-width (or other invisible) character after every
+    third character still a similar pair (it shared no run of 5 characters with the original), and a different
+    answer still not?"""
+    scratch = _scratch_kadai4(course, tmp_path)
+    submissions = {"s201": (OWN_ANSWER, OWN_CODE), "s202": (_with_invisible(OWN_ANSWER), _with_invisible(OWN_CODE)),
+                   "s203": (OTHER_ANSWER, None)}
+    for student_id, (answer, code) in submissions.items():
+        scratch.file_submission("kadai4", student_id, nbformat.writes(_submission(scratch, answer, code)))
+    pairs = similar_pairs(scratch.assignment("kadai4"))
+    assert [(p.a, p.b, p.similarity) for p in pairs] == [("s201", "s202", 1.0)]
+    assert set(pairs[0].cells) == {"q8_code", "q9_overfitting"}
+    assert similarity.normalise_markdown(_with_invisible(OWN_ANSWER)) == similarity.normalise_markdown(OWN_ANSWER)
+    assert similarity.normalise_code(_with_invisible(OWN_CODE)) == similarity.normalise_code(OWN_CODE)
+    assert similarity.visible("検証\u3164データ\U000e0041") == "検証データ"  # a Hangul filler, a tag character
+
+
+def test_a_copy_with_zero_width_spaces_joins_its_original_in_a_group():
+    """On the manual-grading page (``manual.groups``), does an answer copied with a zero-width space after every third character (the same on the page) fall into
+    its original's group, and a different answer stay apart?"""
+    original, other = SHORT_ANSWER, "検証データの損失が途中から上がるので、モデルが訓練データを覚えすぎています。"
+    hidden = "".join(ch + ("\u200b" if i % 3 == 2 else "") for i, ch in enumerate(original))
+
+    def answer(student_id: str, text: str) -> manual.Answer:
+        return manual.Answer(student_id, student_id, "q9_overfitting", text, 5, None, "", (), 0.0, None, True, False)
+
+    found = [answer("s_a", original), answer("s_b", other), answer("s_copy", hidden)]
+    assert [[a.student_id for a in g] for g in manual.groups(found)] == [["s_a", "s_copy"], ["s_b"]]
+    assert manual.digest(hidden) == manual.digest(original)
 
 
 def test_long_answers_compare_in_linear_time():

@@ -128,7 +128,7 @@
       article.classList.toggle("graded", state.graded);
       article.classList.toggle("ungraded", !state.graded);
       article.classList.remove("dirty");
-      article.querySelector(".state").textContent = state.graded ? "採点済み / graded" : "未採点 / ungraded";
+      article.querySelector(":scope > h4 .state").textContent = state.graded ? "採点済み / graded" : "未採点 / ungraded";
       const changed = article.querySelector(".changed");
       if (changed && !state.changed) {
         changed.remove();
