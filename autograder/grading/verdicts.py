@@ -154,17 +154,38 @@ class FigureView:
 
 
 def _load_model(reading: Reading, entry: dict):
-    path = reading.model(entry.get("file"))  # a name leaving the folder, or a zip bomb, is tampering, not a broken model
-    import keras
+    """The student's model: Keras's file reloaded in safe mode, else rebuilt from its record
+    (``autograder.grading.model_rebuild``), else an opaque "壊れたモデル" saying in Japanese why it could not be
+    rebuilt (Keras's own English error is for the instructor's log only: ``print``ed, never the student's text)."""
+    failures: list[str] = []
+    if entry.get("file") is not None:
+        path = reading.model(entry.get("file"))  # a name leaving the folder, or a zip bomb, is tampering, not a broken model
+        import keras
 
-    try:
-        return keras.saving.load_model(path, safe_mode=True)
-    except MemoryError:  # over the judging's memory limit: the submission's error, never the student's lost check
-        raise
-    except Exception as e:  # noqa: BLE001 -- what cannot be loaded safely is not a model
-        if type(e).__name__ == "ResourceExhaustedError" or (isinstance(e, OSError) and e.errno == errno.ENOMEM):
-            raise MemoryError(str(e)[:300]) from e
-        return _opaque_value({"type": "壊れたモデル", "repr": f"{type(e).__name__}: {str(e)[:200]}"})
+        try:
+            return keras.saving.load_model(path, safe_mode=True)
+        except MemoryError:  # over the judging's memory limit: the submission's error, never the student's lost check
+            raise
+        except Exception as e:  # noqa: BLE001 -- what cannot be loaded safely may still be rebuilt from its record
+            if type(e).__name__ == "ResourceExhaustedError" or (isinstance(e, OSError) and e.errno == errno.ENOMEM):
+                raise MemoryError(str(e)[:300]) from e
+            failures.append(f"{type(e).__name__}: {str(e)[:200]}")
+    if entry.get("record") is not None:
+        from autograder.grading import model_rebuild
+
+        try:
+            return model_rebuild.rebuild(reading, entry["record"])
+        except model_rebuild.Unrebuildable as e:
+            reason = str(e)
+    else:
+        reason = "モデルの層と重みを記録できませんでした"
+        failures.append(str(entry.get("record_error"))[:200])
+    print(f"model not reproduced / モデルを再現できません: {reason}; {' / '.join(failures)}", flush=True)
+    return _opaque_value({"type": UNJUDGEABLE_MODEL, "repr": reason})
+
+
+UNJUDGEABLE_MODEL = "壊れたモデル"
+"""Type name of a student's model the grading process could neither reload nor rebuild (``autograder.checks.errors.UNLOADABLE``)."""
 
 
 def load(folder: Path) -> dict:

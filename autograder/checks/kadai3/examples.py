@@ -53,6 +53,10 @@ VARIANTS = (
     Variant("keyword_fit_verbose", "問4で x=, y= を名前で渡し、batch_size を先に、verbose=2 を付けた",
             (("q4_code", "model.fit(x_train, y_train, epochs=30, batch_size=64, validation_split=0.2)",
               "model.fit(x=x_train, y=y_train, batch_size=64, epochs=30, verbose=2, validation_split=0.2)"),)),
+    Variant("tf_nn_softmax", "問1で import tensorflow as tf とし、問3で Dense(10, activation=tf.nn.softmax)（TensorFlow の"
+            "チュートリアルの書き方。Keras が保存して読み込み直せない関数）にした",
+            (("q1_code", "plt.imshow(", "import tensorflow as tf\nplt.imshow("),
+             ("q3_code", "Dense(10, activation='softmax')", "Dense(10, activation=tf.nn.softmax)"))),
 )
 """Correct answers written other ways than the solution: each must earn every automatic point."""
 

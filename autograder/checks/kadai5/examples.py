@@ -99,6 +99,12 @@ VARIANTS = (
               "model.add(Dense(64, activation=tf.nn.relu))\nmodel.add(Dense(1, activation=tf.nn.sigmoid))\n"),)),
     Variant("pyplot_without_fig_name", "問4で fig = を付けずに plt.figure(figsize=(12, 4)) と plt.subplot(121) で、x 値・タイトル・軸ラベル・グリッドを付けて描いた",
             (("q4_code", LECTURE_PLOT, PYPLOT_NO_NAME_PLOT),)),
+    Variant("subclassed_model", "問2で keras.Model を継承したクラスで層を __init__ に並べ、call で順に使った（Keras が読み込み直せないモデル）",
+            (("q2_code", KADAI5_MODEL,
+              "class Net(keras.Model):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.hidden1 = Dense(64, activation='relu')\n        self.hidden2 = Dense(64, activation='relu')\n"
+              "        self.out = Dense(1, activation='sigmoid')\n\n    def call(self, x):\n"
+              "        return self.out(self.hidden2(self.hidden1(x)))\n\n\nmodel = Net()\nmodel(np.zeros((1, 30)))  # 一度呼んで層を作る\n"),)),
     Variant("functional_dropout", "問5で Functional API に Dropout(0.5) を入れて作った",
             (("q5_code", KADAI5_CURE,
               "inputs = keras.Input(shape=(30,))\nh = Dropout(0.5)(Dense(64, activation='relu')(inputs))\n"

@@ -6,7 +6,8 @@ code can replace anything the test relies on (``keras.Model.count_params``,
 test cells only *collect*: each check function is declared with the names it
 reads (``@uses("model", "result")``); in a grading kernel (``AUTOGRADER_EVIDENCE``
 set) calling it writes those variables to the evidence folder as plain data —
-a Keras model as a ``.keras`` file, arrays as ``.npy``, a History as its numbers,
+a Keras model as a ``.keras`` file and as a plain record of its layers, weights and predictions
+(``model_record``), arrays as ``.npy``, a History as its numbers,
 each displayed figure as the data of its axes, lines, legends and images — and
 judges nothing.  The verdict is computed elsewhere (``autograder.grading.verdicts``).
 
@@ -168,13 +169,27 @@ def _opaque(value) -> dict:
 
 
 def _save_model(folder: Path, file: str, model) -> dict:
+    """``model`` as Keras's own file and as a plain record (``autograder.grading.kernel.model_record``): the grading
+    process reloads the file, and rebuilds the model from the record when Keras cannot reload it (an activation
+    passed as a TensorFlow function, a subclassed model).  Opaque only if neither could be written."""
     import keras
 
+    from autograder.grading.kernel import model_record
+
+    entry: dict = {"kind": "model", "file": None, "record": None}
     try:
         keras.saving.save_model(model, folder / file)
-    except Exception as e:  # noqa: BLE001 -- a model Keras cannot save is judged as not a model
-        return {**_opaque(model), "error": f"{type(e).__name__}: {str(e)[:300]}"}
-    return {"kind": "model", "file": file}
+        entry["file"] = file
+    except Exception as e:  # noqa: BLE001 -- a model Keras cannot save may still be rebuilt from its record
+        (folder / file).unlink(missing_ok=True)
+        entry["save_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+    try:
+        entry["record"] = model_record.record(folder, file.removesuffix(".keras"), model)
+    except Exception as e:  # noqa: BLE001 -- the student's model failed to describe itself: judged from the file alone
+        entry["record_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+    if entry["file"] is None and entry["record"] is None:
+        return {**_opaque(model), "error": entry.get("save_error", "")}
+    return entry
 
 
 def _is_model(value) -> bool:
