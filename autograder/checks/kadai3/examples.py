@@ -13,6 +13,9 @@ MISTAKES = (
             frozenset({"q2_reshape"}), "x_train の型が float64 です"),
     Mistake("wrong_units", "問3で Dense(64) にした", (("q3_code", "Dense(32, input_shape", "Dense(64, input_shape"),),
             frozenset({"q3_model"}), "ユニット数が 64 です"),
+    Mistake("mse_loss", "問3で loss='mean_squared_error' にした（問題は交差エントロピー）",
+            (("q3_code", "loss='categorical_crossentropy'", "loss='mean_squared_error'"),),
+            frozenset({"q3_model"}), "損失関数が 'mean_squared_error' です"),
     Mistake("too_few_epochs", "問4で epochs=20 にした", (("q4_code", "epochs=30", "epochs=20"),),
             frozenset({"q4_fit"}), "20 個です"),
     Mistake("rounded_to_1", "問5で np.around(test[1], 1) にした", (("q5_code", "np.around(test[1], 3)", "np.around(test[1], 1)"),),
@@ -53,10 +56,6 @@ VARIANTS = (
     Variant("keyword_fit_verbose", "問4で x=, y= を名前で渡し、batch_size を先に、verbose=2 を付けた",
             (("q4_code", "model.fit(x_train, y_train, epochs=30, batch_size=64, validation_split=0.2)",
               "model.fit(x=x_train, y=y_train, batch_size=64, epochs=30, verbose=2, validation_split=0.2)"),)),
-    Variant("tf_nn_softmax", "問1で import tensorflow as tf とし、問3で Dense(10, activation=tf.nn.softmax)（TensorFlow の"
-            "チュートリアルの書き方。Keras が保存して読み込み直せない関数）にした",
-            (("q1_code", "plt.imshow(", "import tensorflow as tf\nplt.imshow("),
-             ("q3_code", "Dense(10, activation='softmax')", "Dense(10, activation=tf.nn.softmax)"))),
 )
 """Correct answers written other ways than the solution: each must earn every automatic point."""
 

@@ -94,6 +94,17 @@ VARIANTS = (
               "model = Sequential()\nmodel.add(Conv2D(32, (3, 3), input_shape=(28, 28, 1)))\nmodel.add(keras.layers.ReLU())\n"
               "model.add(MaxPooling2D(pool_size=(2, 2)))\nmodel.add(Flatten())\nmodel.add(Dense(10))\n"
               "model.add(keras.layers.Activation('softmax'))\n"),)),
+    Variant("tf_nn_softmax", "問2で Dense(10, activation=tf.nn.softmax)（TensorFlow のチュートリアルの書き方。Keras が保存して"
+            "読み込み直せない関数）にした",
+            (("q2_code", "model.add(Dense(10, activation='softmax'))",
+              "import tensorflow as tf\nmodel.add(Dense(10, activation=tf.nn.softmax))"),)),
+    Variant("subclassed_model", "問2で keras.Model を継承したクラスで層を __init__ に並べ、call で順に使った（Keras が読み込み直せないモデル）",
+            (("q2_code", CNN,
+              "class Net(keras.Model):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.conv = Conv2D(32, (3, 3), activation='relu')\n        self.pool = MaxPooling2D((2, 2))\n"
+              "        self.flatten = Flatten()\n        self.out = Dense(10, activation='softmax')\n\n"
+              "    def call(self, x):\n        return self.out(self.flatten(self.pool(self.conv(x))))\n\n\n"
+              "model = Net()\nmodel(np.zeros((1, 28, 28, 1)))  # 一度呼んで層を作る\n"),)),
     Variant("loss_and_optimizer_objects", "問2で loss=keras.losses.CategoricalCrossentropy()、optimizer=keras.optimizers.Adam() と部品で渡した",
             (("q2_code", COMPILE,
               "model.compile(loss=keras.losses.CategoricalCrossentropy(), optimizer=keras.optimizers.Adam(), metrics=['accuracy'])"),)),

@@ -252,9 +252,42 @@ def _dump(folder: Path, name: str, value, ns: dict, names: tuple[str, ...]) -> d
     return {"kind": "array", "file": f"{name}.npy", "type": type(value).__name__}
 
 
+def _style(artist) -> dict:
+    """How a line or a legend's handle looks: colour (hex), line style and marker, as strings ("" where it has none)."""
+    from matplotlib.colors import to_hex
+
+    def read(getter, convert=str):
+        try:
+            return convert(getattr(artist, getter)())
+        except Exception:  # noqa: BLE001 -- an artist without this property (a patch, a collection) has none
+            return ""
+
+    return {"color": read("get_color", lambda c: to_hex(c, keep_alpha=False)), "linestyle": read("get_linestyle"),
+            "marker": read("get_marker")}
+
+
+def _legend_entries(legend, where: dict) -> list[dict]:
+    """What a legend shows: each entry's text and the line it names, by its place ``[axes, line]`` in the figure when
+    its handle is a drawn line (``plt.legend(['loss', 'val_loss'])``, ``fig.legend()``), else the handle's look (a
+    proxy, as seaborn draws its legends)."""
+    from autograder.grading.kernel.capture import HANDLES
+
+    texts = [text.get_text() for text in legend.get_texts()]
+    handles = list(getattr(legend, HANDLES, None) or [])  # the handles it was made from (kept by ``capture``)
+    if len(handles) != len(texts):  # matplotlib's own: copies drawn in the legend box, matched by their look
+        handles = list(getattr(legend, "legend_handles", None) or getattr(legend, "legendHandles", None) or [])
+    entries = []
+    for i, text in enumerate(texts):
+        handle = handles[i] if i < len(handles) else None
+        entries.append({"text": str(text), "line": where.get(id(handle)),
+                        "style": _style(handle) if handle is not None else None})
+    return entries
+
+
 def _describe_figure(folder: Path, stem: str, figure) -> dict:
     import numpy as np
 
+    where = {id(line): [a, i] for a, ax in enumerate(figure.axes) for i, line in enumerate(ax.get_lines())}
     axes = []
     for a, ax in enumerate(figure.axes):
         spec = ax.get_subplotspec()
@@ -272,10 +305,12 @@ def _describe_figure(folder: Path, stem: str, figure) -> dict:
             "colspan_start": int(spec.colspan.start) if spec is not None else None,
             "rowspan_start": int(spec.rowspan.start) if spec is not None else None,
             "label": str(ax.get_label())[:200],  # '<colorbar>' marks a colorbar's axes
-            "lines": [{"label": str(line.get_label()),
+            "lines": [{"label": str(line.get_label()), **_style(line),
                        "ydata": [float(y) for y in np.asarray(line.get_ydata(), dtype=float).ravel()[:100_000]]}
                       for line in ax.get_lines()],
             "legend": None if legend is None else [text.get_text() for text in legend.get_texts()],
+            "legend_entries": None if legend is None else _legend_entries(legend, where),
             "images": images,
         })
-    return {"size": [float(v) for v in figure.get_size_inches()], "axes": axes}
+    return {"size": [float(v) for v in figure.get_size_inches()], "axes": axes,
+            "legends": [_legend_entries(legend, where) for legend in getattr(figure, "legends", [])]}
