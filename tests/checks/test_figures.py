@@ -332,3 +332,43 @@ def test_a_legend_of_swapped_texts_is_still_swapped(tmp_path):
     ns = round_trip(tmp_path)
     with pytest.raises(CheckFailed, match="label='loss' の線が result.history\\['val_loss'\\] を描いています"):
         check_history_figure(ns, "loss", "問2")
+
+
+def _visible_self_check(assignment_id: str, grade_id: str) -> tuple[str, str]:
+    """The release's set-up cell and the visible self-check of ``grade_id`` (what students run, without the toolkit)."""
+    import nbformat
+    from helpers import ROOT
+
+    release = nbformat.read(ROOT / "release" / assignment_id / f"{assignment_id}.ipynb", as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in release.cells if c.cell_type == "code"}
+    return cells["setup"], cells[grade_id]
+
+
+@pytest.mark.parametrize("assignment_id,grade_id", [("kadai4", "q3_plot_legend"), ("kadai5", "q4_plot_legend"),
+                                                    ("kadai6", "q4_plot_legend")])
+@pytest.mark.parametrize("style", [None, _legend_of_texts, _one_figure_legend, _seaborn_lineplot],
+                         ids=["lecture", "texts", "figure_legend", "seaborn"])
+def test_the_visible_legend_self_checks_accept_what_grading_accepts(assignment_id, grade_id, style):
+    """Does each assignment's visible legend self-check (run as students run it) accept every legend grading accepts,
+    and still refuse a figure without legends, as grading does?"""
+    setup, self_check = _visible_self_check(assignment_id, grade_id)
+    helpers = setup[setup.index("def self_check"):]  # its functions, not its data loading
+    ns: dict = {"np": np, "plt": plt}
+    exec(compile(helpers, "setup", "exec"), ns)
+    for legend in (True, False):
+        if style is None or not legend:
+            figure = draw(legend=legend)
+        else:
+            style()
+            figure = plt.gcf()
+        check_legend = (lambda: check_legends(figure, HISTORY))
+        ns.update(fig=figure, result=History(HISTORY))
+        if legend:
+            check_legend()
+            exec(compile(self_check, grade_id, "exec"), ns)
+        else:
+            with pytest.raises(CheckFailed):
+                check_legend()
+            with pytest.raises(AssertionError, match="凡例がない"):
+                exec(compile(self_check, grade_id, "exec"), ns)
+        plt.close("all")
