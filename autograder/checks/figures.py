@@ -57,16 +57,20 @@ def _draws_any(figure, hist: dict) -> bool:
     return any(_matches(line, values) for ax in figure.axes for line in ax.get_lines() for values in hist.values())
 
 
-def history_figure(ns: dict, hist: dict | None = None):
-    """The figure that answers the history question, by its content: the last one shown that draws a series of
-    ``hist`` (``result.history``), else the last with two panels drawing lines, else the last one shown.  Raises
-    ``NotAttempted`` if nothing was shown."""
-    figures = shown(ns)
+def answering_figure(figures: list, hist: dict | None = None):
+    """Of ``figures`` (the figures shown, oldest first), the one that answers the history question, by its content:
+    the last that draws a series of ``hist`` (``result.history``), else the last with two panels drawing lines, else
+    the last one.  Raises ``NotAttempted`` if there is none.  (A plain hidden test passes ``shown_figures``.)"""
     if not figures:
         raise NotAttempted("グラフが表示されていません。作図のセルを実行して plt.show() で表示しましょう。")
     drawing = [figure for figure in figures if hist and _draws_any(figure, hist)]
     two = [figure for figure in figures if len(panels(figure)) == 2 and any(p.lines() for p in panels(figure))]
     return (drawing or two or figures)[-1]
+
+
+def history_figure(ns: dict, hist: dict | None = None):
+    """``answering_figure`` of the figures the notebook showed (``shown``)."""
+    return answering_figure(shown(ns), hist)
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,9 @@ VARIANTS = (
             (("q4_code", LECTURE_PLOT, SUBPLOTS_PLOT),)),
     Variant("pyplot_without_fig_name", "問4で fig = を付けずに plt.figure(figsize=(12, 4)) と plt.subplot(121) で描いた",
             (("q4_code", LECTURE_PLOT, PYPLOT_NO_NAME_PLOT),)),
+    Variant("exploratory_figure_after", "問4の図のあとに、予測を確かめる画像をもう1枚表示した（最後に表示した図が履歴の図ではない）",
+            (("q4_code", "plt.show()\n", "plt.show()\nplt.figure(figsize=(3, 3))\nplt.imshow(x_test[0].reshape(28, 28), cmap='gray')\n"
+              "plt.show()\n"),)),
     Variant("evaluate_return_dict", "問5で score = model.evaluate(x_test, y_test, return_dict=True) にした",
             (("q5_code", "score = model.evaluate(x_test, y_test)", "score = model.evaluate(x_test, y_test, return_dict=True)"),
              ("q5_code", PRINT_SCORE, "print('Test loss:', score['loss'])\nprint('Test accuracy:', score['accuracy'])"))),
