@@ -82,3 +82,31 @@ def check_accuracy(model, threshold: float) -> float:
             "ニューロンの数、層、Dropout、エポック数を工夫してみましょう。"
         )
     return accuracy
+
+
+TRAIN_SAMPLE = 10_000
+"""Training images the checker compares the test accuracy with (the first ones: what any split trains on)."""
+
+MEMORISED_MARGIN = 0.03
+"""How much better on the test images than on training images a model may be.  An honest model is as good or better
+on images it trained on (kadai4's solution: 0.90 on these, 0.88 on the test set); one trained on the test set
+(``fit(x_test, y_test)``) is about 0.1 better on them than on images it never saw."""
+
+
+def check_not_trained_on_test(model) -> None:
+    """Raise ``CheckFailed`` if ``model`` reaches a test accuracy more than ``MEMORISED_MARGIN`` above its accuracy on
+    the first ``TRAIN_SAMPLE`` training images: it learnt the test set, so its test score says nothing."""
+    (x_train, y_train), _ = fashion_mnist_raw()
+    x = x_train[:TRAIN_SAMPLE].reshape(TRAIN_SAMPLE, 784).astype("float32") / 255
+    try:
+        train = np.asarray(model.predict(x, verbose=0, batch_size=1000))
+    except Exception as e:
+        raise CheckFailed("学習用データ (N, 784) でモデルを予測できませんでした。入力が 784 のモデルになっているか確認しましょう。") from e
+    on_train = float(np.mean(train.argmax(axis=1) == y_train[:TRAIN_SAMPLE])) if train.ndim == 2 else 0.0
+    _, on_test = measure(model)
+    if on_test > on_train + MEMORISED_MARGIN:
+        raise CheckFailed(
+            f"テストデータでの正解率 {on_test:.4f} が、学習用データでの正解率 {on_train:.4f} より大きく上です。"
+            "テストデータ x_test, y_test で学習していませんか？テストデータは最後の評価だけに使い、"
+            "model.fit には x_train, y_train を渡しましょう。"
+        )

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from autograder.checks.errors import CheckFailed
+from autograder.checks.errors import CheckFailed, judgeable
 
 KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 """The History's series, by the lecture's names (``accuracy`` stands for whichever accuracy key the metric gave)."""
@@ -114,7 +114,7 @@ def check_history_is_models(result, x_val, y_val) -> None:
     epoch.  A History written by hand, or kept from another model, fails here.
     """
     history = history_of(result)
-    model = getattr(result, "model", None)
+    model = judgeable(getattr(result, "model", None))
     if model is None or not callable(getattr(model, "evaluate", None)):
         raise CheckFailed("result に学習したモデルがありません。result = model.fit(...) の戻り値をそのまま使いましょう。")
     values = [float(v) for v in history.get("val_loss", [])]

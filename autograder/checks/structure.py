@@ -5,7 +5,7 @@ the model's input with ``compute_output_shape``.  Accepts every way of writing t
 same network: ``Sequential`` with ``.add`` or a list, ``Dense(32, input_shape=(784,))``
 or ``keras.Input((784,))``, the Functional API ``keras.Model(inputs, outputs)`` (its
 ``InputLayer`` is not a layer of the network), and an activation given by name, as a
-function, or as a separate ``Activation``/``ReLU``/``Softmax`` layer right after a
+function of Keras or TensorFlow (named by what it computes: ``tf.nn.softmax`` is ``softmax``), or as a separate ``Activation``/``ReLU``/``Softmax`` layer right after a
 layer whose own activation is linear (read as that layer's activation, so
 ``Conv2D(32, (3, 3))`` + ``ReLU()`` is ``Conv2D(32, (3, 3), activation='relu')``).
 
@@ -23,10 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from autograder.checks.errors import CheckFailed
-
-UNLOADABLE = "壊れたモデル"
-"""Type name ``autograder.grading.verdicts`` gives a model Keras could not reload in safe mode."""
+from autograder.checks.errors import UNLOADABLE, CheckFailed, judgeable
+from autograder.grading.kernel.model_record import activation_name
 
 SUMMARY_HINT = "model.summary() で各層の Output Shape と Param # を確認しましょう。"
 
@@ -286,8 +284,12 @@ def layer(kind: str, *, params: int | None = None, output_shape: tuple | None = 
 
 
 def _activation_name(layer) -> str | None:
-    activation = getattr(layer, "activation", None)
-    return getattr(activation, "__name__", None)
+    """The layer's activation by what it computes (``activation=tf.nn.softmax`` is ``'softmax'``), else the function's
+    own name."""
+    if not hasattr(layer, "activation"):
+        return None
+    activation = layer.activation
+    return activation_name(activation) or getattr(activation, "__name__", None)
 
 
 def _activation_of_layer(layer) -> str | None:
@@ -455,11 +457,7 @@ def check_structure(model, expected: list[LayerSpec], inputs: int = 784, input_s
     one, the parameters if it has them; finally the model's total parameters when every spec states its own.
     The message names the first difference, the structure found and the one expected.
     """
-    if type(model).__name__ == UNLOADABLE:
-        raise CheckFailed(
-            f"採点側で model を読み込めませんでした（{model!r}）。activation=tf.nn.softmax のような関数や自作の層は、"
-            "保存して読み込めないことがあります。activation='softmax' のように名前で書きましょう。"
-        )
+    judgeable(model)
     if not hasattr(model, "layers") or not hasattr(model, "count_params"):
         raise CheckFailed(f"model が Keras のモデルではありません（{type(model).__name__} です）。Sequential() で作りましょう。")
     want_input = _expected_input(inputs, input_shape)

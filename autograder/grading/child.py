@@ -161,7 +161,8 @@ def _judge(work: Path, assignment_id: str, box, settings=None) -> dict:
     ``settings``: the ``AssignmentConfig`` of the graded assignment, whose thresholds the checks are handed (None for
     an id course_config does not list: the canary's, whose checks need none).
 
-    The judging runs under its own deadline and memory limit (``evidence_limits.judging_limits``): past either, the
+    The judging runs under its own limits of CPU time and memory (``evidence_limits.judging_limits``; a busy host
+    only slows it): past either, the
     submission is an error for the instructor (``success`` false, the limit named), never a score.
     """
     import nbformat
@@ -175,7 +176,7 @@ def _judge(work: Path, assignment_id: str, box, settings=None) -> dict:
         return {}
     try:
         with evidence_limits.judging_limits(
-                seconds=evidence_limits.JUDGING_SECONDS,
+                cpu_seconds=evidence_limits.JUDGING_CPU_SECONDS,
                 memory_bytes=box.limits.memory_mb * 2**20 + evidence_limits.JUDGING_HEADROOM_BYTES):
             results = verdicts.verdicts(_source(work, assignment_id), box.evidence, settings)
     except evidence_limits.JudgingOverLimit as e:

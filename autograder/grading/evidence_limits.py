@@ -14,7 +14,8 @@ as float32, 376 MB when a student divides by 255 without ``astype('float32')`` (
 
 What the size checks cannot see is bounded by ``judging_limits``: a model config of a few bytes can declare a
 layer of a billion units, which Keras allocates while building the model.  The grading child judges a
-submission under an address-space limit and a deadline, in its own process (one child per submission, see
+submission under an address-space limit and a limit of CPU time (not wall time: a busy host must not decide a
+grade), in its own process (one child per submission, see
 ``autograder.grading.child``) rather than a process of its own: a fresh process would import TensorFlow again
 (2.7 s and 800 MB here, for every submission).
 """
@@ -86,10 +87,13 @@ MAX_H5_OBJECTS = 100_000
 MODEL_MEMBERS = frozenset({"config.json", "metadata.json", "model.weights.h5"})
 """The members of a ``.keras`` file Keras writes (besides ``assets/``)."""
 
-JUDGING_SECONDS = 120
-"""Time for judging one submission (all its checks).  Honest: a check reloads a model in 0.05 s and evaluates it on
-10,000 images in 0.5 s here, so 課題4's 13 checks take about 15 s (estimated from these, not timed whole).  Below the worker's 180 s of grace after the
-notebook's own limit (``autograder.grading.worker.GRACE_SECONDS``), so the judging's own message comes first."""
+JUDGING_CPU_SECONDS = 120
+"""Processor time for judging one submission (all its checks): CPU seconds of the grading child, all its threads
+together, never wall-clock seconds, so that a busy host delays a verdict but does not change it (at load 30, two
+correct 課題4 notebooks once ran past a wall-clock limit of 120 s and became errors; graded alone they got 20/20).
+Honest: a check reloads a model in 0.05 s and evaluates it on 10,000 images in 0.5 s here, so 課題4's 13 checks take
+about 15 s of wall time on 2 cores (estimated from these, not timed whole).  What bounds the wall time is the worker's
+limit on the whole child (the notebook's limit plus ``autograder.grading.worker.GRACE_SECONDS``)."""
 
 JUDGING_HEADROOM_BYTES = 2 * 2**30
 """Address space judging may take beyond the kernel's memory limit (``sandbox_memory_mb``; the evidence is a part
@@ -368,23 +372,28 @@ def _address_space() -> int | None:
 
 
 @contextlib.contextmanager
-def judging_limits(*, seconds: float, memory_bytes: int):
-    """Run the body (the judging of one submission) for at most ``seconds``, in at most ``memory_bytes`` of address
-    space beyond what this process holds now; past either, raise ``JudgingOverLimit`` with a bilingual message.
+def judging_limits(*, cpu_seconds: float, memory_bytes: int):
+    """Run the body (the judging of one submission) for at most ``cpu_seconds`` of processor time, in at most
+    ``memory_bytes`` of address space beyond what this process holds now; past either, raise ``JudgingOverLimit``
+    with a bilingual message.
 
-    The deadline is ``SIGALRM`` (main thread only), repeated every second after it should a bare ``except:`` swallow
-    it; the memory limit is this process's soft ``RLIMIT_AS`` (TensorFlow then fails with ``ResourceExhaustedError``,
-    NumPy with ``MemoryError``), restored afterwards.  Where ``/proc`` does not give the address space (not Linux),
-    only the deadline applies.
+    The time limit counts this process's CPU time, every thread's together (``ITIMER_PROF``), not the clock on the
+    wall: time spent waiting for a busy host's cores is not the submission's, so load delays a verdict and never turns
+    it into an error.  A judging that computes for ever still stops: the timer fires again every CPU second after the
+    limit, should a bare ``except:`` (as in Keras) swallow it.  Its signal is handled in the main thread only.  The
+    memory limit is this process's soft ``RLIMIT_AS`` (TensorFlow then fails with ``ResourceExhaustedError``, NumPy
+    with ``MemoryError``), restored afterwards.  Where ``/proc`` does not give the address space (not Linux), only the
+    time limit applies.
     """
-    def on_alarm(signum, frame):
-        raise JudgingOverLimit(f"判定が制限時間 ({seconds:g} 秒) を超えました / judging ran past its limit of {seconds:g} s")
+    def on_timer(signum, frame):
+        raise JudgingOverLimit(f"判定が処理時間の上限 (CPU {cpu_seconds:g} 秒) を超えました / judging used more than its "
+                               f"{cpu_seconds:g} s of CPU time")
 
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     now = _address_space()
     limit = None if now is None else min(v for v in (now + memory_bytes, soft, hard) if v != resource.RLIM_INFINITY)
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, min(1.0, seconds))
+    previous = signal.signal(signal.SIGPROF, on_timer)
+    signal.setitimer(signal.ITIMER_PROF, cpu_seconds, min(1.0, cpu_seconds))
     try:
         if limit is not None:
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
@@ -395,7 +404,7 @@ def judging_limits(*, seconds: float, memory_bytes: int):
                                f"of {megabytes} MB") from None
     finally:
         try:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
         finally:
-            signal.signal(signal.SIGALRM, previous)
+            signal.signal(signal.SIGPROF, previous)
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

@@ -68,16 +68,46 @@ class _Text:
         return self._text
 
 
+class _Styled:
+    """The look of a line or a legend handle: what ``figures`` compares to match a proxy handle with its line."""
+
+    def __init__(self, style: dict | None):
+        style = style if isinstance(style, dict) else {}
+        self._color, self._linestyle, self._marker = (str(style.get(k, "")) for k in ("color", "linestyle", "marker"))
+
+    def get_color(self) -> str:
+        return self._color
+
+    def get_linestyle(self) -> str:
+        return self._linestyle
+
+    def get_marker(self) -> str:
+        return self._marker
+
+
 class _Legend:
-    def __init__(self, texts: list[str]):
+    """A legend as the checks read it: its texts and, for each, its handle (a line of the figure, or a proxy)."""
+
+    def __init__(self, texts: list[str], entries: list | None = None, lines: list | None = None):
         self._texts = [_Text(str(t)) for t in texts]
+        self.legend_handles = []
+        for entry in entries or []:
+            place = entry.get("line")
+            if isinstance(place, list) and len(place) == 2 and lines is not None:
+                a, i = int(place[0]), int(place[1])
+                if not (0 <= a < len(lines) and 0 <= i < len(lines[a])):
+                    raise EvidenceRefused("a legend naming a line the figure does not have")
+                self.legend_handles.append(lines[a][i])
+            else:
+                self.legend_handles.append(_Styled(entry.get("style")))
 
     def get_texts(self) -> list:
         return self._texts
 
 
-class _Line:
-    def __init__(self, label: str, ydata: list[float]):
+class _Line(_Styled):
+    def __init__(self, label: str, ydata: list[float], style: dict | None = None):
+        super().__init__(style)
         self._label, self._ydata = label, ydata
 
     def get_label(self) -> str:
@@ -122,9 +152,16 @@ class _Axes:
         self._spec = (_SubplotSpec(geometry, entry.get("colspan_start") or 0, entry.get("rowspan_start") or 0)
                       if geometry else None)
         self._label = str(entry.get("label", ""))
-        self._lines = [_Line(str(line["label"]), [float(y) for y in line["ydata"]]) for line in entry.get("lines", [])]
-        self._legend = None if entry.get("legend") is None else _Legend(entry["legend"])
+        self._lines = [_Line(str(line["label"]), [float(y) for y in line["ydata"]], line)
+                       for line in entry.get("lines", [])]
+        self._entry = entry
+        self._legend = None
         self._images = [_Image(reading.array(image["file"]), str(image["cmap"])) for image in entry.get("images", [])]
+
+    def link_legend(self, lines: list) -> None:
+        """Rebuild this axes' legend once every axes' lines exist (a legend may name a line of another axes)."""
+        if self._entry.get("legend") is not None:
+            self._legend = _Legend(self._entry["legend"], self._entry.get("legend_entries"), lines)
 
     def get_subplotspec(self):
         return self._spec
@@ -148,23 +185,49 @@ class FigureView:
     def __init__(self, entry: dict, reading: Reading):
         self._size = tuple(float(v) for v in entry["size"])
         self.axes = [_Axes(ax, reading) for ax in entry.get("axes", [])]
+        lines = [ax.get_lines() for ax in self.axes]
+        for ax in self.axes:
+            ax.link_legend(lines)
+        self.legends = [_Legend([e.get("text", "") for e in entries], entries, lines)
+                        for entries in entry.get("legends", [])]
 
     def get_size_inches(self):
         return self._size
 
 
 def _load_model(reading: Reading, entry: dict):
-    path = reading.model(entry.get("file"))  # a name leaving the folder, or a zip bomb, is tampering, not a broken model
-    import keras
+    """The student's model: Keras's file reloaded in safe mode, else rebuilt from its record
+    (``autograder.grading.model_rebuild``), else an opaque "壊れたモデル" saying in Japanese why it could not be
+    rebuilt (Keras's own English error is for the instructor's log only: ``print``ed, never the student's text)."""
+    failures: list[str] = []
+    if entry.get("file") is not None:
+        path = reading.model(entry.get("file"))  # a name leaving the folder, or a zip bomb, is tampering, not a broken model
+        import keras
 
-    try:
-        return keras.saving.load_model(path, safe_mode=True)
-    except MemoryError:  # over the judging's memory limit: the submission's error, never the student's lost check
-        raise
-    except Exception as e:  # noqa: BLE001 -- what cannot be loaded safely is not a model
-        if type(e).__name__ == "ResourceExhaustedError" or (isinstance(e, OSError) and e.errno == errno.ENOMEM):
-            raise MemoryError(str(e)[:300]) from e
-        return _opaque_value({"type": "壊れたモデル", "repr": f"{type(e).__name__}: {str(e)[:200]}"})
+        try:
+            return keras.saving.load_model(path, safe_mode=True)
+        except MemoryError:  # over the judging's memory limit: the submission's error, never the student's lost check
+            raise
+        except Exception as e:  # noqa: BLE001 -- what cannot be loaded safely may still be rebuilt from its record
+            if type(e).__name__ == "ResourceExhaustedError" or (isinstance(e, OSError) and e.errno == errno.ENOMEM):
+                raise MemoryError(str(e)[:300]) from e
+            failures.append(f"{type(e).__name__}: {str(e)[:200]}")
+    if entry.get("record") is not None:
+        from autograder.grading import model_rebuild
+
+        try:
+            return model_rebuild.rebuild(reading, entry["record"])
+        except model_rebuild.Unrebuildable as e:
+            reason = str(e)
+    else:
+        reason = "モデルの層と重みを記録できませんでした"
+        failures.append(str(entry.get("record_error"))[:200])
+    print(f"model not reproduced / モデルを再現できません: {reason}; {' / '.join(failures)}", flush=True)
+    return _opaque_value({"type": UNJUDGEABLE_MODEL, "repr": reason})
+
+
+UNJUDGEABLE_MODEL = "壊れたモデル"
+"""Type name of a student's model the grading process could neither reload nor rebuild (``autograder.checks.errors.UNLOADABLE``)."""
 
 
 def load(folder: Path) -> dict:

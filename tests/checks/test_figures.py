@@ -249,3 +249,126 @@ def test_evidence_keeps_panels_json_serialisable(tmp_path):
            [(p.grid, p.row, p.column, len(p.axes)) for p in panels(live)]
     assert [ax.get_label() for ax in rebuilt.axes].count("<colorbar>") == 1
     assert np.allclose(rebuilt.get_size_inches(), (12, 4))
+
+
+# ---- the figure found by its content, legends read by what they show (issue 22)
+
+
+def _lecture_then_exploration():
+    draw()
+    plt.figure()
+    plt.hist(np.random.default_rng(0).normal(size=100))  # an exploratory figure shown after the answer
+    plt.show()
+    plt.close("all")
+
+
+@pytest.mark.parametrize("live", [True, False], ids=["live", "rebuilt"])
+def test_an_exploratory_figure_after_the_history_changes_nothing(tmp_path, live):
+    """Is the history figure found by its content although another figure was shown after it, live and rebuilt?"""
+    _lecture_then_exploration()
+    ns = round_trip(tmp_path) if not live else {"result": History(HISTORY)}
+    for part in ("layout", "loss", "accuracy", "legend"):
+        check_history_figure(ns, part, "問2")
+
+
+def _legend_of_texts():
+    plt.figure(figsize=(12, 4))
+    plt.subplot(1, 2, 1)
+    plt.plot(HISTORY["loss"])
+    plt.plot(HISTORY["val_loss"])
+    plt.legend(["loss", "val_loss"])
+    plt.subplot(1, 2, 2)
+    plt.plot(HISTORY["accuracy"])
+    plt.plot(HISTORY["val_accuracy"])
+    plt.legend(["accuracy", "val_accuracy"])
+
+
+def _one_figure_legend():
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
+    ax1.plot(HISTORY["loss"], label="loss")
+    ax1.plot(HISTORY["val_loss"], label="val_loss")
+    ax2.plot(HISTORY["accuracy"], label="accuracy")
+    ax2.plot(HISTORY["val_accuracy"], label="val_accuracy")
+    fig.legend()
+
+
+def _seaborn_lineplot():
+    import pandas as pd
+    import seaborn as sns
+
+    frame = pd.DataFrame(HISTORY)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
+    sns.lineplot(data=frame[["loss", "val_loss"]], ax=ax1)
+    sns.lineplot(data=frame[["accuracy", "val_accuracy"]], ax=ax2)
+
+
+@pytest.mark.parametrize("style", [_legend_of_texts, _one_figure_legend, _seaborn_lineplot])
+def test_a_legend_counts_whatever_made_it(tmp_path, style):
+    """Does a legend count whether it names the lines by plt.legend(['loss', 'val_loss']), by one fig.legend() for both
+    panels or by seaborn's proxy handles, live and rebuilt from evidence?"""
+    style()
+    figure = shown()
+    accepted(figure)
+    ns = round_trip(tmp_path)
+    accepted(last_figure(ns))
+    for part in ("layout", "loss", "accuracy", "legend"):
+        check_history_figure(ns, part, "問2")
+
+
+def test_a_legend_of_swapped_texts_is_still_swapped(tmp_path):
+    """Is plt.legend(['val_loss', 'loss']) (texts in the wrong order for the lines) still read as swapped names?"""
+    plt.figure(figsize=(12, 4))
+    plt.subplot(1, 2, 1)
+    plt.plot(HISTORY["loss"])
+    plt.plot(HISTORY["val_loss"])
+    plt.legend(["val_loss", "loss"])
+    plt.subplot(1, 2, 2)
+    plt.plot(HISTORY["accuracy"], label="accuracy")
+    plt.plot(HISTORY["val_accuracy"], label="val_accuracy")
+    plt.legend()
+    figure = shown()
+    with pytest.raises(CheckFailed, match="label='loss' の線が result.history\\['val_loss'\\] を描いています"):
+        check_panel(figure, 0, HISTORY, ("loss", "val_loss"))
+    ns = round_trip(tmp_path)
+    with pytest.raises(CheckFailed, match="label='loss' の線が result.history\\['val_loss'\\] を描いています"):
+        check_history_figure(ns, "loss", "問2")
+
+
+def _visible_self_check(assignment_id: str, grade_id: str) -> tuple[str, str]:
+    """The release's set-up cell and the visible self-check of ``grade_id`` (what students run, without the toolkit)."""
+    import nbformat
+    from helpers import ROOT
+
+    release = nbformat.read(ROOT / "release" / assignment_id / f"{assignment_id}.ipynb", as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in release.cells if c.cell_type == "code"}
+    return cells["setup"], cells[grade_id]
+
+
+@pytest.mark.parametrize("assignment_id,grade_id", [("kadai4", "q3_plot_legend"), ("kadai5", "q4_plot_legend"),
+                                                    ("kadai6", "q4_plot_legend")])
+@pytest.mark.parametrize("style", [None, _legend_of_texts, _one_figure_legend, _seaborn_lineplot],
+                         ids=["lecture", "texts", "figure_legend", "seaborn"])
+def test_the_visible_legend_self_checks_accept_what_grading_accepts(assignment_id, grade_id, style):
+    """Does each assignment's visible legend self-check (run as students run it) accept every legend grading accepts,
+    and still refuse a figure without legends, as grading does?"""
+    setup, self_check = _visible_self_check(assignment_id, grade_id)
+    helpers = setup[setup.index("def self_check"):]  # its functions, not its data loading
+    ns: dict = {"np": np, "plt": plt}
+    exec(compile(helpers, "setup", "exec"), ns)
+    for legend in (True, False):
+        if style is None or not legend:
+            figure = draw(legend=legend)
+        else:
+            style()
+            figure = plt.gcf()
+        check_legend = (lambda: check_legends(figure, HISTORY))
+        ns.update(fig=figure, result=History(HISTORY))
+        if legend:
+            check_legend()
+            exec(compile(self_check, grade_id, "exec"), ns)
+        else:
+            with pytest.raises(CheckFailed):
+                check_legend()
+            with pytest.raises(AssertionError, match="凡例がない"):
+                exec(compile(self_check, grade_id, "exec"), ns)
+        plt.close("all")

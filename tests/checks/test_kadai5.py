@@ -146,3 +146,50 @@ def test_missing_input_names_thirty_features():
     m.add(Dense(64, activation="relu"))
     with pytest.raises(CheckFailed, match=r"input_shape=\(30,\)"):
         kadai5.check_model({"model": m})
+
+
+def test_the_sample_standard_deviation_earns_the_marks():
+    """Does standardising with the training data's sample standard deviation (ddof=1, no leakage) pass both marks,
+    while all the data's statistics with ddof=1 are still named as leakage?"""
+    x_train_raw, x_test_raw, _, _ = kadai5.split()
+    mean, std = x_train_raw.mean(axis=0), x_train_raw.std(axis=0, ddof=1)
+    ns = {"x_train": (x_train_raw - mean) / std, "x_test": (x_test_raw - mean) / std}
+    kadai5.check_scaled(ns)
+    kadai5.check_no_leak(ns)
+    everything = np.concatenate([x_train_raw, x_test_raw])
+    leaked = (x_test_raw - everything.mean(axis=0)) / everything.std(axis=0, ddof=1)
+    with pytest.raises(CheckFailed, match="全データ"):
+        kadai5.check_no_leak({"x_test": leaked})
+
+
+def test_recall_with_swapped_arguments_loses_even_when_the_numbers_agree():
+    """Is recall_score(pred, y_test) (the precision) refused by its code although FP = FN makes the number right,
+    and recall_score(y_test, pred) written with keywords accepted?"""
+    ns = scaled(kadai5.split()[0])
+    truth = ns["y_test"].astype(int)
+    predicted = truth.copy()
+    predicted[np.flatnonzero(truth == 1)[:2]] = 0  # two false negatives
+    predicted[np.flatnonzero(truth == 0)[:2]] = 1  # two false positives: precision == recall
+    ns["model"] = Fixed(predicted)
+    ns["recall"] = (42 - 2) / 42
+    ns["In"] = ["", "pred = (model.predict(x_test) > 0.5).astype('int').ravel()\nrecall = recall_score(pred, y_test)"]
+    with pytest.raises(CheckFailed, match=r"recall_score\(pred, y_test\) と、正解とモデルの予測の順番が逆"):
+        kadai5.check_recall(ns, threshold=0.9)
+    ns["In"] = ["recall = recall_score(y_pred=pred, y_true=y_test)"]
+    kadai5.check_recall(ns, threshold=0.9)
+    del ns["In"]  # no code to read (outside IPython): the value is judged alone
+    kadai5.check_recall(ns, threshold=0.9)
+
+
+def test_early_stopping_on_the_test_set_is_told_so():
+    """Is a model whose val_loss was measured on the test set (validation_data=(x_test, y_test)) told that, not told
+    to add EarlyStopping it already has?"""
+    import keras
+
+    ns = scaled(kadai5.split()[0])
+    keras.utils.set_random_seed(0)
+    m = model(8, 1)
+    result = m.fit(ns["x_train"], ns["y_train"], validation_data=(ns["x_test"], ns["y_test"]), epochs=3, verbose=0,
+                   callbacks=[keras.callbacks.EarlyStopping(patience=1, restore_best_weights=True)])
+    with pytest.raises(CheckFailed, match="val_loss がテストデータで測られています"):
+        kadai5.check_early_stopping({**ns, "model": m, "result": result})

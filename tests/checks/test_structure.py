@@ -137,17 +137,84 @@ def test_dropout_in_the_wrong_place_says_what_was_found():
         check_structure(model, MODEL4)
 
 
-def test_a_model_keras_cannot_reload_says_why(tmp_path):
-    """Is a model with activation=tf.nn.softmax (Keras cannot reload it in safe mode) told to use the name instead?"""
-    import tensorflow as tf
-
+def _through_evidence(tmp_path, **values) -> dict:
+    """``values`` written down as a kernel's collecting does and read back as the grading process reads them."""
     from autograder.grading import verdicts
     from autograder.grading.kernel import evidence
 
-    model = Sequential([keras.Input((784,)), Dense(32, activation="relu"), Dense(10, activation=tf.nn.softmax)])
-    evidence.collect(tmp_path / "e", {"model": model}, ("model",), figures=False)
-    with pytest.raises(CheckFailed, match="activation='softmax' のように名前で"):
-        check_structure(verdicts.load(tmp_path / "e")["model"], MODEL1)
+    evidence.collect(tmp_path / "e", values, tuple(values), figures=False)
+    return verdicts.load(tmp_path / "e")
+
+
+def _trained(model, loss="categorical_crossentropy"):
+    import numpy as np
+
+    x = np.random.default_rng(0).uniform(0, 1, (64, 784)).astype("float32")
+    model.compile(loss=loss, optimizer="adam", metrics=["accuracy"])
+    return model, model.fit(x, np.eye(10)[np.arange(64) % 10], epochs=2, batch_size=16, verbose=0), x
+
+
+def test_a_tensorflow_activation_is_judged_by_what_it_computes(tmp_path):
+    """Does Dense(10, activation=tf.nn.softmax), which Keras cannot reload, pass the structure check through the
+    record of its layers, predict as the student's model did, and keep its loss and steps for the other checks?"""
+    import numpy as np
+    import tensorflow as tf
+
+    model, result, x = _trained(Sequential([keras.Input((784,)), Dense(32, activation=tf.nn.relu),
+                                            Dense(10, activation=tf.nn.softmax)]))
+    check_structure(model, MODEL1)  # in-process too: tf.nn.softmax is named 'softmax_v2' in Python
+    ns = _through_evidence(tmp_path, model=model, result=result)
+    rebuilt = ns["model"]
+    check_structure(rebuilt, MODEL1)
+    assert np.allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    assert int(rebuilt.optimizer.iterations) == int(model.optimizer.iterations) == 8
+    y = np.eye(10)[np.arange(64) % 10]
+    assert np.isclose(np.ravel(rebuilt.evaluate(x, y, verbose=0))[0], model.evaluate(x, y, verbose=0)[0], rtol=1e-5)
+    assert ns["result"].model is rebuilt
+
+
+def test_a_subclassed_model_is_judged_when_its_layers_chain():
+    """Is a subclassed keras.Model whose call chains its layers judged like the Sequential it computes, and one whose
+    call does something else (a skip connection) said plainly to be one grading could not reproduce?"""
+    import tempfile
+    from pathlib import Path
+
+    class Chain(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.out = Dense(32, activation="relu"), Dense(10, activation="softmax")
+
+        def call(self, x):
+            return self.out(self.hidden(x))
+
+    class Skip(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.out = Dense(784, activation="relu"), Dense(10, activation="softmax")
+
+        def call(self, x):
+            return self.out(self.hidden(x) + x)
+
+    chain, _, _ = _trained(Chain())
+    skip, _, _ = _trained(Skip())
+    ns = _through_evidence(Path(tempfile.mkdtemp()), model=chain, other=skip)
+    check_structure(ns["model"], MODEL1)
+    with pytest.raises(CheckFailed, match="採点側で model を再現できなかったため.*同じ予測をしません") as failed:
+        check_structure(ns["other"], MODEL1)
+    assert "Error" not in str(failed.value)  # Keras's English error stays in the instructor's log
+
+
+def test_activation_names_are_found_by_what_the_function_computes():
+    """Are TensorFlow's functions, Keras's and a student's own wrapper named as the activation they compute, and a
+    function computing none of them named None?"""
+    import tensorflow as tf
+
+    from autograder.grading.kernel.model_record import activation_name
+
+    assert activation_name(tf.nn.softmax) == "softmax" and activation_name(tf.nn.relu) == "relu"
+    assert activation_name(tf.nn.sigmoid) == "sigmoid" and activation_name(keras.activations.tanh) == "tanh"
+    assert activation_name(lambda x: tf.nn.relu(x)) == "relu" and activation_name(None) == "linear"
+    assert activation_name(tf.nn.relu6) == "relu6" and activation_name(lambda x: x * 2) is None
 
 
 # ---- layers beyond Dense/Dropout: the CNN of kadai6, recurrent layers, any layer by its config

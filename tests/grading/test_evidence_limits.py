@@ -290,20 +290,62 @@ def test_collecting_keeps_its_manifest_within_the_bound(tmp_path):
         evidence._plain(nested)  # saved as an array instead, never as JSON deeper than MAX_PLAIN_DEPTH
 
 
-def test_judging_stops_at_its_deadline_even_if_an_except_swallows_it():
-    """Does the deadline end a judging that a bare ``except:`` (as in Keras) once swallowed, and leave no alarm?"""
-    started, handler = time.monotonic(), signal.getsignal(signal.SIGALRM)
-    with pytest.raises(evidence_limits.JudgingOverLimit, match="judging ran past its limit of 0.2 s"):
-        with evidence_limits.judging_limits(seconds=0.2, memory_bytes=2**30):
+def _spin(seconds: float) -> int:
+    """Compute (no sleeping) for ``seconds`` of this process's CPU time; returns a number so nothing is optimised out."""
+    started, total = time.process_time(), 0
+    while time.process_time() - started < seconds:
+        total += sum(range(1000))
+    return total
+
+
+def test_judging_stops_at_its_cpu_limit_even_if_an_except_swallows_it():
+    """Does the CPU-time limit end a judging that computes for ever, even after a bare ``except:`` (as in Keras) once
+    swallowed it, and leave no timer behind?"""
+    started, handler = time.process_time(), signal.getsignal(signal.SIGPROF)
+    with pytest.raises(evidence_limits.JudgingOverLimit, match="judging used more than its 0.2 s of CPU time"):
+        with evidence_limits.judging_limits(cpu_seconds=0.2, memory_bytes=2**30):
             try:
-                time.sleep(5)
+                _spin(5)
             except BaseException:  # noqa: BLE001 -- what a bare except in a library would do
                 pass
-            while True:
-                time.sleep(0.01)
-    assert time.monotonic() - started < 2
-    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
-    assert signal.getsignal(signal.SIGALRM) == handler
+            _spin(60)
+    assert time.process_time() - started < 2
+    assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGPROF) == handler
+
+
+def test_a_busy_host_delays_a_grade_but_does_not_change_it(tmp_path, monkeypatch):
+    """Does the grading child judge a submission the same on a loaded host as alone, although the judging then takes
+    longer on the wall clock than its whole limit?  (A fake load, spinning processes on every core, and a small judge
+    that needs 0.1 s of CPU and waits 0.6 s for a core, under a limit of 0.4 s: not a whole batch.)"""
+    import nbformat
+
+    from autograder.grading import child
+
+    graded = tmp_path / "autograded" / child.PLACEHOLDER / "kadai9" / "kadai9.ipynb"
+    graded.parent.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), graded)
+    box = SimpleNamespace(evidence=tmp_path / "evidence", limits=SimpleNamespace(memory_mb=512))
+
+    def small_judge(source, folder, assignment):
+        time.sleep(0.6)  # off the CPU, as a judge starved by a busy host is: wall time passes, its CPU time does not
+        _spin(0.1)
+        return {"q1": None, "q2": ("CheckFailed", "まちがい")}
+
+    monkeypatch.setattr(evidence_limits, "JUDGING_CPU_SECONDS", 0.4)
+    monkeypatch.setattr(verdicts, "verdicts", small_judge)
+    alone = child._judge(tmp_path, "kadai9", box)
+    load = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        started = time.monotonic()
+        loaded = child._judge(tmp_path, "kadai9", box)
+        took = time.monotonic() - started
+    finally:
+        for process in load:
+            process.kill()
+            process.wait()
+    assert alone == loaded == {"judged": ["q1", "q2"], "toolkit_errors": []}
+    assert took > 0.4  # past the limit on the wall clock, within it in CPU time
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="the memory limit needs /proc (Linux)")
@@ -311,7 +353,7 @@ def test_judging_stops_at_its_memory_limit_and_restores_it():
     """Does an allocation beyond the judging's memory end it with a message, and the limit come off afterwards?"""
     before = resource.getrlimit(resource.RLIMIT_AS)
     with pytest.raises(evidence_limits.JudgingOverLimit, match="memory limit of 256 MB"):
-        with evidence_limits.judging_limits(seconds=60, memory_bytes=256 * 2**20):
+        with evidence_limits.judging_limits(cpu_seconds=60, memory_bytes=256 * 2**20):
             np.ones(4 * 2**30, dtype=np.uint8)
     assert resource.getrlimit(resource.RLIMIT_AS) == before
 
@@ -323,8 +365,9 @@ def test_the_child_reports_judging_over_its_limit_as_an_error(tmp_path, monkeypa
     graded = tmp_path / "autograded" / child.PLACEHOLDER / "kadai9" / "kadai9.ipynb"
     graded.parent.mkdir(parents=True)
     graded.write_text("{}")
-    monkeypatch.setattr(evidence_limits, "JUDGING_SECONDS", 0.2)
-    monkeypatch.setattr(verdicts, "verdicts", lambda source, folder, assignment: time.sleep(5))
+    monkeypatch.setattr(evidence_limits, "JUDGING_CPU_SECONDS", 0.2)
+    monkeypatch.setattr(verdicts, "verdicts", lambda source, folder, assignment: _spin(5))
     box = SimpleNamespace(evidence=tmp_path / "evidence", limits=SimpleNamespace(memory_mb=512))
     outcome = child._judge(tmp_path, "kadai9", box)
-    assert outcome == {"success": False, "error": "判定が制限時間 (0.2 秒) を超えました / judging ran past its limit of 0.2 s"}
+    assert outcome == {"success": False,
+                       "error": "判定が処理時間の上限 (CPU 0.2 秒) を超えました / judging used more than its 0.2 s of CPU time"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks import fashion_mnist, figures, history, structure
+from autograder.checks import compiled, fashion_mnist, figures, history, structure
 from autograder.checks.errors import CheckFailed, NotAttempted, settings
 from autograder.checks.errors import variable as _get
 from autograder.checks.kadai4 import MODEL1, steps
@@ -84,8 +84,12 @@ def check_onehot(ns: dict) -> None:
 
 @uses("model")
 def check_model(ns: dict) -> None:
-    """問3: 784→32→10 (25,120 + 330 = 25,450 parameters)."""
-    structure.check_structure(_get(ns, "model", "問3"), MODEL1)
+    """問3: 784→32→10 (25,120 + 330 = 25,450 parameters), compiled with categorical cross-entropy
+    (``compiled.CATEGORICAL``: the string, the function or the class)."""
+    model = _get(ns, "model", "問3")
+    structure.check_structure(model, MODEL1)
+    compiled.check_loss(model, compiled.CATEGORICAL, "loss='categorical_crossentropy'",
+                        "10 クラスの分類を softmax で出力するときは ")
 
 
 @uses("result", "x_train", "y_train")

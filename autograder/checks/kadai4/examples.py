@@ -15,6 +15,9 @@ from autograder.checks.kit import (
 MISTAKES = (
     Mistake("wrong_units", "問1で Dense(64) にした", (("q1_code", "Dense(32, input_shape", "Dense(64, input_shape"),),
             frozenset({"q1_model"}), "ユニット数が 64 です"),
+    Mistake("mse_loss", "問1で loss='mean_squared_error' にした（問4の evaluate の損失もその値になる）",
+            (("q1_code", "loss='categorical_crossentropy'", "loss='mean_squared_error'"),),
+            frozenset({"q1_model"}), "損失関数が 'mean_squared_error' です"),
     Mistake("too_few_epochs", "問2で epochs=10 にした", (("q2_code", "epochs=30", "epochs=10"),),
             frozenset({"q2_fit"}), "10 個です"),
     Mistake("swapped_labels", "問3で loss と val_loss のラベルを入れ替えた",
@@ -40,6 +43,9 @@ MISTAKES = (
     Mistake("low_accuracy", "問8で小さなモデルを1エポックだけ学習した",
             (("q8_code", "Dense(512,", "Dense(4,"), ("q8_code", "epochs=12", "epochs=1")),
             frozenset({"q8_free"}), "目標"),
+    Mistake("trained_on_test", "問8でテストデータで学習した（fit(x_test, y_test)）うえでテストデータで評価した",
+            (("q8_code", "model.fit(x_train, y_train, epochs=12", "model.fit(x_test, y_test, epochs=12"),),
+            frozenset({"q8_free"}), "テストデータ x_test, y_test で学習していませんか"),
 )
 """Typical mistakes: each must lose exactly the points of ``lost``, with ``says`` in its message."""
 

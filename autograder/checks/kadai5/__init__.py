@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from autograder.checks import figures, history, structure
+from autograder.checks import code, compiled, figures, history, structure
 from autograder.checks.errors import CheckFailed, NotAttempted, settings
 from autograder.checks.errors import variable as _get
 from autograder.checks.structure import dense, dropout
@@ -38,10 +38,17 @@ def split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return tuple(train_test_split(x, y, test_size=0.2, stratify=y, random_state=SPLIT_SEED))
 
 
-def standardised() -> tuple[np.ndarray, np.ndarray]:
-    """The training and test features standardised with the training data's mean and standard deviation."""
+STANDARD_DEVIATIONS = (0, 1)
+"""``ddof`` of the standard deviations a student may standardise with: NumPy's (and StandardScaler's) population
+standard deviation, or the sample standard deviation (``std(ddof=1)``, pandas' default).  Both are computed from the
+training data alone, which is what 問1 asks; they differ by a factor of sqrt(455/454) (0.1 %), which no later
+question can notice, so a fair instructor gives the marks for either (issue 22)."""
+
+
+def standardised(ddof: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The training and test features standardised with the training data's mean and standard deviation (``ddof``)."""
     x_train_raw, x_test_raw, _, _ = split()
-    mean, std = x_train_raw.mean(axis=0), x_train_raw.std(axis=0)
+    mean, std = x_train_raw.mean(axis=0), x_train_raw.std(axis=0, ddof=ddof)
     return (x_train_raw - mean) / std, (x_test_raw - mean) / std
 
 
@@ -62,32 +69,35 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
 
 @uses("x_train")
 def check_scaled(ns: dict) -> None:
-    """問1: ``x_train`` standardised with the training data's own mean and standard deviation."""
+    """問1: ``x_train`` standardised with the training data's own mean and standard deviation (``ddof`` 0 or 1:
+    ``STANDARD_DEVIATIONS``)."""
     expected, _ = standardised()
     x_train = _array(ns, "x_train", "問1", expected.shape)
-    if not _close(x_train, expected):
-        means = np.abs(x_train.mean(axis=0)).max()
-        raise CheckFailed(
-            f"x_train が標準化されていません（列ごとの平均の絶対値の最大が {means:.3g}、0 になるはずです）。"
-            "mean = x_train_raw.mean(axis=0), std = x_train_raw.std(axis=0) として x_train = (x_train_raw - mean) / std と書きましょう。"
-        )
+    if any(_close(x_train, standardised(ddof)[0]) for ddof in STANDARD_DEVIATIONS):
+        return
+    means = np.abs(x_train.mean(axis=0)).max()
+    raise CheckFailed(
+        f"x_train が標準化されていません（列ごとの平均の絶対値の最大が {means:.3g}、0 になるはずです）。"
+        "mean = x_train_raw.mean(axis=0), std = x_train_raw.std(axis=0) として x_train = (x_train_raw - mean) / std と書きましょう。"
+    )
 
 
 @uses("x_test")
 def check_no_leak(ns: dict) -> None:
-    """問1: ``x_test`` standardised with the *training* statistics (no leakage from the test set)."""
+    """問1: ``x_test`` standardised with the *training* statistics (no leakage from the test set; ``ddof`` 0 or 1)."""
     x_train_raw, x_test_raw, _, _ = split()
-    _, expected = standardised()
-    x_test = _array(ns, "x_test", "問1", expected.shape)
-    if _close(x_test, expected):
+    x_test = _array(ns, "x_test", "問1", standardised()[1].shape)
+    if any(_close(x_test, standardised(ddof)[1]) for ddof in STANDARD_DEVIATIONS):
         return
     everything = np.concatenate([x_train_raw, x_test_raw])
-    if _close(x_test, (x_test_raw - everything.mean(axis=0)) / everything.std(axis=0)):
+    if any(_close(x_test, (x_test_raw - everything.mean(axis=0)) / everything.std(axis=0, ddof=ddof))
+           for ddof in STANDARD_DEVIATIONS):
         raise CheckFailed(
             "x_test を全データ（テストデータを含む）の平均・標準偏差で標準化しています。これはテストデータの情報が"
             "学習側に漏れる「リーク」です。平均と標準偏差は学習用データ x_train_raw だけから求めましょう。"
         )
-    if _close(x_test, (x_test_raw - x_test_raw.mean(axis=0)) / x_test_raw.std(axis=0)):
+    if any(_close(x_test, (x_test_raw - x_test_raw.mean(axis=0)) / x_test_raw.std(axis=0, ddof=ddof))
+           for ddof in STANDARD_DEVIATIONS):
         raise CheckFailed(
             "x_test をテストデータ自身の平均・標準偏差で標準化しています。テストデータにも、学習用データ x_train_raw から"
             "求めた mean と std を使いましょう: x_test = (x_test_raw - mean) / std"
@@ -95,33 +105,14 @@ def check_no_leak(ns: dict) -> None:
     raise CheckFailed("x_test が、学習用データの平均と標準偏差で標準化した値になっていません。x_test = (x_test_raw - mean) / std と書きましょう。")
 
 
-BINARY_LOSSES = ("binary_crossentropy", "BinaryCrossentropy")
-"""``loss=`` of a compiled model that are binary cross-entropy: the string, the function
-``keras.losses.binary_crossentropy`` and the object ``keras.losses.BinaryCrossentropy()`` (named so after reloading)."""
-
-
-def _loss_name(model) -> str:
-    loss = getattr(model, "loss", None)
-    if isinstance(loss, str):
-        return loss
-    return getattr(loss, "__name__", None) or getattr(loss, "name", None) or type(loss).__name__
-
-
 @uses("model")
 def check_model(ns: dict) -> None:
-    """問2: 30→64→64→1 with a sigmoid output (6,209 parameters), compiled with binary_crossentropy."""
+    """問2: 30→64→64→1 with a sigmoid output (6,209 parameters), compiled with binary cross-entropy
+    (``compiled.BINARY``: the string, the function or the class, not from logits)."""
     model = _get(ns, "model", "問2")
     structure.check_structure(model, MODEL, inputs=FEATURES)
-    if _loss_name(model) not in BINARY_LOSSES:
-        raise CheckFailed(
-            f"損失関数が '{_loss_name(model)}' です。2つのクラス（悪性・良性）を sigmoid で出力するときは "
-            "loss='binary_crossentropy' で compile しましょう。"
-        )
-    if getattr(getattr(model, "loss", None), "from_logits", False):
-        raise CheckFailed(
-            "損失関数が BinaryCrossentropy(from_logits=True) です。出力はすでに sigmoid で 0〜1 の確率なので、"
-            "from_logits=True を外して loss='binary_crossentropy' で compile しましょう。"
-        )
+    compiled.check_loss(model, compiled.BINARY, "loss='binary_crossentropy'",
+                        "2つのクラス（悪性・良性）を sigmoid で出力するときは ")
 
 
 def _validation_rows() -> int:
@@ -151,9 +142,9 @@ def _genuine(ns: dict):
     return check
 
 
-@uses(figures=True)
+@uses("result", figures=True)
 def check_plot_layout(ns: dict) -> None:
-    """問4: figsize=(12,4), two panels side by side."""
+    """問4: figsize=(12,4), two panels side by side, on the figure that draws the History (``figures.history_figure``)."""
     figures.check_history_figure(ns, "layout", "問3")
 
 
@@ -171,7 +162,7 @@ def check_plot_accuracy(ns: dict) -> None:
 
 @uses("result", figures=True)
 def check_plot_legend(ns: dict) -> None:
-    """問4: each panel has a legend naming the History's lines it draws."""
+    """問4: each panel's lines of the History are named by a legend, whatever made it (``figures.check_legends``)."""
     figures.check_history_figure(ns, "legend", "問3")
 
 
@@ -181,12 +172,15 @@ def check_dropout(ns: dict) -> None:
     structure.check_structure(_get(ns, "model", "問5"), CURE, inputs=FEATURES)
 
 
-@uses("model", "result", "x_train", "y_train")
+@uses("model", "result", "x_train", "y_train", "x_test")
 def check_early_stopping(ns: dict) -> None:
-    """問5: trained with EarlyStopping(restore_best_weights=True): the model is the one of the best val_loss.
+    """問5: trained with EarlyStopping(restore_best_weights=True) on the validation rows: the model is the one of the
+    best val_loss.
 
-    Keras takes the last 20% of ``x_train`` for validation; the checker evaluates the
-    model there and compares with the smallest ``val_loss`` of the history.
+    Keras takes the last 20% of ``x_train`` for validation; the checker evaluates the model there and compares with
+    the smallest ``val_loss`` of the history.  When it differs, the hint names the cause: a ``val_loss`` measured on
+    the test set (``validation_data=(x_test, y_test)``: the test set then chose the model) is told so, the rest is
+    told to restore the best weights.
     """
     model = _get(ns, "model", "問5")
     result = _get(ns, "result", "問5")
@@ -198,18 +192,42 @@ def check_early_stopping(ns: dict) -> None:
     x_train = np.asarray(_get(ns, "x_train", "問1"), dtype="float32")
     y_train = np.asarray(_get(ns, "y_train", "準備"), dtype="float32")
     x_val, y_val = history.validation_rows(x_train, y_train, VALIDATION_SPLIT)
-    try:
-        loss = float(np.ravel(model.evaluate(x_val, y_val, verbose=0))[0])
-    except Exception as e:
-        raise CheckFailed(f"検証用データで model を評価できませんでした: {type(e).__name__}: {e}") from e
+    loss = _loss_on(model, x_val, y_val)
     best, epochs = min(hist["val_loss"]), len(hist["val_loss"])
-    if not math.isclose(loss, best, rel_tol=1e-3, abs_tol=1e-5):
-        stopped = "途中で止まっています" if epochs < int((getattr(result, "params", None) or {}).get("epochs", epochs)) else f"{epochs} エポック最後まで学習しています"
+    if math.isclose(loss, best, rel_tol=1e-3, abs_tol=1e-5):
+        return
+    if _validated_on_test(ns, model, hist):
         raise CheckFailed(
-            f"最後のモデルの val_loss は {loss:.4f} ですが、いちばん小さい val_loss は {best:.4f}"
-            f"（{int(np.argmin(hist['val_loss'])) + 1} エポック目）です（学習は{stopped}）。"
-            "EarlyStopping(monitor='val_loss', patience=10, restore_best_weights=True) を callbacks=[...] に入れて学習しましょう。"
+            "val_loss がテストデータで測られています（validation_data=(x_test, y_test) で学習しています）。"
+            "テストデータで EarlyStopping の止めどころを決めると、テストデータがモデル選びに使われ、"
+            "テストの成績が実力より良く見えてしまいます。validation_split=0.2 で学習用データの一部を検証に使いましょう。"
         )
+    stopped = "途中で止まっています" if epochs < int((getattr(result, "params", None) or {}).get("epochs", epochs)) else f"{epochs} エポック最後まで学習しています"
+    raise CheckFailed(
+        f"最後のモデルの val_loss は {loss:.4f} ですが、いちばん小さい val_loss は {best:.4f}"
+        f"（{int(np.argmin(hist['val_loss'])) + 1} エポック目）です（学習は{stopped}）。"
+        "EarlyStopping(monitor='val_loss', patience=10, restore_best_weights=True) を callbacks=[...] に入れて学習しましょう。"
+    )
+
+
+def _loss_on(model, x, y) -> float:
+    try:
+        return float(np.ravel(model.evaluate(np.asarray(x, dtype="float32"), np.asarray(y, dtype="float32"), verbose=0))[0])
+    except Exception as e:
+        raise CheckFailed(f"model を評価できませんでした: {type(e).__name__}: {str(e)[:200]}") from e
+
+
+def _validated_on_test(ns: dict, model, hist: dict) -> bool:
+    """Whether the History's val_loss was measured on the test set: the model's loss on the test set (the student's
+    ``x_test``, the checker's own labels) is the val_loss of the model kept (the smallest, or the last)."""
+    if "x_test" not in ns:
+        return False
+    _, _, _, y_test = split()
+    try:
+        on_test = _loss_on(model, ns["x_test"], y_test)
+    except CheckFailed:
+        return False
+    return any(math.isclose(on_test, float(v), rel_tol=1e-3, abs_tol=1e-5) for v in (min(hist["val_loss"]), hist["val_loss"][-1]))
 
 
 def _predicted(model, x) -> np.ndarray:
@@ -249,9 +267,15 @@ def _recall(y_true: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(predicted[malignant] == 1))
 
 
-@uses("model", "recall", "x_test")
+@uses("model", "recall", "x_test", "In")
 def check_recall(ns: dict, threshold: float | None = None) -> None:
-    """問6: recall of the malignant class reaches the threshold, and ``recall`` holds it."""
+    """問6: recall of the malignant class reaches the threshold, and ``recall`` holds it.
+
+    ``recall`` must equal the recall of the model's predictions on the student's ``x_test``, and, where the notebook's
+    code (IPython's ``In``, the cells as run) computes it with ``recall_score``, the truth must come first: with the
+    arguments swapped it is the precision, which equals the recall only by a coincidence of one split (FP = FN), so
+    the order is checked itself (``code.truth_first``).
+    """
     threshold = settings(ns).recall_threshold if threshold is None else threshold
     model = _trained(ns)
     _, x_test = standardised()
@@ -267,6 +291,12 @@ def check_recall(ns: dict, threshold: float | None = None) -> None:
         value = float(recall)
     except (TypeError, ValueError):
         raise CheckFailed(f"recall は1つの数になるはずです（いまは {recall!r}）。recall = recall_score(y_test, pred) と書きましょう。") from None
+    swapped = code.swapped_arguments(code.sources(ns), "recall_score", assigned_to="recall", truth=("y_test", "y_true"))
+    if swapped:
+        raise CheckFailed(
+            f"{swapped} と、正解とモデルの予測の順番が逆になっています。recall_score(正解, 予測) の順に書かないと、"
+            "求まるのは再現率ではなく適合率（precision）です。recall = recall_score(y_test, pred) と書きましょう。"
+        )
     if not math.isclose(value, own, abs_tol=1e-6):
         raise CheckFailed(
             f"recall が {value:.4f} ですが、model の予測（0.5 より大きければ悪性）から求めると {own:.4f} です。"

@@ -36,6 +36,12 @@ MISTAKES = (
     Mistake("no_restore", "問5で restore_best_weights=True を付けなかった",
             (("q5_code", ", restore_best_weights=True", ""),),
             frozenset({"q5_early_stopping"}), "restore_best_weights=True"),
+    Mistake("recall_swapped", "問6で recall_score(pred, y_test) と引数を逆にした（求まるのは適合率）",
+            (("q6_code", "recall_score(y_test, pred)", "recall_score(pred, y_test)"),),
+            frozenset({"q6_recall"}), "順番が逆になっています"),
+    Mistake("early_stopping_on_test", "問5で validation_data=(x_test, y_test) にして、テストデータで EarlyStopping を決めた",
+            (("q5_code", "validation_split=0.2, callbacks", "validation_data=(x_test, y_test), callbacks"),),
+            frozenset({"q5_early_stopping"}), "val_loss がテストデータで測られています"),
     Mistake("syntax_error", "問6で recall_score の括弧を閉じ忘れた",
             (("q6_code", "recall_score(y_test, pred)", "recall_score(y_test, pred"),),
             frozenset({"q6_recall", "q7_confusion"}), "変数 recall がありません"),
@@ -99,6 +105,30 @@ VARIANTS = (
               "model.add(Dense(64, activation=tf.nn.relu))\nmodel.add(Dense(1, activation=tf.nn.sigmoid))\n"),)),
     Variant("pyplot_without_fig_name", "問4で fig = を付けずに plt.figure(figsize=(12, 4)) と plt.subplot(121) で、x 値・タイトル・軸ラベル・グリッドを付けて描いた",
             (("q4_code", LECTURE_PLOT, PYPLOT_NO_NAME_PLOT),)),
+    Variant("subclassed_model", "問2で keras.Model を継承したクラスで層を __init__ に並べ、call で順に使った（Keras が読み込み直せないモデル）",
+            (("q2_code", KADAI5_MODEL,
+              "class Net(keras.Model):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.hidden1 = Dense(64, activation='relu')\n        self.hidden2 = Dense(64, activation='relu')\n"
+              "        self.out = Dense(1, activation='sigmoid')\n\n    def call(self, x):\n"
+              "        return self.out(self.hidden2(self.hidden1(x)))\n\n\nmodel = Net()\nmodel(np.zeros((1, 30)))  # 一度呼んで層を作る\n"),)),
+    Variant("sample_std", "問1で標本標準偏差 x_train_raw.std(axis=0, ddof=1) で標準化した（学習用データだけから求めている）",
+            (("q1_code", "std = x_train_raw.std(axis=0)", "std = x_train_raw.std(axis=0, ddof=1)"),)),
+    Variant("extra_metric", "問2で metrics=['accuracy', keras.metrics.Recall(name='recall')] と指標を1つ増やした",
+            (("q2_code", "metrics=['accuracy']", "metrics=['accuracy', keras.metrics.Recall(name='recall')]"),)),
+    Variant("exploratory_figure_after", "問4の図のあとに、特徴量のヒストグラムをもう1枚表示した",
+            (("q4_code", "plt.show()\n", "plt.show()\nplt.figure(figsize=(5, 3))\nplt.hist(x_train[:, 0], bins=20)\n"
+              "plt.title('feature 0')\nplt.show()\n"),)),
+    Variant("legend_of_texts", "問4で label= を付けずに plt.legend(['loss', 'val_loss']) と凡例の文字を並べた",
+            (("q4_code", "plt.plot(result.history['loss'], label='loss')\nplt.plot(result.history['val_loss'], label='val_loss')\nplt.legend()",
+              "plt.plot(result.history['loss'])\nplt.plot(result.history['val_loss'])\nplt.legend(['loss', 'val_loss'])"),)),
+    Variant("figure_legend", "問4で2つのグラフに plt.legend() ではなく、図全体の凡例 fig.legend() を1つだけ付けた",
+            (("q4_code", "plt.legend()\nplt.subplot(1,2,2)\n", "plt.subplot(1,2,2)\n"),
+             ("q4_code", "plt.legend()\nplt.show()\n", "fig.legend(loc='upper center', ncol=4)\nplt.show()\n"))),
+    Variant("seaborn_lineplot", "問4で pandas の DataFrame にして seaborn の lineplot で描いた（凡例は seaborn が作る）",
+            (("q4_code", LECTURE_PLOT,
+              "import pandas as pd\nimport seaborn as sns\nframe = pd.DataFrame(result.history)\n"
+              "fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))\nsns.lineplot(data=frame[['loss', 'val_loss']], ax=ax1)\n"
+              "sns.lineplot(data=frame[['accuracy', 'val_accuracy']], ax=ax2)\nplt.show()\n"),)),
     Variant("functional_dropout", "問5で Functional API に Dropout(0.5) を入れて作った",
             (("q5_code", KADAI5_CURE,
               "inputs = keras.Input(shape=(30,))\nh = Dropout(0.5)(Dense(64, activation='relu')(inputs))\n"

@@ -94,6 +94,17 @@ VARIANTS = (
               "model = Sequential()\nmodel.add(Conv2D(32, (3, 3), input_shape=(28, 28, 1)))\nmodel.add(keras.layers.ReLU())\n"
               "model.add(MaxPooling2D(pool_size=(2, 2)))\nmodel.add(Flatten())\nmodel.add(Dense(10))\n"
               "model.add(keras.layers.Activation('softmax'))\n"),)),
+    Variant("tf_nn_softmax", "問2で Dense(10, activation=tf.nn.softmax)（TensorFlow のチュートリアルの書き方。Keras が保存して"
+            "読み込み直せない関数）にした",
+            (("q2_code", "model.add(Dense(10, activation='softmax'))",
+              "import tensorflow as tf\nmodel.add(Dense(10, activation=tf.nn.softmax))"),)),
+    Variant("subclassed_model", "問2で keras.Model を継承したクラスで層を __init__ に並べ、call で順に使った（Keras が読み込み直せないモデル）",
+            (("q2_code", CNN,
+              "class Net(keras.Model):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.conv = Conv2D(32, (3, 3), activation='relu')\n        self.pool = MaxPooling2D((2, 2))\n"
+              "        self.flatten = Flatten()\n        self.out = Dense(10, activation='softmax')\n\n"
+              "    def call(self, x):\n        return self.out(self.flatten(self.pool(self.conv(x))))\n\n\n"
+              "model = Net()\nmodel(np.zeros((1, 28, 28, 1)))  # 一度呼んで層を作る\n"),)),
     Variant("loss_and_optimizer_objects", "問2で loss=keras.losses.CategoricalCrossentropy()、optimizer=keras.optimizers.Adam() と部品で渡した",
             (("q2_code", COMPILE,
               "model.compile(loss=keras.losses.CategoricalCrossentropy(), optimizer=keras.optimizers.Adam(), metrics=['accuracy'])"),)),
@@ -106,6 +117,9 @@ VARIANTS = (
             (("q4_code", LECTURE_PLOT, SUBPLOTS_PLOT),)),
     Variant("pyplot_without_fig_name", "問4で fig = を付けずに plt.figure(figsize=(12, 4)) と plt.subplot(121) で描いた",
             (("q4_code", LECTURE_PLOT, PYPLOT_NO_NAME_PLOT),)),
+    Variant("exploratory_figure_after", "問4の図のあとに、予測を確かめる画像をもう1枚表示した（最後に表示した図が履歴の図ではない）",
+            (("q4_code", "plt.show()\n", "plt.show()\nplt.figure(figsize=(3, 3))\nplt.imshow(x_test[0].reshape(28, 28), cmap='gray')\n"
+              "plt.show()\n"),)),
     Variant("evaluate_return_dict", "問5で score = model.evaluate(x_test, y_test, return_dict=True) にした",
             (("q5_code", "score = model.evaluate(x_test, y_test)", "score = model.evaluate(x_test, y_test, return_dict=True)"),
              ("q5_code", PRINT_SCORE, "print('Test loss:', score['loss'])\nprint('Test accuracy:', score['accuracy'])"))),

@@ -6,11 +6,30 @@ start of the grading kernel (an IPython startup file written by ``autograder.gra
 this module wraps matplotlib's figure registry so that each figure is remembered,
 in order, at the moment it is closed.  The Figure objects keep their axes, lines
 and legends, which is what the figure checks read.
+
+It also has each legend keep the handles it was made from (``legend.HANDLES``): matplotlib's own
+``legend_handles`` are copies drawn in the legend box, so without this a legend could not say which line
+each of its entries names (``plt.legend(['loss', 'val_loss'])``, ``fig.legend()``, seaborn's proxies).
 """
 from __future__ import annotations
 
 _closed: list = []
 _installed = False
+
+HANDLES = "_autograder_handles"
+"""Attribute of a matplotlib ``Legend``: the handles it was made from, in the order of its texts."""
+
+
+def _keep_legend_handles() -> None:
+    from matplotlib.legend import Legend
+
+    made = Legend.__init__
+
+    def init_keeping_handles(self, parent, handles, labels, *args, **kwargs):
+        made(self, parent, handles, labels, *args, **kwargs)
+        setattr(self, HANDLES, list(handles))
+
+    Legend.__init__ = init_keeping_handles
 
 
 def install() -> None:
@@ -38,6 +57,7 @@ def install() -> None:
 
     Gcf.destroy = classmethod(destroy_remembering)
     Gcf.destroy_all = classmethod(destroy_all_remembering)
+    _keep_legend_handles()
     _installed = True
 
 

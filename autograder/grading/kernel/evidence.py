@@ -6,7 +6,8 @@ code can replace anything the test relies on (``keras.Model.count_params``,
 test cells only *collect*: each check function is declared with the names it
 reads (``@uses("model", "result")``); in a grading kernel (``AUTOGRADER_EVIDENCE``
 set) calling it writes those variables to the evidence folder as plain data —
-a Keras model as a ``.keras`` file, arrays as ``.npy``, a History as its numbers,
+a Keras model as a ``.keras`` file and as a plain record of its layers, weights and predictions
+(``model_record``), arrays as ``.npy``, a History as its numbers,
 each displayed figure as the data of its axes, lines, legends and images — and
 judges nothing.  The verdict is computed elsewhere (``autograder.grading.verdicts``).
 
@@ -168,13 +169,27 @@ def _opaque(value) -> dict:
 
 
 def _save_model(folder: Path, file: str, model) -> dict:
+    """``model`` as Keras's own file and as a plain record (``autograder.grading.kernel.model_record``): the grading
+    process reloads the file, and rebuilds the model from the record when Keras cannot reload it (an activation
+    passed as a TensorFlow function, a subclassed model).  Opaque only if neither could be written."""
     import keras
 
+    from autograder.grading.kernel import model_record
+
+    entry: dict = {"kind": "model", "file": None, "record": None}
     try:
         keras.saving.save_model(model, folder / file)
-    except Exception as e:  # noqa: BLE001 -- a model Keras cannot save is judged as not a model
-        return {**_opaque(model), "error": f"{type(e).__name__}: {str(e)[:300]}"}
-    return {"kind": "model", "file": file}
+        entry["file"] = file
+    except Exception as e:  # noqa: BLE001 -- a model Keras cannot save may still be rebuilt from its record
+        (folder / file).unlink(missing_ok=True)
+        entry["save_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+    try:
+        entry["record"] = model_record.record(folder, file.removesuffix(".keras"), model)
+    except Exception as e:  # noqa: BLE001 -- the student's model failed to describe itself: judged from the file alone
+        entry["record_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+    if entry["file"] is None and entry["record"] is None:
+        return {**_opaque(model), "error": entry.get("save_error", "")}
+    return entry
 
 
 def _is_model(value) -> bool:
@@ -266,9 +281,42 @@ def _save_array(path: Path, array) -> None:
     _WRITTEN[key] = path
 
 
+def _style(artist) -> dict:
+    """How a line or a legend's handle looks: colour (hex), line style and marker, as strings ("" where it has none)."""
+    from matplotlib.colors import to_hex
+
+    def read(getter, convert=str):
+        try:
+            return convert(getattr(artist, getter)())
+        except Exception:  # noqa: BLE001 -- an artist without this property (a patch, a collection) has none
+            return ""
+
+    return {"color": read("get_color", lambda c: to_hex(c, keep_alpha=False)), "linestyle": read("get_linestyle"),
+            "marker": read("get_marker")}
+
+
+def _legend_entries(legend, where: dict) -> list[dict]:
+    """What a legend shows: each entry's text and the line it names, by its place ``[axes, line]`` in the figure when
+    its handle is a drawn line (``plt.legend(['loss', 'val_loss'])``, ``fig.legend()``), else the handle's look (a
+    proxy, as seaborn draws its legends)."""
+    from autograder.grading.kernel.capture import HANDLES
+
+    texts = [text.get_text() for text in legend.get_texts()]
+    handles = list(getattr(legend, HANDLES, None) or [])  # the handles it was made from (kept by ``capture``)
+    if len(handles) != len(texts):  # matplotlib's own: copies drawn in the legend box, matched by their look
+        handles = list(getattr(legend, "legend_handles", None) or getattr(legend, "legendHandles", None) or [])
+    entries = []
+    for i, text in enumerate(texts):
+        handle = handles[i] if i < len(handles) else None
+        entries.append({"text": str(text), "line": where.get(id(handle)),
+                        "style": _style(handle) if handle is not None else None})
+    return entries
+
+
 def _describe_figure(folder: Path, stem: str, figure) -> dict:
     import numpy as np
 
+    where = {id(line): [a, i] for a, ax in enumerate(figure.axes) for i, line in enumerate(ax.get_lines())}
     axes = []
     for a, ax in enumerate(figure.axes):
         spec = ax.get_subplotspec()
@@ -286,10 +334,12 @@ def _describe_figure(folder: Path, stem: str, figure) -> dict:
             "colspan_start": int(spec.colspan.start) if spec is not None else None,
             "rowspan_start": int(spec.rowspan.start) if spec is not None else None,
             "label": str(ax.get_label())[:200],  # '<colorbar>' marks a colorbar's axes
-            "lines": [{"label": str(line.get_label()),
+            "lines": [{"label": str(line.get_label()), **_style(line),
                        "ydata": [float(y) for y in np.asarray(line.get_ydata(), dtype=float).ravel()[:100_000]]}
                       for line in ax.get_lines()],
             "legend": None if legend is None else [text.get_text() for text in legend.get_texts()],
+            "legend_entries": None if legend is None else _legend_entries(legend, where),
             "images": images,
         })
-    return {"size": [float(v) for v in figure.get_size_inches()], "axes": axes}
+    return {"size": [float(v) for v in figure.get_size_inches()], "axes": axes,
+            "legends": [_legend_entries(legend, where) for legend in getattr(figure, "legends", [])]}
