@@ -196,7 +196,10 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
                          "feedback": course.feedback_path(a.id, g.user.user_id).is_file()})
         pending = any(r["uploads"] and r["uploads"][0]["state"] in (UploadState.QUEUED, UploadState.GRADING) for r in rows)
         places = queue.view().places if pending else {}
-        return render_template("student.html", rows=rows, pending=pending, places=places, wait=_wait_text)
+        warming = queue.phase is not None  # serve has just started: uploads wait until grading is ready
+        return render_template("student.html", rows=rows, pending=pending, places=places, wait=_wait_text,
+                               warming=messages.WARMING_UP if warming else None,
+                               warming_place=messages.WARMING_UP_PLACE)
 
     @app.post("/signin")
     def signin():
@@ -305,7 +308,8 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         oldest = min((row["received_utc"] for row in line.waiting if not row["force"]), default=None)  # a student's
         waited = (clock() - oldest.replace(tzinfo=UTC)).total_seconds() if oldest else None
         return render_template("instructor.html", tables=tables, line=line, oldest=oldest,
-                               waited=math.floor(waited / 60) if waited is not None else None)
+                               waited=math.floor(waited / 60) if waited is not None else None,
+                               warm_up_step=messages.WARM_UP_STEPS.get(line.phase) if line.phase else None)
 
     @app.post("/instructor/regrade/<assignment_id>/<student_id>")
     @signed_in(INSTRUCTOR)

@@ -6,20 +6,22 @@ real pool, killed mid-rush, is ``test_rush.py``.
 """
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import Future
 from datetime import UTC, timedelta
 
 import pytest
 from helpers import copy_course
-from test_portal import AID, Clock, _client, _token
+from test_portal import AID, Clock, _client, _token, _upload
 
 from autograder.course import messages
 from autograder.course.results import Status, load_status
 from autograder.grading import sandbox
 from autograder.grading.worker import TaskOutcome
 from autograder.portal.app import create_app
-from autograder.portal.queue import GradingQueue
+from autograder.portal import readiness
+from autograder.portal.queue import GradingQueue, WarmUp
 from autograder.portal.store import Store, UploadState, import_roster
 from autograder.portal.uploads import store_upload
 
@@ -37,8 +39,13 @@ class DaskLikeFuture(Future):
 class FakePool:
     """What ``GradingQueue`` asks of a ``GradingPool``, grading nothing: each submission's future waits for the test."""
 
+    scheduler, where = None, "fake workers"
+
     def __init__(self, size: int):
         self.workers, self.client, self.sent = size, object(), []
+
+    def warm(self, bundle) -> int:
+        return self.workers
 
     def worker_names(self) -> list[str]:
         return [f"tcp://127.0.0.1:{9000 + n}" for n in range(self.workers)]
@@ -272,3 +279,62 @@ def test_a_started_queue_opens_no_pool_until_an_upload_waits(line):
     finally:
         queue.stop()
     assert not queue._thread.is_alive()
+
+
+def _until(condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.05)
+
+
+def test_the_web_takes_uploads_while_grading_warms_up_and_says_so(line, monkeypatch):
+    """While the queue's warm-up (gradebook, canary, pool) runs behind the web, does an upload go into the line
+    ungraded, the student read that grading is being prepared (no estimate, no machinery) and the instructor which
+    step is under way; and once the warm-up is done, is the upload sent to the pool?"""
+    from autograder.grading import canary
+
+    queue, pool, store = line["queue"], line["pool"], line["store"]
+    pool.client = None  # serve's pool is not open before the warm-up
+    gradebook_done, steps = threading.Event(), []
+    monkeypatch.setattr(readiness, "ensure_gradable", lambda course, say: gradebook_done.wait(30) and [])
+    monkeypatch.setattr(canary, "check", lambda course: steps.append("canary"))
+    failures = []
+    queue.start(warm_up=True, say=steps.append, on_failure=failures.append)
+    try:
+        assert queue.phase == WarmUp.GRADEBOOK
+        student = _client(line, "s001")
+        page = _upload(student, "kadai5.ipynb", line["course"].release_notebook(AID).read_bytes()).get_data(as_text=True)
+        assert "受け付けました" in page and messages.WARMING_UP in page and messages.WARMING_UP_PLACE in page
+        assert "採点の順番：1 番目" in page and "結果まで" not in page and "canary" not in page
+        instructor = _client(line, "instructor").get("/instructor").get_data(as_text=True)
+        assert 'id="line-warming"' in instructor and messages.WARM_UP_STEPS["gradebook"] in instructor
+        assert pool.sent == [] and [r["student_id"] for r in store.waiting()] == ["s001"]
+        gradebook_done.set()
+        _until(lambda: pool.sent)
+        assert queue.phase is None and failures == [] and "canary" in steps and pool.client is not None
+        assert _sent(line) == ["s001"] and messages.WARMING_UP not in student.get("/").get_data(as_text=True)
+    finally:
+        queue.stop()
+
+
+def test_a_failing_warm_up_step_stops_grading_and_keeps_the_uploads(line, monkeypatch):
+    """If the canary fails during the warm-up, is the error handed to serve (which stops) with nothing graded, the
+    upload still queued for the next start, and the pool never opened?"""
+    from autograder.grading import canary
+    from autograder.grading.canary import GradingEnvironmentError
+
+    queue, pool, store = line["queue"], line["pool"], line["store"]
+    pool.client = None
+    upload = line["upload"]("s001")
+    monkeypatch.setattr(readiness, "ensure_gradable", lambda course, say: [])
+    monkeypatch.setattr(canary, "check", lambda course: (_ for _ in ()).throw(GradingEnvironmentError("broken kernel")))
+    failures = []
+    queue.start(warm_up=True, say=lambda line: None, on_failure=failures.append)
+    try:
+        _until(lambda: failures)
+        assert isinstance(failures[0], GradingEnvironmentError) and queue.phase == WarmUp.CANARY
+        assert pool.client is None and pool.sent == [] and store.upload(upload)["state"] == UploadState.QUEUED
+        assert "broken kernel" in queue.problem
+    finally:
+        queue.stop()
