@@ -155,10 +155,11 @@ def cmd_manual(args) -> int:
 
 def cmd_accounts(args) -> int:
     from autograder.portal import private
-    from autograder.portal.store import Store, import_roster, write_credentials
+    from autograder.portal.store import STUDENT, Store, import_roster, write_credentials
 
     course = load_course(args.course_dir)
     issued = import_roster(Store(private.database_url(course)), Path(args.roster), instructor=args.instructor)
+    course.record_names({user_id: name for user_id, name, role, _ in issued if role == STUDENT})  # into the gradebook
     out = Path(args.out) if args.out else private.credentials_path(course)
     write_credentials(issued, out)
     print(f"{len(issued)} 人分のアカウントを作りました。パスワードは {out} にだけあります（配ったら消してください） / "

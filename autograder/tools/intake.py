@@ -302,7 +302,7 @@ def collect(assignment: Assignment, download: Path, roster: Path | None = None) 
             if chosen:
                 _file(assignment, chosen[0], files, where[id(chosen[0])])
     if names:
-        _record_names(course, {sid: names[sid] for sid in by_student if names.get(sid)})
+        course.record_names({sid: names[sid] for sid in by_student if names.get(sid)})
     _log(assignment, uploads)
     return Intake(uploads)
 
@@ -341,12 +341,6 @@ def _file(assignment: Assignment, upload: Upload, files: Download, file: Downloa
         upload.outcome, upload.reason = PROBLEM, str(e)
         return
     assignment.file_submission(upload.student_id, data, upload.submitted_at)
-
-
-def _record_names(course: Course, names: dict[str, str]) -> None:
-    with course.gradebook() as gb:
-        for student_id, name in names.items():
-            gb.update_or_create_student(student_id, last_name=name)
 
 
 def _log(assignment: Assignment, uploads: list[Upload]) -> Path:

@@ -251,8 +251,8 @@ def answers(assignment: Assignment, grade_id: str) -> list[Answer]:
     record = _read(assignment)
     applied, graded_digest = record["applied"].get(grade_id, {}), record["graded"].get(grade_id, {})
     found = []
+    names = assignment.course.student_names()
     with assignment.course.gradebook() as gb:
-        names = {s.id: " ".join(n for n in (s.first_name, s.last_name) if n) for s in gb.students}
         for student_id in graded_students(assignment):
             try:
                 grade = gb.find_grade(grade_id, assignment.id, assignment.id, student_id)
