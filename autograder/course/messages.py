@@ -126,6 +126,10 @@ FEEDBACK_NO_VARIABLE_HINT = ("この問のセルより前でエラーが起き�
 FEEDBACK_TEST_CELL_ERROR = "採点用のセルでエラーが起きました"
 """What a graded cell's error reads as, in the table and under the cell, when its exception is not Python's own."""
 
+FEEDBACK_FIGURE_ALT = "ノートブックが描いた図"
+"""The alternative text of every figure on a feedback page: read aloud by a screen reader, and without it nbconvert
+warns on the terminal once per page."""
+
 FEEDBACK_SEE_CELL = "セルを見る"
 """The link from a row of the table, or an error, to its cell further down the page."""
 
