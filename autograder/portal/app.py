@@ -39,7 +39,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from autograder.course import AssignmentConfig, Course, UnknownAssignment, messages
 from autograder.course.notebook import NotebookProblem, ReleaseShape, check_notebook, release_shape
-from autograder.portal import private, readiness
+from autograder.portal import class_page, private, readiness
 from autograder.portal.manual_pages import add_manual_pages
 from autograder.portal.queue import GradingQueue
 from autograder.portal.uploads import UploadGate, store_upload, take_upload_attempt
@@ -298,16 +298,13 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     @app.get("/instructor")
     @signed_in(INSTRUCTOR)
     def instructor():
-        students = store.students()
-        tables = []
-        for a in released():
-            rows = [{"student": s, "upload": store.latest(s.user_id, a.id),
-                     "feedback": course.feedback_path(a.id, s.user_id).is_file()} for s in students]
-            tables.append({"assignment": a, "rows": rows, "report_built": report_built(a.id)})
+        students, view = store.students(), class_page.ClassView.from_query(request.args)
+        tables = [(class_page.class_table(course, store, a, students, view), report_built(a.id)) for a in released()]
         line = queue.view()
         oldest = min((row["received_utc"] for row in line.waiting if not row["force"]), default=None)  # a student's
         waited = (clock() - oldest.replace(tzinfo=UTC)).total_seconds() if oldest else None
-        return render_template("instructor.html", tables=tables, line=line, oldest=oldest,
+        return render_template("instructor.html", tables=tables, line=line, oldest=oldest, view=view,
+                               filters=class_page.STATES, sorts=class_page.SORTS, long_message=class_page.LONG_MESSAGE,
                                waited=math.floor(waited / 60) if waited is not None else None,
                                warm_up_step=messages.WARM_UP_STEPS.get(line.phase) if line.phase else None)
 

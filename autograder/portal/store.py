@@ -456,6 +456,14 @@ class Store:
         with self.engine.connect() as db:
             return [dict(r) for r in db.execute(query.order_by(uploads.c.id.desc())).mappings()]
 
+    def latest_uploads(self, assignment_id: str) -> dict[str, dict]:
+        """student id → their latest upload of ``assignment_id`` whose file is kept (as ``latest``), in one query."""
+        newest = select(func.max(uploads.c.id)).where(uploads.c.assignment_id == assignment_id,
+                                                     uploads.c.pruned.is_(False)).group_by(uploads.c.student_id)
+        with self.engine.connect() as db:
+            return {r["student_id"]: dict(r) for r in db.execute(select(uploads).where(uploads.c.id.in_(newest)))
+                    .mappings()}
+
     def latest(self, student_id: str, assignment_id: str) -> dict | None:
         rows = self.uploads_of(student_id, assignment_id)
         return rows[0] if rows else None

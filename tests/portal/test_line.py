@@ -254,7 +254,7 @@ def test_students_see_their_place_and_an_estimate_and_the_instructor_the_line(li
     assert "いま採点しています" in _client(line, "s002").get("/").get_data(as_text=True)
     instructor = _client(line, "instructor").get("/instructor").get_data(as_text=True)
     assert 'id="line-waiting">2<' in instructor and 'id="line-grading">2<' in instructor
-    assert 'id="line-workers">2<' in instructor and "tcp://127.0.0.1:9001" in instructor
+    assert 'id="line-workers">2<' in instructor and "tcp://" not in instructor  # a count, not addresses
     assert "いちばん古い採点待ち" in instructor and "分待っています" in instructor
 
 
