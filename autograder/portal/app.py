@@ -312,7 +312,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     @signed_in(INSTRUCTOR)
     def regrade(assignment_id, student_id):
         assignment(assignment_id)
-        latest = store.latest(student_id, assignment_id)
+        latest = store.counting(student_id, assignment_id)  # the one the instructor chose, else the latest
         if latest is None:
             abort(404)
         if not store.request_regrade(latest["id"]):
@@ -323,6 +323,38 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         flash(f"{student_id} の {assignment_id} を採点し直します（採点待ちの学生の提出があれば、その後に採点します） / "
               "regrade queued behind the students' uploads")
         return redirect(url_for("instructor")), 303
+
+    @app.get("/instructor/uploads/<assignment_id>/<student_id>")
+    @signed_in(INSTRUCTOR)
+    def student_uploads(assignment_id, student_id):
+        """A student's kept uploads of an assignment, the one that counts marked, each earlier one choosable."""
+        found, student = assignment(assignment_id), store.user(student_id)
+        if student is None:
+            abort(404)
+        counting = store.counting(student_id, assignment_id)
+        return render_template("uploads.html", assignment=found, student=student,
+                               uploads=store.uploads_of(student_id, assignment_id),
+                               counting=counting["id"] if counting else None)
+
+    @app.post("/instructor/choose/<int:upload_id>")
+    @signed_in(INSTRUCTOR)
+    def choose_upload(upload_id):
+        """Make an earlier upload the one that counts: it is graded again, and its grade and feedback replace the
+        latest's (the student's next upload counts again)."""
+        row = store.upload(upload_id)
+        if row is None:
+            abort(404)
+        assignment(row["assignment_id"])
+        back = redirect(url_for("student_uploads", assignment_id=row["assignment_id"],
+                                student_id=row["student_id"])), 303
+        if not store.choose(upload_id):
+            flash("この提出は選べません（採点待ち・採点中・置き換え済み、またはファイルが消えています） / this upload "
+                  "cannot be chosen (waiting, being graded, superseded, or its file was pruned)")
+            return back
+        queue.wake()
+        flash(f"{row['student_id']} の {local(row['received_utc'])} の提出を成績の対象にしました。採点し直すと成績とフィードバックが"
+              f"置き換わります / the upload of {local(row['received_utc'])} counts now; it is being graded again")
+        return back
 
     @app.post("/instructor/regrade-errors")
     @signed_in(INSTRUCTOR)

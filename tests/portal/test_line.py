@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from concurrent.futures import Future
 from datetime import UTC, timedelta
 
@@ -338,3 +339,36 @@ def test_a_failing_warm_up_step_stops_grading_and_keeps_the_uploads(line, monkey
         assert "broken kernel" in queue.problem
     finally:
         queue.stop()
+
+
+def test_the_instructor_chooses_an_earlier_upload_to_count(line):
+    """A later typo upload replaced a better one: can the instructor make the earlier one count (its page lists both,
+    the choice queues it for grading again, the class page and the regrade button then mean it, the student sees it
+    marked, pruning keeps it), while one waiting cannot be chosen, and does the student's next upload count again?"""
+    store, queue = line["store"], line["queue"]
+    better, typo = line["upload"]("s001"), line["upload"]("s001")
+    store.mark(better, state=UploadState.DONE, status="graded", score=22, max_score=25)
+    store.mark(typo, state=UploadState.DONE, status="graded", score=17, max_score=25)
+    assert store.counting("s001", AID)["id"] == typo
+    instructor = _client(line, "instructor")
+    page = instructor.get(f"/instructor/uploads/{AID}/s001").get_data(as_text=True)
+    assert f'id="choose-{better}"' in page and f'id="choose-{typo}"' not in page and "成績の対象 / counts" in page
+    token = _token(instructor.get("/instructor"))
+    assert instructor.post(f"/instructor/choose/{better}", data={"csrf_token": token}).status_code == 303
+    row = store.upload(better)
+    assert row["chosen"] and row["state"] == UploadState.QUEUED and row["force"]  # graded again, behind students
+    assert not store.choose(better)  # waiting now: nothing changes
+    queue.step(timeout=0.1)
+    assert _sent(line) == ["s001"] and store.grading()[0]["id"] == better
+    assert store.latest_uploads(AID)["s001"]["id"] == better == store.counting("s001", AID)["id"]
+    assert "先生がこの提出を成績に選びました" in _client(line, "s001").get("/").get_data(as_text=True)
+    first, second, third = (line["upload"]("s002") for _ in range(3))
+    for upload in (first, second, third):
+        store.mark(upload, state=UploadState.DONE, status="graded", score=1, max_score=25)
+    assert store.choose(first)
+    store.mark(first, state=UploadState.DONE)  # graded again
+    assert [p.name for p in store.prune("s002", AID, keep=1)] == [Path(store.upload(second)["path"]).name]
+    assert "（先生が選んだ提出 / chosen）" in instructor.get("/instructor").get_data(as_text=True)
+    assert instructor.post("/instructor/choose/99999", data={"csrf_token": token}).status_code == 404
+    line["upload"]("s001")  # the student's next upload counts again
+    assert not store.upload(better)["chosen"] and store.counting("s001", AID)["id"] not in (better, typo)
