@@ -153,6 +153,21 @@ def cmd_manual(args) -> int:
     return 0
 
 
+def cmd_extensions(args) -> int:
+    from zoneinfo import ZoneInfo
+
+    from autograder.course import extensions
+
+    course = load_course(args.course_dir)
+    if args.csv:
+        count = extensions.import_extensions(course, Path(args.csv).read_text(encoding="utf-8-sig"))
+        print(f"{count} 件の延長を入れました / recorded {count} extensions in {extensions.FILE}")
+    zone = ZoneInfo(course.config.timezone)
+    for (student_id, assignment_id), due in sorted(extensions.read_extensions(course).items()):
+        print(f"{student_id:<12} {assignment_id:<10} {due.astimezone(zone):%Y-%m-%d %H:%M}")
+    return 0
+
+
 def cmd_accounts(args) -> int:
     from autograder.portal import private
     from autograder.portal.store import STUDENT, Store, import_roster, write_credentials
@@ -291,6 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--export", metavar="CSV", help="write every answer to grade by hand, with its points and comment so far")
     which.add_argument("--import", dest="import_csv", metavar="CSV",
                        help="store the points and comments of such a CSV in the gradebook (all rows or none)")
+    p = command("extensions", cmd_extensions,
+                "per-student extensions (a later due time; the portal, collect and the late policy use it): import a "
+                "CSV, then list them all")
+    p.add_argument("csv", nargs="?", help="CSV with columns student_id,assignment_id,due (due: 2027-05-30 23:59 in the "
+                                          "course's time zone); all rows or none")
     p = command("accounts", cmd_accounts, "create portal accounts from a roster CSV (student_id,name) and the instructor's")
     p.add_argument("roster", help="CSV with columns student_id,name (UTF-8)")
     p.add_argument("--out", metavar="CSV",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from io import BytesIO
@@ -37,7 +38,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from autograder.course import AssignmentConfig, Course, UnknownAssignment, messages
+from autograder.course import AssignmentConfig, Course, UnknownAssignment, extensions, messages
 from autograder.course.notebook import NotebookProblem, ReleaseShape, check_notebook, release_shape
 from autograder.portal import class_page, private, readiness
 from autograder.portal.manual_pages import add_manual_pages
@@ -190,9 +191,11 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
             return render_template("signin.html")
         if g.user.role == INSTRUCTOR:
             return redirect(url_for("instructor"))
-        rows = []
+        rows, extended = [], extensions.read_extensions(course)
         for a in released():
-            rows.append({"assignment": a, "open": clock() <= a.due, "uploads": store.uploads_of(g.user.user_id, a.id),
+            due = extensions.due_for(course, a.id, g.user.user_id, extended)  # theirs, if the instructor extended it
+            rows.append({"assignment": a, "due": due, "extended": due != a.due, "open": clock() <= due,
+                         "uploads": store.uploads_of(g.user.user_id, a.id),
                          "feedback": course.feedback_path(a.id, g.user.user_id).is_file()})
         pending = any(r["uploads"] and r["uploads"][0]["state"] in (UploadState.QUEUED, UploadState.GRADING) for r in rows)
         places = queue.view().places if pending else {}
@@ -246,13 +249,13 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     @app.post("/upload/<assignment_id>")
     @signed_in(STUDENT)
     def upload(assignment_id):
-        found = assignment(assignment_id)
+        student = g.user.user_id
+        found = replace(assignment(assignment_id), due=extensions.due_for(course, assignment_id, student))  # theirs
         received = clock()
         if received > found.due:
             flash(f"{found.title} の締め切り（{local(found.due)}）を過ぎたため、受け付けられません。"
                   "締め切りを過ぎた課題は受け取らない決まりです。")
             return redirect(url_for("start")), 303
-        student = g.user.user_id
         with gate.turn(student, assignment_id) as mine:
             if not mine:
                 flash(f"{found.title} の別の提出をいま受け付けているところです。下の一覧にその提出が出ていなければ、"
@@ -306,7 +309,41 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         return render_template("instructor.html", tables=tables, line=line, oldest=oldest, view=view,
                                filters=class_page.STATES, sorts=class_page.SORTS, long_message=class_page.LONG_MESSAGE,
                                waited=math.floor(waited / 60) if waited is not None else None,
-                               warm_up_step=messages.WARM_UP_STEPS.get(line.phase) if line.phase else None)
+                               warm_up_step=messages.WARM_UP_STEPS.get(line.phase) if line.phase else None,
+                               extended=sorted(extensions.read_extensions(course).items()))
+
+    @app.post("/instructor/extensions")
+    @signed_in(INSTRUCTOR)
+    def extend():
+        """Give one student a later due time for one assignment (``remove``: take it back)."""
+        student_id, assignment_id = request.form.get("student_id", "").strip(), request.form.get("assignment_id", "")
+        try:
+            due = None if request.form.get("remove") else extensions.parse_due(request.form.get("due", ""),
+                                                                                 config.timezone)
+            extensions.set_extension(course, student_id, assignment_id, due)
+        except ValueError:
+            flash("締め切りの日時が読めません（例 2027-05-30 23:59） / unreadable due time (e.g. 2027-05-30 23:59)")
+        except extensions.ExtensionError as e:
+            flash(str(e))
+        else:
+            flash(f"{student_id} の {assignment_id} の締め切りを{'元に戻しました' if due is None else local(due) + ' にしました'} / "
+                  f"{'extension removed' if due is None else 'extended'}")
+        return redirect(url_for("instructor") + "#extensions"), 303
+
+    @app.post("/instructor/extensions/import")
+    @signed_in(INSTRUCTOR)
+    def import_extensions():
+        """Record every extension of an uploaded CSV (student_id, assignment_id, due), all or none."""
+        file = request.files.get("csv")
+        try:
+            count = extensions.import_extensions(course, (file.read() if file else b"").decode("utf-8"))
+        except UnicodeDecodeError:
+            flash("CSV は UTF-8 で保存してください / save the CSV as UTF-8")
+        except extensions.ExtensionError as e:
+            flash(f"延長を入れませんでした / no extension recorded: {e}")
+        else:
+            flash(f"{count} 件の延長を入れました / {count} extensions recorded")
+        return redirect(url_for("instructor") + "#extensions"), 303
 
     @app.post("/instructor/regrade/<assignment_id>/<student_id>")
     @signed_in(INSTRUCTOR)
