@@ -124,7 +124,10 @@ def class_table(course: Course, store: Store, assignment: AssignmentConfig, stud
                 view: ClassView) -> ClassTable:
     """The rows of ``assignment`` for ``students``, counted, then filtered and sorted as ``view`` asks."""
     latest = store.latest_uploads(assignment.id)
-    parts = score_parts(course.assignment(assignment.id))
+    model = course.assignment(assignment.id)
+    # which cells are graded by hand is read from the source notebook; a portal given only the release shows the
+    # uploads' bare scores
+    parts = score_parts(model) if model.source.is_file() else {}
     rows = []
     for student in students:
         upload = latest.get(student.user_id)
