@@ -360,16 +360,19 @@ class Store:
             ).values(state=UploadState.QUEUED, force=True, place=last + 1, started_utc=None)).rowcount == 1
 
     def regrade_errors(self) -> list[int]:
-        """Queue again (as ``request_regrade``) the latest upload of every student's assignment whose grading failed
-        (state ``error``, or graded with status ``error``); returns their ids.  An older upload that a later one
-        replaced is not graded again: the latest counts."""
+        """Queue again (as ``request_regrade``) the upload that counts (``counting``) of every student's assignment
+        whose grading failed (state ``error``, or graded with status ``error``); returns their ids.  Another upload
+        (an older one a later one replaced, or a later one while the instructor chose an earlier) is not graded again."""
         latest = select(func.max(uploads.c.id)).where(uploads.c.pruned.is_(False)).group_by(
             uploads.c.student_id, uploads.c.assignment_id)
-        failed = (uploads.c.state == UploadState.FAILED) | ((uploads.c.state == UploadState.DONE)
-                                                             & (uploads.c.status == "error"))
+        chosen = select(uploads.c.id).where(uploads.c.chosen.is_(True), uploads.c.pruned.is_(False))
+        counting: dict[tuple[str, str], object] = {}
         with self.engine.connect() as db:
-            ids = list(db.execute(select(uploads.c.id).where(uploads.c.id.in_(latest), failed)
-                                  .order_by(uploads.c.id)).scalars())
+            for row in db.execute(select(uploads).where(uploads.c.id.in_(latest) | uploads.c.id.in_(chosen))
+                                  .order_by(uploads.c.chosen, uploads.c.id)):
+                counting[(row.student_id, row.assignment_id)] = row  # a chosen one is read last: it wins
+        ids = sorted(row.id for row in counting.values()
+                     if row.state == UploadState.FAILED or (row.state == UploadState.DONE and row.status == "error"))
         return [upload_id for upload_id in ids if self.request_regrade(upload_id)]
 
     def claim(self, upload_id: int, at: datetime | None = None) -> bool:

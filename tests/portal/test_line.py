@@ -370,5 +370,8 @@ def test_the_instructor_chooses_an_earlier_upload_to_count(line):
     assert [p.name for p in store.prune("s002", AID, keep=1)] == [Path(store.upload(second)["path"]).name]
     assert "（先生が選んだ提出 / chosen）" in instructor.get("/instructor").get_data(as_text=True)
     assert instructor.post("/instructor/choose/99999", data={"csrf_token": token}).status_code == 404
+    store.mark(better, state=UploadState.DONE, status="graded")  # graded again: it counts
+    store.mark(typo, state=UploadState.FAILED, status="error")
+    assert [store.upload(u)["student_id"] for u in store.regrade_errors()] == []  # the failed one does not count
     line["upload"]("s001")  # the student's next upload counts again
     assert not store.upload(better)["chosen"] and store.counting("s001", AID)["id"] not in (better, typo)
