@@ -179,13 +179,29 @@ def _rescore_portal(course, assignment_id: str, students: list[str]) -> None:
     rescore(Store(private.database_url(course)), course, assignment_id, students)
 
 
+def cmd_extensions(args) -> int:
+    from zoneinfo import ZoneInfo
+
+    from autograder.course import extensions
+
+    course = load_course(args.course_dir)
+    if args.csv:
+        count = extensions.import_extensions(course, Path(args.csv).read_text(encoding="utf-8-sig"))
+        print(f"{count} 件の延長を入れました / recorded {count} extensions in {extensions.FILE}")
+    zone = ZoneInfo(course.config.timezone)
+    for (student_id, assignment_id), due in sorted(extensions.read_extensions(course).items()):
+        print(f"{student_id:<12} {assignment_id:<10} {due.astimezone(zone):%Y-%m-%d %H:%M}")
+    return 0
+
+
 def cmd_accounts(args) -> int:
     from autograder.portal import private
-    from autograder.portal.store import INSTRUCTOR, Store, end_unlisted, import_roster, write_credentials
+    from autograder.portal.store import INSTRUCTOR, STUDENT, Store, end_unlisted, import_roster, write_credentials
 
     course = load_course(args.course_dir)
     store = Store(private.database_url(course))
     issued = import_roster(store, Path(args.roster), instructor=args.instructor)
+    course.record_names({user_id: name for user_id, name, role, _ in issued if role == STUDENT})  # into the gradebook
     out = Path(args.out) if args.out else private.credentials_path(course)
     write_credentials(issued, out)
     print(f"{len(issued)} 人分のアカウントを作りました。パスワードは {out} にだけあります（配ったら消してください） / "
@@ -202,10 +218,14 @@ def cmd_accounts(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from waitress import serve
+    """The web first, answering within seconds; the gradebook, the canary and the pool warm up behind it
+    (``GradingQueue.warm_up``) while uploads wait in line.  A warm-up step that fails stops the server with that
+    step's error (and exit code), as when those steps ran before the web; the uploads taken stay queued."""
+    import threading
 
-    from autograder.grading import canary
-    from autograder.portal import isolation, readiness
+    from waitress.server import create_server
+
+    from autograder.portal import isolation
     from autograder.portal.app import create_app
 
     course = load_course(args.course_dir)
@@ -214,26 +234,35 @@ def cmd_serve(args) -> int:
     if not isolated:
         print("!" * 78 + "\n警告: 隔離なしで採点します (--unsafe-no-sandbox) / WARNING: grading WITHOUT the sandbox; "
               "the portal's files are hidden from graded code, the rest of this machine is not\n" + "!" * 78, flush=True)
-    print("課題が成績簿にあるか確かめています / checking that every assignment offered is in the gradebook ...", flush=True)
-    readiness.ensure_gradable(course, say=lambda line: print(line, flush=True))  # NotGradable: 2
-    print("採点環境を点検しています / checking the grading environment (canary) ...", flush=True)
-    if not scheduler:
-        canary.check(course)  # a portal whose grading cannot work must not take uploads (a scheduler's: below)
     app = create_app(course, isolated=isolated, workers=args.workers, scheduler=scheduler, start_queue=False)
     queue = app.extensions["autograder"]["queue"]
     if args.regrade_errors:
         queued = app.extensions["autograder"]["store"].regrade_errors()
         print(f"採点できなかった提出 {len(queued)} 件を採点し直します / {len(queued)} uploads whose grading failed "
               "queued again", flush=True)
-    print(f"採点の用意をしています / starting the grading pool ({queue.pool.where}) ...", flush=True)
+    server = create_server(app, host=args.host, port=args.port, threads=8)
+    stopped, failures = threading.Event(), []
+
+    def give_up(error: BaseException) -> None:
+        failures.append(error)
+        stopped.set()
+
+    threading.Thread(target=server.run, name="web", daemon=True).start()
+    print(f"ポータル / portal: http://{args.host}:{server.effective_port}/  (Ctrl-C で停止 / to stop)\n"
+          "採点の準備が終わるまで、提出は列で待ちます / uploads wait in line until grading is ready", flush=True)
+    queue.start(warm_up=True, say=lambda line: print(line, flush=True), on_failure=give_up)
     try:
-        queue.open()  # the standing pool: a scheduler's canary and sandbox are checked here
-        queue.start()
-        print(f"ポータル / portal: http://{args.host}:{args.port}/  ({queue.pool.where}; Ctrl-C で停止 / to stop)",
-              flush=True)
-        serve(app, host=args.host, port=args.port, threads=8)
+        while not stopped.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
     finally:
+        server.close()
         queue.stop()
+    if failures:
+        print("ポータルを止めました（受け付けた提出は次の起動で採点します） / the portal stopped; the uploads taken are "
+              "graded at the next start", file=sys.stderr, flush=True)
+        raise failures[0]  # an AutograderError: its message and exit code (main); anything else: its traceback
     return 0
 
 
@@ -316,6 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--publish", action="store_true",
                    help="publish the drafts: the students' pages, scores and export show them")
     p.add_argument("--question", metavar="ID", help="with --publish: only this question (its grade_id)")
+    p = command("extensions", cmd_extensions,
+                "per-student extensions (a later due time; the portal, collect and the late policy use it): import a "
+                "CSV, then list them all")
+    p.add_argument("csv", nargs="?", help="CSV with columns student_id,assignment_id,due (due: 2027-05-30 23:59 in the "
+                                          "course's time zone); all rows or none")
     p = command("accounts", cmd_accounts, "create portal accounts from a roster CSV (student_id,name) and the instructor's")
     p.add_argument("roster", help="CSV with columns student_id,name (UTF-8)")
     p.add_argument("--out", metavar="CSV",

@@ -102,9 +102,7 @@ def graded_course_without_running(folder: Path, answers: dict[str, str], *, name
         nbformat.write(filled, graded / f"{assignment_id}.ipynb")
         _save_autogrades(course, assignment_id, student_id, filled, None)
         SubmissionResult(student_id, Status.GRADED, "自動採点は満点 / all automatic checks passed").save(graded)
-    with course.gradebook() as gb:
-        for student_id, name in (names or {}).items():
-            gb.update_or_create_student(student_id, last_name=name)  # as ``collect --roster`` puts a roster's names
+    course.record_names(names or {})  # as ``accounts`` and ``collect --roster`` put a roster's names
     return course
 
 

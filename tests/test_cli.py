@@ -18,7 +18,7 @@ def test_every_command_has_help_and_is_in_the_readme():
     """Is each subcommand described by --help and named in README.md as `python -m autograder NAME`?"""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert set(commands()) == {"data", "prove", "release", "collect", "grade", "feedback", "export", "report", "solutions",
-                               "manual", "accounts", "serve", "demo", "assignments", "examples", "new"}
+                               "manual", "accounts", "serve", "demo", "assignments", "examples", "new", "extensions"}
     for name, parser in commands().items():
         assert parser.description, name
         assert f"python -m autograder {name}" in readme, name

@@ -54,6 +54,21 @@ PORTAL_NOTICES = {Status.LATE: STATUS_EXPLANATIONS[Status.LATE], Status.INVALID:
 """What the portal says of an upload settled without grading when no more specific text was kept with it.  Every
 other status but ``graded`` reads ``TROUBLE``: in the portal the file is always there (the portal filed it)."""
 
+WARMING_UP = ("サーバーを起動したところで、いま採点の準備をしています（数分かかります）。提出はいつもどおり受け付けていて、"
+              "準備ができしだい、受け付けた順に採点します。このページは自動で更新されます。")
+"""What every student reads while the portal's grading warms up after a start (the uploads wait in line)."""
+
+WARMING_UP_PLACE = "採点の準備ができしだい採点します"
+"""Beside a waiting upload's place in line while grading warms up (no estimate of the wait yet)."""
+
+WARM_UP_STEPS = {
+    "gradebook": "課題を成績簿に入れています / putting the assignments into the gradebook",
+    "canary": "採点環境を点検しています / checking the grading environment (canary)",
+    "pool": "採点のワーカーを起動しています / starting the grading workers",
+}
+"""Each step of the grading line's warm-up at start (``autograder.portal.queue.WarmUp``'s values), as the
+instructor's page names it; uploads wait meanwhile."""
+
 COLAB_DOWNLOAD = "「ファイル」→「ダウンロード」→「.ipynb をダウンロード」"
 """Colab's menu path to save a notebook as a file to upload."""
 
@@ -121,6 +136,10 @@ FEEDBACK_NO_VARIABLE_HINT = ("この問のセルより前でエラーが起き�
 
 FEEDBACK_TEST_CELL_ERROR = "採点用のセルでエラーが起きました"
 """What a graded cell's error reads as, in the table and under the cell, when its exception is not Python's own."""
+
+FEEDBACK_FIGURE_ALT = "ノートブックが描いた図"
+"""The alternative text of every figure on a feedback page: read aloud by a screen reader, and without it nbconvert
+warns on the terminal once per page."""
 
 FEEDBACK_SEE_CELL = "セルを見る"
 """The link from a row of the table, or an error, to its cell further down the page."""

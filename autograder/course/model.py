@@ -84,6 +84,22 @@ class Course:
 
         return Gradebook(self.db_url, self.config.course_id)
 
+    def record_names(self, names: dict[str, str]) -> None:
+        """Write a roster's names (student id → name as the roster writes it) into nbgrader's gradebook, creating the
+        students it lacks: the class page, the manual grading pages, the grades CSV and the report read them there
+        (``student_names``), as does nbgrader's formgrader.  A Japanese roster writes the family name first, so a
+        name is split at its first space into ``last_name`` (family) and ``first_name`` (given); one without a
+        space is all ``last_name``.  ``student_names`` joins them back in that order: the roster's text comes back."""
+        with self.gradebook() as gb:
+            for student_id, name in names.items():
+                family, _, given = " ".join(name.split()).partition(" ")
+                gb.update_or_create_student(student_id, last_name=family or None, first_name=given or None)
+
+    def student_names(self) -> dict[str, str]:
+        """student id → name as ``record_names`` put it into nbgrader's gradebook (family name first; '' if none)."""
+        with self.gradebook() as gb:
+            return gradebook_names(gb)
+
     def student_ids(self) -> list[str]:
         """Every student folder under ``submitted/``, sorted."""
         folder = self.submitted_dir()
@@ -95,6 +111,11 @@ class Course:
                         submitted_at: datetime | None = None) -> Path:
         """``Assignment.file_submission``: file ``student_id``'s notebook and its submission time; returns its path."""
         return self.assignment(assignment_id).file_submission(student_id, notebook, submitted_at)
+
+
+def gradebook_names(gb) -> dict[str, str]:
+    """student id → name in an open nbgrader gradebook, as ``Course.record_names`` put it (family name first)."""
+    return {s.id: " ".join(n for n in (s.last_name, s.first_name) if n) for s in gb.students}
 
 
 def _import_config(path: Path) -> ModuleType:

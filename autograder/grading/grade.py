@@ -36,6 +36,7 @@ from tqdm import tqdm
 from autograder.course import Course, NotReleased
 from autograder.course.cells import grade_id as grade_id_of
 from autograder.course.csv_cells import SpreadsheetSafeWriter
+from autograder.course.extensions import due_for, read_extensions
 from autograder.course.nbgrader_setup import grading_resources, nbgrader_config
 from autograder.course.notebook import notebook_problem, release_shape
 from autograder.course.results import (
@@ -69,12 +70,15 @@ def _stopped_cells(notebook, ename: str = "CellTimeoutError") -> list[str]:
 
 def _save_autogrades(course: Course, assignment_id: str, student_id: str, notebook, timestamp: datetime | None) -> None:
     """Score the autograded ``notebook`` into the gradebook, the way ``nbgrader autograde`` does after executing it."""
+    # the student's extension on nbgrader's submission: its due date (and AssignLatePenalties's) includes it
+    extension = due_for(course, assignment_id, student_id) - course.config.assignment(assignment_id).due
     with course.gradebook() as gb:
         gb.update_or_create_student(student_id)
+        extended = {"extension": extension if extension.total_seconds() > 0 else None}
         if timestamp is not None:
-            gb.update_or_create_submission(assignment_id, student_id, timestamp=timestamp)
+            gb.update_or_create_submission(assignment_id, student_id, timestamp=timestamp, **extended)
         else:
-            gb.update_or_create_submission(assignment_id, student_id)
+            gb.update_or_create_submission(assignment_id, student_id, **extended)
     resources = grading_resources(course, assignment_id, student_id)
     config = nbgrader_config(course)
     for step in (SaveAutoGrades, AssignLatePenalties):  # nbgrader's own order in Autograde.autograde_preprocessors
@@ -192,6 +196,7 @@ class AssignmentGrading:
         check_released(course, assignment_id)
         self.course, self.assignment_id = course, assignment_id
         self.due = record_due_date(course, assignment_id)
+        self.extensions = read_extensions(course)  # a student's own due time, if extended (course/extensions.py)
         self.reject_late = course.config.late_policy == "reject"
         self.bundle = make_bundle(course, assignment_id)
         self.graded_ids = {cell.grade_id for cell in course.assignment(assignment_id).graded_cells}
@@ -210,8 +215,9 @@ class AssignmentGrading:
         previous = load_status(course.autograded_dir(aid, student_id))
         if not force and previous and previous.get("fingerprint") == mark and previous["status"] != Status.ERROR:
             return Screened(student_id, result=saved_result(course.assignment(aid), student_id))
-        if self.reject_late and stamp is not None and stamp > self.due:
-            return Screened(student_id, result=SubmissionResult(student_id, Status.LATE, late_message(course, stamp, self.due)),
+        due = due_for(course, aid, student_id, self.extensions).astimezone(UTC).replace(tzinfo=None)
+        if self.reject_late and stamp is not None and stamp > due:
+            return Screened(student_id, result=SubmissionResult(student_id, Status.LATE, late_message(course, stamp, due)),
                             mark=mark, settled=True)
         # invalid here, before any grading child: whatever nbgrader's autograde would fail on is this student's alone
         if reason := (notebook_problem(data, self.graded_ids, release=self.release) or stamp_problem):

@@ -41,8 +41,11 @@ def connect(workers: int, scheduler: str | None, stack: ExitStack):
         client = Client(scheduler, timeout="30s", set_as_default=False)
         stack.callback(client.close)
         return client
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+    # The scheduler always serves its HTTP routes (health, metrics); with no address it takes port 8787, and every
+    # second cluster on the machine printed "Port 8787 is already in use".  Any free loopback port instead, and no
+    # dashboard (bokeh is not installed; nobody reads it).
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                           scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR)
     stack.callback(cluster.close)
     client = Client(cluster, set_as_default=False)
     stack.callback(client.close)  # callbacks run last first: the client before its cluster

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from io import BytesIO
@@ -37,9 +38,9 @@ from flask import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from autograder.course import AssignmentConfig, Course, UnknownAssignment, messages
+from autograder.course import AssignmentConfig, Course, UnknownAssignment, extensions, messages
 from autograder.course.notebook import NotebookProblem, ReleaseShape, check_notebook, release_shape
-from autograder.portal import private, readiness
+from autograder.portal import class_page, private, readiness
 from autograder.portal.manual_pages import add_manual_pages
 from autograder.portal.queue import GradingQueue
 from autograder.portal.uploads import UploadGate, store_upload, take_upload_attempt
@@ -190,13 +191,18 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
             return render_template("signin.html")
         if g.user.role == INSTRUCTOR:
             return redirect(url_for("instructor"))
-        rows = []
+        rows, extended = [], extensions.read_extensions(course)
         for a in released():
-            rows.append({"assignment": a, "open": clock() <= a.due, "uploads": store.uploads_of(g.user.user_id, a.id),
+            due = extensions.due_for(course, a.id, g.user.user_id, extended)  # theirs, if the instructor extended it
+            rows.append({"assignment": a, "due": due, "extended": due != a.due, "open": clock() <= due,
+                         "uploads": store.uploads_of(g.user.user_id, a.id),
                          "feedback": course.feedback_path(a.id, g.user.user_id).is_file()})
         pending = any(r["uploads"] and r["uploads"][0]["state"] in (UploadState.QUEUED, UploadState.GRADING) for r in rows)
         places = queue.view().places if pending else {}
-        return render_template("student.html", rows=rows, pending=pending, places=places, wait=_wait_text)
+        warming = queue.phase is not None  # serve has just started: uploads wait until grading is ready
+        return render_template("student.html", rows=rows, pending=pending, places=places, wait=_wait_text,
+                               warming=messages.WARMING_UP if warming else None,
+                               warming_place=messages.WARMING_UP_PLACE)
 
     @app.post("/signin")
     def signin():
@@ -243,13 +249,13 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     @app.post("/upload/<assignment_id>")
     @signed_in(STUDENT)
     def upload(assignment_id):
-        found = assignment(assignment_id)
+        student = g.user.user_id
+        found = replace(assignment(assignment_id), due=extensions.due_for(course, assignment_id, student))  # theirs
         received = clock()
         if received > found.due:
             flash(f"{found.title} の締め切り（{local(found.due)}）を過ぎたため、受け付けられません。"
                   "締め切りを過ぎた課題は受け取らない決まりです。")
             return redirect(url_for("start")), 303
-        student = g.user.user_id
         with gate.turn(student, assignment_id) as mine:
             if not mine:
                 flash(f"{found.title} の別の提出をいま受け付けているところです。下の一覧にその提出が出ていなければ、"
@@ -295,23 +301,55 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     @app.get("/instructor")
     @signed_in(INSTRUCTOR)
     def instructor():
-        students = store.students()
-        tables = []
-        for a in released():
-            rows = [{"student": s, "upload": store.latest(s.user_id, a.id),
-                     "feedback": course.feedback_path(a.id, s.user_id).is_file()} for s in students]
-            tables.append({"assignment": a, "rows": rows, "report_built": report_built(a.id)})
+        students, view = store.students(), class_page.ClassView.from_query(request.args)
+        tables = [(class_page.class_table(course, store, a, students, view), report_built(a.id)) for a in released()]
         line = queue.view()
         oldest = min((row["received_utc"] for row in line.waiting if not row["force"]), default=None)  # a student's
         waited = (clock() - oldest.replace(tzinfo=UTC)).total_seconds() if oldest else None
-        return render_template("instructor.html", tables=tables, line=line, oldest=oldest,
-                               waited=math.floor(waited / 60) if waited is not None else None)
+        return render_template("instructor.html", tables=tables, line=line, oldest=oldest, view=view,
+                               filters=class_page.STATES, sorts=class_page.SORTS, long_message=class_page.LONG_MESSAGE,
+                               waited=math.floor(waited / 60) if waited is not None else None,
+                               warm_up_step=messages.WARM_UP_STEPS.get(line.phase) if line.phase else None,
+                               extended=sorted(extensions.read_extensions(course).items()))
+
+    @app.post("/instructor/extensions")
+    @signed_in(INSTRUCTOR)
+    def extend():
+        """Give one student a later due time for one assignment (``remove``: take it back)."""
+        student_id, assignment_id = request.form.get("student_id", "").strip(), request.form.get("assignment_id", "")
+        try:
+            due = None if request.form.get("remove") else extensions.parse_due(request.form.get("due", ""),
+                                                                                 config.timezone)
+            extensions.set_extension(course, student_id, assignment_id, due)
+        except ValueError:
+            flash("締め切りの日時が読めません（例 2027-05-30 23:59） / unreadable due time (e.g. 2027-05-30 23:59)")
+        except extensions.ExtensionError as e:
+            flash(str(e))
+        else:
+            flash(f"{student_id} の {assignment_id} の締め切りを{'元に戻しました' if due is None else local(due) + ' にしました'} / "
+                  f"{'extension removed' if due is None else 'extended'}")
+        return redirect(url_for("instructor") + "#extensions"), 303
+
+    @app.post("/instructor/extensions/import")
+    @signed_in(INSTRUCTOR)
+    def import_extensions():
+        """Record every extension of an uploaded CSV (student_id, assignment_id, due), all or none."""
+        file = request.files.get("csv")
+        try:
+            count = extensions.import_extensions(course, (file.read() if file else b"").decode("utf-8"))
+        except UnicodeDecodeError:
+            flash("CSV は UTF-8 で保存してください / save the CSV as UTF-8")
+        except extensions.ExtensionError as e:
+            flash(f"延長を入れませんでした / no extension recorded: {e}")
+        else:
+            flash(f"{count} 件の延長を入れました / {count} extensions recorded")
+        return redirect(url_for("instructor") + "#extensions"), 303
 
     @app.post("/instructor/regrade/<assignment_id>/<student_id>")
     @signed_in(INSTRUCTOR)
     def regrade(assignment_id, student_id):
         assignment(assignment_id)
-        latest = store.latest(student_id, assignment_id)
+        latest = store.counting(student_id, assignment_id)  # the one the instructor chose, else the latest
         if latest is None:
             abort(404)
         if not store.request_regrade(latest["id"]):
@@ -322,6 +360,38 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         flash(f"{student_id} の {assignment_id} を採点し直します（採点待ちの学生の提出があれば、その後に採点します） / "
               "regrade queued behind the students' uploads")
         return redirect(url_for("instructor")), 303
+
+    @app.get("/instructor/uploads/<assignment_id>/<student_id>")
+    @signed_in(INSTRUCTOR)
+    def student_uploads(assignment_id, student_id):
+        """A student's kept uploads of an assignment, the one that counts marked, each earlier one choosable."""
+        found, student = assignment(assignment_id), store.user(student_id)
+        if student is None:
+            abort(404)
+        counting = store.counting(student_id, assignment_id)
+        return render_template("uploads.html", assignment=found, student=student,
+                               uploads=store.uploads_of(student_id, assignment_id),
+                               counting=counting["id"] if counting else None)
+
+    @app.post("/instructor/choose/<int:upload_id>")
+    @signed_in(INSTRUCTOR)
+    def choose_upload(upload_id):
+        """Make an earlier upload the one that counts: it is graded again, and its grade and feedback replace the
+        latest's (the student's next upload counts again)."""
+        row = store.upload(upload_id)
+        if row is None:
+            abort(404)
+        assignment(row["assignment_id"])
+        back = redirect(url_for("student_uploads", assignment_id=row["assignment_id"],
+                                student_id=row["student_id"])), 303
+        if not store.choose(upload_id):
+            flash("この提出は選べません（採点待ち・採点中・置き換え済み、またはファイルが消えています） / this upload "
+                  "cannot be chosen (waiting, being graded, superseded, or its file was pruned)")
+            return back
+        queue.wake()
+        flash(f"{row['student_id']} の {local(row['received_utc'])} の提出を成績の対象にしました。採点し直すと成績とフィードバックが"
+              f"置き換わります / the upload of {local(row['received_utc'])} counts now; it is being graded again")
+        return back
 
     @app.post("/instructor/regrade-errors")
     @signed_in(INSTRUCTOR)

@@ -24,6 +24,14 @@ taking the place of the upload it replaces (``Store.add_upload``), never the pla
 regrade it replaces; the instructor's regrades after every student's upload.  While one upload of a student's assignment is being graded,
 their next one waits, so the latest is always recorded last.
 
+Start-up (``start(warm_up=True)``, as ``serve`` does): the web answers at once, and the queue's thread warms up
+behind it, in this order: every assignment offered is put into the gradebook (``readiness.ensure_gradable``: a
+fresh course releases there, which takes nbgrader a while), the canary checks the grading environment, the pool
+opens and its workers start a grading child.  Uploads taken meanwhile wait in line (stored and ``queued``, like
+any other) and the pages say that grading is being prepared (``phase``).  A step that fails ends the warm-up: the
+failure goes to ``on_failure`` (``serve`` then stops, naming it, as it did when these steps ran before the web),
+and what was uploaded stays queued for the next start.
+
 Nothing is lost: every upload is stored on disk and in the database (``queued``) before it is
 queued.  A server killed mid-rush leaves ``grading`` rows; at start they are queued again in
 their place and graded once more, and one whose grading had already been recorded (the kill
@@ -38,8 +46,10 @@ import queue
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 from autograder.course import Course, messages
@@ -55,6 +65,20 @@ RETRY_SECONDS = 30
 
 PAGE_THREADS = 2
 """Threads waiting on feedback children: one page at its time limit holds up only the pages behind it in its thread."""
+
+
+class WarmUp(StrEnum):
+    """A step of the queue's warm-up at start (``GradingQueue.phase``); the pages' words for each are in
+    ``messages.WARM_UP_STEPS``."""
+
+    GRADEBOOK = "gradebook"
+    """Putting every offered assignment into nbgrader's gradebook (``readiness.ensure_gradable``)."""
+
+    CANARY = "canary"
+    """Sending the canary notebook through grading on this machine (``canary.check``)."""
+
+    POOL = "pool"
+    """Opening the grading pool (a scheduler's canary and isolation check included) and warming its workers."""
 
 
 @dataclass
@@ -108,6 +132,8 @@ class LineView:
     problem: str | None
     places: dict[int, Place] = field(default_factory=dict)
     running: bool = False
+    phase: WarmUp | None = None
+    """The warm-up step under way (nothing is graded yet), or None."""
 
 
 class GradingQueue:
@@ -135,6 +161,9 @@ class GradingQueue:
         self._retry_at = 0.0  # monotonic time before which a broken pool is not opened again
         self._size = self.pool.workers  # the pool's size and workers as the queue's thread last saw them:
         self._workers: list[str] = []  # the pages read these, never Dask (a hung scheduler hangs no page)
+        self.phase: WarmUp | None = None
+        """The warm-up step under way (``start(warm_up=True)``), None before and after it."""
+        self._warm_up: tuple[Callable[[str], None], Callable[[BaseException], None]] | None = None
 
     # ---- the pool
     def open(self, warm: bool = True) -> None:
@@ -358,14 +387,42 @@ class GradingQueue:
         self.store.mark(row["id"], state=UploadState.FAILED, status=Status.ERROR, notice=messages.TROUBLE,
                         message=f"採点できませんでした / grading failed: {type(error).__name__}: {error}")
 
+    def warm_up(self, say: Callable[[str], None] = print) -> None:
+        """The start-up steps (``WarmUp``) in their order, ``phase`` naming each while it runs; ``say`` tells the
+        instructor's terminal (bilingually).  Raises what a step raises: ``readiness.NotGradable``,
+        ``GradingEnvironmentError`` (the canary), ``PoolNotIsolated``, or the pool's own failure to open."""
+        from autograder.grading import canary
+
+        self.phase = WarmUp.GRADEBOOK
+        say("課題が成績簿にあるか確かめています / checking that every assignment offered is in the gradebook ...")
+        readiness.ensure_gradable(self.course, say=say)
+        if not self.pool.scheduler:  # a scheduler's canary runs on it when the pool opens
+            self.phase = WarmUp.CANARY
+            say("採点環境を点検しています / checking the grading environment (canary) ...")
+            canary.check(self.course)
+        self.phase = WarmUp.POOL
+        say(f"採点の用意をしています / starting the grading pool ({self.pool.where}) ...")
+        self.open()
+        self.phase = None
+        say(f"採点を始めます / grading ({self.pool.where}; {len(self.store.waiting())} uploads waiting)")
+
     def run(self) -> None:
-        """Grade until ``stop``: what a stopped server left first, then each upload as it comes."""
+        """Grade until ``stop``: what a stopped server left first, then (after the warm-up, if asked) each upload
+        as it comes."""
         while not self._stop.is_set():
             try:
                 self.store.requeue_interrupted()
                 break
             except Exception as e:  # noqa: BLE001 -- the database busy or gone: said, and tried again
                 self._trouble(e)
+        if self._warm_up is not None:
+            say, on_failure = self._warm_up
+            try:
+                self.warm_up(say)
+            except BaseException as e:  # noqa: BLE001 -- handed to serve, which stops and names it (a bug's traceback too)
+                self.problem = f"{type(e).__name__}: {e}"
+                on_failure(e)
+                return
         while not self._stop.is_set():
             self.turn()
 
@@ -400,7 +457,13 @@ class GradingQueue:
         """Whether the queue's thread is grading (False before ``start`` and after ``stop``)."""
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self) -> None:
+    def start(self, *, warm_up: bool = False, say: Callable[[str], None] = print,
+              on_failure: Callable[[BaseException], None] | None = None) -> None:
+        """Run the queue's thread; with ``warm_up``, it first runs ``warm_up(say)`` and, if a step fails, hands the
+        error to ``on_failure`` and grades nothing (the uploads stay queued)."""
+        if warm_up:
+            self.phase = WarmUp.GRADEBOOK  # from now: a page read before the thread runs already says it
+            self._warm_up = (say, on_failure or (lambda error: None))
         self._thread = threading.Thread(target=self.run, name="grading-queue", daemon=True)
         self._thread.start()
 
@@ -449,7 +512,7 @@ class GradingQueue:
             places[row["id"]] = Place(0, left)
         for position, row in enumerate(waiting, start=1):
             typical = self.typical_seconds(row["assignment_id"])
-            known = known and typical is not None and bool(free)
+            known = known and typical is not None and bool(free) and self.phase is None  # warming: no estimate
             if not known:
                 places[row["id"]] = Place(position, None)
                 continue
@@ -458,7 +521,7 @@ class GradingQueue:
             free[free.index(soonest)] = done_at[(row["student_id"], row["assignment_id"])] = start + typical
             places[row["id"]] = Place(position, start + typical)
         return LineView(waiting, grading, list(self._workers), size, sum(1 for row in waiting if row["force"]),
-                        self.problem, places, self.running)
+                        self.problem, places, self.running, self.phase)
 
 
 def _invalid_notice(grading, result: SubmissionResult, path: Path) -> str | None:

@@ -1,15 +1,16 @@
-"""What ``serve`` makes sure of before it takes an upload: every assignment the portal offers can be graded.
+"""What ``serve`` makes sure of before it grades an upload: every assignment the portal offers can be graded.
 
 The portal offers every assignment of course_config whose release notebook is on disk (``offered``): it is
 committed with the course, so a fresh clone lists kadai3–5 at once.  Grading one needs more: nbgrader's gradebook
 must hold the assignment (its cells and checksums, written by ``release``), or every upload of it fails.  So at
-start, for each offered assignment the gradebook lacks, ``ensure_gradable``:
+start (the first step of the grading line's warm-up, behind the web: ``GradingQueue.warm_up``; uploads wait in line
+meanwhile), for each offered assignment the gradebook lacks, ``ensure_gradable``:
 
 1. generates the release from ``source/`` in a scratch course and compares it with the release notebook on disk
    (cell types, sources and nbgrader metadata: what students have and what grading will check against);
 2. in sync: releases it into the course exactly as ``python -m autograder release ID --skip-proof`` does
    (``autograder.tools.prove.release``: nbgrader writes the gradebook and the same release notebook again);
-3. out of sync: refuses to start (``NotGradable``, exit 2), naming the command to run: releasing would change a
+3. out of sync: raises ``NotGradable`` (``serve`` stops, exit 2), naming the command to run: releasing would change a
    notebook students may already have, which is the instructor's decision, not the server's.
 
 An assignment already in the gradebook is left as it is.

@@ -110,6 +110,8 @@ uploads = Table(
     Column("started_utc", DateTime),  # when the queue sent it to grading (the estimate of the wait reads it)
     Column("seconds", Float),  # from sending it to grading to its feedback written
     Column("notice", Text),  # what the student reads of it (Japanese, see course/messages.py upload_notice), or NULL
+    # the instructor chose this upload as the one that counts (Store.choose); a newer upload ends the choice
+    Column("chosen", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 _hasher = PasswordHasher()  # Argon2id with argon2-cffi's recommended parameters
@@ -327,6 +329,8 @@ class Store:
             if waiting:
                 db.execute(update(uploads).where(uploads.c.id.in_([row.id for row in waiting]))
                            .values(state=UploadState.SUPERSEDED))
+            db.execute(update(uploads).where(uploads.c.student_id == student_id,  # the newest counts again
+                                             uploads.c.assignment_id == assignment_id).values(chosen=False))
             place = min([row.place for row in waiting if row.place is not None and not row.force] + [upload_id])
             db.execute(update(uploads).where(uploads.c.id == upload_id).values(place=place))
         return upload_id
@@ -379,16 +383,19 @@ class Store:
             ).values(state=UploadState.QUEUED, force=True, place=last + 1, started_utc=None)).rowcount == 1
 
     def regrade_errors(self) -> list[int]:
-        """Queue again (as ``request_regrade``) the latest upload of every student's assignment whose grading failed
-        (state ``error``, or graded with status ``error``); returns their ids.  An older upload that a later one
-        replaced is not graded again: the latest counts."""
+        """Queue again (as ``request_regrade``) the upload that counts (``counting``) of every student's assignment
+        whose grading failed (state ``error``, or graded with status ``error``); returns their ids.  Another upload
+        (an older one a later one replaced, or a later one while the instructor chose an earlier) is not graded again."""
         latest = select(func.max(uploads.c.id)).where(uploads.c.pruned.is_(False)).group_by(
             uploads.c.student_id, uploads.c.assignment_id)
-        failed = (uploads.c.state == UploadState.FAILED) | ((uploads.c.state == UploadState.DONE)
-                                                             & (uploads.c.status == "error"))
+        chosen = select(uploads.c.id).where(uploads.c.chosen.is_(True), uploads.c.pruned.is_(False))
+        counting: dict[tuple[str, str], object] = {}
         with self.engine.connect() as db:
-            ids = list(db.execute(select(uploads.c.id).where(uploads.c.id.in_(latest), failed)
-                                  .order_by(uploads.c.id)).scalars())
+            for row in db.execute(select(uploads).where(uploads.c.id.in_(latest) | uploads.c.id.in_(chosen))
+                                  .order_by(uploads.c.chosen, uploads.c.id)):
+                counting[(row.student_id, row.assignment_id)] = row  # a chosen one is read last: it wins
+        ids = sorted(row.id for row in counting.values()
+                     if row.state == UploadState.FAILED or (row.state == UploadState.DONE and row.status == "error"))
         return [upload_id for upload_id in ids if self.request_regrade(upload_id)]
 
     def claim(self, upload_id: int, at: datetime | None = None) -> bool:
@@ -454,15 +461,16 @@ class Store:
 
     def prune(self, student_id: str, assignment_id: str, keep: int) -> list[Path]:
         """Mark pruned every upload of the student's assignment beyond the newest ``keep``, and return their files
-        for the caller to delete.  Never pruned, even beyond ``keep``: an upload queued or being graded, and the
-        latest graded one (whose score and feedback the student sees).  Rows stay (the student's list of uploads
+        for the caller to delete.  Never pruned, even beyond ``keep``: an upload queued or being graded, the
+        latest graded one (whose score and feedback the student sees) and the one the instructor chose.  Rows stay (the student's list of uploads
         leaves them out; the rate limit counts ``upload_attempts``, not these rows)."""
         with self.engine.begin() as db:
-            rows = db.execute(select(uploads.c.id, uploads.c.state, uploads.c.path).where(
+            rows = db.execute(select(uploads.c.id, uploads.c.state, uploads.c.path, uploads.c.chosen).where(
                 uploads.c.student_id == student_id, uploads.c.assignment_id == assignment_id,
                 uploads.c.pruned.is_(False)).order_by(uploads.c.id.desc())).all()
             latest_graded = next((row.id for row in rows if row.state == UploadState.DONE), None)
-            kept = {row.id for row in rows if row.state in (UploadState.QUEUED, UploadState.GRADING) or row.id == latest_graded}
+            kept = {row.id for row in rows if row.state in (UploadState.QUEUED, UploadState.GRADING)
+                    or row.id == latest_graded or row.chosen}
             for row in rows:
                 if len(kept) >= keep:
                     break
@@ -479,6 +487,39 @@ class Store:
             query = query.where(uploads.c.assignment_id == assignment_id)
         with self.engine.connect() as db:
             return [dict(r) for r in db.execute(query.order_by(uploads.c.id.desc())).mappings()]
+
+    def latest_uploads(self, assignment_id: str) -> dict[str, dict]:
+        """student id → the upload of ``assignment_id`` that counts (``counting``), in one query."""
+        newest = select(func.max(uploads.c.id)).where(uploads.c.assignment_id == assignment_id,
+                                                     uploads.c.pruned.is_(False)).group_by(uploads.c.student_id)
+        chosen = select(uploads.c.id).where(uploads.c.assignment_id == assignment_id, uploads.c.chosen.is_(True),
+                                            uploads.c.pruned.is_(False))
+        found: dict[str, dict] = {}
+        with self.engine.connect() as db:
+            for r in db.execute(select(uploads).where(uploads.c.id.in_(newest) | uploads.c.id.in_(chosen))
+                                .order_by(uploads.c.chosen, uploads.c.id)).mappings():
+                found[r["student_id"]] = dict(r)  # a chosen one is read last: it wins over the newest
+        return found
+
+    def counting(self, student_id: str, assignment_id: str) -> dict | None:
+        """The upload that counts for the student's assignment: the one the instructor chose (``choose``), else the
+        latest (the portal takes none after the due date, so the latest is the latest before it); None if none."""
+        rows = self.uploads_of(student_id, assignment_id)
+        return next((row for row in rows if row["chosen"]), rows[0] if rows else None)
+
+    def choose(self, upload_id: int) -> bool:
+        """Make the upload ``upload_id`` the one that counts, and queue it to be graded again (forced, behind the
+        students' uploads) so that the gradebook and the feedback are its own; False if it cannot count (its file
+        pruned, or it is waiting, being graded or superseded: nothing changed).  The student's next upload ends
+        the choice (``add_upload``)."""
+        with self.engine.begin() as db:
+            row = db.execute(select(uploads).where(uploads.c.id == upload_id)).mappings().first()
+            if row is None or row["pruned"] or row["state"] not in (UploadState.DONE, UploadState.FAILED):
+                return False
+            db.execute(update(uploads).where(uploads.c.student_id == row["student_id"],
+                                             uploads.c.assignment_id == row["assignment_id"]).values(chosen=False))
+            db.execute(update(uploads).where(uploads.c.id == upload_id).values(chosen=True))
+        return self.request_regrade(upload_id)
 
     def latest(self, student_id: str, assignment_id: str) -> dict | None:
         rows = self.uploads_of(student_id, assignment_id)

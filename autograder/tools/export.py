@@ -26,12 +26,6 @@ def all_results(assignment: Assignment) -> list[SubmissionResult]:
     return [saved_result(assignment, student_id) for student_id in assignment.course.student_ids()]
 
 
-def student_names(course: Course) -> dict[str, str]:
-    """student id → name, as a roster loaded by ``python -m autograder collect`` put them into nbgrader's gradebook ('' if unknown)."""
-    with course.gradebook() as gb:
-        return {s.id: " ".join(n for n in (s.first_name, s.last_name) if n) for s in gb.students}
-
-
 def export_grades(assignment: Assignment, out: Path) -> list[SubmissionResult]:
     """Write the grades CSV of ``assignment`` to ``out`` (UTF-8 with BOM, so Excel reads Japanese) and return its rows.
 
@@ -52,7 +46,7 @@ def export_grades(assignment: Assignment, out: Path) -> list[SubmissionResult]:
         columns += tuple((c.grade_id, c.grade_id) for c in cells if c.grade_id not in {f for _, f in columns})
     max_score = assignment.total_points
     due = assignment.config.due
-    names = student_names(course)
+    names = course.student_names()  # the roster's, put there by ``accounts`` or ``collect``
     results = all_results(assignment)
     waiting = unpublished(assignment)
     if waiting:

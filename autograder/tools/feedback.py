@@ -235,7 +235,7 @@ def feedback_page(title: str, result: SubmissionResult, notebook: nbformat.Noteb
         return PAGES.get_template("feedback_page.html.j2").render(context, css=PAGE_CSS)
     summary = PAGES.get_template("feedback_summary.html.j2").render(context)
     resources = {"metadata": {"name": f"{title}（{result.student_id}）"},
-                 "feedback_summary": summary, "feedback_css": PAGE_CSS}
+                 "feedback_summary": summary, "feedback_css": PAGE_CSS, "figure_alt": messages.FEEDBACK_FIGURE_ALT}
     body, _ = (exporter or _notebook_exporter()).from_notebook_node(notebook, resources=resources)
     return body
 

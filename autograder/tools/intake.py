@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from autograder.course import Assignment, Course
 from autograder.course.csv_cells import SpreadsheetSafeWriter
+from autograder.course.extensions import due_for, read_extensions
 from autograder.course.notebook import ReleaseShape, notebook_problem, release_shape
 from autograder.errors import AutograderError
 
@@ -245,7 +246,8 @@ def collect(assignment: Assignment, download: Path, roster: Path | None = None) 
     course folder); without one every student id is accepted.  Raises ``IntakeError``
     when the download or the roster cannot be read at all.
     """
-    course, config, due = assignment.course, assignment.course.config, assignment.config.due
+    course, config = assignment.course, assignment.course.config
+    extensions = read_extensions(course)  # a student's own due time, if extended
     zone = ZoneInfo(config.timezone)
     pattern = re.compile(config.lms_filename_pattern)
     time_format = config.lms_time_format
@@ -278,7 +280,7 @@ def collect(assignment: Assignment, download: Path, roster: Path | None = None) 
             except ValueError:
                 upload.reason = f"提出時刻が読めません / unreadable time {match.group('time')!r} ({time_format})"
                 continue
-            upload.late = upload.submitted_at > due
+            upload.late = upload.submitted_at > due_for(course, assignment.id, upload.student_id, extensions)
             if names is not None and upload.student_id not in names:
                 upload.reason = f"名簿にない学籍番号です / student id {upload.student_id} is not in the roster"
                 continue
@@ -302,7 +304,7 @@ def collect(assignment: Assignment, download: Path, roster: Path | None = None) 
             if chosen:
                 _file(assignment, chosen[0], files, where[id(chosen[0])])
     if names:
-        _record_names(course, {sid: names[sid] for sid in by_student if names.get(sid)})
+        course.record_names({sid: names[sid] for sid in by_student if names.get(sid)})
     _log(assignment, uploads)
     return Intake(uploads)
 
@@ -341,12 +343,6 @@ def _file(assignment: Assignment, upload: Upload, files: Download, file: Downloa
         upload.outcome, upload.reason = PROBLEM, str(e)
         return
     assignment.file_submission(upload.student_id, data, upload.submitted_at)
-
-
-def _record_names(course: Course, names: dict[str, str]) -> None:
-    with course.gradebook() as gb:
-        for student_id, name in names.items():
-            gb.update_or_create_student(student_id, last_name=name)
 
 
 def _log(assignment: Assignment, uploads: list[Upload]) -> Path:

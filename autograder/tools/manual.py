@@ -63,6 +63,7 @@ from typing import NamedTuple
 import nbformat
 
 from autograder.course import Assignment
+from autograder.course.model import gradebook_names
 from autograder.course.cells import grade_id as grade_id_of
 from autograder.course.cells import is_solution
 from autograder.course.csv_cells import SpreadsheetSafeWriter
@@ -397,7 +398,7 @@ def _answers(gb, assignment: Assignment, cell: ManualCell, record: dict) -> list
     grade_id = cell.grade_id
     items = _rubric_of(record, grade_id)
     marks, graded_digest = record["marks"].get(grade_id, {}), record["graded"].get(grade_id, {})
-    names = {s.id: " ".join(n for n in (s.first_name, s.last_name) if n) for s in gb.students}
+    names = gradebook_names(gb)
     found = []
     for student_id in graded_students(assignment):
         try:

@@ -27,7 +27,7 @@ from autograder.course.assignment import GradedCell
 from autograder.course.messages import INSTRUCTOR_STATUS_LABELS
 from autograder.course.results import Status, SubmissionResult
 from autograder.errors import log
-from autograder.tools.export import all_results, student_names
+from autograder.tools.export import all_results
 from autograder.tools.pages import PAGES
 from autograder.tools.similarity import SimilarPair, similar_pairs
 
@@ -203,7 +203,7 @@ def write_report(assignment: Assignment, out: Path | None = None) -> Path:
         f"{assignment.config.title}（{assignment.id}）採点レポート / class report",
         all_results(assignment),
         assignment.graded_cells,
-        student_names(assignment.course),
+        assignment.course.student_names(),
         similar_pairs(assignment),
         rubric_counts(assignment),
     )

@@ -7,20 +7,23 @@ real pool, killed mid-rush, is ``test_rush.py``.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
+from pathlib import Path
 from concurrent.futures import Future
 from datetime import UTC, timedelta
 
 import pytest
 from helpers import copy_course
-from test_portal import AID, Clock, _client, _token
+from test_portal import AID, Clock, _client, _token, _upload
 
 from autograder.course import messages
 from autograder.course.results import Status, load_status
 from autograder.grading import sandbox
 from autograder.grading.worker import TaskOutcome
 from autograder.portal.app import create_app
-from autograder.portal.queue import GradingQueue
+from autograder.portal import readiness
+from autograder.portal.queue import GradingQueue, WarmUp
 from autograder.portal.store import Store, UploadState, import_roster
 from autograder.portal.uploads import store_upload
 
@@ -38,8 +41,13 @@ class DaskLikeFuture(Future):
 class FakePool:
     """What ``GradingQueue`` asks of a ``GradingPool``, grading nothing: each submission's future waits for the test."""
 
+    scheduler, where = None, "fake workers"
+
     def __init__(self, size: int):
         self.workers, self.client, self.sent = size, object(), []
+
+    def warm(self, bundle) -> int:
+        return self.workers
 
     def worker_names(self) -> list[str]:
         return [f"tcp://127.0.0.1:{9000 + n}" for n in range(self.workers)]
@@ -298,7 +306,7 @@ def test_students_see_their_place_and_an_estimate_and_the_instructor_the_line(li
     assert "いま採点しています" in _client(line, "s002").get("/").get_data(as_text=True)
     instructor = _client(line, "instructor").get("/instructor").get_data(as_text=True)
     assert 'id="line-waiting">2<' in instructor and 'id="line-grading">2<' in instructor
-    assert 'id="line-workers">2<' in instructor and "tcp://127.0.0.1:9001" in instructor
+    assert 'id="line-workers">2<' in instructor and "tcp://" not in instructor  # a count, not addresses
     assert "いちばん古い採点待ち" in instructor and "分待っています" in instructor
 
 
@@ -323,3 +331,98 @@ def test_a_started_queue_opens_no_pool_until_an_upload_waits(line):
     finally:
         queue.stop()
     assert not queue._thread.is_alive()
+
+
+def _until(condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.05)
+
+
+def test_the_web_takes_uploads_while_grading_warms_up_and_says_so(line, monkeypatch):
+    """While the queue's warm-up (gradebook, canary, pool) runs behind the web, does an upload go into the line
+    ungraded, the student read that grading is being prepared (no estimate, no machinery) and the instructor which
+    step is under way; and once the warm-up is done, is the upload sent to the pool?"""
+    from autograder.grading import canary
+
+    queue, pool, store = line["queue"], line["pool"], line["store"]
+    pool.client = None  # serve's pool is not open before the warm-up
+    gradebook_done, steps = threading.Event(), []
+    monkeypatch.setattr(readiness, "ensure_gradable", lambda course, say: gradebook_done.wait(30) and [])
+    monkeypatch.setattr(canary, "check", lambda course: steps.append("canary"))
+    failures = []
+    queue.start(warm_up=True, say=steps.append, on_failure=failures.append)
+    try:
+        assert queue.phase == WarmUp.GRADEBOOK
+        student = _client(line, "s001")
+        page = _upload(student, "kadai5.ipynb", line["course"].release_notebook(AID).read_bytes()).get_data(as_text=True)
+        assert "受け付けました" in page and messages.WARMING_UP in page and messages.WARMING_UP_PLACE in page
+        assert "採点の順番：1 番目" in page and "結果まで" not in page and "canary" not in page
+        instructor = _client(line, "instructor").get("/instructor").get_data(as_text=True)
+        assert 'id="line-warming"' in instructor and messages.WARM_UP_STEPS["gradebook"] in instructor
+        assert pool.sent == [] and [r["student_id"] for r in store.waiting()] == ["s001"]
+        gradebook_done.set()
+        _until(lambda: pool.sent)
+        assert queue.phase is None and failures == [] and "canary" in steps and pool.client is not None
+        assert _sent(line) == ["s001"] and messages.WARMING_UP not in student.get("/").get_data(as_text=True)
+    finally:
+        queue.stop()
+
+
+def test_a_failing_warm_up_step_stops_grading_and_keeps_the_uploads(line, monkeypatch):
+    """If the canary fails during the warm-up, is the error handed to serve (which stops) with nothing graded, the
+    upload still queued for the next start, and the pool never opened?"""
+    from autograder.grading import canary
+    from autograder.grading.canary import GradingEnvironmentError
+
+    queue, pool, store = line["queue"], line["pool"], line["store"]
+    pool.client = None
+    upload = line["upload"]("s001")
+    monkeypatch.setattr(readiness, "ensure_gradable", lambda course, say: [])
+    monkeypatch.setattr(canary, "check", lambda course: (_ for _ in ()).throw(GradingEnvironmentError("broken kernel")))
+    failures = []
+    queue.start(warm_up=True, say=lambda line: None, on_failure=failures.append)
+    try:
+        _until(lambda: failures)
+        assert isinstance(failures[0], GradingEnvironmentError) and queue.phase == WarmUp.CANARY
+        assert pool.client is None and pool.sent == [] and store.upload(upload)["state"] == UploadState.QUEUED
+        assert "broken kernel" in queue.problem
+    finally:
+        queue.stop()
+
+
+def test_the_instructor_chooses_an_earlier_upload_to_count(line):
+    """A later typo upload replaced a better one: can the instructor make the earlier one count (its page lists both,
+    the choice queues it for grading again, the class page and the regrade button then mean it, the student sees it
+    marked, pruning keeps it), while one waiting cannot be chosen, and does the student's next upload count again?"""
+    store, queue = line["store"], line["queue"]
+    better, typo = line["upload"]("s001"), line["upload"]("s001")
+    store.mark(better, state=UploadState.DONE, status="graded", score=22, max_score=25)
+    store.mark(typo, state=UploadState.DONE, status="graded", score=17, max_score=25)
+    assert store.counting("s001", AID)["id"] == typo
+    instructor = _client(line, "instructor")
+    page = instructor.get(f"/instructor/uploads/{AID}/s001").get_data(as_text=True)
+    assert f'id="choose-{better}"' in page and f'id="choose-{typo}"' not in page and "成績の対象 / counts" in page
+    token = _token(instructor.get("/instructor"))
+    assert instructor.post(f"/instructor/choose/{better}", data={"csrf_token": token}).status_code == 303
+    row = store.upload(better)
+    assert row["chosen"] and row["state"] == UploadState.QUEUED and row["force"]  # graded again, behind students
+    assert not store.choose(better)  # waiting now: nothing changes
+    queue.step(timeout=0.1)
+    assert _sent(line) == ["s001"] and store.grading()[0]["id"] == better
+    assert store.latest_uploads(AID)["s001"]["id"] == better == store.counting("s001", AID)["id"]
+    assert "先生がこの提出を成績に選びました" in _client(line, "s001").get("/").get_data(as_text=True)
+    first, second, third = (line["upload"]("s002") for _ in range(3))
+    for upload in (first, second, third):
+        store.mark(upload, state=UploadState.DONE, status="graded", score=1, max_score=25)
+    assert store.choose(first)
+    store.mark(first, state=UploadState.DONE)  # graded again
+    assert [p.name for p in store.prune("s002", AID, keep=1)] == [Path(store.upload(second)["path"]).name]
+    assert "（先生が選んだ提出 / chosen）" in instructor.get("/instructor").get_data(as_text=True)
+    assert instructor.post("/instructor/choose/99999", data={"csrf_token": token}).status_code == 404
+    store.mark(better, state=UploadState.DONE, status="graded")  # graded again: it counts
+    store.mark(typo, state=UploadState.FAILED, status="error")
+    assert [store.upload(u)["student_id"] for u in store.regrade_errors()] == []  # the failed one does not count
+    line["upload"]("s001")  # the student's next upload counts again
+    assert not store.upload(better)["chosen"] and store.counting("s001", AID)["id"] not in (better, typo)

@@ -233,3 +233,31 @@ def test_student_goes_from_sign_in_to_feedback_in_chromium(released_course, tmp_
         driver.quit()
         server.close()
         app.extensions["autograder"]["queue"].stop()
+
+
+def test_the_portal_takes_an_upload_until_the_students_own_due_time(portal):
+    """After the due date, is an upload refused for a student without an extension and taken from one with it, does
+    the student's page show their own due time, and can the instructor extend (one student, or a CSV: all or none)
+    from the page?"""
+    from io import BytesIO
+
+    from autograder.course.extensions import read_extensions
+
+    course, store = portal["course"], portal["store"]
+    portal["clock"].moment = course.config.assignment(AID).due + timedelta(hours=1)
+    instructor = _client(portal, "instructor")
+    token = _token(instructor.get("/instructor"))
+    page = instructor.post("/instructor/extensions", data={"csrf_token": token, "student_id": "s002",
+                                                           "assignment_id": AID, "due": "2027-05-25T12:00"},
+                           follow_redirects=True).get_data(as_text=True)
+    assert "2027-05-25 12:00" in page and 'id="extension-list"' in page
+    page = instructor.post("/instructor/extensions/import", data={
+        "csrf_token": token, "csv": (BytesIO(b"student_id,assignment_id,due\ns009,kadai99,2027-06-01 00:00\n"), "x.csv")},
+        content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+    assert "延長を入れませんでした" in page and set(read_extensions(course)) == {("s002", AID)}
+    notebook = (ROOT / "release" / AID / f"{AID}.ipynb").read_bytes()
+    for user, taken in (("s001", False), ("s002", True)):
+        reply = _upload(_client(portal, user), f"{AID}.ipynb", notebook).get_data(as_text=True)
+        assert ("受け付けました" in reply) is taken and ("を過ぎたため" in reply) is not taken
+    assert "あなたの締め切りは延長されています" in _client(portal, "s002").get("/").get_data(as_text=True)
+    assert [r["student_id"] for r in store.waiting()] == ["s002"]

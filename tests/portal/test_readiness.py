@@ -38,7 +38,7 @@ def _serve(course, monkeypatch, capsys) -> tuple[int, str, str]:
 
     monkeypatch.setattr(isolation, "require", lambda course, **kwargs: True)
     monkeypatch.setattr(canary, "check", lambda course: (_ for _ in ()).throw(_Stop("canary")))
-    code = cli.main(["serve", "--course-dir", str(course.root)])
+    code = cli.main(["serve", "--course-dir", str(course.root), "--port", "0"])  # any free port: the web starts first
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -158,5 +158,5 @@ def test_every_page_a_student_read_told_the_truth(rush):
 def test_the_instructor_saw_the_line(rush):
     """Did the instructor's page show the line during the rush: waiting uploads, two grading, two workers?"""
     page = rush["seen"]["instructor"]
-    assert 'id="line-grading">2<' in page and 'id="line-workers">2<' in page and "tcp://127.0.0.1:" in page
+    assert 'id="line-grading">2<' in page and 'id="line-workers">2<' in page and "tcp://" not in page
     assert 'id="line-waiting">3<' in page and "いちばん古い採点待ち" in page

@@ -77,10 +77,34 @@ def test_scores_stay_numbers_and_names_become_text(course, tmp_path, monkeypatch
     penalised = SubmissionResult("s001", Status.GRADED, "-- 減点 / late penalty", score=-1.5, max_score=25,
                                  checks=[CheckResult("q1_model", -0.5, 4)], late_penalty=3)
     monkeypatch.setattr(export, "all_results", lambda *_: [penalised])
-    monkeypatch.setattr(export, "student_names", lambda _: {"s001": '=HYPERLINK("http://x","y")'})
+    monkeypatch.setattr(Course, "student_names", lambda self: {"s001": '=HYPERLINK("http://x","y")'})
     out = tmp_path / "grades.csv"
     export_grades(scratch.assignment("kadai4"), out)
     with open(out, encoding="utf-8-sig", newline="") as f:
         (row,) = csv.DictReader(f)
     assert row["name"] == "'=HYPERLINK(\"http://x\",\"y\")" and row["message"] == "'-- 減点 / late penalty"
     assert float(row["score"]) == -1.5 and float(row["max_score"]) == 25 and float(row["q1_model"]) == -0.5
+
+
+def test_the_rosters_names_reach_the_gradebook_the_csv_and_the_report(tmp_path):
+    """Does ``accounts`` put each roster name into nbgrader's gradebook (family name in last_name, given name in
+    first_name), so that the grades CSV and the class report show it as the roster wrote it?"""
+    from helpers import graded_course_without_running
+
+    from autograder import cli
+    from autograder.tools.report import write_report
+
+    course = graded_course_without_running(tmp_path / "course", {"s001": "答え", "s002": "答え"})
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,name\ns001,山田 花子\ns002,Sato\n", encoding="utf-8")
+    assert cli.main(["accounts", str(roster), "--course-dir", str(course.root), "--out", str(tmp_path / "c.csv")]) == 0
+    with course.gradebook() as gb:
+        assert (gb.find_student("s001").last_name, gb.find_student("s001").first_name) == ("山田", "花子")
+        assert (gb.find_student("s002").last_name, gb.find_student("s002").first_name) == ("Sato", None)
+    assert course.student_names() == {"s001": "山田 花子", "s002": "Sato"}
+    out = tmp_path / "grades.csv"
+    export_grades(course.assignment("kadai5"), out)
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        assert {row["student_id"]: row["name"] for row in csv.DictReader(f)} == {"s001": "山田 花子", "s002": "Sato"}
+    report = write_report(course.assignment("kadai5"), tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "山田 花子" in report and "Sato" in report

@@ -588,3 +588,22 @@ def test_rendering_stays_linear_on_hostile_text():
     started = time.perf_counter()
     (joined,) = joined_streams([_stream("0123456789")] * 100_000)
     assert len(joined["text"]) == 1_000_000 and time.perf_counter() - started < 1.0
+
+
+def test_every_figure_has_its_alternative_text_and_nbconvert_stays_quiet(caplog):
+    """A notebook that drew a figure: does the page give the image our Japanese alternative text, and does nbconvert
+    log no "Alternative text is missing" (once per page on the instructor's terminal)?"""
+    import base64
+    import logging
+
+    from autograder.course import messages
+
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
+    drew = nbformat.v4.new_code_cell("plt.plot([1, 2])", outputs=[
+        nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})])
+    result = SubmissionResult("s001", Status.GRADED, "", score=1, max_score=1)
+    with caplog.at_level(logging.WARNING):
+        page = feedback_page("課題", result, notebook(drew))
+    (image,) = re.findall(r"<img[^>]*>", page)
+    assert f'alt="{messages.FEEDBACK_FIGURE_ALT}"' in image and f"base64,{png}" in image
+    assert "Alternative text is missing" not in caplog.text and "No description has been provided" not in page
