@@ -152,13 +152,29 @@ def cmd_manual(args) -> int:
     if args.question and not args.publish:
         raise manual.ManualGradeError("--question は --publish と使います / --question goes with --publish")
     if args.publish:
-        published = manual.publish(course.assignment(args.assignment), args.question)
+        published = manual.publish(course.assignment(args.assignment), args.question,
+                                   journal=_portal_journal(course, args.assignment))
         _rescore_portal(course, args.assignment, [s for s, _ in published])
         print(f"{len(published)} 件の採点を公開しました / published {len(published)} grades")
     for grade_id, progress in manual.progress(course.assignment(args.assignment)).items():
         print(f"{grade_id}: 採点済み / graded {progress.graded} / {progress.total}, "
               f"未公開 / unpublished {progress.unpublished}")
     return 0
+
+
+def _portal_journal(course, assignment_id: str):
+    """The portal's log of published grade changes as ``manual.publish``'s journal, if the course has a portal
+    database (else None: no portal, no log, and no regrade requests either)."""
+    from autograder.portal import private
+
+    if not (course.config.portal_db_url or (course.root / private.FOLDER / "portal.db").is_file()):
+        return None
+    from datetime import UTC, datetime
+
+    from autograder.portal.regrades import command_line_user, journal
+    from autograder.portal.store import Store
+
+    return journal(Store(private.database_url(course)), command_line_user(), lambda: datetime.now(UTC), assignment_id)
 
 
 def _rescore_portal(course, assignment_id: str, students: list[str]) -> None:

@@ -41,10 +41,12 @@ from autograder.course import AssignmentConfig, Course, UnknownAssignment, messa
 from autograder.course.notebook import NotebookProblem, ReleaseShape, check_notebook, release_shape
 from autograder.portal import private, readiness
 from autograder.portal.manual_pages import add_manual_pages
+from autograder.portal.regrades import add_regrade_pages
 from autograder.portal.queue import GradingQueue
 from autograder.portal.uploads import UploadGate, store_upload, take_upload_attempt
 from autograder.portal.store import INSTRUCTOR, STUDENT, Store, UploadState
 from autograder.portal.throttle import SignInThrottle
+from autograder.tools import manual
 from autograder.tools.feedback import with_portal_link
 
 PAGE_POLICY = ("default-src 'self'; base-uri 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -193,7 +195,8 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         rows = []
         for a in released():
             rows.append({"assignment": a, "open": clock() <= a.due, "uploads": store.uploads_of(g.user.user_id, a.id),
-                         "feedback": course.feedback_path(a.id, g.user.user_id).is_file()})
+                         "feedback": course.feedback_path(a.id, g.user.user_id).is_file(),
+                         "regradable": bool(manual.published_notes(course.assignment(a.id), g.user.user_id))})
         pending = any(r["uploads"] and r["uploads"][0]["state"] in (UploadState.QUEUED, UploadState.GRADING) for r in rows)
         places = queue.view().places if pending else {}
         return render_template("student.html", rows=rows, pending=pending, places=places, wait=_wait_text)
@@ -305,6 +308,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         oldest = min((row["received_utc"] for row in line.waiting if not row["force"]), default=None)  # a student's
         waited = (clock() - oldest.replace(tzinfo=UTC)).total_seconds() if oldest else None
         return render_template("instructor.html", tables=tables, line=line, oldest=oldest,
+                               open_requests=store.open_request_counts(),
                                waited=math.floor(waited / 60) if waited is not None else None)
 
     @app.post("/instructor/regrade/<assignment_id>/<student_id>")
@@ -382,7 +386,8 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         write_report(course.assignment(assignment_id), report_path(assignment_id))
         return redirect(url_for("report", assignment_id=assignment_id)), 303
 
-    add_manual_pages(app, course, signed_in=signed_in, assignment=assignment)  # grading the written answers
+    add_manual_pages(app, course, signed_in=signed_in, assignment=assignment, clock=clock)  # the written answers
+    add_regrade_pages(app, course, signed_in=signed_in, assignment=assignment, clock=clock)  # requests about them
 
     if start_queue:
         queue.start()

@@ -14,7 +14,7 @@ Routes (instructor only; every POST needs the CSRF token, as a form field or in 
 - ``POST .../apply`` (``item_id``, ``remove`` to take it off; ``student_ids``, a list, in JSON, ``student_id``
   repeated in a form) → ``manual.apply_item``;
 - ``POST .../publish`` (the question) and ``POST /instructor/manual/<aid>/publish`` (the assignment) →
-  ``manual.publish``; then the score each published student's portal page shows is made the new total (``rescore``).
+  ``manual.publish`` (each change logged in the store's append-only ``grade_changes``); then the score each published student's portal page shows is made the new total (``rescore``).
 
 Each POST takes a plain form (the page without JavaScript: a redirect back to the answer) or JSON
 (``static/manual.js``: a JSON reply, and the page updated in place).  A grade that cannot be stored writes nothing
@@ -37,9 +37,10 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Callable
+from datetime import datetime
 from urllib.parse import quote
 
-from flask import Flask, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Flask, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
@@ -139,10 +140,13 @@ def rescore(store: Store, course: Course, assignment_id: str, students: list[str
             store.mark(row["id"], score=result.score)
 
 
-def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignment: Callable) -> None:
+def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignment: Callable,
+                     clock: Callable[[], datetime]) -> None:
     """Add the manual grading routes to the portal ``app``; ``signed_in`` and ``assignment`` are its guards
     (``signed_in(INSTRUCTOR)`` redirects an anonymous visitor and refuses a student; ``assignment(aid)`` is a 404
     for an unknown or unreleased assignment).  The portal's ``Store`` is ``app.extensions["autograder"]["store"]``."""
+    from autograder.portal.regrades import journal
+
     store: Store = app.extensions["autograder"]["store"]
 
     def question(assignment_id: str, grade_id: str) -> tuple[AssignmentConfig, manual.ManualCell]:
@@ -304,7 +308,8 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
     def publish(assignment_id: str, grade_id: str | None):
         """Publish one question's grades (or the assignment's): the students' pages and scores follow."""
         try:
-            published = manual.publish(course.assignment(assignment_id), grade_id)
+            published = manual.publish(course.assignment(assignment_id), grade_id,
+                                       journal=journal(store, g.user.user_id, clock, assignment_id))
             rescore(store, course, assignment_id, [s for s, _ in published])
             message = f"{len(published)} 件の採点を公開しました / published {len(published)} grades"
             if wants_json() and grade_id is not None:
