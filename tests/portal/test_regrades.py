@@ -286,5 +286,11 @@ def test_an_answer_with_points_out_of_range_changes_nothing(portal):
     assert portal["store"].regrade_request(asked.id).status == RequestStatus.OPEN
     assert _gradebook(portal["course"], "s001") == 3.0 and len(portal["store"].grade_changes()) == 1
     other = next(a.id for a in portal["course"].config.assignments if a.id != AID)
+    released = portal["course"].release_notebook(other)  # another released assignment, so only the id mismatch
+    released.parent.mkdir(parents=True, exist_ok=True)  # can refuse
+    shutil.copyfile(portal["course"].release_notebook(AID), released)
     assert teacher.post(f"/instructor/regrades/{other}/{asked.id}/answer",
                         data={"csrf_token": teacher_token, "reply": "x"}).status_code == 404
+    assert teacher.post(f"/instructor/regrades/{other}/{asked.id}/reopen",
+                        data={"csrf_token": teacher_token}).status_code == 404
+    assert portal["store"].regrade_request(asked.id).status == RequestStatus.OPEN
