@@ -191,10 +191,18 @@ def _rescore_portal(course, assignment_id: str, students: list[str]) -> None:
 
 def cmd_accounts(args) -> int:
     from autograder.portal import private
-    from autograder.portal.store import Store, import_roster, write_credentials
+    from autograder.portal.store import Store, import_roster, issue_graders, write_credentials
 
+    if not args.roster and not args.grader:
+        raise AutograderError("名簿（roster.csv）か --grader ID を指定してください / give a roster CSV or --grader ID")
     course = load_course(args.course_dir)
-    issued = import_roster(Store(private.database_url(course)), Path(args.roster), instructor=args.instructor)
+    store = Store(private.database_url(course))
+    issued = import_roster(store, Path(args.roster), instructor=args.instructor) if args.roster else []
+    try:
+        issued += issue_graders(store, args.grader or [])
+    except ValueError as e:
+        raise AutograderError(f"{e} は学生か先生のアカウントか、使えない名前です / {e} is a student's or the "
+                              f"instructor's account, or not a usable id") from None
     out = Path(args.out) if args.out else private.credentials_path(course)
     write_credentials(issued, out)
     print(f"{len(issued)} 人分のアカウントを作りました。パスワードは {out} にだけあります（配ったら消してください） / "
@@ -318,10 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="publish the drafts: the students' pages, scores and export show them")
     p.add_argument("--question", metavar="ID", help="with --publish: only this question (its grade_id)")
     p = command("accounts", cmd_accounts, "create portal accounts from a roster CSV (student_id,name) and the instructor's")
-    p.add_argument("roster", help="CSV with columns student_id,name (UTF-8)")
+    p.add_argument("roster", nargs="?", help="CSV with columns student_id,name (UTF-8); optional with --grader")
     p.add_argument("--out", metavar="CSV",
                    help="CSV the new passwords are written to, mode 600 (default: portal/credentials.csv in the course)")
     p.add_argument("--instructor", default="instructor", metavar="ID", help="the instructor's user id (default: instructor)")
+    p.add_argument("--grader", action="append", metavar="ID",
+                   help="a teaching assistant's account (repeatable): grades written answers as drafts and sees the "
+                        "class page, nothing else of the instructor's; other accounts are left as they are")
     p = command("serve", cmd_serve, "run the submission portal: students upload, grading runs, feedback comes back")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")

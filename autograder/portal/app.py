@@ -5,7 +5,8 @@ Safety: CSRF tokens on every form (Flask-WTF), failed sign-ins counted per accou
 address for a minute at a time), server-side sessions that expire
 (``portal_session_minutes``) and that signing out or a new password ends (the cookie holds only a
 random id), an upload size limit and a notebook check, Argon2id password hashes, every page of a
-student's work reachable only by that student and the instructor, and security headers on every
+student's work reachable only by that student, the instructor and the graders (teaching assistants, who grade the
+written answers and see the class page, and are refused the rest: ``store.GRADER``), and security headers on every
 response: a strict Content-Security-Policy for the portal's pages, and for the HTML built from
 students' notebooks (feedback, the class report) a sandboxed document that can run nothing.
 The clock is the server's (``now`` may be given for tests).
@@ -44,7 +45,7 @@ from autograder.portal.manual_pages import add_manual_pages
 from autograder.portal.regrades import add_regrade_pages
 from autograder.portal.queue import GradingQueue
 from autograder.portal.uploads import UploadGate, store_upload, take_upload_attempt
-from autograder.portal.store import INSTRUCTOR, STUDENT, Store, UploadState
+from autograder.portal.store import GRADER, INSTRUCTOR, STUDENT, Store, UploadState
 from autograder.portal.throttle import SignInThrottle
 from autograder.tools import manual
 from autograder.tools.feedback import with_portal_link
@@ -151,13 +152,14 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
             return Response(with_portal_link(path.read_text(encoding="utf-8")), mimetype="text/html")
         return send_file(path, mimetype="text/html")
 
-    def signed_in(role: str | None = None):
+    def signed_in(*roles: str):
+        """A view for the signed-in users of ``roles`` (none given: anyone signed in); others get a 403."""
         def decorate(view):
             @wraps(view)
             def run(*args, **kwargs):
                 if g.user is None:
                     return redirect(url_for("start"))
-                if role and g.user.role != role:
+                if roles and g.user.role not in roles:
                     abort(403)
                 return view(*args, **kwargs)
             return run
@@ -190,7 +192,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     def start():
         if g.user is None:
             return render_template("signin.html")
-        if g.user.role == INSTRUCTOR:
+        if g.user.role in (INSTRUCTOR, GRADER):
             return redirect(url_for("instructor"))
         rows = []
         for a in released():
@@ -296,7 +298,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         return student_work(path, portal_link=True)
 
     @app.get("/instructor")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def instructor():
         students = store.students()
         tables = []
@@ -338,7 +340,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         return redirect(url_for("instructor")), 303
 
     @app.get("/instructor/feedback/<assignment_id>/<student_id>")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def instructor_feedback(assignment_id, student_id):
         assignment(assignment_id)
         path = course.feedback_path(assignment_id, student_id)

@@ -1,6 +1,7 @@
 """The instructor's pages for grading the written answers by question: one cell, every student's answer, a rubric.
 
-Routes (instructor only; every POST needs the CSRF token, as a form field or in the ``X-CSRFToken`` header):
+Routes (the instructor's; graders — ``accounts --grader`` — may view and grade, as drafts, but not publish; every
+POST needs the CSRF token, as a form field or in the ``X-CSRFToken`` header):
 
 - ``GET  /instructor/manual/<aid>``: the assignment's manually graded cells, each with its progress and what waits
   to be published;
@@ -47,7 +48,7 @@ from sqlalchemy.exc import OperationalError
 
 from autograder.course import AssignmentConfig, Course
 from autograder.course.results import Status, saved_result
-from autograder.portal.store import INSTRUCTOR, Store, UploadState
+from autograder.portal.store import GRADER, INSTRUCTOR, Store, UploadState
 from autograder.tools import manual
 from autograder.tools.feedback import clean_html
 from autograder.tools.manual import Answer, ManualGradeError
@@ -200,7 +201,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
         return back(assignment_id, grade_id)  # the page's top, where the message is
 
     @app.get("/instructor/manual/<assignment_id>")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def manual_assignment(assignment_id):
         found = assignment(assignment_id)
         progress = manual.progress(course.assignment(assignment_id))
@@ -210,7 +211,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
                                unpublished=sum(p.unpublished for p in progress.values()))
 
     @app.get("/instructor/manual/<assignment_id>/<grade_id>")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def manual_question(assignment_id, grade_id):
         found_assignment, cell = question(assignment_id, grade_id)
         ungraded = request.args.get("ungraded") == "1"
@@ -229,7 +230,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
             signed=manual.signed)
 
     @app.post("/instructor/manual/<assignment_id>/<grade_id>/grade")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def manual_grade(assignment_id, grade_id):
         """One answer's items, points in all ('' and no item = ungraded again) and comment, as a draft.
 
@@ -264,7 +265,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
         return back(assignment_id, grade_id, f"answer-{shown}")
 
     @app.post("/instructor/manual/<assignment_id>/<grade_id>/rubric")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def manual_rubric(assignment_id, grade_id):
         """Add a rubric item, or change one (every answer carrying it is graded anew, as a draft)."""
         question(assignment_id, grade_id)
@@ -283,7 +284,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
         return back(assignment_id, grade_id, "rubric")
 
     @app.post("/instructor/manual/<assignment_id>/<grade_id>/apply")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def manual_apply(assignment_id, grade_id):
         """A rubric item added to each of the given answers (a group's button, a number key), or taken off
         (``remove``), as drafts."""

@@ -37,7 +37,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import CreateColumn
 
-STUDENT, INSTRUCTOR = "student", "instructor"
+STUDENT, INSTRUCTOR, GRADER = "student", "instructor", "grader"
+"""The portal's roles.  A grader (a teaching assistant, ``accounts --grader ID``) grades the written answers as
+drafts and sees the class page; settings, publishing, answering regrade requests, automatic regrades, the class
+report and the grades CSV stay the instructor's."""
 
 
 class UploadState(StrEnum):
@@ -708,6 +711,22 @@ def import_roster(store: Store, roster: Path, instructor: str = "instructor") ->
         password = _password(12)
         store.set_user(instructor, "担当教員", password, INSTRUCTOR)
         issued.append((instructor, "担当教員", INSTRUCTOR, password))
+    return issued
+
+
+def issue_graders(store: Store, grader_ids: Iterable[str]) -> list[tuple[str, str, str, str]]:
+    """Create (or reissue) a grader account for each id, leaving every other account as it is; returns the
+    ``(user_id, name, role, password)`` rows, the only place the new passwords appear.  Raises ``ValueError`` for an
+    id that is a student's or the instructor's account (a role is never changed behind the instructor's back)."""
+    issued = []
+    for grader_id in grader_ids:
+        grader_id = grader_id.strip()
+        existing = store.user(grader_id)
+        if not grader_id or len(grader_id) > 64 or (existing is not None and existing.role != GRADER):
+            raise ValueError(grader_id)
+        password = _password(12)
+        store.set_user(grader_id, "採点補助 / grader", password, GRADER)
+        issued.append((grader_id, "採点補助 / grader", GRADER, password))
     return issued
 
 
