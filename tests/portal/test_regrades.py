@@ -294,3 +294,17 @@ def test_an_answer_with_points_out_of_range_changes_nothing(portal):
     assert teacher.post(f"/instructor/regrades/{other}/{asked.id}/reopen",
                         data={"csrf_token": teacher_token}).status_code == 404
     assert portal["store"].regrade_request(asked.id).status == RequestStatus.OPEN
+
+
+def test_manual_publish_on_the_command_line_is_logged(portal):
+    """Does ``manual --publish`` on a course with a portal database log its changes as the command line's?"""
+    from autograder.cli import main
+    from autograder.portal import private
+
+    course = portal["course"]
+    store = Store(private.database_url(course))  # the course's own portal database (the fixture's is elsewhere)
+    manual.set_grade(course.assignment(AID), "s001", CELL, 2.5, "")
+    assert main(["manual", AID, "--publish", "--course-dir", str(course.root)]) == 0
+    (change,) = store.grade_changes()
+    assert (change.student_id, change.after_points, change.request_id) == ("s001", 2.5, None)
+    assert change.by.startswith("command line")
