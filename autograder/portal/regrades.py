@@ -76,15 +76,10 @@ def closing(store: Store, assignment_id: str, grade_id: str, student_id: str) ->
     return first + DEFAULT_WINDOW if first is not None else None
 
 
-def _title(prompt: str) -> str:
-    first = next((line for line in prompt.splitlines() if line.strip()), "")
-    return first.lstrip("#").strip()
-
-
 def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assignment: Callable,
                       clock: Callable[[], datetime]) -> None:
     """Add the regrade request routes to the portal ``app`` (``signed_in`` and ``assignment`` are its guards)."""
-    from autograder.portal.manual_pages import answer_html, rescore
+    from autograder.portal.manual_pages import _title, answer_html, rescore  # it imports journal from here
 
     store: Store = app.extensions["autograder"]["store"]
     zone = ZoneInfo(course.config.timezone)
