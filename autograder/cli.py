@@ -158,13 +158,29 @@ def cmd_manual(args) -> int:
     if args.question and not args.publish:
         raise manual.ManualGradeError("--question は --publish と使います / --question goes with --publish")
     if args.publish:
-        published = manual.publish(course.assignment(args.assignment), args.question)
+        published = manual.publish(course.assignment(args.assignment), args.question,
+                                   journal=_portal_journal(course, args.assignment))
         _rescore_portal(course, args.assignment, [s for s, _ in published])
         print(f"{len(published)} 件の採点を公開しました / published {len(published)} grades")
     for grade_id, progress in manual.progress(course.assignment(args.assignment)).items():
         print(f"{grade_id}: 採点済み / graded {progress.graded} / {progress.total}, "
               f"未公開 / unpublished {progress.unpublished}")
     return 0
+
+
+def _portal_journal(course, assignment_id: str):
+    """The portal's log of published grade changes as ``manual.publish``'s journal, if the course has a portal
+    database (else None: no portal, no log, and no regrade requests either)."""
+    from autograder.portal import private
+
+    if not (course.config.portal_db_url or (course.root / private.FOLDER / "portal.db").is_file()):
+        return None
+    from datetime import UTC, datetime
+
+    from autograder.portal.regrades import command_line_user, journal
+    from autograder.portal.store import Store
+
+    return journal(Store(private.database_url(course)), command_line_user(), lambda: datetime.now(UTC), assignment_id)
 
 
 def _rescore_portal(course, assignment_id: str, students: list[str]) -> None:
@@ -195,18 +211,28 @@ def cmd_extensions(args) -> int:
 
 
 def cmd_accounts(args) -> int:
+    """A roster's accounts (names into the gradebook; the accounts it no longer lists ended unless ``--keep``) and
+    ``--grader`` accounts (which leave every other account as it is: a run with graders alone ends nothing)."""
     from autograder.portal import private
-    from autograder.portal.store import INSTRUCTOR, STUDENT, Store, end_unlisted, import_roster, write_credentials
+    from autograder.portal.store import (INSTRUCTOR, STUDENT, Store, end_unlisted, import_roster, issue_graders,
+                                         write_credentials)
 
+    if not args.roster and not args.grader:
+        raise AutograderError("名簿（roster.csv）か --grader ID を指定してください / give a roster CSV or --grader ID")
     course = load_course(args.course_dir)
     store = Store(private.database_url(course))
-    issued = import_roster(store, Path(args.roster), instructor=args.instructor)
+    issued = import_roster(store, Path(args.roster), instructor=args.instructor) if args.roster else []
     course.record_names({user_id: name for user_id, name, role, _ in issued if role == STUDENT})  # into the gradebook
+    try:
+        issued += issue_graders(store, args.grader or [])
+    except ValueError as e:
+        raise AutograderError(f"{e} は学生か先生のアカウントか、使えない名前です / {e} is a student's or the "
+                              f"instructor's account, or not a usable id") from None
     out = Path(args.out) if args.out else private.credentials_path(course)
     write_credentials(issued, out)
     print(f"{len(issued)} 人分のアカウントを作りました。パスワードは {out} にだけあります（配ったら消してください） / "
           f"created {len(issued)} accounts; the passwords are only in {out}")
-    if args.keep:
+    if args.keep or not args.roster:
         return 0
     ended = end_unlisted(store, issued)
     if ended:
@@ -351,12 +377,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("csv", nargs="?", help="CSV with columns student_id,assignment_id,due (due: 2027-05-30 23:59 in the "
                                           "course's time zone); all rows or none")
     p = command("accounts", cmd_accounts, "create portal accounts from a roster CSV (student_id,name) and the instructor's")
-    p.add_argument("roster", help="CSV with columns student_id,name (UTF-8)")
+    p.add_argument("roster", nargs="?", help="CSV with columns student_id,name (UTF-8); optional with --grader")
     p.add_argument("--out", metavar="CSV",
                    help="CSV the new passwords are written to, mode 600 (default: portal/credentials.csv in the course)")
     p.add_argument("--instructor", default="instructor", metavar="ID", help="the instructor's user id (default: instructor)")
     p.add_argument("--keep", action="store_true",
                    help="keep the accounts the roster (and --instructor) no longer lists (default: end them and their sessions)")
+    p.add_argument("--grader", action="append", metavar="ID",
+                   help="a teaching assistant's account (repeatable): grades written answers as drafts and sees the "
+                        "class page, nothing else of the instructor's; other accounts are left as they are")
     p = command("serve", cmd_serve, "run the submission portal: students upload, grading runs, feedback comes back")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")

@@ -5,7 +5,8 @@ Safety: CSRF tokens on every form (Flask-WTF), failed sign-ins counted per accou
 address for a minute at a time), server-side sessions that expire
 (``portal_session_minutes``) and that signing out or a new password ends (the cookie holds only a
 random id), an upload size limit and a notebook check, Argon2id password hashes, every page of a
-student's work reachable only by that student and the instructor, and security headers on every
+student's work reachable only by that student, the instructor and the graders (teaching assistants, who grade the
+written answers and see the class page, and are refused the rest: ``store.GRADER``), and security headers on every
 response: a strict Content-Security-Policy for the portal's pages, and for the HTML built from
 students' notebooks (feedback, the class report) a sandboxed document that can run nothing.
 The clock is the server's (``now`` may be given for tests).
@@ -42,10 +43,12 @@ from autograder.course import AssignmentConfig, Course, UnknownAssignment, exten
 from autograder.course.notebook import NotebookProblem, ReleaseShape, check_notebook, release_shape
 from autograder.portal import class_page, private, readiness
 from autograder.portal.manual_pages import add_manual_pages
+from autograder.portal.regrades import add_regrade_pages
 from autograder.portal.queue import GradingQueue
 from autograder.portal.uploads import UploadGate, store_upload, take_upload_attempt
-from autograder.portal.store import INSTRUCTOR, STUDENT, Store, UploadState
+from autograder.portal.store import GRADER, INSTRUCTOR, STUDENT, Store, UploadState
 from autograder.portal.throttle import SignInThrottle
+from autograder.tools import manual
 from autograder.tools.feedback import with_portal_link
 
 PAGE_POLICY = ("default-src 'self'; base-uri 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -150,13 +153,14 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
             return Response(with_portal_link(path.read_text(encoding="utf-8")), mimetype="text/html")
         return send_file(path, mimetype="text/html")
 
-    def signed_in(role: str | None = None):
+    def signed_in(*roles: str):
+        """A view for the signed-in users of ``roles`` (none given: anyone signed in); others get a 403."""
         def decorate(view):
             @wraps(view)
             def run(*args, **kwargs):
                 if g.user is None:
                     return redirect(url_for("start"))
-                if role and g.user.role != role:
+                if roles and g.user.role not in roles:
                     abort(403)
                 return view(*args, **kwargs)
             return run
@@ -189,14 +193,15 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     def start():
         if g.user is None:
             return render_template("signin.html")
-        if g.user.role == INSTRUCTOR:
+        if g.user.role in (INSTRUCTOR, GRADER):
             return redirect(url_for("instructor"))
         rows, extended = [], extensions.read_extensions(course)
         for a in released():
             due = extensions.due_for(course, a.id, g.user.user_id, extended)  # theirs, if the instructor extended it
             rows.append({"assignment": a, "due": due, "extended": due != a.due, "open": clock() <= due,
                          "uploads": store.uploads_of(g.user.user_id, a.id),
-                         "feedback": course.feedback_path(a.id, g.user.user_id).is_file()})
+                         "feedback": course.feedback_path(a.id, g.user.user_id).is_file(),
+                         "regradable": bool(manual.published_notes(course.assignment(a.id), g.user.user_id))})
         pending = any(r["uploads"] and r["uploads"][0]["state"] in (UploadState.QUEUED, UploadState.GRADING) for r in rows)
         places = queue.view().places if pending else {}
         warming = queue.phase is not None  # serve has just started: uploads wait until grading is ready
@@ -299,7 +304,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         return student_work(path, portal_link=True)
 
     @app.get("/instructor")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def instructor():
         students, view = store.students(), class_page.ClassView.from_query(request.args)
         tables = [(class_page.class_table(course, store, a, students, view), report_built(a.id)) for a in released()]
@@ -310,7 +315,8 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
                                filters=class_page.STATES, sorts=class_page.SORTS, long_message=class_page.LONG_MESSAGE,
                                waited=math.floor(waited / 60) if waited is not None else None,
                                warm_up_step=messages.WARM_UP_STEPS.get(line.phase) if line.phase else None,
-                               extended=sorted(extensions.read_extensions(course).items()))
+                               extended=sorted(extensions.read_extensions(course).items()),
+                               open_requests=store.open_request_counts())
 
     @app.post("/instructor/extensions")
     @signed_in(INSTRUCTOR)
@@ -404,7 +410,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         return redirect(url_for("instructor")), 303
 
     @app.get("/instructor/feedback/<assignment_id>/<student_id>")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def instructor_feedback(assignment_id, student_id):
         assignment(assignment_id)
         path = course.feedback_path(assignment_id, student_id)
@@ -452,7 +458,8 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         write_report(course.assignment(assignment_id), report_path(assignment_id))
         return redirect(url_for("report", assignment_id=assignment_id)), 303
 
-    add_manual_pages(app, course, signed_in=signed_in, assignment=assignment)  # grading the written answers
+    add_manual_pages(app, course, signed_in=signed_in, assignment=assignment, clock=clock)  # the written answers
+    add_regrade_pages(app, course, signed_in=signed_in, assignment=assignment, clock=clock)  # requests about them
 
     if start_queue:
         queue.start()

@@ -1,6 +1,7 @@
 """The instructor's pages for grading the written answers by question: one cell, every student's answer, a rubric.
 
-Routes (instructor only; every POST needs the CSRF token, as a form field or in the ``X-CSRFToken`` header):
+Routes (the instructor's; graders — ``accounts --grader`` — may view and grade, as drafts, but not publish; every
+POST needs the CSRF token, as a form field or in the ``X-CSRFToken`` header):
 
 - ``GET  /instructor/manual/<aid>``: the assignment's manually graded cells, each with its progress and what waits
   to be published;
@@ -14,7 +15,7 @@ Routes (instructor only; every POST needs the CSRF token, as a form field or in 
 - ``POST .../apply`` (``item_id``, ``remove`` to take it off; ``student_ids``, a list, in JSON, ``student_id``
   repeated in a form) → ``manual.apply_item``;
 - ``POST .../publish`` (the question) and ``POST /instructor/manual/<aid>/publish`` (the assignment) →
-  ``manual.publish``; then the score each published student's portal page shows is made the new total (``rescore``).
+  ``manual.publish`` (each change logged in the store's append-only ``grade_changes``); then the score each published student's portal page shows is made the new total (``rescore``).
 
 Each POST takes a plain form (the page without JavaScript: a redirect back to the answer) or JSON
 (``static/manual.js``: a JSON reply, and the page updated in place).  A grade that cannot be stored writes nothing
@@ -39,16 +40,17 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Callable
+from datetime import datetime
 from urllib.parse import quote
 
-from flask import Flask, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Flask, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
 
 from autograder.course import AssignmentConfig, Course
 from autograder.course.results import Status, saved_result
-from autograder.portal.store import INSTRUCTOR, Store, UploadState
+from autograder.portal.store import GRADER, INSTRUCTOR, Store, UploadState
 from autograder.tools import manual
 from autograder.tools.feedback import clean_html
 from autograder.tools.manual import Answer, ManualGradeError
@@ -138,10 +140,13 @@ def rescore(store: Store, course: Course, assignment_id: str, students: list[str
             store.mark(row["id"], score=result.score)
 
 
-def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignment: Callable) -> None:
+def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignment: Callable,
+                     clock: Callable[[], datetime]) -> None:
     """Add the manual grading routes to the portal ``app``; ``signed_in`` and ``assignment`` are its guards
     (``signed_in(INSTRUCTOR)`` redirects an anonymous visitor and refuses a student; ``assignment(aid)`` is a 404
     for an unknown or unreleased assignment).  The portal's ``Store`` is ``app.extensions["autograder"]["store"]``."""
+    from autograder.portal.regrades import journal
+
     store: Store = app.extensions["autograder"]["store"]
 
     def question(assignment_id: str, grade_id: str) -> tuple[AssignmentConfig, manual.ManualCell]:
@@ -195,7 +200,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
         return back(assignment_id, grade_id)  # the page's top, where the message is
 
     @app.get("/instructor/manual/<assignment_id>")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def manual_assignment(assignment_id):
         found = assignment(assignment_id)
         progress = manual.progress(course.assignment(assignment_id))
@@ -205,7 +210,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
                                unpublished=sum(p.unpublished for p in progress.values()))
 
     @app.get("/instructor/manual/<assignment_id>/<grade_id>")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def manual_question(assignment_id, grade_id):
         found_assignment, cell = question(assignment_id, grade_id)
         ungraded = request.args.get("ungraded") == "1"
@@ -224,7 +229,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
             signed=manual.signed)
 
     @app.post("/instructor/manual/<assignment_id>/<grade_id>/grade")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def manual_grade(assignment_id, grade_id):
         """One answer's items, points in all ('' and no item = ungraded again) and comment, as a draft.
 
@@ -259,7 +264,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
         return back(assignment_id, grade_id, f"answer-{shown}")
 
     @app.post("/instructor/manual/<assignment_id>/<grade_id>/rubric")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def manual_rubric(assignment_id, grade_id):
         """Add a rubric item, or change one (every answer carrying it is graded anew, as a draft)."""
         question(assignment_id, grade_id)
@@ -278,7 +283,7 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
         return back(assignment_id, grade_id, "rubric")
 
     @app.post("/instructor/manual/<assignment_id>/<grade_id>/apply")
-    @signed_in(INSTRUCTOR)
+    @signed_in(INSTRUCTOR, GRADER)
     def manual_apply(assignment_id, grade_id):
         """A rubric item added to each of the given answers (a group's button, a number key), or taken off
         (``remove``), as drafts."""
@@ -303,7 +308,8 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
     def publish(assignment_id: str, grade_id: str | None):
         """Publish one question's grades (or the assignment's): the students' pages and scores follow."""
         try:
-            published = manual.publish(course.assignment(assignment_id), grade_id)
+            published = manual.publish(course.assignment(assignment_id), grade_id,
+                                       journal=journal(store, g.user.user_id, clock, assignment_id))
             rescore(store, course, assignment_id, [s for s, _ in published])
             message = f"{len(published)} 件の採点を公開しました / published {len(published)} grades"
             if wants_json() and grade_id is not None:

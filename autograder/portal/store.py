@@ -1,4 +1,9 @@
-"""Accounts, sessions, failed sign-ins, upload attempts and uploads of the portal, in an SQLAlchemy database (``portal.db`` in the course folder by default)."""
+"""Accounts, sessions, failed sign-ins, upload attempts, uploads, regrade requests and the log of published grade
+changes of the portal, in an SQLAlchemy database (``portal.db`` in the course folder by default).
+
+The grades themselves are never here: nbgrader's gradebook is their one home.  ``grade_changes`` is a journal of
+who changed a published grade, when, from what to what: the store only ever inserts into it (on SQLite, triggers
+refuse an UPDATE or DELETE of it as well)."""
 from __future__ import annotations
 
 import csv
@@ -32,7 +37,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import CreateColumn
 
-STUDENT, INSTRUCTOR = "student", "instructor"
+STUDENT, INSTRUCTOR, GRADER = "student", "instructor", "grader"
+"""The portal's roles.  A grader (a teaching assistant, ``accounts --grader ID``) grades the written answers as
+drafts and sees the class page; settings, publishing, answering regrade requests, automatic regrades, the class
+report and the grades CSV stay the instructor's."""
 
 
 class UploadState(StrEnum):
@@ -113,6 +121,94 @@ uploads = Table(
     # the instructor chose this upload as the one that counts (Store.choose); a newer upload ends the choice
     Column("chosen", Boolean, nullable=False, default=False, server_default=false()),
 )
+regrade_requests = Table(
+    "regrade_requests", metadata,  # a student's request to look again at one published written answer
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("student_id", String(64), nullable=False, index=True),
+    Column("assignment_id", String(64), nullable=False),
+    Column("grade_id", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_utc", DateTime, nullable=False),
+    Column("status", String(16), nullable=False),  # RequestStatus
+    Column("reply", Text),
+    Column("changed", Boolean),  # NULL while open
+    Column("answered_utc", DateTime),
+    Column("answered_by", String(64)),
+    Column("reopened", Boolean, nullable=False, default=False),  # the instructor lets the student ask once more
+)
+regrade_windows = Table(
+    "regrade_windows", metadata,  # the instructor's closing date of regrade requests, per assignment
+    Column("assignment_id", String(64), primary_key=True),
+    Column("closes_utc", DateTime, nullable=False),
+)
+grade_changes = Table(
+    "grade_changes", metadata,  # append-only: every change of a published manual grade
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at_utc", DateTime, nullable=False),
+    Column("by_user", String(200), nullable=False),
+    Column("assignment_id", String(64), nullable=False),
+    Column("grade_id", String(200), nullable=False),
+    Column("student_id", String(64), nullable=False),
+    Column("before_points", Float),  # NULL: nothing published before
+    Column("after_points", Float),  # NULL: made ungraded
+    Column("before_comment", Text),
+    Column("after_comment", Text),
+    Column("request_id", Integer),  # the regrade request it answers, if any
+)
+
+
+
+class RequestStatus(StrEnum):
+    """Where a regrade request is."""
+
+    OPEN = "open"
+    """Waiting for the instructor."""
+
+    ANSWERED = "answered"
+    """The instructor replied (with or without changing the grade)."""
+
+
+@dataclass(frozen=True)
+class RegradeRequest:
+    """A student's request to look again at one published written answer, and the instructor's answer."""
+
+    id: int
+    student_id: str
+    assignment_id: str
+    grade_id: str
+    reason: str
+    """The student's words (shown escaped: it is untrusted text)."""
+
+    created: datetime
+    status: RequestStatus
+    reply: str | None
+    changed: bool | None
+    """Whether answering changed the published grade (None while open)."""
+
+    answered: datetime | None
+    answered_by: str | None
+    reopened: bool
+    """The instructor let the student ask again about this question."""
+
+
+@dataclass(frozen=True)
+class GradeChange:
+    """One change of a published manual grade, as the journal keeps it."""
+
+    at: datetime
+    by: str
+    """The account (or ``command line (user)``) that published it."""
+
+    assignment_id: str
+    grade_id: str
+    student_id: str
+    before_points: float | None
+    after_points: float | None
+    before_comment: str | None
+    after_comment: str | None
+    request_id: int | None
+    """The regrade request whose answer made the change, if any."""
+
 
 _hasher = PasswordHasher()  # Argon2id with argon2-cffi's recommended parameters
 
@@ -171,6 +267,7 @@ class Store:
         self.engine = create_engine(url)
         metadata.create_all(self.engine)
         _add_missing_columns(self.engine)
+        _make_append_only(self.engine)
 
     # ---- accounts
     def set_user(self, user_id: str, name: str, password: str, role: str = STUDENT) -> None:
@@ -525,6 +622,119 @@ class Store:
         rows = self.uploads_of(student_id, assignment_id)
         return rows[0] if rows else None
 
+    # ---- regrade requests (the rules are autograder/portal/regrades.py)
+    def add_regrade_request(self, student_id: str, assignment_id: str, grade_id: str, reason: str,
+                            at: datetime) -> int | None:
+        """Record a request unless the student has one for this question already that the instructor has not
+        reopened; returns its id, or None (nothing recorded).  Insert first, then look (SQLite's write lock is
+        taken by the insert): two requests sent at once never both stay."""
+        key = (regrade_requests.c.student_id == student_id, regrade_requests.c.assignment_id == assignment_id,
+               regrade_requests.c.grade_id == grade_id)
+        with self.engine.begin() as db:
+            request_id = db.execute(regrade_requests.insert().values(
+                student_id=student_id, assignment_id=assignment_id, grade_id=grade_id, reason=reason,
+                created_utc=_stored(at), status=RequestStatus.OPEN, reopened=False)).inserted_primary_key[0]
+            blocking = db.execute(select(regrade_requests.c.id).where(
+                *key, regrade_requests.c.id != request_id, regrade_requests.c.reopened.is_(False))).first()
+            if blocking is not None:
+                db.execute(regrade_requests.delete().where(regrade_requests.c.id == request_id))
+                return None
+        return request_id
+
+    def regrade_request(self, request_id: int) -> RegradeRequest | None:
+        with self.engine.connect() as db:
+            row = db.execute(select(regrade_requests).where(regrade_requests.c.id == request_id)).mappings().first()
+        return _request(row) if row else None
+
+    def regrade_requests(self, *, assignment_id: str | None = None, student_id: str | None = None,
+                         status: RequestStatus | None = None) -> list[RegradeRequest]:
+        """Requests, oldest first, filtered by assignment, student and status."""
+        query = select(regrade_requests)
+        if assignment_id is not None:
+            query = query.where(regrade_requests.c.assignment_id == assignment_id)
+        if student_id is not None:
+            query = query.where(regrade_requests.c.student_id == student_id)
+        if status is not None:
+            query = query.where(regrade_requests.c.status == status)
+        with self.engine.connect() as db:
+            return [_request(r) for r in db.execute(query.order_by(regrade_requests.c.id)).mappings()]
+
+    def open_request_counts(self) -> dict[str, int]:
+        """assignment_id → how many requests wait for the instructor."""
+        with self.engine.connect() as db:
+            rows = db.execute(select(regrade_requests.c.assignment_id, func.count()).where(
+                regrade_requests.c.status == RequestStatus.OPEN).group_by(regrade_requests.c.assignment_id)).all()
+        return {assignment_id: count for assignment_id, count in rows}
+
+    def answer_regrade_request(self, request_id: int, *, reply: str, changed: bool, by: str, at: datetime) -> bool:
+        """Mark an open request answered; False if it is not open (answered meanwhile, or unknown)."""
+        with self.engine.begin() as db:
+            return db.execute(update(regrade_requests).where(
+                regrade_requests.c.id == request_id, regrade_requests.c.status == RequestStatus.OPEN
+            ).values(status=RequestStatus.ANSWERED, reply=reply, changed=changed, answered_by=by,
+                     answered_utc=_stored(at))).rowcount == 1
+
+    def reopen_regrade_request(self, request_id: int) -> bool:
+        """Let the student ask once more about the question of an answered request; False if it is not answered."""
+        with self.engine.begin() as db:
+            return db.execute(update(regrade_requests).where(
+                regrade_requests.c.id == request_id, regrade_requests.c.status == RequestStatus.ANSWERED
+            ).values(reopened=True)).rowcount == 1
+
+    def set_regrade_closing(self, assignment_id: str, closes: datetime | None) -> None:
+        """The instructor's closing date of the assignment's requests (None: back to the default)."""
+        with self.engine.begin() as db:
+            db.execute(regrade_windows.delete().where(regrade_windows.c.assignment_id == assignment_id))
+            if closes is not None:
+                db.execute(regrade_windows.insert().values(assignment_id=assignment_id, closes_utc=_stored(closes)))
+
+    def regrade_closing(self, assignment_id: str) -> datetime | None:
+        with self.engine.connect() as db:
+            found = db.execute(select(regrade_windows.c.closes_utc).where(
+                regrade_windows.c.assignment_id == assignment_id)).scalar()
+        return _read(found) if found is not None else None
+
+    # ---- the journal of published grade changes (append-only)
+    def log_grade_changes(self, changes: Iterable[GradeChange]) -> None:
+        rows = [{"at_utc": _stored(c.at), "by_user": c.by, "assignment_id": c.assignment_id, "grade_id": c.grade_id,
+                 "student_id": c.student_id, "before_points": c.before_points, "after_points": c.after_points,
+                 "before_comment": c.before_comment, "after_comment": c.after_comment, "request_id": c.request_id}
+                for c in changes]
+        if rows:
+            with self.engine.begin() as db:
+                db.execute(grade_changes.insert(), rows)
+
+    def grade_changes(self, *, assignment_id: str | None = None, student_id: str | None = None,
+                      grade_id: str | None = None) -> list[GradeChange]:
+        """The journal, oldest first, filtered."""
+        query = select(grade_changes)
+        for column, value in (("assignment_id", assignment_id), ("student_id", student_id), ("grade_id", grade_id)):
+            if value is not None:
+                query = query.where(grade_changes.c[column] == value)
+        with self.engine.connect() as db:
+            return [GradeChange(_read(r["at_utc"]), r["by_user"], r["assignment_id"], r["grade_id"], r["student_id"],
+                                r["before_points"], r["after_points"], r["before_comment"], r["after_comment"],
+                                r["request_id"])
+                    for r in db.execute(query.order_by(grade_changes.c.id)).mappings()]
+
+
+def _request(row) -> RegradeRequest:
+    return RegradeRequest(row["id"], row["student_id"], row["assignment_id"], row["grade_id"], row["reason"],
+                          _read(row["created_utc"]), RequestStatus(row["status"]), row["reply"], row["changed"],
+                          _read(row["answered_utc"]) if row["answered_utc"] else None, row["answered_by"],
+                          bool(row["reopened"]))
+
+
+def _make_append_only(engine) -> None:
+    """On SQLite, triggers that refuse changing or deleting a row of ``grade_changes``: the journal keeps what
+    happened even against a later bug of ours."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.begin() as db:
+        for action in ("UPDATE", "DELETE"):
+            db.exec_driver_sql(f"CREATE TRIGGER IF NOT EXISTS grade_changes_no_{action.lower()} BEFORE {action} ON "
+                               f"grade_changes BEGIN SELECT RAISE(ABORT, 'grade_changes is append-only'); END")
+
 
 _DUMMY = _hasher.hash(secrets.token_hex(16))
 
@@ -573,11 +783,28 @@ def end_unlisted(store: Store, issued: list[tuple[str, str, str, str]]) -> list[
     """End every account that ``issued`` (what ``import_roster`` just returned) does not list: a student dropped from
     the roster, an instructor replaced by another ``--instructor``.  When ``issued`` holds no instructor (``accounts
     --instructor ''``), the instructors' accounts are left as they are: a roster of students alone replaces no
-    instructor.  Returns the accounts ended."""
+    instructor.  Graders' accounts are ``--grader``'s, not the roster's: left as they are.  Returns the accounts ended."""
     listed = {user_id for user_id, _, _, _ in issued}
     keep_instructors = not any(role == INSTRUCTOR for _, _, role, _ in issued)
     return store.end_accounts(user.user_id for user in store.users()
-                              if user.user_id not in listed and not (keep_instructors and user.role == INSTRUCTOR))
+                              if user.user_id not in listed and user.role != GRADER
+                              and not (keep_instructors and user.role == INSTRUCTOR))
+
+
+def issue_graders(store: Store, grader_ids: Iterable[str]) -> list[tuple[str, str, str, str]]:
+    """Create (or reissue) a grader account for each id, leaving every other account as it is; returns the
+    ``(user_id, name, role, password)`` rows, the only place the new passwords appear.  Raises ``ValueError`` for an
+    id that is a student's or the instructor's account (a role is never changed behind the instructor's back)."""
+    issued = []
+    for grader_id in grader_ids:
+        grader_id = grader_id.strip()
+        existing = store.user(grader_id)
+        if not grader_id or len(grader_id) > 64 or (existing is not None and existing.role != GRADER):
+            raise ValueError(grader_id)
+        password = _password(12)
+        store.set_user(grader_id, "採点補助 / grader", password, GRADER)
+        issued.append((grader_id, "採点補助 / grader", GRADER, password))
+    return issued
 
 
 def write_credentials(rows: list[tuple[str, str, str, str]], out: Path) -> None:

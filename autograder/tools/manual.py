@@ -52,7 +52,7 @@ import secrets
 import threading
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -622,27 +622,61 @@ def apply_item(assignment: Assignment, grade_id: str, students: list[str], item_
         _store_marks(assignment, record, marks)
 
 
-def publish(assignment: Assignment, grade_id: str | None = None) -> list[tuple[str, str]]:
-    """Make the students see their grades as marked now, for one question (``grade_id``) or every one: the points
-    and comment of each answer whose grade changed go to nbgrader's gradebook (``Grade.manual_score``,
-    ``Comment.manual_comment``, the one home of the score), the notes their feedback pages show to the record, both
-    or neither; then the late penalty (under ``penalty``) and the feedback pages of those who have one.
+class PublishedChange(NamedTuple):
+    """One published grade that publishing changed, for the journal of changes (``publish``'s ``journal``)."""
+
+    student_id: str
+    grade_id: str
+    before_points: float | None
+    """What the student saw before (None: nothing published yet)."""
+
+    after_points: float | None
+    """What the student sees now (None: made ungraded)."""
+
+    before_comment: str
+    after_comment: str
+
+
+def publish(assignment: Assignment, grade_id: str | None = None, *, students: Iterable[str] | None = None,
+            journal: Callable[[list[PublishedChange]], None] | None = None) -> list[tuple[str, str]]:
+    """Make the students see their grades as marked now, for one question (``grade_id``) or every one (``students``:
+    only theirs — one answer re-published after a regrade request): the points and comment of each answer whose
+    grade changed go to nbgrader's gradebook (``Grade.manual_score``, ``Comment.manual_comment``, the one home of the
+    score), the notes their feedback pages show to the record, both or neither; then the late penalty (under
+    ``penalty``) and the feedback pages of those who have one.
+
+    ``journal`` receives every change before the gradebook commits (the portal's append-only log of changes): if it
+    raises, nothing is published — no published grade changes without its record.
 
     Returns the (student_id, grade_id) published.  Raises ``ManualGradeError`` for an unknown cell; SQLAlchemy's
     ``OperationalError`` (nothing written) when the gradebook stays busy."""
     cells = [manual_cell(assignment, grade_id)] if grade_id is not None else manual_cells(assignment)
+    only = None if students is None else set(students)
     with _writing(assignment):
         previous = _record_text(assignment)
         record = _parse(previous)
         with assignment.course.gradebook() as gb:
-            pending = [(cell, a) for cell in cells for a in _answers(gb, assignment, cell, record) if not a.published]
+            pending = [(cell, a) for cell in cells for a in _answers(gb, assignment, cell, record)
+                       if not a.published and (only is None or a.student_id in only)]
             if not pending:
                 return []
+            changes = []
             try:
                 for cell, answer in pending:
+                    before = gb.find_comment(cell.grade_id, assignment.id, assignment.id, answer.student_id)
+                    before_comment = before.manual_comment or ""
                     _publish_one(gb, record, assignment, cell, answer)
+                    changes.append(PublishedChange(answer.student_id, cell.grade_id, answer.published_points,
+                                                   answer.points, before_comment,
+                                                   gradebook_comment(answer.mark, _rubric_of(record, cell.grade_id))))
                 gb.db.flush()  # a busy database or a missing row fails here, with nothing written anywhere
                 _write(assignment, record)
+                if journal is not None:
+                    try:
+                        journal(changes)
+                    except BaseException:
+                        _replace(assignment, previous)
+                        raise
                 try:
                     gb.db.commit()
                 except BaseException:
