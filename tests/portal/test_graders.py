@@ -97,7 +97,8 @@ def test_a_grader_is_refused_what_is_the_instructors(portal):
 
 def test_accounts_grader_adds_a_grader_and_leaves_the_others(tmp_path, capsys):
     """Does ``accounts --grader`` (no roster) make a grader account, its password only in the credentials file,
-    leave the students' and instructor's accounts as they were, and refuse to turn a student into a grader?"""
+    leave the students' and instructor's accounts as they were, and refuse to turn a student into a grader; and does
+    the roster run again end a dropped student but no grader?"""
     course = tmp_path / "course"
     root = ROOT
     course.mkdir()
@@ -119,3 +120,9 @@ def test_accounts_grader_adds_a_grader_and_leaves_the_others(tmp_path, capsys):
     assert main(["accounts", "--grader", "s001", "--course-dir", str(course), "--out", str(tmp_path / "x.csv")]) == 1
     assert "s001" in capsys.readouterr().err and store.user("s001").role == "student"
     assert main(["accounts", "--course-dir", str(course)]) == 1
+    # the roster again, one student dropped: that student's account ends, the graders' (not the roster's) stay
+    (tmp_path / "roster.csv").write_text("student_id,name\ns002,佐藤 太郎\n", encoding="utf-8")
+    assert main(["accounts", str(tmp_path / "roster.csv"), "--course-dir", str(course),
+                 "--out", str(tmp_path / "again.csv")]) == 0
+    assert store.user("s001") is None and store.user("s002").role == "student"
+    assert store.authenticate("ta1", rows[0].split(",")[3]).role == GRADER and store.user("ta2").role == GRADER
