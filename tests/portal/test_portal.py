@@ -189,7 +189,8 @@ def test_a_restarted_server_resumes_the_queue(portal):
 @pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium and chromium-driver (CI installs them)")
 def test_student_goes_from_sign_in_to_feedback_in_chromium(released_course, tmp_path):
-    """A real server, a real browser: sign in, upload the notebook, wait for grading, open the feedback, screenshot."""
+    """A real server, a real browser: sign in, upload the notebook, wait for grading, open the feedback, screenshot;
+    then the instructor's class page in the same browser (summary, 「自動 20/20・手動 未採点」, names), screenshot."""
     pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -217,8 +218,9 @@ def test_student_goes_from_sign_in_to_feedback_in_chromium(released_course, tmp_
         assert re.fullmatch(r"(採点の順番：1 番目|いま採点しています)・結果まで (あと約 [12] 分|1 分以内)", place), place
         assert "受け付けました" in driver.page_source, driver.page_source
         started = time.monotonic()
+        # done: the score shown (the page may be written a moment before its upload is marked done: issue 23, case 1)
         link = WebDriverWait(driver, 600, poll_frequency=2).until(
-            lambda d: d.find_elements(By.ID, f"feedback-{AID}") or (d.refresh() and False))
+            lambda d: ("20 / 25" in d.page_source and d.find_elements(By.ID, f"feedback-{AID}")) or (d.refresh() and False))
         seconds = time.monotonic() - started
         assert "20 / 25" in driver.page_source, driver.page_source
         click_through(driver, link[0], By.CSS_SELECTOR, "body")
@@ -229,6 +231,19 @@ def test_student_goes_from_sign_in_to_feedback_in_chromium(released_course, tmp_
         print(f"upload to feedback: {seconds:.0f} s")
         driver.get(f"http://127.0.0.1:{port}/instructor")
         assert driver.current_url.endswith("/") or "403" in driver.page_source or "Forbidden" in driver.page_source
+        # the instructor's class page in the same browser: the summary, the score in its two parts, no addresses
+        driver.delete_all_cookies()
+        driver.get(f"http://127.0.0.1:{port}/")
+        driver.find_element(By.ID, "user_id").send_keys("instructor")
+        driver.find_element(By.ID, "password").send_keys(passwords["instructor"])
+        click_through(driver, driver.find_element(By.ID, "signin"), By.ID, f"summary-{AID}")
+        summary = driver.find_element(By.ID, f"summary-{AID}").text
+        row = next(r.text for r in driver.find_elements(By.CSS_SELECTOR, f"#class-{AID} tr") if "s001" in r.text)
+        assert re.search(r"2 人中 / of 2:.*提出 / submitted 2.*手動採点待ち / manual pending [12]", summary), summary
+        assert "山田 花子" in row and "自動 20/20・手動 未採点" in row, row
+        assert "tcp://" not in driver.page_source
+        driver.save_screenshot(str(tmp_path / "class.png"))
+        assert (tmp_path / "class.png").stat().st_size > 10_000
     finally:
         driver.quit()
         server.close()
