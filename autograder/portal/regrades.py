@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask, abort, flash, g, redirect, render_template, request, url_for
@@ -230,8 +230,10 @@ def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assign
         assignment(assignment_id)
         raw = request.form.get("closes", "").strip()
         try:
-            closes = datetime.fromisoformat(raw).replace(tzinfo=zone) if raw else None
-        except ValueError:
+            closes = datetime.fromisoformat(raw) if raw else None
+            if closes is not None:  # an offset typed is kept; none is the course's time; no UTC for it: unreadable
+                closes = (closes if closes.tzinfo else closes.replace(tzinfo=zone)).astimezone(UTC)
+        except (ValueError, OverflowError):
             flash(f"日時 {raw!r} が読めません / cannot read the date")
             return redirect(url_for("instructor_regrades", assignment_id=assignment_id), 303)
         store.set_regrade_closing(assignment_id, closes)
