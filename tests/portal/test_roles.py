@@ -3,6 +3,7 @@ grader (teaching assistant), the instructor — with and without the CSRF token,
 (their upload, their regrade request, their feedback); a route added without a place in ``ALLOWED`` fails here."""
 from __future__ import annotations
 
+import csv
 import re
 from io import BytesIO
 import shutil
@@ -175,3 +176,83 @@ def test_a_closing_date_without_utc_is_refused_and_an_offset_is_kept(portal):
     assert portal["store"].regrade_closing(AID) == datetime(2030, 1, 1, tzinfo=UTC)
     client.post(f"/instructor/regrades/{AID}/closing", data={"csrf_token": token, "closes": "2030-01-01T09:00"})
     assert portal["store"].regrade_closing(AID) == datetime(2030, 1, 1, tzinfo=UTC)  # Tokyo's 09:00
+
+
+def test_a_draft_reaches_no_student_page_nor_the_grades(portal):
+    """After the instructor published 3 points for s001's written answer, a grader's draft of 5 with its own comment
+    (and a rubric item of markup): does the draft appear on any page of s001's (home, feedback, regrade requests),
+    in the portal's score, in the grades CSV — and does the markup stay text where the published items show?"""
+    page = f"/instructor/manual/{AID}/{CELL}"
+    feedback = portal["course"].feedback_path(AID, "s001")  # publishing writes again a page that exists
+    feedback.parent.mkdir(parents=True, exist_ok=True)
+    feedback.write_text("<!DOCTYPE html><p>before</p>", encoding="utf-8")
+    instructor, token = _client(portal, "instructor")
+    reply = instructor.post(f"{page}/grade", json={"student_id": "s001", "points": "3", "comment": "公開した講評"},
+                            headers={"X-CSRFToken": token})
+    assert reply.status_code == 200
+    assert instructor.post(f"{page}/publish", json={}, headers={"X-CSRFToken": token}).status_code == 200
+    grader, grader_token = _client(portal, "ta1")
+    item = grader.post(f"{page}/rubric", json={"text": "<b id=drafted>下書きの項目</b>", "points": "2"},
+                       headers={"X-CSRFToken": grader_token}).get_json()["item"]["id"]
+    reply = grader.post(f"{page}/grade", json={"student_id": "s001", "points": "5", "items": [item],
+                                               "comment": "下書きの講評"}, headers={"X-CSRFToken": grader_token})
+    assert reply.status_code == 200 and reply.get_json()["answers"][0]["published"] is False
+    student, _ = _client(portal, "s001")
+    for path in ("/", f"/feedback/{AID}", f"/regrade/{AID}"):
+        text = student.get(path).get_data(as_text=True)
+        assert "下書き" not in text and "drafted" not in text, path
+    assert "公開した講評" in student.get(f"/feedback/{AID}").get_data(as_text=True)
+    assert "公開された点数：3 / " in student.get(f"/regrade/{AID}").get_data(as_text=True)
+    rows = {row["student_id"]: row for row in csv.DictReader(
+        instructor.get(f"/instructor/grades/{AID}.csv").get_data(as_text=True).lstrip("\ufeff").splitlines())}
+    assert rows["s001"][CELL] == "3" and rows["s001"]["score"] == "23"  # the published 3 (20 automatic), not 5
+    # published: the item of markup reaches the student as text
+    assert instructor.post(f"{page}/publish", json={}, headers={"X-CSRFToken": token}).status_code == 200
+    text = student.get(f"/feedback/{AID}").get_data(as_text=True)
+    assert "下書きの項目" in text and "<b id=drafted>" not in text and 'id="drafted"' not in text
+    assert "公開された点数：5 / " in student.get(f"/regrade/{AID}").get_data(as_text=True)
+
+
+def test_publishing_rescores_the_upload_the_instructor_chose_not_the_newest(portal):
+    """The instructor chose s001's earlier upload (22) over a later typo (17), and it was graded again; publishing a
+    written answer then puts the new total on the chosen upload's row, and leaves the typo's 17 (it was the newest
+    graded row that took the chosen submission's total)?"""
+    store, path = portal["store"], portal["course"].root / "s001.ipynb"
+    path.write_text("{}", encoding="utf-8")
+    better, typo = store.add_upload("s001", AID, START, path), store.add_upload("s001", AID, START, path)
+    store.mark(better, state=UploadState.DONE, status="graded", score=22.0, max_score=25.0)
+    store.mark(typo, state=UploadState.DONE, status="graded", score=17.0, max_score=25.0)
+    assert store.choose(better)
+    store.mark(better, state=UploadState.DONE, status="graded", score=20.0)  # graded again: the gradebook is its own
+    instructor, token = _client(portal, "instructor")
+    page = f"/instructor/manual/{AID}/{CELL}"
+    assert instructor.post(f"{page}/grade", json={"student_id": "s001", "points": "3"},
+                           headers={"X-CSRFToken": token}).status_code == 200
+    assert instructor.post(f"{page}/publish", json={}, headers={"X-CSRFToken": token}).status_code == 200
+    assert (store.upload(better)["score"], store.upload(typo)["score"]) == (23.0, 17.0)
+
+
+def test_a_name_or_reason_of_markup_or_invisible_characters_stays_text(portal):
+    """A student's name of markup (in the portal's accounts and nbgrader's gradebook) on the class, manual, uploads
+    and regrade pages; a regrade reason of zero-width characters only: is the markup shown as text everywhere, and is
+    a reason that shows nothing refused as empty?"""
+    store, course = portal["store"], portal["course"]
+    markup = '<img src=x id="named">"><script>x()</script>'
+    store.set_user("s002", markup, portal["passwords"]["s002"])
+    course.record_names({"s002": markup})
+    _s002_objects(portal)
+    instructor, _ = _client(portal, "instructor")
+    for path in ("/instructor", "/instructor?q=%3Cimg", f"/instructor/manual/{AID}/{CELL}",
+                 f"/instructor/uploads/{AID}/s002", f"/instructor/regrades/{AID}"):
+        text = instructor.get(path).get_data(as_text=True)
+        assert 'id="named"' not in text and "<script>x()" not in text and "<img src=x" not in text, path
+    assert "&lt;img src=x" in instructor.get("/instructor").get_data(as_text=True)
+    instructor_token = _token(instructor.get("/instructor").get_data(as_text=True))
+    page = f"/instructor/manual/{AID}/{CELL}"
+    instructor.post(f"{page}/grade", json={"student_id": "s001", "points": "3"}, headers={"X-CSRFToken": instructor_token})
+    instructor.post(f"{page}/publish", json={}, headers={"X-CSRFToken": instructor_token})
+    student, token = _client(portal, "s001")
+    reply = student.post(f"/regrade/{AID}/{CELL}", data={"reason": "\u200b\u2060\ufeff \u200d", "csrf_token": token},
+                         follow_redirects=True)
+    assert "理由を書いてください" in reply.get_data(as_text=True)
+    assert [r.student_id for r in store.regrade_requests(assignment_id=AID)] == ["s002"]
