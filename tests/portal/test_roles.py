@@ -180,7 +180,8 @@ def test_a_closing_date_without_utc_is_refused_and_an_offset_is_kept(portal):
 
 def test_a_draft_reaches_no_student_page_nor_the_grades(portal):
     """After the instructor published 3 points for s001's written answer, a grader's draft of 5 with its own comment
-    (and a rubric item of markup): does the draft appear on any page of s001's (home, feedback, regrade requests),
+    (and a rubric item of markup): does the draft appear on any page of s001's (home, feedback — written again by
+    ``build_pages`` after the draft, as grading and ``feedback`` write it —, regrade requests),
     in the portal's score, in the grades CSV — and does the markup stay text where the published items show?"""
     page = f"/instructor/manual/{AID}/{CELL}"
     feedback = portal["course"].feedback_path(AID, "s001")  # publishing writes again a page that exists
@@ -197,6 +198,9 @@ def test_a_draft_reaches_no_student_page_nor_the_grades(portal):
     reply = grader.post(f"{page}/grade", json={"student_id": "s001", "points": "5", "items": [item],
                                                "comment": "下書きの講評"}, headers={"X-CSRFToken": grader_token})
     assert reply.status_code == 200 and reply.get_json()["answers"][0]["published"] is False
+    from autograder.tools.feedback_child import build_pages
+
+    build_pages(portal["course"].assignment(AID), ["s001"])  # the page written again (grading, ``feedback``)
     student, _ = _client(portal, "s001")
     for path in ("/", f"/feedback/{AID}", f"/regrade/{AID}"):
         text = student.get(path).get_data(as_text=True)
