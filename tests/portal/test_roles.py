@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import csv
 import re
-from io import BytesIO
 import shutil
 from datetime import UTC, datetime
+from io import BytesIO
 
 import pytest
 from helpers import ANSWER, OTHER, copy_course, graded_course_without_running
