@@ -13,6 +13,7 @@ import csv
 import os
 import re
 import tempfile
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -41,9 +42,15 @@ def _path(course) -> Path:
 
 def parse_due(text: str, timezone: str) -> datetime:
     """A due time as the file or the instructor writes it: ``YYYY-MM-DD HH:MM`` (or ``T`` between) in ``timezone``,
-    or ISO 8601 with an offset; aware.  Raises ``ValueError``."""
+    or ISO 8601 with an offset; aware.  Raises ``ValueError``, also for a time at the calendar's ends that has no
+    UTC (``0001-01-01 00:00`` in Tokyo), which would otherwise fail later where it is stored or compared."""
     moment = datetime.fromisoformat(text.strip())
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+    try:
+        moment.astimezone(UTC)
+    except OverflowError as e:
+        raise ValueError(f"{text.strip()!r} is out of range") from e
+    return moment
 
 
 def read_extensions(course) -> dict[tuple[str, str], datetime]:
@@ -69,9 +76,13 @@ def due_for(course, assignment_id: str, student_id: str,
     return table.get((student_id, assignment_id), course.config.assignment(assignment_id).due)
 
 
-def _checked(course, student_id: str, assignment_id: str, due: datetime | None) -> None:
+def _checked(course, student_id: str, assignment_id: str, due: datetime | None,
+             students: Collection[str] | None = None) -> None:
     if not STUDENT_ID.fullmatch(student_id or ""):
         raise ExtensionError(f"学籍番号 {student_id!r} が正しくありません / not a student id: {student_id!r}")
+    if students is not None and student_id not in students:
+        raise ExtensionError(f"学籍番号 {student_id} の学生のアカウントがありません（打ち間違いでは？） / no student "
+                             f"account {student_id} (a typo?)")
     try:
         config = course.config.assignment(assignment_id)
     except UnknownAssignment as e:
@@ -94,10 +105,13 @@ def _write(course, table: dict[tuple[str, str], datetime]) -> None:
     os.replace(scratch, _path(course))
 
 
-def set_extension(course, student_id: str, assignment_id: str, due: datetime | None) -> None:
+def set_extension(course, student_id: str, assignment_id: str, due: datetime | None, *,
+                  students: Collection[str] | None = None) -> None:
     """Give ``student_id`` the due time ``due`` (aware) for ``assignment_id``, replacing theirs; None removes it.
-    Raises ``ExtensionError`` (an unknown assignment, a malformed id, a time not after the assignment's due)."""
-    _checked(course, student_id, assignment_id, due)
+    Raises ``ExtensionError`` (an unknown assignment, a malformed id, a time not after the assignment's due, an id
+    not among ``students`` when given: the portal's student accounts, so a typo extends no one silently)."""
+    _checked(course, student_id, assignment_id, due,
+             students if due is not None else None)  # removing a typo'd or ended student's extension stays possible
     table = read_extensions(course)
     if due is None:
         table.pop((student_id, assignment_id), None)
@@ -106,9 +120,17 @@ def set_extension(course, student_id: str, assignment_id: str, due: datetime | N
     _write(course, table)
 
 
-def import_extensions(course, rows_csv: str) -> int:
+def import_extensions(course, rows_csv: str, *, students: Collection[str] | None = None) -> int:
     """Record every extension of a CSV's text (columns ``student_id``, ``assignment_id``, ``due``), all or none;
-    returns how many.  A row's extension replaces the student's earlier one for that assignment."""
+    returns how many.  A row's extension replaces the student's earlier one for that assignment.  ``students``: as
+    ``set_extension``'s.  A file the csv module cannot read (a field over its limit) is an ``ExtensionError`` too."""
+    try:
+        return _import(course, rows_csv, students)
+    except csv.Error as e:
+        raise ExtensionError(f"CSV として読めません / not a readable CSV: {e}") from e
+
+
+def _import(course, rows_csv: str, students: Collection[str] | None) -> int:
     table = read_extensions(course)
     reader = csv.DictReader(rows_csv.lstrip("\ufeff").splitlines())
     if not set(COLUMNS) <= set(reader.fieldnames or ()):
@@ -123,7 +145,7 @@ def import_extensions(course, rows_csv: str) -> int:
             raise ExtensionError(f"{line} 行目の締め切り {row['due']!r} が読めません（例 2027-05-30 23:59） / line {line}: "
                                  f"unreadable due time {row['due']!r} (e.g. 2027-05-30 23:59)") from e
         try:
-            _checked(course, student_id, assignment_id, due)
+            _checked(course, student_id, assignment_id, due, students)
         except ExtensionError as e:
             raise ExtensionError(f"{line} 行目 / line {line}: {e}") from e
         table[(student_id, assignment_id)] = due.astimezone(UTC)

@@ -326,7 +326,8 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         try:
             due = None if request.form.get("remove") else extensions.parse_due(request.form.get("due", ""),
                                                                                  config.timezone)
-            extensions.set_extension(course, student_id, assignment_id, due)
+            extensions.set_extension(course, student_id, assignment_id, due,
+                                     students={s.user_id for s in store.students()})
         except ValueError:
             flash("締め切りの日時が読めません（例 2027-05-30 23:59） / unreadable due time (e.g. 2027-05-30 23:59)")
         except extensions.ExtensionError as e:
@@ -342,7 +343,8 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
         """Record every extension of an uploaded CSV (student_id, assignment_id, due), all or none."""
         file = request.files.get("csv")
         try:
-            count = extensions.import_extensions(course, (file.read() if file else b"").decode("utf-8"))
+            count = extensions.import_extensions(course, (file.read() if file else b"").decode("utf-8"),
+                                                 students={s.user_id for s in store.students()})
         except UnicodeDecodeError:
             flash("CSV は UTF-8 で保存してください / save the CSV as UTF-8")
         except extensions.ExtensionError as e:

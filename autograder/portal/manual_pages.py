@@ -127,13 +127,16 @@ def _list(fields, name: str) -> list[str]:
 
 
 def rescore(store: Store, course: Course, assignment_id: str, students: list[str]) -> None:
-    """Make the score each student's portal page shows (their latest graded upload's) the total now stored
-    (after a publish, from the portal or from ``manual --publish``)."""
+    """Make the score each student's portal page shows (the upload that counts: the instructor's choice, else their
+    latest graded one) the total now stored (after a publish, from the portal or from ``manual --publish``)."""
     for student_id in sorted(set(students)):
-        # the newest graded row, not ``store.latest``: a re-upload still queued shows no score yet, and gets the
-        # new total (manual points kept) when it is graded
-        row = next((u for u in store.uploads_of(student_id, assignment_id) if u["state"] == UploadState.DONE), None)
-        if row is None or row["status"] != Status.GRADED:
+        # the chosen upload is the gradebook's (a newer graded one keeps its own score); else the newest graded row,
+        # not ``store.latest``: a re-upload still queued shows no score yet, and gets the new total (manual points
+        # kept) when it is graded, as does a chosen one still waiting to be graded again
+        rows = store.uploads_of(student_id, assignment_id)
+        row = next((u for u in rows if u["chosen"]), None) or \
+            next((u for u in rows if u["state"] == UploadState.DONE), None)
+        if row is None or row["state"] != UploadState.DONE or row["status"] != Status.GRADED:
             continue
         result = saved_result(course.assignment(assignment_id), student_id)
         if result.status == Status.GRADED:

@@ -4,7 +4,8 @@ answers (changing the grade or not, with a reply), and every change of a publish
 The rules (one place):
 
 - a student may ask about a question only once its grade is published to them (``manual.published_notes``), with a
-  reason of 1 … ``REASON_CHARS`` characters;
+  reason of 1 … ``REASON_CHARS`` characters
+  that draw something (``similarity.visible``: zero-width and direction characters are dropped);
 - once per question, unless the instructor reopens the answered request (``Store.add_regrade_request`` enforces it
   in one transaction);
 - only until the closing date: the instructor's for the assignment (``Store.set_regrade_closing``), else
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask, abort, flash, g, redirect, render_template, request, url_for
@@ -33,6 +34,7 @@ from autograder.course import Course
 from autograder.portal.store import INSTRUCTOR, STUDENT, GradeChange, RequestStatus, Store
 from autograder.tools import manual
 from autograder.tools.manual import ManualGradeError, PublishedChange
+from autograder.tools.similarity import visible
 
 REASON_CHARS = 2_000
 """Longest reason a student may give (characters): a paragraph or two; more is refused, not cut."""
@@ -118,7 +120,9 @@ def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assign
         here = next((q for q in questions(assignment_id, g.user.user_id) if q["cell"].grade_id == grade_id), None)
         if here is None:
             abort(404)  # not a question of theirs with a published grade
-        reason = request.form.get("reason", "").strip()
+        # without the characters that draw nothing (zero-width, direction overrides): a reason of them alone is
+        # empty, and none reorders what the instructor reads
+        reason = visible(request.form.get("reason", "")).strip()
         if not reason:
             flash("依頼の理由を書いてください。どの点をもう一度見てほしいかを書くと、先生が確認しやすくなります。")
             return back
@@ -230,8 +234,10 @@ def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assign
         assignment(assignment_id)
         raw = request.form.get("closes", "").strip()
         try:
-            closes = datetime.fromisoformat(raw).replace(tzinfo=zone) if raw else None
-        except ValueError:
+            closes = datetime.fromisoformat(raw) if raw else None
+            if closes is not None:  # an offset typed is kept; none is the course's time; no UTC for it: unreadable
+                closes = (closes if closes.tzinfo else closes.replace(tzinfo=zone)).astimezone(UTC)
+        except (ValueError, OverflowError):
             flash(f"日時 {raw!r} が読めません / cannot read the date")
             return redirect(url_for("instructor_regrades", assignment_id=assignment_id), 303)
         store.set_regrade_closing(assignment_id, closes)
