@@ -23,6 +23,7 @@ Routes: ``GET /regrade/<aid>`` and ``POST /regrade/<aid>/<grade_id>`` (the stude
 from __future__ import annotations
 
 import getpass
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -81,6 +82,11 @@ def closing(store: Store, assignment_id: str, grade_id: str, student_id: str) ->
 def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assignment: Callable,
                       clock: Callable[[], datetime]) -> None:
     """Add the regrade request routes to the portal ``app`` (``signed_in`` and ``assignment`` are its guards)."""
+    answering = threading.Lock()
+    """Held while a request is answered, from reading that it is open to recording the answer: the portal is one
+    process, and answering is rare, so one lock serialises it (a request answered from two tabs at once published
+    twice and dropped the second reply)."""
+
     from autograder.portal.manual_pages import _title, answer_html, rescore  # it imports journal from here
 
     store: Store = app.extensions["autograder"]["store"]
@@ -179,6 +185,10 @@ def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assign
         """Answer one open request: with ``changed=1`` the answer's new total (``points``) becomes its mark, keeping
         its items, and that answer alone is published again; the reply reaches the student either way."""
         assignment(assignment_id)
+        with answering:  # two tabs answering one request: the second finds it answered, never publishes twice
+            return _answer(assignment_id, request_id)
+
+    def _answer(assignment_id, request_id):
         asked = request_of(assignment_id, request_id)
         back = redirect(url_for("instructor_regrades", assignment_id=assignment_id), 303)
         if asked.status != RequestStatus.OPEN:

@@ -272,6 +272,45 @@ def test_the_instructor_answers_with_a_change_that_is_republished_and_logged(por
     assert len(store.regrade_requests(student_id="s001")) == 2
 
 
+def test_one_request_answered_from_two_tabs_at_once_is_published_once(portal, monkeypatch):
+    """Two answers to one request at the same moment (two tabs): is the grade published once, the first reply kept
+    and the second told the request is answered already (it published twice and dropped a reply)?"""
+    import threading
+    import time
+
+    course, store = portal["course"], portal["store"]
+    _grade_and_publish(portal, {"s001": "3"})
+    client, token = _client(portal, "s001")
+    _ask(client, token, "理由を読んでください")
+    (asked,) = store.regrade_requests()
+    publish, calls = manual.publish, []
+
+    def slow_publish(*args, **kwargs):  # the overlap a busy gradebook gives, made certain
+        calls.append(kwargs.get("students"))
+        time.sleep(0.5)
+        return publish(*args, **kwargs)
+
+    monkeypatch.setattr(manual, "publish", slow_publish)
+    tabs = [_client(portal, "instructor") for _ in range(2)]
+    replies = {}
+
+    def answer(tab: int, points: str) -> None:
+        teacher, teacher_token = tabs[tab]
+        replies[tab] = teacher.post(f"/instructor/regrades/{AID}/{asked.id}/answer", follow_redirects=True, data={
+            "csrf_token": teacher_token, "changed": "1", "points": points, "reply": f"タブ{tab}"}).get_data(as_text=True)
+
+    threads = [threading.Thread(target=answer, args=(tab, points)) for tab, points in ((0, "4"), (1, "5"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(store.grade_changes(student_id="s001")) == 2  # the first publish, and this one
+    answered = store.regrade_request(asked.id)
+    winner = int(answered.reply[-1])
+    assert _gradebook(course, "s001") == (4.0 if winner == 0 else 5.0)
+    assert "この依頼はもう回答済みです" in replies[1 - winner]
+
+
 def test_an_answer_with_points_out_of_range_changes_nothing(portal):
     """Are points above the question's maximum refused (message, request still open, grade and log unchanged), and
     a request id of another assignment a 404?"""
