@@ -28,7 +28,7 @@ warnings.filterwarnings("ignore", category=SAWarning)
 
 TIMEOUT_MESSAGE = "制限時間を超えたため中断しました / interrupted: over the time limit"
 
-IOPUB_PATIENCE = 120
+IOPUB_PATIENCE = 30
 """Seconds nbclient waits, after a cell's reply, for the rest of its output on IOPub (nbclient's default is 4).
 
 A live kernel on a busy machine can be that slow: the kernel replies, and its IOPub thread gets the CPU seconds

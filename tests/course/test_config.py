@@ -31,7 +31,7 @@ def test_a_slow_but_live_kernel_is_waited_for(course):
     from autograder.course.nbgrader_setup import IOPUB_PATIENCE
 
     executor = Execute(config=nbgrader_config(course))
-    assert executor.iopub_timeout == IOPUB_PATIENCE >= 60 and executor.raise_on_iopub_timeout is True
+    assert executor.iopub_timeout == IOPUB_PATIENCE >= 30 and executor.raise_on_iopub_timeout is True
 
 
 def test_nbgrader_command_line_reads_the_shim():
