@@ -99,6 +99,9 @@ class _Page:
     result: SubmissionResult
     started: float | None
     notice: str | None
+    graded: float = field(default_factory=time.monotonic)
+    """When its outcome came back from the pool: its ``seconds`` end there (the pool's time, what the estimates and
+    the line's width read), not when its page is written."""
 
 
 @dataclass
@@ -357,7 +360,7 @@ class GradingQueue:
         result = page.result
         self.store.mark(page.row["id"], state=UploadState.DONE, status=result.status, score=result.score,
                         max_score=result.max_score, message=message, notice=page.notice, force=False,
-                        seconds=None if page.started is None else round(time.monotonic() - page.started, 1))
+                        seconds=None if page.started is None else round(page.graded - page.started, 1))
 
     def _start_page_threads(self) -> None:
         while len(self._page_threads) < PAGE_THREADS:

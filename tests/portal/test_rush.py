@@ -123,10 +123,14 @@ def test_every_stored_upload_is_graded_once_and_the_replaced_one_never(rush):
 
 def test_two_uploads_are_graded_at_once_and_never_more(rush):
     """Was the pool's size the line's width: two uploads out at once, never three (from each upload's recorded time
-    from being sent to its feedback, after the restart); and did the killed server leave nothing running?"""
+    from being sent to its grading's end, after the restart); and did the killed server leave nothing running?"""
     from datetime import datetime, timedelta
 
-    assert rush["seen"]["most_grading"] == 2
+    from autograder.portal.queue import PAGE_THREADS
+
+    # 採点中 rows: two out on the pool, plus at most one per page thread whose feedback page is being built (the upload
+    # stays 採点中 until its page is written, issue 23, case 1); the pool's own width is the recorded times below
+    assert 2 <= rush["seen"]["most_grading"] <= 2 + PAGE_THREADS
     events = []
     for row in rush["after"]:
         if row["state"] == "graded":
