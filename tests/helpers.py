@@ -106,6 +106,33 @@ def graded_course_without_running(folder: Path, answers: dict[str, str], *, name
     return course
 
 
+
+def portal_accounts(folder: Path, course: Course, names: dict[str, str], *,
+                    graders: tuple[str, ...] = ()) -> tuple[Course, Path, dict[str, str]]:
+    """The portal's accounts of ``names`` (student id → name; the instructor too) and of ``graders``, in
+    ``folder / "portal.db"``: (``course``, that database, user id → password).  Argon2 hashing takes a while: a test
+    module makes them once and copies them (``portal_copy``)."""
+    from autograder.portal.store import Store, import_roster, issue_graders
+
+    (folder / "roster.csv").write_text("student_id,name\n" + "".join(f"{s},{n}\n" for s, n in names.items()),
+                                       encoding="utf-8")
+    store = Store(f"sqlite:///{folder / 'portal.db'}")
+    rows = import_roster(store, folder / "roster.csv") + (issue_graders(store, graders) if graders else [])
+    return course, folder / "portal.db", {row[0]: row[3] for row in rows}
+
+
+def portal_copy(built: tuple[Course, Path, dict[str, str]], tmp_path: Path, **app_options):
+    """A private copy of ``portal_accounts``'s course and accounts in ``tmp_path``, and the portal on them (its queue
+    not running; ``app_options`` go to ``create_app``): (course, store, app)."""
+    from autograder.portal.app import create_app
+    from autograder.portal.store import Store
+
+    built_course, accounts, _ = built
+    course = copy_course(built_course, tmp_path / "course")
+    shutil.copyfile(accounts, tmp_path / "portal.db")
+    store = Store(f"sqlite:///{tmp_path / 'portal.db'}")
+    return course, store, create_app(course, store=store, start_queue=False, **app_options)
+
 def serve_in_thread(app):
     """``app`` served by waitress on a free loopback port in a daemon thread: ``(server, port)``; ``server.close()``."""
     import socket

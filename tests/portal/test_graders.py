@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 
 import pytest
-from helpers import ANSWER, OTHER, ROOT, copy_course, graded_course_without_running
+from helpers import ANSWER, OTHER, ROOT, graded_course_without_running, portal_accounts, portal_copy
 
 from autograder.cli import main
 from autograder.portal import private
-from autograder.portal.app import create_app
-from autograder.portal.store import GRADER, Store, import_roster, issue_graders
+from autograder.portal.store import GRADER, Store
 from autograder.tools import manual
 
 AID, CELL = "kadai5", "q8_false_negative"
@@ -25,21 +23,13 @@ def built(tmp_path_factory):
     """kadai5 graded (without running) for two students, and the accounts: students, instructor, grader ta1."""
     folder = tmp_path_factory.mktemp("graders")
     course = graded_course_without_running(folder / "course", {"s001": ANSWER, "s002": OTHER}, names=NAMES)
-    (folder / "roster.csv").write_text("student_id,name\n" + "".join(f"{s},{n}\n" for s, n in NAMES.items()),
-                                       encoding="utf-8")
-    store = Store(f"sqlite:///{folder / 'portal.db'}")
-    rows = import_roster(store, folder / "roster.csv") + issue_graders(store, ["ta1"])
-    return course, folder / "portal.db", {row[0]: row[3] for row in rows}
+    return portal_accounts(folder, course, NAMES, graders=("ta1",))
 
 
 @pytest.fixture
 def portal(built, tmp_path):
-    built_course, accounts, passwords = built
-    course = copy_course(built_course, tmp_path / "course")
-    shutil.copyfile(accounts, tmp_path / "portal.db")
-    store = Store(f"sqlite:///{tmp_path / 'portal.db'}")
-    return {"course": course, "store": store, "passwords": passwords,
-            "app": create_app(course, store=store, start_queue=False)}
+    course, store, app = portal_copy(built, tmp_path)
+    return {"course": course, "store": store, "passwords": built[2], "app": app}
 
 
 def _client(portal, user_id: str):

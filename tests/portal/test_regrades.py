@@ -9,12 +9,11 @@ import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from helpers import ANSWER, OTHER, copy_course, graded_course_without_running
+from helpers import ANSWER, OTHER, graded_course_without_running, portal_accounts, portal_copy
 from sqlalchemy.exc import DatabaseError
 
-from autograder.portal.app import create_app
 from autograder.portal.regrades import REASON_CHARS
-from autograder.portal.store import GradeChange, RequestStatus, Store, import_roster
+from autograder.portal.store import GradeChange, RequestStatus, Store
 from autograder.tools import manual
 
 AID, CELL = "kadai5", "q8_false_negative"
@@ -29,23 +28,15 @@ def built(tmp_path_factory):
     """kadai5 graded (without running) for two students and the portal's accounts (Argon2 hashing: made once)."""
     folder = tmp_path_factory.mktemp("regrades")
     course = graded_course_without_running(folder / "course", ANSWERS, names=NAMES)
-    (folder / "roster.csv").write_text("student_id,name\n" + "".join(f"{s},{n}\n" for s, n in NAMES.items()),
-                                       encoding="utf-8")
-    passwords = {row[0]: row[3] for row in import_roster(Store(f"sqlite:///{folder / 'portal.db'}"),
-                                                         folder / "roster.csv")}
-    return course, folder / "portal.db", passwords
+    return portal_accounts(folder, course, NAMES)
 
 
 @pytest.fixture
 def portal(built, tmp_path):
     """A private copy of the course and accounts, the portal on them with a clock the test moves (``now[0]``)."""
-    built_course, accounts, passwords = built
-    course = copy_course(built_course, tmp_path / "course")
-    shutil.copyfile(accounts, tmp_path / "portal.db")
-    store = Store(f"sqlite:///{tmp_path / 'portal.db'}")
     now = [START]
-    app = create_app(course, store=store, start_queue=False, now=lambda: now[0])
-    return {"course": course, "app": app, "store": store, "passwords": passwords, "now": now}
+    course, store, app = portal_copy(built, tmp_path, now=lambda: now[0])
+    return {"course": course, "app": app, "store": store, "passwords": built[2], "now": now}
 
 
 def _token(page: str) -> str:

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 from datetime import UTC, datetime
 from io import BytesIO
 
 import pytest
-from helpers import ANSWER, OTHER, copy_course, graded_course_without_running
+from helpers import ANSWER, OTHER, graded_course_without_running, portal_accounts, portal_copy
 
-from autograder.portal.app import create_app
-from autograder.portal.store import Store, UploadState, import_roster, issue_graders
+from autograder.portal.store import UploadState
 
 AID, CELL = "kadai5", "q8_false_negative"
 NAMES = {"s001": "山田 花子", "s002": "佐藤 太郎"}
@@ -41,22 +39,14 @@ ALLOWED = {  # endpoint → who may use it (besides them: a student 403, signed 
 def built(tmp_path_factory):
     folder = tmp_path_factory.mktemp("roles")
     course = graded_course_without_running(folder / "course", {"s001": ANSWER, "s002": OTHER}, names=NAMES)
-    (folder / "roster.csv").write_text("student_id,name\n" + "".join(f"{s},{n}\n" for s, n in NAMES.items()),
-                                       encoding="utf-8")
-    store = Store(f"sqlite:///{folder / 'portal.db'}")
-    rows = import_roster(store, folder / "roster.csv") + issue_graders(store, ["ta1"])
-    return course, folder / "portal.db", {row[0]: row[3] for row in rows}
+    return portal_accounts(folder, course, NAMES, graders=("ta1",))
 
 
 @pytest.fixture
 def portal(built, tmp_path):
-    built_course, accounts, passwords = built
-    course = copy_course(built_course, tmp_path / "course")
-    shutil.copyfile(accounts, tmp_path / "portal.db")
-    store = Store(f"sqlite:///{tmp_path / 'portal.db'}")
     now = [START]
-    return {"course": course, "store": store, "passwords": passwords, "now": now,
-            "app": create_app(course, store=store, start_queue=False, now=lambda: now[0])}
+    course, store, app = portal_copy(built, tmp_path, now=lambda: now[0])
+    return {"course": course, "store": store, "passwords": built[2], "now": now, "app": app}
 
 
 def _token(page: str) -> str:
