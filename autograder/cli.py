@@ -202,12 +202,32 @@ def cmd_extensions(args) -> int:
 
     course = load_course(args.course_dir)
     if args.csv:
-        count = extensions.import_extensions(course, Path(args.csv).read_text(encoding="utf-8-sig"))
+        known = _known_students(course)  # a typo'd id extends no one silently; a course with none yet checks none
+        count = extensions.import_extensions(course, Path(args.csv).read_text(encoding="utf-8-sig"),
+                                             students=known or None)
+        if not known:
+            print("学生がまだ一人も登録されていないため、学籍番号は確かめていません (accounts または collect の後なら確かめます) / "
+                  "no student is known yet (no roster, no submission): the ids were not checked", file=sys.stderr)
         print(f"{count} 件の延長を入れました / recorded {count} extensions in {extensions.FILE}")
     zone = ZoneInfo(course.config.timezone)
     for (student_id, assignment_id), due in sorted(extensions.read_extensions(course).items()):
         print(f"{student_id:<12} {assignment_id:<10} {due.astimezone(zone):%Y-%m-%d %H:%M}")
     return 0
+
+
+def _known_students(course) -> set[str]:
+    """Every student id the course knows: nbgrader's gradebook (``accounts`` and ``collect --roster`` put the roster
+    there), the portal's student accounts, and the folders under ``submitted/``."""
+    from autograder.portal import private
+
+    known = set(course.student_ids())
+    if course.config.db_url or (course.root / "gradebook.db").is_file():  # reading never creates a gradebook
+        known |= set(course.student_names())
+    if course.config.portal_db_url or (course.root / private.FOLDER / "portal.db").is_file():
+        from autograder.portal.store import Store
+
+        known |= {user.user_id for user in Store(private.database_url(course)).students()}
+    return known
 
 
 def cmd_accounts(args) -> int:

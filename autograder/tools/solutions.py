@@ -8,7 +8,6 @@ writes ``solutions/<id>/<id>.ipynb`` and ``.html`` for the LMS.
 """
 from __future__ import annotations
 
-import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -19,9 +18,9 @@ from nbconvert import HTMLExporter
 
 from autograder.course import Assignment
 from autograder.errors import AutograderError
+from autograder.grading.hidden_tests import HIDDEN
 from autograder.tools.examples import DELIMITER
 
-HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL)
 
 
 class TooEarly(AutograderError):

@@ -62,8 +62,16 @@ def test_the_cli_imports_a_csv_and_lists_every_extension(bare, tmp_path, capsys)
     rows = tmp_path / "ext.csv"
     rows.write_text("student_id,assignment_id,due\ns004,kadai5,2027-05-29 18:00\n", encoding="utf-8")
     assert cli.main(["extensions", str(rows), "--course-dir", str(course.root)]) == 0
-    out = capsys.readouterr().out
-    assert "1 件の延長を入れました" in out and "s004" in out and "2027-05-29 18:00" in out
+    out = capsys.readouterr()
+    assert "1 件の延長を入れました" in out.out and "s004" in out.out and "2027-05-29 18:00" in out.out
+    assert "確かめていません" in out.err  # no student known yet: said, not silently unchecked
+    course.record_names({"s004": "山田 花子", "s005": "佐藤 太郎"})  # a roster in the gradebook: ids are checked
+    rows.write_text("student_id,assignment_id,due\ns005,kadai5,2027-05-29 18:00\ns00S,kadai5,2027-05-29 18:00\n",
+                    encoding="utf-8")
+    assert cli.main(["extensions", str(rows), "--course-dir", str(course.root)]) == 2
+    out = capsys.readouterr()
+    assert "s00S" in out.err and "s005" not in out.out  # the typo named, and no row of that CSV recorded
+    assert set(read_extensions(course)) == {("s004", AID)}
 
 
 def test_grading_rejects_late_work_by_the_students_own_due_date(released_course, tmp_path):
