@@ -19,7 +19,7 @@ from pathlib import Path
 
 import autograder
 
-from autograder.course import Course
+from autograder.course import Assignment
 from autograder.grading.verdicts import check_modules
 
 
@@ -87,18 +87,19 @@ def _module_files(module: str) -> list[Path]:
     return [Path(spec.origin)] if spec.origin and Path(spec.origin).is_file() else []
 
 
-def check_files(course: Course, assignment_id: str) -> dict[str, str]:
-    """The check files grades of ``assignment_id`` depend on: path (inside the toolkit when it is there) → SHA-256.
+def check_files(assignment: Assignment) -> dict[str, str]:
+    """The check files grades of ``assignment`` depend on: path (inside the toolkit when it is there) → SHA-256.
 
     The modules the source notebook's test cells call (``verdicts.check_modules``), the assignment's folder
     ``autograder/checks/<id>/`` if it has one, and the shared check library ``autograder/checks/*.py`` (which
     test cells written as plain Python may use without naming a module the engine can see).  The folder's
     ``examples.py`` (the author's example submissions) grades nothing and is left out.
     """
+    assignment_id = assignment.id
     paths = set(CHECKS.glob("*.py"))
     if (CHECKS / assignment_id).is_dir():
         paths |= set(_python_files(CHECKS / assignment_id))
-    for module in check_modules(course.source_notebook(assignment_id)):
+    for module in check_modules(assignment.source):
         paths |= set(_module_files(module))
     named = {}
     for path in {p.resolve() for p in paths}:
@@ -109,15 +110,15 @@ def check_files(course: Course, assignment_id: str) -> dict[str, str]:
     return named
 
 
-def make_bundle(course: Course, assignment_id: str) -> GradingBundle:
-    """The bundle for ``assignment_id`` of ``course``."""
-    files = {"course_config.py": (course.root / "course_config.py").read_bytes()}
-    source = course.assignment(assignment_id).source_dir
-    for path in sorted(source.rglob("*")):
+def make_bundle(assignment: Assignment) -> GradingBundle:
+    """The bundle for ``assignment``: its course's config, its source folder and the checks it calls."""
+    root = assignment.course.root
+    files = {"course_config.py": (root / "course_config.py").read_bytes()}
+    for path in sorted(assignment.source_dir.rglob("*")):
         if path.is_file() and ".ipynb_checkpoints" not in path.parts and "__pycache__" not in path.parts:
-            files[path.relative_to(course.root).as_posix()] = path.read_bytes()
-    checks = check_files(course, assignment_id)
-    return GradingBundle(assignment_id, files, digest_of(files, checks), checks)
+            files[path.relative_to(root).as_posix()] = path.read_bytes()
+    checks = check_files(assignment)
+    return GradingBundle(assignment.id, files, digest_of(files, checks), checks)
 
 
 def fingerprint(bundle: GradingBundle, notebook: bytes, timestamp: str | None) -> str:

@@ -198,7 +198,7 @@ class AssignmentGrading:
         self.due = record_due_date(course, assignment_id)
         self.extensions = read_extensions(course)  # a student's own due time, if extended (course/extensions.py)
         self.reject_late = course.config.late_policy == "reject"
-        self.bundle = make_bundle(course, assignment_id)
+        self.bundle = make_bundle(course.assignment(assignment_id))
         self.graded_ids = {cell.grade_id for cell in course.assignment(assignment_id).graded_cells}
         self.release = release_shape(course.release_notebook(assignment_id))  # its cell limit, nbgrader's grade_ids
 

@@ -180,7 +180,7 @@ class GradingQueue:
             from autograder.grading.bundle import make_bundle
 
             try:
-                self.pool.warm(make_bundle(self.course, due_next))
+                self.pool.warm(make_bundle(self.course.assignment(due_next)))
             except Exception:  # noqa: BLE001 -- only a head start: grading starts its child itself
                 logger.exception("warming the workers for %s failed", due_next)
 

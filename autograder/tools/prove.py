@@ -121,7 +121,7 @@ PROOFS = "proofs.json"
 def proof_inputs(assignment: Assignment) -> str:
     """The digest of everything a proof of ``assignment`` grades with: the grading bundle's digest
     (``course_config.py``, ``source/<id>/``, the check files; ``autograder.grading.bundle``)."""
-    return make_bundle(assignment.course, assignment.id).digest
+    return make_bundle(assignment).digest
 
 
 def _records(course: Course) -> dict:

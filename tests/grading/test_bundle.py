@@ -28,8 +28,8 @@ def test_changing_a_check_changes_the_digest(course, tmp_path, monkeypatch):
     (so grading again regrades), while the author's examples.py and the files that travel stay out of it?"""
     checks = _with_checks_copy(monkeypatch, tmp_path)
     scratch = scratch_course(course.assignment("kadai5"), tmp_path / "course")
-    first = make_bundle(scratch, "kadai5")
-    assert make_bundle(scratch, "kadai5").digest == first.digest  # nothing changed, nothing to regrade
+    first = make_bundle(scratch.assignment("kadai5"))
+    assert make_bundle(scratch.assignment("kadai5")).digest == first.digest  # nothing changed, nothing to regrade
     assert {"autograder/checks/structure.py", "autograder/checks/kadai5/__init__.py"} <= set(first.checks)
     assert not any(name.endswith("examples.py") for name in first.checks)
     assert sorted(first.files) == ["course_config.py", "source/kadai5/kadai5.ipynb"]  # checks do not travel
@@ -37,13 +37,13 @@ def test_changing_a_check_changes_the_digest(course, tmp_path, monkeypatch):
     digests = {first.digest}
     with open(checks / "kadai5" / "examples.py", "a", encoding="utf-8") as f:
         f.write("\n# another typical mistake\n")
-    assert make_bundle(scratch, "kadai5").digest == first.digest
+    assert make_bundle(scratch.assignment("kadai5")).digest == first.digest
     for edited in (checks / "kadai5" / "__init__.py", checks / "structure.py", scratch.root / "course_config.py"):
         with open(edited, "a", encoding="utf-8") as f:
             f.write("\n# a threshold changed\n")
-        digests.add(make_bundle(scratch, "kadai5").digest)
+        digests.add(make_bundle(scratch.assignment("kadai5")).digest)
     assert len(digests) == 4
-    made = make_bundle(scratch, "kadai5")
+    made = make_bundle(scratch.assignment("kadai5"))
     assert fingerprint(made, b"{}", None) != fingerprint(first, b"{}", None)
 
 
@@ -58,7 +58,7 @@ def test_a_check_module_outside_the_library_counts(course, tmp_path, monkeypatch
     source = notebook(test_cell("q1", "### BEGIN HIDDEN TESTS\nfrom mine import kadai9 as _k\n_k.check_x(globals())\n"
                                       "### END HIDDEN TESTS\n"))
     nbformat.write(source, scratch.source_notebook("kadai5"))
-    before = make_bundle(scratch, "kadai5")
+    before = make_bundle(scratch.assignment("kadai5"))
     assert any(name.endswith("mine/kadai9.py") for name in before.checks), before.checks
     (tmp_path / "mine" / "kadai9.py").write_text("def check_x(ns):\n    raise ValueError\n", encoding="utf-8")
-    assert make_bundle(scratch, "kadai5").digest != before.digest
+    assert make_bundle(scratch.assignment("kadai5")).digest != before.digest
