@@ -28,6 +28,7 @@ from autograder.course.cells import grade_id as grade_id_of
 from autograder.course.cells import is_grade, is_solution
 from autograder.grading import hidden_tests
 from autograder.grading.evidence_limits import EvidenceRefused, Reading
+from autograder.grading.kernel import fit_record
 from autograder.grading.kernel.evidence import (
     ASSIGNMENT,
     FIGURES,
@@ -35,6 +36,7 @@ from autograder.grading.kernel.evidence import (
     TOOLKIT_ERROR,
     evidence_key,
 )
+from autograder.grading.kernel.fit_record import FITS, FitSample
 from autograder.grading.outcomes import CheckFailed
 
 
@@ -226,6 +228,25 @@ def _load_model(reading: Reading, entry: dict):
     return _opaque_value({"type": UNJUDGEABLE_MODEL, "repr": reason})
 
 
+def _fit_samples(reading: Reading, fits: list) -> list[FitSample]:
+    """What each ``fit`` of a model trained on (``fit_record``): numbers as numbers, each sample a float32 array of
+    at most ``fit_record.SAMPLE_ROWS`` rows (anything else is evidence our collecting never writes)."""
+    if not isinstance(fits, list) or len(fits) > fit_record.MAX_FITS:
+        raise EvidenceRefused("fits of the wrong shape")
+    samples = []
+    for fit in fits:
+        rows, trained = fit["rows"], fit["trained_rows"]
+        if not all(v is None or type(v) is int and v >= 0 for v in (rows, trained)):
+            raise EvidenceRefused("a fit's rows of the wrong type")
+        sample = None
+        if fit["sample"] is not None:
+            sample = reading.array(fit["sample"])
+            if sample.ndim != 2 or len(sample) > fit_record.SAMPLE_ROWS or sample.shape[1] > fit_record.MAX_ROW_VALUES:
+                raise EvidenceRefused(f"a fit's sample of shape {sample.shape}")
+        samples.append(FitSample(str(fit["data"])[:100], rows, trained, sample))
+    return samples
+
+
 UNJUDGEABLE_MODEL = "壊れたモデル"
 """Type name of a student's model the grading process could neither reload nor rebuild (``autograder.checks.errors.UNLOADABLE``)."""
 
@@ -262,13 +283,15 @@ def _rebuild(reading: Reading, manifest: dict) -> dict:
     for name, entry in manifest.get("names", {}).items():
         if not isinstance(entry, dict):
             raise EvidenceRefused(f"an entry of the wrong shape: {name!r}")
-        if name in (ASSIGNMENT, FIGURES):  # the judging's own keys: no evidence sets them
+        if name in (ASSIGNMENT, FIGURES, FITS):  # the judging's own keys: no evidence sets them
             raise EvidenceRefused(f"an entry of a reserved name: {name!r}")
         kind = entry.get("kind")
         if kind == "missing":
             continue
         if kind == "model":
             ns[name] = _load_model(reading, entry)
+            if entry.get("fits") is not None:
+                ns.setdefault(FITS, {})[name] = _fit_samples(reading, entry["fits"])
         elif kind == "history":
             pending_history.append((name, entry))
         elif kind == "json":

@@ -7,17 +7,46 @@ import numpy as np
 import pytest
 
 from autograder.checks import CheckFailed, fashion_mnist, kadai4
+from autograder.grading.kernel import fit_record
 
 
 def test_a_model_trained_on_the_test_set_loses_the_free_question():
-    """Is a model far better on the test images than on training images (it learnt the test set) refused, and an
-    honest one (better on what it trained on) judged on its accuracy alone?"""
+    """When no fit of the model is known: is a model far better on the test images than on training images (it learnt
+    the test set) refused, and an honest one (better on what it trained on) judged on its accuracy alone?"""
     handed = SimpleNamespace(accuracy_threshold=0.87)
     memorised = SimpleNamespace(predict=lambda x, verbose=0, batch_size=None: _answers(x, on_train=0.84, on_test=0.97))
     with pytest.raises(CheckFailed, match="テストデータ x_test, y_test で学習していませんか"):
         kadai4.check_free({"model": memorised, "__assignment__": handed})
     honest = SimpleNamespace(predict=lambda x, verbose=0, batch_size=None: _answers(x, on_train=0.91, on_test=0.89))
     kadai4.check_free({"model": honest, "__assignment__": handed})
+
+
+def _fit(x, validation_split=0.0, validation_data=None):
+    return fit_record.describe(x, validation_split, validation_data)
+
+
+def test_what_fit_trained_on_decides_when_it_is_known():
+    """Does the free question judge what ``fit`` received: test images (as they are, rescaled, reshaped, appended to
+    x_train) lose with the hint, x_train (a part of it, validated on the test set) keeps the point whatever the
+    accuracies look like, and rows of an unknown kind (a data set, a per-pixel standardisation) fall back on them?"""
+    handed = SimpleNamespace(accuracy_threshold=0.87)
+    (x_train, _), (x_test, _) = fashion_mnist.fashion_mnist_raw()
+    train, test = x_train.reshape(60000, 784) / 255, x_test.reshape(10000, 784) / 255
+    honest = SimpleNamespace(predict=lambda x, verbose=0, batch_size=None: _answers(x, on_train=0.91, on_test=0.89))
+    looks_memorised = SimpleNamespace(predict=lambda x, verbose=0, batch_size=None: _answers(x, on_train=0.84, on_test=0.97))
+    for wrong in ([_fit(test, 0.2)], [_fit(x_test[:, :, :, None])], [_fit(np.concatenate([train, test]))],
+                  [_fit(train), _fit(test * 255 - 3)]):
+        with pytest.raises(CheckFailed, match="テストデータ x_test, y_test で学習していませんか"):
+            kadai4.check_free({"model": honest, "__assignment__": handed, fit_record.FITS: {"model": wrong}})
+    for right in ([_fit(train, 0.2)], [_fit(train[:50000], validation_data=(test, None))], [_fit(x_train[5000:, :, :, None])],
+                  [_fit(train.tolist()[:500])]):
+        kadai4.check_free({"model": looks_memorised, "__assignment__": handed, fit_record.FITS: {"model": right}})
+    standardised = (train - train.mean(axis=0)) / (train.std(axis=0) + 1e-7)
+    for unknown in ([fit_record.FitSample("_BatchDataset")], [_fit(standardised)]):
+        assert fashion_mnist.trained_on_test(unknown) is None
+        kadai4.check_free({"model": honest, "__assignment__": handed, fit_record.FITS: {"model": unknown}})
+        with pytest.raises(CheckFailed, match="学習用データでの正解率"):
+            kadai4.check_free({"model": looks_memorised, "__assignment__": handed, fit_record.FITS: {"model": unknown}})
 
 
 def _answers(x, *, on_train: float, on_test: float) -> np.ndarray:

@@ -43,8 +43,9 @@ MISTAKES = (
     Mistake("low_accuracy", "問8で小さなモデルを1エポックだけ学習した",
             (("q8_code", "Dense(512,", "Dense(4,"), ("q8_code", "epochs=12", "epochs=1")),
             frozenset({"q8_free"}), "目標"),
-    # "trained_on_test" (問8: fit(x_test, y_test), then evaluated on the test set) is not here: graded for real, it kept
-    # q8_free (fashion_mnist.check_not_trained_on_test did not see the gap it looks for on this model); issue 22 open
+    Mistake("trained_on_test", "問8でテストデータで学習した（fit(x_test, y_test)）うえでテストデータで評価した",
+            (("q8_code", "model.fit(x_train, y_train, epochs=12", "model.fit(x_test, y_test, epochs=12"),),
+            frozenset({"q8_free"}), "テストデータ x_test, y_test で学習していませんか"),
 )
 """Typical mistakes: each must lose exactly the points of ``lost``, with ``says`` in its message."""
 
@@ -81,6 +82,9 @@ VARIANTS = (
               "from tensorflow.keras import layers, models\nmodel = models.Sequential([\n    layers.Input(shape=(784,)),\n"
               "    layers.Dense(512, activation='relu'),\n    layers.Dropout(0.3),\n    layers.Dense(128, activation='relu'),\n"
               "    layers.Dense(10, activation='softmax'),\n])"),)),
+    Variant("validation_data_test", "問8で検証に validation_data=(x_test, y_test) を使った（授業のスライドの書き方。学習は x_train）",
+            (("q8_code", "model.fit(x_train, y_train, epochs=12, batch_size=256, validation_split=0.2)",
+              "model.fit(x_train, y_train, epochs=12, batch_size=256, validation_data=(x_test, y_test))"),)),
     Variant("sequential_list", "問1で Sequential([...]) にリストで層を並べた",
             (("q1_code", LECTURE_MODEL32,
               "model = Sequential([\n    Dense(32, input_shape=(784,), activation='relu'),\n    Dense(10, activation='softmax'),\n])\n"),)),

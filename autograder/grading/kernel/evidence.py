@@ -7,7 +7,8 @@ test cells only *collect*: each check function is declared with the names it
 reads (``@uses("model", "result")``); in a grading kernel (``AUTOGRADER_EVIDENCE``
 set) calling it writes those variables to the evidence folder as plain data —
 a Keras model as a ``.keras`` file and as a plain record of its layers, weights and predictions
-(``model_record``), arrays as ``.npy``, a History as its numbers,
+(``model_record``) with a sample of what each ``fit`` trained it on (``fit_record``),
+arrays as ``.npy``, a History as its numbers,
 each displayed figure as the data of its axes, lines, legends and images — and
 judges nothing.  The verdict is computed elsewhere (``autograder.grading.verdicts``).
 
@@ -189,7 +190,27 @@ def _save_model(folder: Path, file: str, model) -> dict:
         entry["record_error"] = f"{type(e).__name__}: {str(e)[:300]}"
     if entry["file"] is None and entry["record"] is None:
         return {**_opaque(model), "error": entry.get("save_error", "")}
+    fits = _fits(folder, file.removesuffix(".keras"), model)
+    if fits is not None:
+        entry["fits"] = fits
     return entry
+
+
+def _fits(folder: Path, stem: str, model) -> list[dict] | None:
+    """What each ``fit`` of ``model`` trained on (``fit_record``): its rows and a sample of them as ``.npy`` files, for
+    the grading process to compare with the data set; None if no fit of it was watched."""
+    import numpy as np
+
+    from autograder.grading.kernel import fit_record
+
+    fits = []
+    for i, fit in enumerate(fit_record.recorded(model) or ()):
+        sample = None
+        if fit.sample is not None:
+            sample = f"{stem}.fit{i}.npy"
+            np.save(folder / sample, np.asarray(fit.sample, dtype="float32"), allow_pickle=False)
+        fits.append({"data": str(fit.data)[:100], "rows": fit.rows, "trained_rows": fit.trained_rows, "sample": sample})
+    return fits or None
 
 
 def _is_model(value) -> bool:

@@ -2,8 +2,8 @@
 
 nbgrader starts each kernel with this process's environment, so grading runs
 inside ``grading_environment()``, which points IPython at a startup file that
-installs ``autograder.grading.kernel.capture`` and ``autograder.grading.kernel.fast_keras`` before any
-student code runs (importing Keras there also puts TensorFlow's import before
+installs ``autograder.grading.kernel.capture``, ``autograder.grading.kernel.fast_keras`` and
+``autograder.grading.kernel.fit_record`` (what each ``fit`` trained on) before any student code runs (importing Keras there also puts TensorFlow's import before
 the first cell, where its start-up chatter stays out of the notebook).
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ imported (``{"ok": true, "toolkit": …}``) or why not (``{"ok": false, "error":
 
 STARTUP = '''\
 # Written by autograder.grading.kernel.startup: remember every figure the notebook shows, train Keras models
-# several batches per round trip where that changes nothing, import the hidden checks, and say whether
+# several batches per round trip where that changes nothing, note what each fit trains on, import the hidden checks, and say whether
 # all of that worked (the grading process reads it before the notebook runs).
 def _autograder_start():
     import importlib, json, os, sys, traceback, warnings
@@ -38,6 +38,8 @@ def _autograder_start():
         autograder.grading.kernel.capture.install()
         import autograder.grading.kernel.fast_keras
         autograder.grading.kernel.fast_keras.install_from_environment()
+        import autograder.grading.kernel.fit_record
+        autograder.grading.kernel.fit_record.install()
         import autograder.grading.kernel.evidence
         for module in filter(None, os.environ.get("AUTOGRADER_CHECKS", "").split(",")):
             importlib.import_module(module)
