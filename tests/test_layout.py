@@ -70,3 +70,29 @@ def test_every_assignment_is_one_folder_of_checks_and_examples():
         assert any(not s.mistakes and not s.broken for s in students), f"{assignment_id}: no correct demo student"
         assert any(s.mistakes for s in students), f"{assignment_id}: no demo student with a typical mistake"
     assert sum(len(variants(a)) for a in assignments()) >= 20
+
+
+def test_the_portals_views_are_blueprint_functions_not_closures():
+    """Is every view of the portal a module-level function of a blueprint (``@bp.get``/``@bp.post``), none defined
+    inside another function (the 390-line ``create_app`` of closures it replaced, issue 21 item 8)?"""
+    def routes(node) -> bool:
+        return any(isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_DECORATORS
+                   for d in node.decorator_list)
+
+    found = 0
+    for path in (PACKAGE / "portal").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for outer in ast.walk(tree):
+            if isinstance(outer, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                nested = [n for n in ast.walk(outer) if n is not outer and isinstance(n, ast.FunctionDef) and routes(n)]
+                assert not nested, (path.name, outer.name, [n.name for n in nested])
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and routes(node):
+                found += 1
+                assert all(d.func.value.id == "bp" for d in node.decorator_list
+                           if isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute)
+                           and d.func.attr in ROUTE_DECORATORS), (path.name, node.name)
+    assert found >= 30  # every route of the portal (test_roles walks them by role)
+
+
+ROUTE_DECORATORS = {"get", "post", "route", "put", "delete", "patch"}

@@ -39,11 +39,9 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Callable
-from datetime import datetime
 from urllib.parse import quote
 
-from flask import Flask, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
@@ -51,6 +49,7 @@ from sqlalchemy.exc import OperationalError
 from autograder.course import AssignmentConfig, Course
 from autograder.course.results import Status, saved_result
 from autograder.portal.store import GRADER, INSTRUCTOR, Store, UploadState
+from autograder.portal.web import assignment_or_404, clock, course, signed_in, store
 from autograder.tools import manual
 from autograder.tools.feedback import clean_html
 from autograder.tools.manual import Answer, ManualGradeError
@@ -143,198 +142,208 @@ def rescore(store: Store, course: Course, assignment_id: str, students: list[str
             store.mark(row["id"], score=result.score)
 
 
-def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignment: Callable,
-                     clock: Callable[[], datetime]) -> None:
-    """Add the manual grading routes to the portal ``app``; ``signed_in`` and ``assignment`` are its guards
-    (``signed_in(INSTRUCTOR)`` redirects an anonymous visitor and refuses a student; ``assignment(aid)`` is a 404
-    for an unknown or unreleased assignment).  The portal's ``Store`` is ``app.extensions["autograder"]["store"]``."""
-    from autograder.portal.regrades import journal
+bp = Blueprint("manual", __name__)
+"""Grading the written answers: the instructor's and the graders' pages (``/instructor/manual/...``)."""
 
-    store: Store = app.extensions["autograder"]["store"]
 
-    def question(assignment_id: str, grade_id: str) -> tuple[AssignmentConfig, manual.ManualCell]:
-        """The assignment and its manually graded cell ``grade_id``, or a 404."""
-        found = assignment(assignment_id)
-        try:
-            return found, manual.manual_cell(course.assignment(assignment_id), grade_id)
-        except ManualGradeError:
-            abort(404)
+def question(assignment_id: str, grade_id: str) -> tuple[AssignmentConfig, manual.ManualCell]:
+    """The assignment and its manually graded cell ``grade_id``, or a 404."""
+    found = assignment_or_404(assignment_id)
+    try:
+        return found, manual.manual_cell(course.assignment(assignment_id), grade_id)
+    except ManualGradeError:
+        abort(404)
 
-    def wants_json() -> bool:
-        return request.is_json or request.accept_mimetypes.best == "application/json"
 
-    def fields():
-        if not request.is_json:
-            return request.form
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise ManualGradeError("送信の形が正しくありません / the request is not a JSON object")
-        return data
+def wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json"
 
-    def back(assignment_id: str, grade_id: str | None, anchor: str | None = None):
-        """Redirect to the question's page (keeping its filter and threshold), at ``anchor`` if given; or to the
-        assignment's page (``grade_id`` None)."""
-        if grade_id is None:
-            return redirect(url_for("manual_assignment", assignment_id=assignment_id), 303)
-        url = url_for("manual_question", assignment_id=assignment_id, grade_id=grade_id,
-                      ungraded=request.form.get("ungraded") or None, similarity=request.form.get("similarity") or None)
-        return redirect(url + (f"#{quote(anchor)}" if anchor else ""), 303)
 
-    def stored(assignment_id: str, grade_id: str, students: list[str], message: str, **extra):
-        """The JSON reply after a write: the students' answers as stored now and the question's progress."""
-        found = manual.answers(course.assignment(assignment_id), grade_id)
-        wanted = set(students)
-        counts = manual.item_counts(found)
-        return jsonify(ok=True, message=message, answers=[_state(a) for a in found if a.student_id in wanted],
-                       progress={"graded": sum(a.graded for a in found), "total": len(found),
-                                 "unpublished": sum(not a.published for a in found)},
-                       counts={item.id: counts[item.id] for item in manual.rubric(course.assignment(assignment_id),
-                                                                                  grade_id)}, **extra)
+def fields():
+    if not request.is_json:
+        return request.form
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ManualGradeError("送信の形が正しくありません / the request is not a JSON object")
+    return data
 
-    def refused(error: ManualGradeError | OperationalError, assignment_id: str, grade_id: str | None):
-        """A 400 with the bilingual message (JSON), or the message at the top of the page; a 503 when the gradebook
-        was busy; any other database failure is a bug of ours or a broken gradebook, raised (a 500)."""
-        if isinstance(error, OperationalError) and not _busy(error):
-            raise error
-        message, status = (BUSY, 503) if isinstance(error, OperationalError) else (str(error), 400)
+
+def back(assignment_id: str, grade_id: str | None, anchor: str | None = None):
+    """Redirect to the question's page (keeping its filter and threshold), at ``anchor`` if given; or to the
+    assignment's page (``grade_id`` None)."""
+    if grade_id is None:
+        return redirect(url_for("manual.manual_assignment", assignment_id=assignment_id), 303)
+    url = url_for("manual.manual_question", assignment_id=assignment_id, grade_id=grade_id,
+                  ungraded=request.form.get("ungraded") or None, similarity=request.form.get("similarity") or None)
+    return redirect(url + (f"#{quote(anchor)}" if anchor else ""), 303)
+
+
+def stored(assignment_id: str, grade_id: str, students: list[str], message: str, **extra):
+    """The JSON reply after a write: the students' answers as stored now and the question's progress."""
+    found = manual.answers(course.assignment(assignment_id), grade_id)
+    wanted = set(students)
+    counts = manual.item_counts(found)
+    return jsonify(ok=True, message=message, answers=[_state(a) for a in found if a.student_id in wanted],
+                   progress={"graded": sum(a.graded for a in found), "total": len(found),
+                             "unpublished": sum(not a.published for a in found)},
+                   counts={item.id: counts[item.id] for item in manual.rubric(course.assignment(assignment_id),
+                                                                              grade_id)}, **extra)
+
+
+def refused(error: ManualGradeError | OperationalError, assignment_id: str, grade_id: str | None):
+    """A 400 with the bilingual message (JSON), or the message at the top of the page; a 503 when the gradebook
+    was busy; any other database failure is a bug of ours or a broken gradebook, raised (a 500)."""
+    if isinstance(error, OperationalError) and not _busy(error):
+        raise error
+    message, status = (BUSY, 503) if isinstance(error, OperationalError) else (str(error), 400)
+    if wants_json():
+        return jsonify(ok=False, error=message), status, {"Retry-After": "1"} if status == 503 else {}
+    flash(f"保存できませんでした / not saved: {message}")
+    return back(assignment_id, grade_id)  # the page's top, where the message is
+
+
+@bp.get("/instructor/manual/<assignment_id>")
+@signed_in(INSTRUCTOR, GRADER)
+def manual_assignment(assignment_id):
+    found = assignment_or_404(assignment_id)
+    progress = manual.progress(course.assignment(assignment_id))
+    cells = [{"cell": c, "title": _title(c.prompt), "progress": progress[c.grade_id]}
+             for c in manual.manual_cells(course.assignment(assignment_id))]
+    return render_template("manual_assignment.html", assignment=found, cells=cells,
+                           unpublished=sum(p.unpublished for p in progress.values()))
+
+
+@bp.get("/instructor/manual/<assignment_id>/<grade_id>")
+@signed_in(INSTRUCTOR, GRADER)
+def manual_question(assignment_id, grade_id):
+    found_assignment, cell = question(assignment_id, grade_id)
+    ungraded = request.args.get("ungraded") == "1"
+    similarity = _similarity(request.args.get("similarity"))
+    found = manual.answers(course.assignment(assignment_id), grade_id)
+    shown = [a for a in found if not a.graded] if ungraded else found
+    items = manual.rubric(course.assignment(assignment_id), grade_id)
+    grouped = manual.groups(shown, similarity)
+    order = [a.student_id for group in grouped for a in group]  # the page's order: group after group
+    return render_template(
+        "manual_question.html", assignment=found_assignment, cell=cell, title=_title(cell.prompt),
+        prompt=markdown_html(cell.prompt), ungraded=ungraded, groups=grouped, shown=len(shown),
+        similarity=similarity, following=dict(zip(order, order[1:] + [None])),
+        graded=sum(a.graded for a in found), total=len(found), unpublished=sum(not a.published for a in found),
+        items=items, counts=manual.item_counts(found), render=answer_html, points=manual.points_text,
+        signed=manual.signed)
+
+
+@bp.post("/instructor/manual/<assignment_id>/<grade_id>/grade")
+@signed_in(INSTRUCTOR, GRADER)
+def manual_grade(assignment_id, grade_id):
+    """One answer's items, points in all ('' and no item = ungraded again) and comment, as a draft.
+
+    ``was_points``: the points the form showed.  Points left as they were keep the answer's adjustment (an item
+    ticked adds its points); points typed make the adjustment what they add to the items."""
+    _, cell = question(assignment_id, grade_id)
+    try:
+        data = fields()
+        student_id, comment = _text(data, "student_id"), _text(data, "comment").strip()
+        points = _read_points(data.get("points", ""), required=False)
+        items = _list(data, "items")
+        was = _read_points(data.get("was_points", ""), required=False) if "was_points" in data else None
+        work = course.assignment(assignment_id)
+        current = next((a for a in manual.answers(work, grade_id) if a.student_id == student_id), None)
+        rubric_items = {i.id: i for i in manual.rubric(work, grade_id)}
+        if current is not None and current.graded and points is not None and points == was:
+            mark = manual.mark_for(rubric_items, cell, points=None, items=items, comment=comment)
+            mark = manual.Mark(mark.items, current.adjustment, mark.comment) if mark else \
+                manual.Mark((), current.adjustment, comment)
+        else:
+            mark = manual.mark_for(rubric_items, cell, points=points, items=items, comment=comment,
+                                   where=f"{student_id} {grade_id}")
+        manual.set_marks(work, [(student_id, grade_id, mark)])
+        message = f"{student_id} を保存しました（下書き） / saved as a draft"
         if wants_json():
-            return jsonify(ok=False, error=message), status, {"Retry-After": "1"} if status == 503 else {}
-        flash(f"保存できませんでした / not saved: {message}")
-        return back(assignment_id, grade_id)  # the page's top, where the message is
+            return stored(assignment_id, grade_id, [student_id], message)
+    except (ManualGradeError, OperationalError) as e:
+        return refused(e, assignment_id, grade_id)
+    flash(message)
+    following = request.form.get("next")  # in the ungraded view the saved answer is no longer shown
+    shown = following if request.form.get("ungraded") and following else student_id
+    return back(assignment_id, grade_id, f"answer-{shown}")
 
-    @app.get("/instructor/manual/<assignment_id>")
-    @signed_in(INSTRUCTOR, GRADER)
-    def manual_assignment(assignment_id):
-        found = assignment(assignment_id)
-        progress = manual.progress(course.assignment(assignment_id))
-        cells = [{"cell": c, "title": _title(c.prompt), "progress": progress[c.grade_id]}
-                 for c in manual.manual_cells(course.assignment(assignment_id))]
-        return render_template("manual_assignment.html", assignment=found, cells=cells,
-                               unpublished=sum(p.unpublished for p in progress.values()))
 
-    @app.get("/instructor/manual/<assignment_id>/<grade_id>")
-    @signed_in(INSTRUCTOR, GRADER)
-    def manual_question(assignment_id, grade_id):
-        found_assignment, cell = question(assignment_id, grade_id)
-        ungraded = request.args.get("ungraded") == "1"
-        similarity = _similarity(request.args.get("similarity"))
-        found = manual.answers(course.assignment(assignment_id), grade_id)
-        shown = [a for a in found if not a.graded] if ungraded else found
-        items = manual.rubric(course.assignment(assignment_id), grade_id)
-        grouped = manual.groups(shown, similarity)
-        order = [a.student_id for group in grouped for a in group]  # the page's order: group after group
-        return render_template(
-            "manual_question.html", assignment=found_assignment, cell=cell, title=_title(cell.prompt),
-            prompt=markdown_html(cell.prompt), ungraded=ungraded, groups=grouped, shown=len(shown),
-            similarity=similarity, following=dict(zip(order, order[1:] + [None])),
-            graded=sum(a.graded for a in found), total=len(found), unpublished=sum(not a.published for a in found),
-            items=items, counts=manual.item_counts(found), render=answer_html, points=manual.points_text,
-            signed=manual.signed)
+@bp.post("/instructor/manual/<assignment_id>/<grade_id>/rubric")
+@signed_in(INSTRUCTOR, GRADER)
+def manual_rubric(assignment_id, grade_id):
+    """Add a rubric item, or change one (every answer carrying it is graded anew, as a draft)."""
+    question(assignment_id, grade_id)
+    try:
+        data = fields()
+        item = manual.save_item(course.assignment(assignment_id), grade_id, _text(data, "text"),
+                                _read_points(data.get("points", ""), required=True), _text(data, "item_id") or None)
+        carriers = [a.student_id for a in manual.answers(course.assignment(assignment_id), grade_id)
+                    if item.id in a.items]
+        message = f"評価項目「{item.text}」（{manual.signed(item.points)} 点）を保存しました / rubric item saved"
+        if wants_json():
+            return stored(assignment_id, grade_id, carriers, message, item=item.__dict__)
+    except (ManualGradeError, OperationalError) as e:
+        return refused(e, assignment_id, grade_id)
+    flash(message)
+    return back(assignment_id, grade_id, "rubric")
 
-    @app.post("/instructor/manual/<assignment_id>/<grade_id>/grade")
-    @signed_in(INSTRUCTOR, GRADER)
-    def manual_grade(assignment_id, grade_id):
-        """One answer's items, points in all ('' and no item = ungraded again) and comment, as a draft.
 
-        ``was_points``: the points the form showed.  Points left as they were keep the answer's adjustment (an item
-        ticked adds its points); points typed make the adjustment what they add to the items."""
-        _, cell = question(assignment_id, grade_id)
-        try:
-            data = fields()
-            student_id, comment = _text(data, "student_id"), _text(data, "comment").strip()
-            points = _read_points(data.get("points", ""), required=False)
-            items = _list(data, "items")
-            was = _read_points(data.get("was_points", ""), required=False) if "was_points" in data else None
-            work = course.assignment(assignment_id)
-            current = next((a for a in manual.answers(work, grade_id) if a.student_id == student_id), None)
-            rubric_items = {i.id: i for i in manual.rubric(work, grade_id)}
-            if current is not None and current.graded and points is not None and points == was:
-                mark = manual.mark_for(rubric_items, cell, points=None, items=items, comment=comment)
-                mark = manual.Mark(mark.items, current.adjustment, mark.comment) if mark else \
-                    manual.Mark((), current.adjustment, comment)
-            else:
-                mark = manual.mark_for(rubric_items, cell, points=points, items=items, comment=comment,
-                                       where=f"{student_id} {grade_id}")
-            manual.set_marks(work, [(student_id, grade_id, mark)])
-            message = f"{student_id} を保存しました（下書き） / saved as a draft"
-            if wants_json():
-                return stored(assignment_id, grade_id, [student_id], message)
-        except (ManualGradeError, OperationalError) as e:
-            return refused(e, assignment_id, grade_id)
-        flash(message)
-        following = request.form.get("next")  # in the ungraded view the saved answer is no longer shown
-        shown = following if request.form.get("ungraded") and following else student_id
-        return back(assignment_id, grade_id, f"answer-{shown}")
+@bp.post("/instructor/manual/<assignment_id>/<grade_id>/apply")
+@signed_in(INSTRUCTOR, GRADER)
+def manual_apply(assignment_id, grade_id):
+    """A rubric item added to each of the given answers (a group's button, a number key), or taken off
+    (``remove``), as drafts."""
+    question(assignment_id, grade_id)
+    try:
+        data = fields()
+        students = data.get("student_ids", []) if request.is_json else request.form.getlist("student_id")
+        if not isinstance(students, list) or not students or not all(isinstance(s, str) for s in students):
+            raise ManualGradeError("学生が選ばれていません / no students given")
+        remove = data.get("remove") in (True, "1")
+        manual.apply_item(course.assignment(assignment_id), grade_id, students, _text(data, "item_id"),
+                          remove=remove)
+        message = (f"{len(students)} 人から評価項目を外しました / rubric item taken off {len(students)}" if remove
+                   else f"{len(students)} 人に評価項目を適用しました / rubric item applied to {len(students)}")
+        if wants_json():
+            return stored(assignment_id, grade_id, students, message)
+    except (ManualGradeError, OperationalError) as e:
+        return refused(e, assignment_id, grade_id)
+    flash(message)
+    return back(assignment_id, grade_id, f"answer-{students[0]}")
 
-    @app.post("/instructor/manual/<assignment_id>/<grade_id>/rubric")
-    @signed_in(INSTRUCTOR, GRADER)
-    def manual_rubric(assignment_id, grade_id):
-        """Add a rubric item, or change one (every answer carrying it is graded anew, as a draft)."""
-        question(assignment_id, grade_id)
-        try:
-            data = fields()
-            item = manual.save_item(course.assignment(assignment_id), grade_id, _text(data, "text"),
-                                    _read_points(data.get("points", ""), required=True), _text(data, "item_id") or None)
-            carriers = [a.student_id for a in manual.answers(course.assignment(assignment_id), grade_id)
-                        if item.id in a.items]
-            message = f"評価項目「{item.text}」（{manual.signed(item.points)} 点）を保存しました / rubric item saved"
-            if wants_json():
-                return stored(assignment_id, grade_id, carriers, message, item=item.__dict__)
-        except (ManualGradeError, OperationalError) as e:
-            return refused(e, assignment_id, grade_id)
-        flash(message)
-        return back(assignment_id, grade_id, "rubric")
 
-    @app.post("/instructor/manual/<assignment_id>/<grade_id>/apply")
-    @signed_in(INSTRUCTOR, GRADER)
-    def manual_apply(assignment_id, grade_id):
-        """A rubric item added to each of the given answers (a group's button, a number key), or taken off
-        (``remove``), as drafts."""
-        question(assignment_id, grade_id)
-        try:
-            data = fields()
-            students = data.get("student_ids", []) if request.is_json else request.form.getlist("student_id")
-            if not isinstance(students, list) or not students or not all(isinstance(s, str) for s in students):
-                raise ManualGradeError("学生が選ばれていません / no students given")
-            remove = data.get("remove") in (True, "1")
-            manual.apply_item(course.assignment(assignment_id), grade_id, students, _text(data, "item_id"),
-                              remove=remove)
-            message = (f"{len(students)} 人から評価項目を外しました / rubric item taken off {len(students)}" if remove
-                       else f"{len(students)} 人に評価項目を適用しました / rubric item applied to {len(students)}")
-            if wants_json():
-                return stored(assignment_id, grade_id, students, message)
-        except (ManualGradeError, OperationalError) as e:
-            return refused(e, assignment_id, grade_id)
-        flash(message)
-        return back(assignment_id, grade_id, f"answer-{students[0]}")
+def publish(assignment_id: str, grade_id: str | None):
+    """Publish one question's grades (or the assignment's): the students' pages and scores follow."""
+    from autograder.portal.regrades import journal  # it imports from here
 
-    def publish(assignment_id: str, grade_id: str | None):
-        """Publish one question's grades (or the assignment's): the students' pages and scores follow."""
-        try:
-            published = manual.publish(course.assignment(assignment_id), grade_id,
-                                       journal=journal(store, g.user.user_id, clock, assignment_id))
-            rescore(store, course, assignment_id, [s for s, _ in published])
-            message = f"{len(published)} 件の採点を公開しました / published {len(published)} grades"
-            if wants_json() and grade_id is not None:
-                return stored(assignment_id, grade_id, [s for s, _ in published], message)
-            if wants_json():
-                return jsonify(ok=True, message=message, published=len(published))
-        except (ManualGradeError, OperationalError) as e:
-            return refused(e, assignment_id, grade_id)
-        flash(message)
-        return back(assignment_id, grade_id)
+    try:
+        published = manual.publish(course.assignment(assignment_id), grade_id,
+                                   journal=journal(store, g.user.user_id, clock, assignment_id))
+        rescore(store, course, assignment_id, [s for s, _ in published])
+        message = f"{len(published)} 件の採点を公開しました / published {len(published)} grades"
+        if wants_json() and grade_id is not None:
+            return stored(assignment_id, grade_id, [s for s, _ in published], message)
+        if wants_json():
+            return jsonify(ok=True, message=message, published=len(published))
+    except (ManualGradeError, OperationalError) as e:
+        return refused(e, assignment_id, grade_id)
+    flash(message)
+    return back(assignment_id, grade_id)
 
-    @app.post("/instructor/manual/<assignment_id>/<grade_id>/publish")
-    @signed_in(INSTRUCTOR)
-    def manual_publish_question(assignment_id, grade_id):
-        question(assignment_id, grade_id)
-        return publish(assignment_id, grade_id)
 
-    @app.post("/instructor/manual/<assignment_id>/publish")
-    @signed_in(INSTRUCTOR)
-    def manual_publish_assignment(assignment_id):
-        assignment(assignment_id)
-        return publish(assignment_id, None)
+@bp.post("/instructor/manual/<assignment_id>/<grade_id>/publish")
+@signed_in(INSTRUCTOR)
+def manual_publish_question(assignment_id, grade_id):
+    question(assignment_id, grade_id)
+    return publish(assignment_id, grade_id)
+
+
+@bp.post("/instructor/manual/<assignment_id>/publish")
+@signed_in(INSTRUCTOR)
+def manual_publish_assignment(assignment_id):
+    assignment_or_404(assignment_id)
+    return publish(assignment_id, None)
 
 
 def _similarity(raw: str | None) -> float:

@@ -28,11 +28,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Flask, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy.exc import OperationalError
 
-from autograder.course import Course
+from autograder.portal.manual_pages import _title, answer_html, rescore  # it imports journal from here, when publishing
 from autograder.portal.store import INSTRUCTOR, STUDENT, GradeChange, RequestStatus, Store
+from autograder.portal.web import EXTENSION, of_this_app, assignment_or_404, clock, course, signed_in, store, zone
 from autograder.tools import manual
 from autograder.tools.manual import ManualGradeError, PublishedChange
 from autograder.tools.similarity import visible
@@ -79,180 +80,190 @@ def closing(store: Store, assignment_id: str, grade_id: str, student_id: str) ->
     return first + DEFAULT_WINDOW if first is not None else None
 
 
-def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assignment: Callable,
-                      clock: Callable[[], datetime]) -> None:
-    """Add the regrade request routes to the portal ``app`` (``signed_in`` and ``assignment`` are its guards)."""
-    answering = threading.Lock()
-    """Held while a request is answered, from reading that it is open to recording the answer: the portal is one
-    process, and answering is rare, so one lock serialises it (a request answered from two tabs at once published
-    twice and dropped the second reply)."""
+bp = Blueprint("regrades", __name__)
+"""Regrade requests: the student's pages (``/regrade/...``) and the instructor's (``/instructor/regrades/...``)."""
 
-    from autograder.portal.manual_pages import _title, answer_html, rescore  # it imports journal from here
+answering: threading.Lock = of_this_app("regrade_answering")  # type: ignore[assignment]
+"""Held while a request is answered, from reading that it is open to recording the answer: the portal is one
+process, and answering is rare, so one lock (per app: ``_one_answer_at_a_time``) serialises it (a request answered
+from two tabs at once published twice and dropped the second reply)."""
 
-    store: Store = app.extensions["autograder"]["store"]
-    zone = ZoneInfo(course.config.timezone)
 
-    def questions(assignment_id: str, student_id: str) -> list[dict]:
-        """The student's published manual questions of the assignment, each with its requests and whether and
-        until when they may ask."""
-        work = course.assignment(assignment_id)
-        notes = manual.published_notes(work, student_id)
-        mine = store.regrade_requests(assignment_id=assignment_id, student_id=student_id)
-        now, found = clock(), []
-        for cell in manual.manual_cells(work):
-            if cell.grade_id not in notes:
-                continue
-            requests = [r for r in mine if r.grade_id == cell.grade_id]
-            closes = closing(store, assignment_id, cell.grade_id, student_id)
-            blocked = any(not r.reopened for r in requests)
-            found.append({"cell": cell, "title": _title(cell.prompt), "note": notes[cell.grade_id],
-                          "requests": list(reversed(requests)), "closes": closes,
-                          "open": closes is None or now <= closes, "blocked": blocked})
-        return found
+@bp.record_once
+def _one_answer_at_a_time(state) -> None:
+    state.app.extensions[EXTENSION]["regrade_answering"] = threading.Lock()
 
-    @app.get("/regrade/<assignment_id>")
-    @signed_in(STUDENT)
-    def regrade_requests(assignment_id):
-        found = assignment(assignment_id)
-        return render_template("regrade_student.html", assignment=found, labels=STATUS_LABELS,
-                               questions=questions(assignment_id, g.user.user_id), limit=REASON_CHARS)
 
-    @app.post("/regrade/<assignment_id>/<grade_id>")
-    @signed_in(STUDENT)
-    def ask_regrade(assignment_id, grade_id):
-        """Record the signed-in student's request about their own published answer, if the rules allow it."""
-        assignment(assignment_id)
-        back = redirect(url_for("regrade_requests", assignment_id=assignment_id), 303)
-        here = next((q for q in questions(assignment_id, g.user.user_id) if q["cell"].grade_id == grade_id), None)
-        if here is None:
-            abort(404)  # not a question of theirs with a published grade
-        # without the characters that draw nothing (zero-width, direction overrides): a reason of them alone is
-        # empty, and none reorders what the instructor reads
-        reason = visible(request.form.get("reason", "")).strip()
-        if not reason:
-            flash("依頼の理由を書いてください。どの点をもう一度見てほしいかを書くと、先生が確認しやすくなります。")
-            return back
-        if len(reason) > REASON_CHARS:
-            flash(f"依頼の理由は {REASON_CHARS:,} 文字までです（いまは {len(reason):,} 文字です）。"
-                  "大事な点にしぼって書き直してください。依頼はまだ送られていません。")
-            return back
-        if not here["open"]:
-            flash(f"{here['title']} の再採点の依頼は {_local(here['closes'], zone)} で締め切りました。"
-                  "どうしても気になる点があれば、授業で先生に直接相談してください。")
-            return back
-        if here["blocked"] or store.add_regrade_request(g.user.user_id, assignment_id, grade_id, reason,
-                                                        clock()) is None:
-            flash(f"{here['title']} の再採点はもう依頼してあります。一つの問題について依頼できるのは一度です。"
-                  "先生の回答をこのページで確かめてください。")
-            return back
-        flash(f"{here['title']} の再採点を依頼しました。先生が確認して回答すると、このページに出ます。")
+def questions(assignment_id: str, student_id: str) -> list[dict]:
+    """The student's published manual questions of the assignment, each with its requests and whether and
+    until when they may ask."""
+    work = course.assignment(assignment_id)
+    notes = manual.published_notes(work, student_id)
+    mine = store.regrade_requests(assignment_id=assignment_id, student_id=student_id)
+    now, found = clock(), []
+    for cell in manual.manual_cells(work):
+        if cell.grade_id not in notes:
+            continue
+        requests = [r for r in mine if r.grade_id == cell.grade_id]
+        closes = closing(store, assignment_id, cell.grade_id, student_id)
+        blocked = any(not r.reopened for r in requests)
+        found.append({"cell": cell, "title": _title(cell.prompt), "note": notes[cell.grade_id],
+                      "requests": list(reversed(requests)), "closes": closes,
+                      "open": closes is None or now <= closes, "blocked": blocked})
+    return found
+
+
+@bp.get("/regrade/<assignment_id>")
+@signed_in(STUDENT)
+def regrade_requests(assignment_id):
+    found = assignment_or_404(assignment_id)
+    return render_template("regrade_student.html", assignment=found, labels=STATUS_LABELS,
+                           questions=questions(assignment_id, g.user.user_id), limit=REASON_CHARS)
+
+
+@bp.post("/regrade/<assignment_id>/<grade_id>")
+@signed_in(STUDENT)
+def ask_regrade(assignment_id, grade_id):
+    """Record the signed-in student's request about their own published answer, if the rules allow it."""
+    assignment_or_404(assignment_id)
+    back = redirect(url_for("regrades.regrade_requests", assignment_id=assignment_id), 303)
+    here = next((q for q in questions(assignment_id, g.user.user_id) if q["cell"].grade_id == grade_id), None)
+    if here is None:
+        abort(404)  # not a question of theirs with a published grade
+    # without the characters that draw nothing (zero-width, direction overrides): a reason of them alone is
+    # empty, and none reorders what the instructor reads
+    reason = visible(request.form.get("reason", "")).strip()
+    if not reason:
+        flash("依頼の理由を書いてください。どの点をもう一度見てほしいかを書くと、先生が確認しやすくなります。")
         return back
-
-    # ---- the instructor's side
-    def instructor_view(assignment_id: str) -> dict:
-        work = course.assignment(assignment_id)
-        cells = {c.grade_id: c for c in manual.manual_cells(work)}
-        requests = store.regrade_requests(assignment_id=assignment_id)
-        names = {s.user_id: s.name for s in store.students()}
-        by_question = []
-        for grade_id, cell in cells.items():
-            waiting = [r for r in requests if r.grade_id == grade_id and r.status == RequestStatus.OPEN]
-            answered = [r for r in requests if r.grade_id == grade_id and r.status == RequestStatus.ANSWERED]
-            if not waiting and not answered:
-                continue
-            answers = {a.student_id: a for a in manual.answers(work, grade_id)}
-            items = {i.id: i for i in manual.rubric(work, grade_id)}
-            by_question.append({"cell": cell, "title": _title(cell.prompt), "open": waiting, "answered": answered,
-                                "answers": answers, "items": items})
-        return {"questions": by_question, "names": names, "closing": store.regrade_closing(assignment_id)}
-
-    @app.get("/instructor/regrades/<assignment_id>")
-    @signed_in(INSTRUCTOR)
-    def instructor_regrades(assignment_id):
-        found = assignment(assignment_id)
-        return render_template("regrade_instructor.html", assignment=found, render=answer_html,
-                               signed=manual.signed, window=DEFAULT_WINDOW.days, **instructor_view(assignment_id))
-
-    def request_of(assignment_id: str, request_id: int):
-        found = store.regrade_request(request_id)
-        if found is None or found.assignment_id != assignment_id:
-            abort(404)
-        return found
-
-    @app.post("/instructor/regrades/<assignment_id>/<int:request_id>/answer")
-    @signed_in(INSTRUCTOR)
-    def answer_regrade(assignment_id, request_id):
-        """Answer one open request: with ``changed=1`` the answer's new total (``points``) becomes its mark, keeping
-        its items, and that answer alone is published again; the reply reaches the student either way."""
-        assignment(assignment_id)
-        with answering:  # two tabs answering one request: the second finds it answered, never publishes twice
-            return _answer(assignment_id, request_id)
-
-    def _answer(assignment_id, request_id):
-        asked = request_of(assignment_id, request_id)
-        back = redirect(url_for("instructor_regrades", assignment_id=assignment_id), 303)
-        if asked.status != RequestStatus.OPEN:
-            flash("この依頼はもう回答済みです / already answered")
-            return back
-        reply = request.form.get("reply", "").strip()
-        if not reply or len(reply) > REPLY_CHARS:
-            flash(f"回答を 1〜{REPLY_CHARS} 文字で書いてください / write a reply of 1–{REPLY_CHARS} characters")
-            return back
-        changed = False
-        if request.form.get("changed") == "1":
-            work = course.assignment(assignment_id)
-            try:
-                cell = manual.manual_cell(work, asked.grade_id)
-                current = next((a for a in manual.answers(work, asked.grade_id) if a.student_id == asked.student_id),
-                               None)
-                if current is None:
-                    raise ManualGradeError("この学生の採点済みの答えがありません / no graded answer of this student")
-                raw = request.form.get("points", "").strip()
-                try:
-                    points = float(raw)
-                except ValueError:
-                    raise ManualGradeError(f"点数 {raw!r} が数ではありません / points {raw!r} is not a number") from None
-                rubric = {i.id: i for i in manual.rubric(work, asked.grade_id)}
-                mark = manual.mark_for(rubric, cell, points=points, items=current.items, comment=current.comment,
-                                       where=f"{asked.student_id} {asked.grade_id}")
-                manual.set_marks(work, [(asked.student_id, asked.grade_id, mark)])
-                published = manual.publish(work, asked.grade_id, students=[asked.student_id],
-                                           journal=journal(store, g.user.user_id, clock, assignment_id, request_id))
-                rescore(store, course, assignment_id, [asked.student_id])
-                changed = bool(published)
-            except (ManualGradeError, OperationalError) as e:
-                flash(f"保存できませんでした / not saved: {e}")
-                return back
-        store.answer_regrade_request(request_id, reply=reply, changed=changed, by=g.user.user_id, at=clock())
-        flash(f"{asked.student_id} の依頼に回答しました（点数の変更：{'あり' if changed else 'なし'}） / answered "
-              f"({'grade changed' if changed else 'no change'})")
+    if len(reason) > REASON_CHARS:
+        flash(f"依頼の理由は {REASON_CHARS:,} 文字までです（いまは {len(reason):,} 文字です）。"
+              "大事な点にしぼって書き直してください。依頼はまだ送られていません。")
         return back
+    if not here["open"]:
+        flash(f"{here['title']} の再採点の依頼は {_local(here['closes'], zone())} で締め切りました。"
+              "どうしても気になる点があれば、授業で先生に直接相談してください。")
+        return back
+    if here["blocked"] or store.add_regrade_request(g.user.user_id, assignment_id, grade_id, reason,
+                                                    clock()) is None:
+        flash(f"{here['title']} の再採点はもう依頼してあります。一つの問題について依頼できるのは一度です。"
+              "先生の回答をこのページで確かめてください。")
+        return back
+    flash(f"{here['title']} の再採点を依頼しました。先生が確認して回答すると、このページに出ます。")
+    return back
 
-    @app.post("/instructor/regrades/<assignment_id>/<int:request_id>/reopen")
-    @signed_in(INSTRUCTOR)
-    def reopen_regrade(assignment_id, request_id):
-        assignment(assignment_id)
-        asked = request_of(assignment_id, request_id)
-        if store.reopen_regrade_request(asked.id):
-            flash(f"{asked.student_id} はこの問題の再採点をもう一度依頼できます / may ask once more")
-        return redirect(url_for("instructor_regrades", assignment_id=assignment_id), 303)
 
-    @app.post("/instructor/regrades/<assignment_id>/closing")
-    @signed_in(INSTRUCTOR)
-    def regrade_closing(assignment_id):
-        """The assignment's closing date (local time, ``YYYY-MM-DDTHH:MM``), or empty for the default."""
-        assignment(assignment_id)
-        raw = request.form.get("closes", "").strip()
+# ---- the instructor's side
+def instructor_view(assignment_id: str) -> dict:
+    work = course.assignment(assignment_id)
+    cells = {c.grade_id: c for c in manual.manual_cells(work)}
+    requests = store.regrade_requests(assignment_id=assignment_id)
+    names = {s.user_id: s.name for s in store.students()}
+    by_question = []
+    for grade_id, cell in cells.items():
+        waiting = [r for r in requests if r.grade_id == grade_id and r.status == RequestStatus.OPEN]
+        answered = [r for r in requests if r.grade_id == grade_id and r.status == RequestStatus.ANSWERED]
+        if not waiting and not answered:
+            continue
+        answers = {a.student_id: a for a in manual.answers(work, grade_id)}
+        items = {i.id: i for i in manual.rubric(work, grade_id)}
+        by_question.append({"cell": cell, "title": _title(cell.prompt), "open": waiting, "answered": answered,
+                            "answers": answers, "items": items})
+    return {"questions": by_question, "names": names, "closing": store.regrade_closing(assignment_id)}
+
+
+@bp.get("/instructor/regrades/<assignment_id>")
+@signed_in(INSTRUCTOR)
+def instructor_regrades(assignment_id):
+    found = assignment_or_404(assignment_id)
+    return render_template("regrade_instructor.html", assignment=found, render=answer_html,
+                           signed=manual.signed, window=DEFAULT_WINDOW.days, **instructor_view(assignment_id))
+
+
+def request_of(assignment_id: str, request_id: int):
+    found = store.regrade_request(request_id)
+    if found is None or found.assignment_id != assignment_id:
+        abort(404)
+    return found
+
+
+@bp.post("/instructor/regrades/<assignment_id>/<int:request_id>/answer")
+@signed_in(INSTRUCTOR)
+def answer_regrade(assignment_id, request_id):
+    """Answer one open request: with ``changed=1`` the answer's new total (``points``) becomes its mark, keeping
+    its items, and that answer alone is published again; the reply reaches the student either way."""
+    assignment_or_404(assignment_id)
+    with answering:  # two tabs answering one request: the second finds it answered, never publishes twice
+        return _answer(assignment_id, request_id)
+
+
+def _answer(assignment_id, request_id):
+    asked = request_of(assignment_id, request_id)
+    back = redirect(url_for("regrades.instructor_regrades", assignment_id=assignment_id), 303)
+    if asked.status != RequestStatus.OPEN:
+        flash("この依頼はもう回答済みです / already answered")
+        return back
+    reply = request.form.get("reply", "").strip()
+    if not reply or len(reply) > REPLY_CHARS:
+        flash(f"回答を 1〜{REPLY_CHARS} 文字で書いてください / write a reply of 1–{REPLY_CHARS} characters")
+        return back
+    changed = False
+    if request.form.get("changed") == "1":
+        work = course.assignment(assignment_id)
         try:
-            closes = datetime.fromisoformat(raw) if raw else None
-            if closes is not None:  # an offset typed is kept; none is the course's time; no UTC for it: unreadable
-                closes = (closes if closes.tzinfo else closes.replace(tzinfo=zone)).astimezone(UTC)
-        except (ValueError, OverflowError):
-            flash(f"日時 {raw!r} が読めません / cannot read the date")
-            return redirect(url_for("instructor_regrades", assignment_id=assignment_id), 303)
-        store.set_regrade_closing(assignment_id, closes)
-        flash("締め切りを保存しました / closing date saved")
-        return redirect(url_for("instructor_regrades", assignment_id=assignment_id), 303)
+            cell = manual.manual_cell(work, asked.grade_id)
+            current = next((a for a in manual.answers(work, asked.grade_id) if a.student_id == asked.student_id),
+                           None)
+            if current is None:
+                raise ManualGradeError("この学生の採点済みの答えがありません / no graded answer of this student")
+            raw = request.form.get("points", "").strip()
+            try:
+                points = float(raw)
+            except ValueError:
+                raise ManualGradeError(f"点数 {raw!r} が数ではありません / points {raw!r} is not a number") from None
+            rubric = {i.id: i for i in manual.rubric(work, asked.grade_id)}
+            mark = manual.mark_for(rubric, cell, points=points, items=current.items, comment=current.comment,
+                                   where=f"{asked.student_id} {asked.grade_id}")
+            manual.set_marks(work, [(asked.student_id, asked.grade_id, mark)])
+            published = manual.publish(work, asked.grade_id, students=[asked.student_id],
+                                       journal=journal(store, g.user.user_id, clock, assignment_id, request_id))
+            rescore(store, course, assignment_id, [asked.student_id])
+            changed = bool(published)
+        except (ManualGradeError, OperationalError) as e:
+            flash(f"保存できませんでした / not saved: {e}")
+            return back
+    store.answer_regrade_request(request_id, reply=reply, changed=changed, by=g.user.user_id, at=clock())
+    flash(f"{asked.student_id} の依頼に回答しました（点数の変更：{'あり' if changed else 'なし'}） / answered "
+          f"({'grade changed' if changed else 'no change'})")
+    return back
+
+
+@bp.post("/instructor/regrades/<assignment_id>/<int:request_id>/reopen")
+@signed_in(INSTRUCTOR)
+def reopen_regrade(assignment_id, request_id):
+    assignment_or_404(assignment_id)
+    asked = request_of(assignment_id, request_id)
+    if store.reopen_regrade_request(asked.id):
+        flash(f"{asked.student_id} はこの問題の再採点をもう一度依頼できます / may ask once more")
+    return redirect(url_for("regrades.instructor_regrades", assignment_id=assignment_id), 303)
+
+
+@bp.post("/instructor/regrades/<assignment_id>/closing")
+@signed_in(INSTRUCTOR)
+def regrade_closing(assignment_id):
+    """The assignment's closing date (local time, ``YYYY-MM-DDTHH:MM``), or empty for the default."""
+    assignment_or_404(assignment_id)
+    raw = request.form.get("closes", "").strip()
+    try:
+        closes = datetime.fromisoformat(raw) if raw else None
+        if closes is not None:  # an offset typed is kept; none is the course's time; no UTC for it: unreadable
+            closes = (closes if closes.tzinfo else closes.replace(tzinfo=zone())).astimezone(UTC)
+    except (ValueError, OverflowError):
+        flash(f"日時 {raw!r} が読めません / cannot read the date")
+        return redirect(url_for("regrades.instructor_regrades", assignment_id=assignment_id), 303)
+    store.set_regrade_closing(assignment_id, closes)
+    flash("締め切りを保存しました / closing date saved")
+    return redirect(url_for("regrades.instructor_regrades", assignment_id=assignment_id), 303)
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str:

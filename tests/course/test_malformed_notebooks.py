@@ -306,7 +306,7 @@ def test_the_check_answers_and_never_raises(name):
 
 def test_the_portal_answers_every_case_in_japanese():
     """Does the portal's upload check answer each case in Japanese (with and without the release), never raising?"""
-    from autograder.portal.app import _notebook_problem
+    from autograder.portal.student import _notebook_problem
 
     for name, data in CASES.items():
         for release in (None, SHAPE):

@@ -18,20 +18,22 @@ NAMES = {"s001": "山田 花子", "s002": "佐藤 太郎"}
 START = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 
 ALLOWED = {  # endpoint → who may use it (besides them: a student 403, signed out the sign-in page)
-    "start": {None, "s001", "ta1", "instructor"}, "signin": {None, "s001", "ta1", "instructor"},
-    "signout": {None, "s001", "ta1", "instructor"}, "static": {None, "s001", "ta1", "instructor"},
-    "release": {"s001", "ta1", "instructor"},
-    "upload": {"s001"}, "feedback": {"s001"}, "regrade_requests": {"s001"}, "ask_regrade": {"s001"},
-    "instructor": {"ta1", "instructor"}, "instructor_feedback": {"ta1", "instructor"},
-    "manual_assignment": {"ta1", "instructor"}, "manual_question": {"ta1", "instructor"},
-    "manual_grade": {"ta1", "instructor"}, "manual_rubric": {"ta1", "instructor"},
-    "manual_apply": {"ta1", "instructor"},
-    "extend": {"instructor"}, "import_extensions": {"instructor"}, "regrade": {"instructor"},
-    "student_uploads": {"instructor"}, "choose_upload": {"instructor"}, "regrade_errors": {"instructor"},
-    "grades": {"instructor"}, "report": {"instructor"}, "build_report": {"instructor"},
-    "manual_publish_question": {"instructor"}, "manual_publish_assignment": {"instructor"},
-    "instructor_regrades": {"instructor"}, "answer_regrade": {"instructor"}, "reopen_regrade": {"instructor"},
-    "regrade_closing": {"instructor"},
+    "auth.start": {None, "s001", "ta1", "instructor"}, "auth.signin": {None, "s001", "ta1", "instructor"},
+    "auth.signout": {None, "s001", "ta1", "instructor"}, "static": {None, "s001", "ta1", "instructor"},
+    "student.release": {"s001", "ta1", "instructor"},
+    "student.upload": {"s001"}, "student.feedback": {"s001"},
+    "regrades.regrade_requests": {"s001"}, "regrades.ask_regrade": {"s001"},
+    "instructor.home": {"ta1", "instructor"}, "instructor.feedback": {"ta1", "instructor"},
+    "manual.manual_assignment": {"ta1", "instructor"}, "manual.manual_question": {"ta1", "instructor"},
+    "manual.manual_grade": {"ta1", "instructor"}, "manual.manual_rubric": {"ta1", "instructor"},
+    "manual.manual_apply": {"ta1", "instructor"},
+    "instructor.extend": {"instructor"}, "instructor.import_extensions": {"instructor"},
+    "instructor.regrade": {"instructor"}, "instructor.student_uploads": {"instructor"},
+    "instructor.choose_upload": {"instructor"}, "instructor.regrade_errors": {"instructor"},
+    "instructor.grades": {"instructor"}, "instructor.report": {"instructor"}, "instructor.build_report": {"instructor"},
+    "manual.manual_publish_question": {"instructor"}, "manual.manual_publish_assignment": {"instructor"},
+    "regrades.instructor_regrades": {"instructor"}, "regrades.answer_regrade": {"instructor"},
+    "regrades.reopen_regrade": {"instructor"}, "regrades.regrade_closing": {"instructor"},
 }
 
 

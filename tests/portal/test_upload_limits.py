@@ -18,7 +18,7 @@ from test_portal import AID, _client, _upload, portal  # noqa: F401 -- portal is
 
 from autograder.course import Course
 from autograder.course.results import Status
-from autograder.portal import app as portal_app
+from autograder.portal import student as portal_student
 from autograder.portal.app import create_app
 from autograder.portal.store import Store, UploadState
 from autograder.portal.uploads import store_upload
@@ -97,13 +97,13 @@ def test_refused_uploads_count_against_the_rate_and_the_next_is_refused_unread(p
     caps) count against the hourly rate, so that the 4th attempt within the hour (limit 3) is refused before the
     notebook is checked, still after a restart, and accepted once the hour has passed?"""
     checked = []
-    check = portal_app._notebook_problem
+    check = portal_student._notebook_problem
 
     def spied_check(filename, data):
         checked.append(filename)
         return check(filename, data)
 
-    monkeypatch.setattr(portal_app, "_notebook_problem", spied_check)
+    monkeypatch.setattr(portal_student, "_notebook_problem", spied_check)
     due = portal["course"].config.assignment(AID).due
     portal["clock"].moment = start = due - timedelta(hours=5)
     limited = _with_settings(portal, portal_uploads_per_hour=3)
@@ -242,7 +242,7 @@ def test_parallel_uploads_of_one_student_are_taken_one_at_a_time(portal, monkeyp
     of parallel requests can neither pass the rate limit together nor make the server check many notebooks),
     while a classmate's upload goes through?"""
     checking, release = threading.Event(), threading.Event()
-    check = portal_app._notebook_problem
+    check = portal_student._notebook_problem
 
     def slow_check(filename, data):
         if filename == "slow.ipynb":
@@ -250,7 +250,7 @@ def test_parallel_uploads_of_one_student_are_taken_one_at_a_time(portal, monkeyp
             release.wait(timeout=30)
         return check(filename, data)
 
-    monkeypatch.setattr(portal_app, "_notebook_problem", slow_check)
+    monkeypatch.setattr(portal_student, "_notebook_problem", slow_check)
     data, pages = _notebook(portal), {}
     first = _client(portal, "s001")
     worker = threading.Thread(target=lambda: pages.update(first=_upload(first, "slow.ipynb", data).get_data(as_text=True)))
