@@ -32,6 +32,7 @@ from flask import Flask, abort, flash, g, redirect, render_template, request, ur
 from sqlalchemy.exc import OperationalError
 
 from autograder.course import Course
+from autograder.portal import anonymity
 from autograder.portal.store import INSTRUCTOR, STUDENT, GradeChange, RequestStatus, Store
 from autograder.tools import manual
 from autograder.tools.manual import ManualGradeError, PublishedChange
@@ -164,7 +165,13 @@ def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assign
             items = {i.id: i for i in manual.rubric(work, grade_id)}
             by_question.append({"cell": cell, "title": _title(cell.prompt), "open": waiting, "answered": answered,
                                 "answers": answers, "items": items})
-        return {"questions": by_question, "names": names, "closing": store.regrade_closing(assignment_id)}
+        named = anonymity.masks(store, assignment_id, {r.student_id for r in requests}, names)
+        return {"questions": by_question, "who": named.who, "anonymous": named.on,
+                "closing": store.regrade_closing(assignment_id)}
+
+    def who(assignment_id: str, student_id: str) -> anonymity.Masks:
+        """How the instructor's messages name the students of the assignment (「解答 N」 while it is anonymous)."""
+        return anonymity.masks(store, assignment_id, [student_id])
 
     @app.get("/instructor/regrades/<assignment_id>")
     @signed_in(INSTRUCTOR)
@@ -221,10 +228,10 @@ def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assign
                 rescore(store, course, assignment_id, [asked.student_id])
                 changed = bool(published)
             except (ManualGradeError, OperationalError) as e:
-                flash(f"保存できませんでした / not saved: {e}")
+                flash(who(assignment_id, asked.student_id).hide(f"保存できませんでした / not saved: {e}"))
                 return back
         store.answer_regrade_request(request_id, reply=reply, changed=changed, by=g.user.user_id, at=clock())
-        flash(f"{asked.student_id} の依頼に回答しました（点数の変更：{'あり' if changed else 'なし'}） / answered "
+        flash(f"{who(assignment_id, asked.student_id).who(asked.student_id)} の依頼に回答しました（点数の変更：{'あり' if changed else 'なし'}） / answered "
               f"({'grade changed' if changed else 'no change'})")
         return back
 
@@ -234,7 +241,8 @@ def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assign
         assignment(assignment_id)
         asked = request_of(assignment_id, request_id)
         if store.reopen_regrade_request(asked.id):
-            flash(f"{asked.student_id} はこの問題の再採点をもう一度依頼できます / may ask once more")
+            flash(f"{who(assignment_id, asked.student_id).who(asked.student_id)} はこの問題の再採点をもう一度依頼できます / "
+                  "may ask once more")
         return redirect(url_for("instructor_regrades", assignment_id=assignment_id), 303)
 
     @app.post("/instructor/regrades/<assignment_id>/closing")
