@@ -17,6 +17,10 @@ POST needs the CSRF token, as a form field or in the ``X-CSRFToken`` header):
 - ``POST .../publish`` (the question) and ``POST /instructor/manual/<aid>/publish`` (the assignment) →
   ``manual.publish`` (each change logged in the store's append-only ``grade_changes``); then the score each published student's portal page shows is made the new total (``rescore``).
 
+``POST /instructor/manual/<aid>/anonymous`` (``on`` 1 or 0, the instructor's) turns anonymous grading on or off
+(``anonymity.py``: the pages then name each answer 「解答 N」 and carry ``anon-N`` for its student).  The score pages
+of one student (overrides and extra credit, the instructor's) are ``score_pages.py``'s, added from here.
+
 Each POST takes a plain form (the page without JavaScript: a redirect back to the answer) or JSON
 (``static/manual.js``: a JSON reply, and the page updated in place).  A grade that cannot be stored writes nothing
 (``manual.set_marks`` is all or nothing): a 400 with ``ManualGradeError``'s bilingual message in JSON, that
@@ -363,6 +367,12 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
     def manual_publish_assignment(assignment_id):
         assignment(assignment_id)
         return publish(assignment_id, None)
+
+    from autograder.portal.score_pages import add_score_pages
+
+    # the instructor's other hand grading: overrides and extra credit of one student (added here, not in app.py,
+    # so that the portal's factory lists the grading pages once)
+    add_score_pages(app, course, signed_in=signed_in, assignment=assignment, clock=clock)
 
 
 def _similarity(raw: str | None) -> float:
