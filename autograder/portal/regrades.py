@@ -13,8 +13,10 @@ The rules (one place):
   published before the journal existed, or by ``manual --publish`` on a course with no portal database, has no
   known time, and stays open until the instructor sets a date);
 - a student's routes take no request id: they read and write only the signed-in student's own requests.
-- answering with a change goes through the manual marks (a draft of the new total, keeping the items) and a
-  re-publish of that one answer (``manual.publish(students=...)``), journalled with the request's id.
+- answering publishes that one answer's current mark (``manual.publish(students=...)``), journalled with the
+  request's id: a draft the instructor made on the question page while looking at the request (items, comment) is
+  what the student sees with the reply; answering with new points first makes them the draft (keeping its items).
+  The request records whether the student's grade changed.
 
 Routes: ``GET /regrade/<aid>`` and ``POST /regrade/<aid>/<grade_id>`` (the student);
 ``GET /instructor/regrades/<aid>``, ``POST /instructor/regrades/<aid>/<id>/answer``, ``.../<id>/reopen`` and
@@ -164,7 +166,7 @@ def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assign
             answers = {a.student_id: a for a in manual.answers(work, grade_id)}
             items = {i.id: i for i in manual.rubric(work, grade_id)}
             by_question.append({"cell": cell, "title": _title(cell.prompt), "open": waiting, "answered": answered,
-                                "answers": answers, "items": items})
+                                "answers": answers, "rubric": items})  # not "items": Jinja reads q.items as dict.items
         named = anonymity.masks(store, assignment_id, {r.student_id for r in requests}, names)
         return {"questions": by_question, "who": named.who, "anonymous": named.on,
                 "closing": store.regrade_closing(assignment_id)}
@@ -190,7 +192,8 @@ def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assign
     @signed_in(INSTRUCTOR)
     def answer_regrade(assignment_id, request_id):
         """Answer one open request: with ``changed=1`` the answer's new total (``points``) becomes its mark, keeping
-        its items, and that answer alone is published again; the reply reaches the student either way."""
+        its items; either way that answer's mark (and so any draft of it) is published, alone, so that the reply and
+        the grade the student sees agree."""
         assignment(assignment_id)
         with answering:  # two tabs answering one request: the second finds it answered, never publishes twice
             return _answer(assignment_id, request_id)
@@ -205,10 +208,9 @@ def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assign
         if not reply or len(reply) > REPLY_CHARS:
             flash(f"回答を 1〜{REPLY_CHARS} 文字で書いてください / write a reply of 1–{REPLY_CHARS} characters")
             return back
-        changed = False
-        if request.form.get("changed") == "1":
-            work = course.assignment(assignment_id)
-            try:
+        work = course.assignment(assignment_id)
+        try:
+            if request.form.get("changed") == "1":
                 cell = manual.manual_cell(work, asked.grade_id)
                 current = next((a for a in manual.answers(work, asked.grade_id) if a.student_id == asked.student_id),
                                None)
@@ -223,13 +225,15 @@ def add_regrade_pages(app: Flask, course: Course, *, signed_in: Callable, assign
                 mark = manual.mark_for(rubric, cell, points=points, items=current.items, comment=current.comment,
                                        where=f"{asked.student_id} {asked.grade_id}")
                 manual.set_marks(work, [(asked.student_id, asked.grade_id, mark)])
-                published = manual.publish(work, asked.grade_id, students=[asked.student_id],
-                                           journal=journal(store, g.user.user_id, clock, assignment_id, request_id))
-                rescore(store, course, assignment_id, [asked.student_id])
-                changed = bool(published)
-            except (ManualGradeError, OperationalError) as e:
-                flash(who(assignment_id, asked.student_id).hide(f"保存できませんでした / not saved: {e}"))
-                return back
+            # the answer's mark as it is now (the points just typed, or a draft made on the question page) is what
+            # the student sees with the reply: published, that answer alone, journalled with the request
+            published = manual.publish(work, asked.grade_id, students=[asked.student_id],
+                                       journal=journal(store, g.user.user_id, clock, assignment_id, request_id))
+            rescore(store, course, assignment_id, [asked.student_id])
+            changed = bool(published)
+        except (ManualGradeError, OperationalError) as e:
+            flash(who(assignment_id, asked.student_id).hide(f"保存できませんでした / not saved: {e}"))
+            return back
         store.answer_regrade_request(request_id, reply=reply, changed=changed, by=g.user.user_id, at=clock())
         flash(f"{who(assignment_id, asked.student_id).who(asked.student_id)} の依頼に回答しました（点数の変更：{'あり' if changed else 'なし'}） / answered "
               f"({'grade changed' if changed else 'no change'})")
