@@ -31,7 +31,8 @@ ALLOWED = {  # endpoint → who may use it (besides them: a student 403, signed 
     "grades": {"instructor"}, "report": {"instructor"}, "build_report": {"instructor"},
     "manual_publish_question": {"instructor"}, "manual_publish_assignment": {"instructor"},
     "instructor_regrades": {"instructor"}, "answer_regrade": {"instructor"}, "reopen_regrade": {"instructor"},
-    "regrade_closing": {"instructor"},
+    "regrade_closing": {"instructor"}, "manual_anonymous": {"instructor"},
+    "score_changes": {"instructor"}, "override_score": {"instructor"}, "give_extra_credit": {"instructor"},
 }
 
 
@@ -101,7 +102,8 @@ def test_every_route_answers_only_the_roles_it_is_for(portal):
                                                      "filename": "portal.css", **objects}), method=method,
                                        data={"csrf_token": token, "closes": "2030-01-01T00:00", "reply": "x",
                                              "student_id": "s002", "assignment_id": AID, "due": "2030-01-01 00:00",
-                                             "changed": "1", "points": "0", "text": "x", "reason": "x"})
+                                             "changed": "1", "points": "0", "text": "x", "reason": "x",
+                                             "on": "1", "grade_id": "q6_accuracy"})
                 expected = 302 if who is None else 403
                 assert response.status_code == expected, (who, method, rule.rule, response.status_code)
                 page = response.get_data(as_text=True)
@@ -109,6 +111,7 @@ def test_every_route_answers_only_the_roles_it_is_for(portal):
     assert (portal["store"].regrade_request(objects["request_id"]), portal["store"].upload(objects["upload_id"])) \
         == before
     assert portal["store"].waiting() == [] and not (portal["course"].root / "extensions.csv").exists()
+    assert not portal["store"].anonymous(AID) and portal["store"].grade_changes() == []
 
 
 def test_every_post_without_the_csrf_token_is_refused(portal):
