@@ -231,7 +231,8 @@ def add_manual_pages(app: Flask, course: Course, *, signed_in: Callable, assignm
     @app.post("/instructor/manual/<assignment_id>/anonymous")
     @signed_in(INSTRUCTOR)
     def manual_anonymous(assignment_id):
-        """Turn the assignment's anonymous grading on (``on=1``) or off: the instructor's switch, graders' too."""
+        """Turn the assignment's anonymous grading on (``on=1``) or off: the instructor's switch, for every grader's
+        pages and their own."""
         assignment(assignment_id)
         on = request.form.get("on") == "1"
         store.set_anonymous(assignment_id, on, by=g.user.user_id, at=clock())
