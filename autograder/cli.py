@@ -155,6 +155,11 @@ def cmd_manual(args) -> int:
         rows = manual.import_answers(course.assignment(args.assignment), Path(args.import_csv))
         print(f"{rows} 件の採点を下書きとして保存しました（--publish で学生に公開） / stored {rows} grades as drafts "
               f"(--publish sends them to the students)")
+    if args.override or args.extra_credit:
+        _score_change(course, args)
+    elif args.reason:
+        raise manual.ManualGradeError("--reason は --override か --extra-credit と使います / --reason goes with "
+                                      "--override or --extra-credit")
     if args.question and not args.publish:
         raise manual.ManualGradeError("--question は --publish と使います / --question goes with --publish")
     if args.publish:
@@ -166,6 +171,36 @@ def cmd_manual(args) -> int:
         print(f"{grade_id}: 採点済み / graded {progress.graded} / {progress.total}, "
               f"未公開 / unpublished {progress.unpublished}")
     return 0
+
+
+def _score_change(course, args) -> None:
+    """``manual --override`` / ``--extra-credit``: one cell's score or extra credit with its reason, journalled in the
+    portal's database (made if the course has none yet: every such change is recorded), the portal's score updated."""
+    from datetime import UTC, datetime
+
+    from autograder.portal import private
+    from autograder.portal.manual_pages import rescore
+    from autograder.portal.regrades import command_line_user
+    from autograder.portal.score_pages import score_journal
+    from autograder.portal.store import Store
+    from autograder.tools import overrides
+
+    student_id, grade_id, raw = args.override or args.extra_credit
+    try:
+        points = None if raw.strip().lower() in ("", "none", "auto") else float(raw)
+    except ValueError:
+        raise overrides.ManualGradeError(f"点数 {raw!r} が数ではありません / points {raw!r} is not a number") from None
+    store = Store(private.database_url(course))
+    write = overrides.override if args.override else overrides.extra_credit
+    done = write(course.assignment(args.assignment), student_id, grade_id, points, args.reason or "",
+                 journal=score_journal(store, command_line_user(), lambda: datetime.now(UTC), args.assignment))
+    if done is None:
+        print("変わっていません / nothing changed")
+        return
+    rescore(store, course, args.assignment, [student_id])
+    what = "点数の上書き / override" if args.override else "加点 / extra credit"
+    print(f"{student_id} の {grade_id} の{what}: {'なし / none' if done.before is None else f'{done.before:g}'} → "
+          f"{'なし / none' if done.after is None else f'{done.after:g}'}（理由 / reason: {done.reason}）")
 
 
 def _portal_journal(course, assignment_id: str):
@@ -382,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment", help="assignment id, e.g. kadai4")
     p.add_argument("--force", action="store_true", help="write the answers even before the due date")
     p = command("manual", cmd_manual, "grade the written answers through a CSV (--export, --import: drafts) and "
-                "--publish them to the students")
+                "--publish them to the students; --override an automatic cell's score or give --extra-credit")
     p.add_argument("assignment", help="assignment id, e.g. kadai4")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--export", metavar="CSV", help="write every answer to grade by hand, with its points and comment so far")
@@ -391,6 +426,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--publish", action="store_true",
                    help="publish the drafts: the students' pages, scores and export show them")
     p.add_argument("--question", metavar="ID", help="with --publish: only this question (its grade_id)")
+    which.add_argument("--override", nargs=3, metavar=("STUDENT", "CELL", "POINTS"),
+                       help="set an automatic cell's score (0 … its points; 'auto': the automatic score again), with "
+                            "--reason; the student sees it at once, and automatic regrading keeps it")
+    which.add_argument("--extra-credit", nargs=3, metavar=("STUDENT", "CELL", "POINTS"),
+                       help="give extra credit on a cell (0 … its points; 0 removes it), with --reason")
+    p.add_argument("--reason", metavar="TEXT", help="with --override or --extra-credit: why (the student reads it)")
     p = command("extensions", cmd_extensions,
                 "per-student extensions (a later due time; the portal, collect and the late policy use it): import a "
                 "CSV, then list them all")

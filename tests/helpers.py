@@ -166,12 +166,24 @@ def click_through(driver, element, *shown, timeout: float = 120):
 
     ``click()`` may return before the navigation has begun, and ``find_element`` does not wait: read right after
     a click, a loaded machine gives the old page or none (CI saw both). So this waits for ``element`` to go stale,
-    then for the new page's element, and returns it.
+    then for the new page's element, and returns it.  Asked about the old element while the new page replaces it,
+    ChromeDriver may answer "Node with given id does not belong to the document" instead of a stale element: gone too.
     """
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
+
+    def gone(_driver) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+        return False
 
     wait = WebDriverWait(driver, timeout, poll_frequency=0.2)
     element.click()
-    wait.until(expected_conditions.staleness_of(element))
+    wait.until(gone)
     return wait.until(lambda d: d.find_elements(*shown))[0]

@@ -144,6 +144,15 @@ warns on the terminal once per page."""
 FEEDBACK_SEE_CELL = "セルを見る"
 """The link from a row of the table, or an error, to its cell further down the page."""
 
+FEEDBACK_OVERRIDE = "先生がこの問の点数を {points} 点にしました。理由：{reason}"
+"""Under a row whose automatic score the instructor overrode (``overrides.override``), with their reason."""
+
+FEEDBACK_EXTRA_CREDIT = "先生からこの問に {points} 点の加点があります。理由：{reason}"
+"""Under a row with extra credit (``overrides.extra_credit``), with the instructor's reason."""
+
+FEEDBACK_EXTRA_POINTS = "（加点 +{points}）"
+"""After a row's points when it has extra credit: 「1 / 2（加点 +1）」."""
+
 
 def feedback_cell_error(where: str, what: str, line: int | None) -> str:
     """An error of a student's cell as the feedback page lists it: 「問3 のセル（TypeError、3行目）」."""

@@ -66,6 +66,17 @@ class CheckResult:
     comment: str | None = None
     """The instructor's comment on a manually graded answer (nbgrader's ``Comment.manual_comment``), or None."""
 
+    extra_credit: float = 0.0
+    """Points the instructor gave beyond the cell's (nbgrader's ``Grade.extra_credit``): in the total, not in
+    ``points``, so that a failed check stays failed."""
+
+    overridden: bool = False
+    """An automatic cell whose points the instructor set (nbgrader's ``Grade.manual_score``): ``points`` is theirs."""
+
+    reasons: tuple[str, ...] = ()
+    """What the student's page says of an override or extra credit, with the instructor's reason (Japanese; set by
+    the feedback pages from the record beside the gradebook: ``overrides.score_notes``)."""
+
     @property
     def passed(self) -> bool:
         return self.points is not None and self.points >= self.max_points
@@ -143,7 +154,15 @@ def manual_points(grade) -> float | None:
     while it waits for the instructor."""
     if grade.manual_score is not None:
         return grade.manual_score
-    return None if grade.needs_manual_grade else grade.score
+    return None if grade.needs_manual_grade else grade.auto_score or 0.0  # nbgrader's score without extra credit
+
+
+def automatic_points(grade) -> float:
+    """The points of an automatically graded cell's nbgrader ``Grade`` without its extra credit: the instructor's
+    override (``manual_score``) if set, else the checks' (``auto_score``), as nbgrader's ``Grade.score`` takes them."""
+    if grade.manual_score is not None:
+        return grade.manual_score
+    return grade.auto_score or 0.0
 
 
 def read_results(assignment: Assignment, student_id: str) -> SubmissionResult:
@@ -160,10 +179,11 @@ def read_results(assignment: Assignment, student_id: str) -> SubmissionResult:
             if grade is None:
                 checks.append(CheckResult(cell.grade_id, 0.0, cell.points, "セルがありません / cell missing", cell.manual))
                 continue
-            points = manual_points(grade) if cell.manual else grade.score
+            points = manual_points(grade) if cell.manual else automatic_points(grade)
             error, message = errors.get(cell.grade_id, (None, None))
             checks.append(CheckResult(cell.grade_id, points, grade.max_score, message, cell.manual, error,
-                                      comments.get(cell.grade_id) if cell.manual else None))
+                                      comments.get(cell.grade_id) if cell.manual else None,
+                                      grade.extra_credit or 0.0, not cell.manual and grade.manual_score is not None))
         penalty = submission.late_submission_penalty or 0.0  # nbgrader keeps it apart from the score
         result = SubmissionResult(student_id, Status.GRADED, score=submission.score - penalty, max_score=submission.max_score,
                                   checks=checks)
@@ -224,7 +244,7 @@ def score_parts(assignment: Assignment) -> dict[str, ScoreParts]:
     pending: set[str] = set()
     with assignment.course.gradebook() as gb:
         rows = (gb.db.query(SubmittedAssignment.student_id, BaseCell.name, Grade.score, Grade.manual_score,
-                            Grade.needs_manual_grade)
+                            Grade.needs_manual_grade, Grade.extra_credit, Grade.auto_score)
                 .join(GradebookAssignment, GradebookAssignment.id == SubmittedAssignment.assignment_id)
                 .join(SubmittedNotebook, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
                 .join(Grade, Grade.notebook_id == SubmittedNotebook.id)
@@ -237,7 +257,7 @@ def score_parts(assignment: Assignment) -> dict[str, ScoreParts]:
         elif (found := manual_points(row)) is None:
             pending.add(row.student_id)
         else:
-            points[row.student_id][1] = given + found
+            points[row.student_id][1] = given + found + (row.extra_credit or 0.0)
     return {student_id: ScoreParts(automatic, automatic_max, None if student_id in pending else given,
                                    manual_max)
             for student_id, (automatic, given) in points.items()}

@@ -99,6 +99,8 @@ def record(course: Course, assignment_id: str, outcome: TaskOutcome, timestamp: 
         result = read_results(course.assignment(assignment_id), student_id)
         lost = result.lost()
         result.message = f"減点 / lost: {', '.join(lost)}" if lost else "自動採点は満点 / all automatic checks passed"
+        if kept := [c.grade_id for c in result.checks if c.overridden]:  # nbgrader keeps them: say so (overrides.py)
+            result.message += f"; 先生の点数の上書きを保持 / the instructor's override kept: {', '.join(kept)}"
         if result.late_penalty:
             result.message = f"締め切り後の提出で {result.late_penalty:g} 点減点 / late penalty -{result.late_penalty:g}; {result.message}"
         if timed_out := _stopped_cells(notebook):

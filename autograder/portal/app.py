@@ -3,7 +3,8 @@
 The pages are Flask blueprints, one module each: ``auth`` (the start page, signing in and out, the session of every
 request), ``student`` (assignments, release notebooks, uploads, their own feedback), ``instructor`` (the class page,
 extensions, regrading, which upload counts, grades CSV, class report), ``manual_pages`` (grading the written
-answers) and ``regrades`` (students' regrade requests and their answers).  What they share — this app's course,
+answers), ``score_pages`` (one student's overrides and extra credit) and ``regrades`` (students' regrade requests and
+their answers).  What they share — this app's course,
 store, queue and clock, and the guards ``signed_in`` and ``assignment_or_404`` — is ``autograder.portal.web``.
 
 Safety: CSRF tokens on every form (Flask-WTF), failed sign-ins counted per account and address
@@ -27,7 +28,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from autograder.course import Course, messages
-from autograder.portal import auth, instructor, manual_pages, private, regrades, student, web
+from autograder.portal import auth, instructor, manual_pages, private, regrades, score_pages, student, web
 from autograder.portal.queue import GradingQueue
 from autograder.portal.store import Store
 from autograder.portal.throttle import SignInThrottle
@@ -85,7 +86,7 @@ def create_app(course: Course, *, store: Store | None = None, queue: GradingQueu
     app.after_request(security_headers)
     app.register_error_handler(CSRFError, form_expired)
     app.register_error_handler(413, too_large)
-    for blueprint in (auth.bp, student.bp, instructor.bp, manual_pages.bp, regrades.bp):
+    for blueprint in (auth.bp, student.bp, instructor.bp, manual_pages.bp, score_pages.bp, regrades.bp):
         app.register_blueprint(blueprint)
     if start_queue:
         queue.start()

@@ -17,6 +17,10 @@ POST needs the CSRF token, as a form field or in the ``X-CSRFToken`` header):
 - ``POST .../publish`` (the question) and ``POST /instructor/manual/<aid>/publish`` (the assignment) →
   ``manual.publish`` (each change logged in the store's append-only ``grade_changes``); then the score each published student's portal page shows is made the new total (``rescore``).
 
+``POST /instructor/manual/<aid>/anonymous`` (``on`` 1 or 0, the instructor's) turns anonymous grading on or off
+(``anonymity.py``: the pages then name each answer 「解答 N」 and carry ``anon-N`` for its student).  The score pages
+of one student (overrides and extra credit, the instructor's) are ``score_pages.py``'s blueprint.
+
 Each POST takes a plain form (the page without JavaScript: a redirect back to the answer) or JSON
 (``static/manual.js``: a JSON reply, and the page updated in place).  A grade that cannot be stored writes nothing
 (``manual.set_marks`` is all or nothing): a 400 with ``ManualGradeError``'s bilingual message in JSON, that
@@ -38,6 +42,7 @@ and Markdown without raw HTML can give no element a class of the page's.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 import unicodedata
 from urllib.parse import quote
 
@@ -48,6 +53,7 @@ from sqlalchemy.exc import OperationalError
 
 from autograder.course import AssignmentConfig, Course
 from autograder.course.results import Status, saved_result
+from autograder.portal import anonymity
 from autograder.portal.store import GRADER, INSTRUCTOR, Store, UploadState
 from autograder.portal.web import assignment_or_404, clock, course, signed_in, store
 from autograder.tools import manual
@@ -110,9 +116,9 @@ def _text(fields, name: str) -> str:
     return value
 
 
-def _state(answer: Answer) -> dict:
-    """What ``manual.js`` shows of one answer after a change."""
-    return {"student_id": answer.student_id, "points": answer.points, "comment": answer.comment,
+def _state(answer: Answer, key: Callable[[str], str] = str) -> dict:
+    """What ``manual.js`` shows of one answer after a change (``key``: how the page names the student)."""
+    return {"student_id": key(answer.student_id), "points": answer.points, "comment": answer.comment,
             "items": list(answer.items), "adjustment": answer.adjustment, "graded": answer.graded,
             "published": answer.published, "published_points": answer.published_points, "changed": answer.changed}
 
@@ -178,12 +184,22 @@ def back(assignment_id: str, grade_id: str | None, anchor: str | None = None):
     return redirect(url + (f"#{quote(anchor)}" if anchor else ""), 303)
 
 
+def masks(assignment_id: str, found: list[Answer] | None = None) -> anonymity.Masks:
+    """How the pages name the students of the assignment now (``found``: its answers, if read already)."""
+    if found is None:  # a write: the ids to turn keys back into, no names needed
+        return anonymity.masks(store, assignment_id, manual.graded_students(course.assignment(assignment_id)))
+    return anonymity.masks(store, assignment_id, [a.student_id for a in found],
+                           {a.student_id: a.name for a in found})
+
+
 def stored(assignment_id: str, grade_id: str, students: list[str], message: str, **extra):
     """The JSON reply after a write: the students' answers as stored now and the question's progress."""
     found = manual.answers(course.assignment(assignment_id), grade_id)
     wanted = set(students)
     counts = manual.item_counts(found)
-    return jsonify(ok=True, message=message, answers=[_state(a) for a in found if a.student_id in wanted],
+    named = masks(assignment_id, found)
+    return jsonify(ok=True, message=named.hide(message),
+                   answers=[_state(a, named.key) for a in found if a.student_id in wanted],
                    progress={"graded": sum(a.graded for a in found), "total": len(found),
                              "unpublished": sum(not a.published for a in found)},
                    counts={item.id: counts[item.id] for item in manual.rubric(course.assignment(assignment_id),
@@ -196,6 +212,7 @@ def refused(error: ManualGradeError | OperationalError, assignment_id: str, grad
     if isinstance(error, OperationalError) and not _busy(error):
         raise error
     message, status = (BUSY, 503) if isinstance(error, OperationalError) else (str(error), 400)
+    message = masks(assignment_id).hide(message)  # an error naming a student names their label
     if wants_json():
         return jsonify(ok=False, error=message), status, {"Retry-After": "1"} if status == 503 else {}
     flash(f"保存できませんでした / not saved: {message}")
@@ -210,7 +227,21 @@ def manual_assignment(assignment_id):
     cells = [{"cell": c, "title": _title(c.prompt), "progress": progress[c.grade_id]}
              for c in manual.manual_cells(course.assignment(assignment_id))]
     return render_template("manual_assignment.html", assignment=found, cells=cells,
-                           unpublished=sum(p.unpublished for p in progress.values()))
+                           unpublished=sum(p.unpublished for p in progress.values()),
+                           anonymous=store.anonymous(assignment_id))
+
+
+@bp.post("/instructor/manual/<assignment_id>/anonymous")
+@signed_in(INSTRUCTOR)
+def manual_anonymous(assignment_id):
+    """Turn the assignment's anonymous grading on (``on=1``) or off: the instructor's switch, for every grader's
+    pages and their own."""
+    assignment_or_404(assignment_id)
+    on = request.form.get("on") == "1"
+    store.set_anonymous(assignment_id, on, by=g.user.user_id, at=clock())
+    flash("匿名採点にしました。採点のページと再採点の依頼では名前と学籍番号を隠し「解答 1」のように示します / "
+          "anonymous grading on" if on else "匿名採点をやめました。名前と学籍番号を示します / anonymous grading off")
+    return back(assignment_id, None)
 
 
 @bp.get("/instructor/manual/<assignment_id>/<grade_id>")
@@ -220,17 +251,18 @@ def manual_question(assignment_id, grade_id):
     ungraded = request.args.get("ungraded") == "1"
     similarity = _similarity(request.args.get("similarity"))
     found = manual.answers(course.assignment(assignment_id), grade_id)
-    shown = [a for a in found if not a.graded] if ungraded else found
+    named = masks(assignment_id, found)
+    shown = sorted([a for a in found if not a.graded] if ungraded else found, key=lambda a: named.order(a.student_id))
     items = manual.rubric(course.assignment(assignment_id), grade_id)
     grouped = manual.groups(shown, similarity)
-    order = [a.student_id for group in grouped for a in group]  # the page's order: group after group
+    order = [named.key(a.student_id) for group in grouped for a in group]  # the page's order: group after group
     return render_template(
         "manual_question.html", assignment=found_assignment, cell=cell, title=_title(cell.prompt),
         prompt=markdown_html(cell.prompt), ungraded=ungraded, groups=grouped, shown=len(shown),
         similarity=similarity, following=dict(zip(order, order[1:] + [None])),
         graded=sum(a.graded for a in found), total=len(found), unpublished=sum(not a.published for a in found),
         items=items, counts=manual.item_counts(found), render=answer_html, points=manual.points_text,
-        signed=manual.signed)
+        signed=manual.signed, key=named.key, who=named.who, anonymous=named.on)
 
 
 @bp.post("/instructor/manual/<assignment_id>/<grade_id>/grade")
@@ -243,7 +275,9 @@ def manual_grade(assignment_id, grade_id):
     _, cell = question(assignment_id, grade_id)
     try:
         data = fields()
-        student_id, comment = _text(data, "student_id"), _text(data, "comment").strip()
+        named = masks(assignment_id)
+        key, comment = _text(data, "student_id"), _text(data, "comment").strip()
+        student_id = named.student(key)
         points = _read_points(data.get("points", ""), required=False)
         items = _list(data, "items")
         was = _read_points(data.get("was_points", ""), required=False) if "was_points" in data else None
@@ -256,16 +290,16 @@ def manual_grade(assignment_id, grade_id):
                 manual.Mark((), current.adjustment, comment)
         else:
             mark = manual.mark_for(rubric_items, cell, points=points, items=items, comment=comment,
-                                   where=f"{student_id} {grade_id}")
+                                   where=f"{named.who(student_id)} {grade_id}")
         manual.set_marks(work, [(student_id, grade_id, mark)])
-        message = f"{student_id} を保存しました（下書き） / saved as a draft"
+        message = f"{named.who(student_id)} を保存しました（下書き） / saved as a draft"
         if wants_json():
             return stored(assignment_id, grade_id, [student_id], message)
     except (ManualGradeError, OperationalError) as e:
         return refused(e, assignment_id, grade_id)
     flash(message)
     following = request.form.get("next")  # in the ungraded view the saved answer is no longer shown
-    shown = following if request.form.get("ungraded") and following else student_id
+    shown = following if request.form.get("ungraded") and following else key
     return back(assignment_id, grade_id, f"answer-{shown}")
 
 
@@ -297,9 +331,11 @@ def manual_apply(assignment_id, grade_id):
     question(assignment_id, grade_id)
     try:
         data = fields()
-        students = data.get("student_ids", []) if request.is_json else request.form.getlist("student_id")
-        if not isinstance(students, list) or not students or not all(isinstance(s, str) for s in students):
+        keys = data.get("student_ids", []) if request.is_json else request.form.getlist("student_id")
+        if not isinstance(keys, list) or not keys or not all(isinstance(s, str) for s in keys):
             raise ManualGradeError("学生が選ばれていません / no students given")
+        named = masks(assignment_id)
+        students = [named.student(k) for k in keys]
         remove = data.get("remove") in (True, "1")
         manual.apply_item(course.assignment(assignment_id), grade_id, students, _text(data, "item_id"),
                           remove=remove)
@@ -310,7 +346,7 @@ def manual_apply(assignment_id, grade_id):
     except (ManualGradeError, OperationalError) as e:
         return refused(e, assignment_id, grade_id)
     flash(message)
-    return back(assignment_id, grade_id, f"answer-{students[0]}")
+    return back(assignment_id, grade_id, f"answer-{keys[0]}")
 
 
 def publish(assignment_id: str, grade_id: str | None):

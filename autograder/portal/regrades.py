@@ -13,8 +13,10 @@ The rules (one place):
   published before the journal existed, or by ``manual --publish`` on a course with no portal database, has no
   known time, and stays open until the instructor sets a date);
 - a student's routes take no request id: they read and write only the signed-in student's own requests.
-- answering with a change goes through the manual marks (a draft of the new total, keeping the items) and a
-  re-publish of that one answer (``manual.publish(students=...)``), journalled with the request's id.
+- answering publishes that one answer's current mark (``manual.publish(students=...)``), journalled with the
+  request's id: a draft the instructor made on the question page while looking at the request (items, comment) is
+  what the student sees with the reply; answering with new points first makes them the draft (keeping its items).
+  The request records whether the student's grade changed.
 
 Routes: ``GET /regrade/<aid>`` and ``POST /regrade/<aid>/<grade_id>`` (the student);
 ``GET /instructor/regrades/<aid>``, ``POST /instructor/regrades/<aid>/<id>/answer``, ``.../<id>/reopen`` and
@@ -32,6 +34,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy.exc import OperationalError
 
 from autograder.portal.manual_pages import _title, answer_html, rescore  # it imports journal from here, when publishing
+from autograder.portal import anonymity
 from autograder.portal.store import INSTRUCTOR, STUDENT, GradeChange, RequestStatus, Store
 from autograder.portal.web import EXTENSION, of_this_app, assignment_or_404, clock, course, signed_in, store, zone
 from autograder.tools import manual
@@ -168,8 +171,15 @@ def instructor_view(assignment_id: str) -> dict:
         answers = {a.student_id: a for a in manual.answers(work, grade_id)}
         items = {i.id: i for i in manual.rubric(work, grade_id)}
         by_question.append({"cell": cell, "title": _title(cell.prompt), "open": waiting, "answered": answered,
-                            "answers": answers, "items": items})
-    return {"questions": by_question, "names": names, "closing": store.regrade_closing(assignment_id)}
+                            "answers": answers, "rubric": items})  # not "items": Jinja reads q.items as dict.items
+    named = anonymity.masks(store, assignment_id, {r.student_id for r in requests}, names)
+    return {"questions": by_question, "who": named.who, "anonymous": named.on,
+            "closing": store.regrade_closing(assignment_id)}
+
+
+def who(assignment_id: str, student_id: str) -> anonymity.Masks:
+    """How the instructor's messages name the students of the assignment (「解答 N」 while it is anonymous)."""
+    return anonymity.masks(store, assignment_id, [student_id])
 
 
 @bp.get("/instructor/regrades/<assignment_id>")
@@ -191,7 +201,8 @@ def request_of(assignment_id: str, request_id: int):
 @signed_in(INSTRUCTOR)
 def answer_regrade(assignment_id, request_id):
     """Answer one open request: with ``changed=1`` the answer's new total (``points``) becomes its mark, keeping
-    its items, and that answer alone is published again; the reply reaches the student either way."""
+    its items; either way that answer's mark (and so any draft of it) is published, alone, so that the reply and
+    the grade the student sees agree."""
     assignment_or_404(assignment_id)
     with answering:  # two tabs answering one request: the second finds it answered, never publishes twice
         return _answer(assignment_id, request_id)
@@ -207,10 +218,9 @@ def _answer(assignment_id, request_id):
     if not reply or len(reply) > REPLY_CHARS:
         flash(f"回答を 1〜{REPLY_CHARS} 文字で書いてください / write a reply of 1–{REPLY_CHARS} characters")
         return back
-    changed = False
-    if request.form.get("changed") == "1":
-        work = course.assignment(assignment_id)
-        try:
+    work = course.assignment(assignment_id)
+    try:
+        if request.form.get("changed") == "1":
             cell = manual.manual_cell(work, asked.grade_id)
             current = next((a for a in manual.answers(work, asked.grade_id) if a.student_id == asked.student_id),
                            None)
@@ -225,15 +235,17 @@ def _answer(assignment_id, request_id):
             mark = manual.mark_for(rubric, cell, points=points, items=current.items, comment=current.comment,
                                    where=f"{asked.student_id} {asked.grade_id}")
             manual.set_marks(work, [(asked.student_id, asked.grade_id, mark)])
-            published = manual.publish(work, asked.grade_id, students=[asked.student_id],
-                                       journal=journal(store, g.user.user_id, clock, assignment_id, request_id))
-            rescore(store, course, assignment_id, [asked.student_id])
-            changed = bool(published)
-        except (ManualGradeError, OperationalError) as e:
-            flash(f"保存できませんでした / not saved: {e}")
-            return back
+        # the answer's mark as it is now (the points just typed, or a draft made on the question page) is what
+        # the student sees with the reply: published, that answer alone, journalled with the request
+        published = manual.publish(work, asked.grade_id, students=[asked.student_id],
+                                   journal=journal(store, g.user.user_id, clock, assignment_id, request_id))
+        rescore(store, course, assignment_id, [asked.student_id])
+        changed = bool(published)
+    except (ManualGradeError, OperationalError) as e:
+        flash(who(assignment_id, asked.student_id).hide(f"保存できませんでした / not saved: {e}"))
+        return back
     store.answer_regrade_request(request_id, reply=reply, changed=changed, by=g.user.user_id, at=clock())
-    flash(f"{asked.student_id} の依頼に回答しました（点数の変更：{'あり' if changed else 'なし'}） / answered "
+    flash(f"{who(assignment_id, asked.student_id).who(asked.student_id)} の依頼に回答しました（点数の変更：{'あり' if changed else 'なし'}） / answered "
           f"({'grade changed' if changed else 'no change'})")
     return back
 
@@ -244,7 +256,8 @@ def reopen_regrade(assignment_id, request_id):
     assignment_or_404(assignment_id)
     asked = request_of(assignment_id, request_id)
     if store.reopen_regrade_request(asked.id):
-        flash(f"{asked.student_id} はこの問題の再採点をもう一度依頼できます / may ask once more")
+        flash(f"{who(assignment_id, asked.student_id).who(asked.student_id)} はこの問題の再採点をもう一度依頼できます / "
+              "may ask once more")
     return redirect(url_for("regrades.instructor_regrades", assignment_id=assignment_id), 303)
 
 

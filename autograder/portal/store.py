@@ -1,5 +1,5 @@
-"""Accounts, sessions, failed sign-ins, upload attempts, uploads, regrade requests and the log of published grade
-changes of the portal, in an SQLAlchemy database (``portal.db`` in the course folder by default).
+"""Accounts, sessions, failed sign-ins, upload attempts, uploads, regrade requests, anonymous grading and the log of
+grade changes of the portal, in an SQLAlchemy database (``portal.db`` in the course folder by default).
 
 The grades themselves are never here: nbgrader's gradebook is their one home.  ``grade_changes`` is a journal of
 who changed a published grade, when, from what to what: the store only ever inserts into it (on SQLite, triggers
@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     exists,
     false,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateColumn
 
 STUDENT, INSTRUCTOR, GRADER = "student", "instructor", "grader"
@@ -154,6 +156,22 @@ grade_changes = Table(
     Column("before_comment", Text),
     Column("after_comment", Text),
     Column("request_id", Integer),  # the regrade request it answers, if any
+    # Added after the first journals were made (``Store`` adds them): what changed and the instructor's reason
+    Column("kind", String(16)),  # ChangeKind; NULL in rows written before: a published written answer
+    Column("reason", Text),  # an override's or extra credit's reason, as the student's page shows it
+)
+anonymous_grading = Table(
+    "anonymous_grading", metadata,  # assignments whose written answers are graded without names (anonymity.py)
+    Column("assignment_id", String(64), primary_key=True),
+    Column("since_utc", DateTime, nullable=False),
+    Column("by_user", String(200), nullable=False),
+)
+anonymous_labels = Table(
+    "anonymous_labels", metadata,  # 「解答 N」: each student's stable number in one assignment's anonymous grading
+    Column("assignment_id", String(64), primary_key=True),
+    Column("student_id", String(64), primary_key=True),
+    Column("number", Integer, nullable=False),
+    UniqueConstraint("assignment_id", "number"),
 )
 
 
@@ -208,6 +226,26 @@ class GradeChange:
     after_comment: str | None
     request_id: int | None
     """The regrade request whose answer made the change, if any."""
+
+    kind: str = "manual"
+    """What changed (``ChangeKind``): a published written answer, an automatic cell's override, an extra credit."""
+
+    reason: str | None = None
+    """The instructor's reason (an override's or extra credit's), which the student's feedback page shows."""
+
+
+class ChangeKind(StrEnum):
+    """What one row of the journal of grade changes changed."""
+
+    MANUAL = "manual"
+    """A written answer's published grade (points and comment)."""
+
+    OVERRIDE = "override"
+    """An automatic cell's score set by the instructor (nbgrader's ``Grade.manual_score``); None: the automatic
+    score again."""
+
+    EXTRA_CREDIT = "extra_credit"
+    """Points given beyond a cell's score (nbgrader's ``Grade.extra_credit``)."""
 
 
 _hasher = PasswordHasher()  # Argon2id with argon2-cffi's recommended parameters
@@ -694,11 +732,47 @@ class Store:
                 regrade_windows.c.assignment_id == assignment_id)).scalar()
         return _read(found) if found is not None else None
 
+    # ---- anonymous grading (the rules are autograder/portal/anonymity.py)
+    def set_anonymous(self, assignment_id: str, on: bool, *, by: str, at: datetime) -> None:
+        """Turn the assignment's anonymous grading on or off (its students keep their numbers either way)."""
+        with self.engine.begin() as db:
+            db.execute(anonymous_grading.delete().where(anonymous_grading.c.assignment_id == assignment_id))
+            if on:
+                db.execute(anonymous_grading.insert().values(assignment_id=assignment_id, since_utc=_stored(at),
+                                                             by_user=by))
+
+    def anonymous(self, assignment_id: str) -> bool:
+        with self.engine.connect() as db:
+            return db.execute(select(anonymous_grading.c.assignment_id).where(
+                anonymous_grading.c.assignment_id == assignment_id)).first() is not None
+
+    def anonymous_numbers(self, assignment_id: str, students: Iterable[str]) -> dict[str, int]:
+        """student_id → their number in the assignment's anonymous grading, for each of ``students``: a student
+        without one gets the next free numbers, in a random order (not their id's), and keeps it from then on."""
+        wanted = set(students)
+        for _ in range(5):  # two requests numbering at once: the unique number refuses one, which reads again
+            with self.engine.connect() as db:
+                known = dict(db.execute(select(anonymous_labels.c.student_id, anonymous_labels.c.number).where(
+                    anonymous_labels.c.assignment_id == assignment_id)).all())
+            new = [s for s in wanted if s not in known]
+            if not new:
+                return {s: known[s] for s in wanted}
+            secrets.SystemRandom().shuffle(new)
+            start = max(known.values(), default=0) + 1
+            try:
+                with self.engine.begin() as db:
+                    db.execute(anonymous_labels.insert(), [{"assignment_id": assignment_id, "student_id": s,
+                                                            "number": start + i} for i, s in enumerate(new)])
+            except IntegrityError:
+                continue
+        raise RuntimeError(f"could not number the answers of {assignment_id}")  # never: five races in a row
+
     # ---- the journal of published grade changes (append-only)
     def log_grade_changes(self, changes: Iterable[GradeChange]) -> None:
         rows = [{"at_utc": _stored(c.at), "by_user": c.by, "assignment_id": c.assignment_id, "grade_id": c.grade_id,
                  "student_id": c.student_id, "before_points": c.before_points, "after_points": c.after_points,
-                 "before_comment": c.before_comment, "after_comment": c.after_comment, "request_id": c.request_id}
+                 "before_comment": c.before_comment, "after_comment": c.after_comment, "request_id": c.request_id,
+                 "kind": c.kind, "reason": c.reason}
                 for c in changes]
         if rows:
             with self.engine.begin() as db:
@@ -714,7 +788,7 @@ class Store:
         with self.engine.connect() as db:
             return [GradeChange(_read(r["at_utc"]), r["by_user"], r["assignment_id"], r["grade_id"], r["student_id"],
                                 r["before_points"], r["after_points"], r["before_comment"], r["after_comment"],
-                                r["request_id"])
+                                r["request_id"], r["kind"] or ChangeKind.MANUAL, r["reason"])
                     for r in db.execute(query.order_by(grade_changes.c.id)).mappings()]
 
 
@@ -740,8 +814,10 @@ _DUMMY = _hasher.hash(secrets.token_hex(16))
 
 
 def _add_missing_columns(engine) -> None:
-    """Give an ``uploads`` table made by an older portal the columns it lacks (``ALTER TABLE``, with their defaults),
-    so an existing ``portal.db`` keeps its accounts and uploads; an upload queued before keeps its order (its own id)."""
+    """Give the ``uploads`` and ``grade_changes`` tables made by an older portal the columns they lack (``ALTER
+    TABLE``, with their defaults), so an existing ``portal.db`` keeps its accounts, uploads and journal; an upload
+    queued before keeps its order (its own id)."""
+    _add_columns(engine, grade_changes)  # adding a column changes no row: the journal's triggers allow it
     existing = {column["name"] for column in inspect(engine).get_columns("uploads")}
     missing = [column for column in uploads.columns if column.name not in existing]
     if not missing:
@@ -750,6 +826,17 @@ def _add_missing_columns(engine) -> None:
         for column in missing:
             db.exec_driver_sql(f"ALTER TABLE uploads ADD COLUMN {CreateColumn(column).compile(dialect=engine.dialect)}")
         db.execute(update(uploads).where(uploads.c.place.is_(None)).values(place=uploads.c.id))
+
+
+def _add_columns(engine, table: Table) -> None:
+    """``ALTER TABLE`` ``table`` with each column of ours it lacks (nullable ones: no row needs a value)."""
+    existing = {column["name"] for column in inspect(engine).get_columns(table.name)}
+    missing = [column for column in table.columns if column.name not in existing]
+    if missing:
+        with engine.begin() as db:
+            for column in missing:
+                db.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN "
+                                   f"{CreateColumn(column).compile(dialect=engine.dialect)}")
 
 
 def _password(size: int) -> str:

@@ -61,7 +61,7 @@ def export_grades(assignment: Assignment, out: Path) -> list[SubmissionResult]:
         for result in results:
             stamp_text, stamp, _ = assignment.submission_time(result.student_id)  # an unreadable time: none
             late = result.status == Status.LATE or (stamp is not None and stamp.replace(tzinfo=UTC) > due)
-            points = {c.grade_id: c.points for c in result.checks}
+            points = {c.grade_id: None if c.points is None else c.points + c.extra_credit for c in result.checks}
             values = {"student_id": result.student_id, "name": names.get(result.student_id, ""),
                       "score": f"{result.score:g}", "max_score": f"{max_score:g}", "status": result.status,
                       "late": "yes" if late else "", "submitted_at": stamp_text or "", "message": result.message,

@@ -181,7 +181,27 @@ def _submitted_at(assignment: Assignment, student_id: str) -> datetime | None:
 def _saved(assignment: Assignment, student_id: str) -> SubmissionResult:
     result = saved_result(assignment, student_id)
     result.max_score = result.max_score or assignment.config.points  # never graded: no max score of its own
+    _with_reasons(assignment, result)
     return result
+
+
+def _with_reasons(assignment: Assignment, result: SubmissionResult) -> None:
+    """Give each check the instructor's override and extra credit with their reasons (``CheckResult.reasons``), each
+    only while the gradebook holds the points it was given for (a later change in nbgrader's own formgrader wins)."""
+    from autograder.tools.overrides import score_notes  # overrides imports manual, which writes these pages
+
+    notes = score_notes(assignment, result.student_id)
+    for check in result.checks:
+        note = notes.get(check.grade_id)
+        if note is None:
+            continue
+        lines = []
+        if check.overridden and note.override is not None and note.override == check.points:
+            lines.append(messages.FEEDBACK_OVERRIDE.format(points=_points(note.override), reason=plain(note.override_reason)))
+        if note.extra_credit and note.extra_credit == check.extra_credit:
+            lines.append(messages.FEEDBACK_EXTRA_CREDIT.format(points=_points(note.extra_credit),
+                                                               reason=plain(note.extra_reason)))
+        check.reasons = tuple(lines)
 
 
 def _full_page(assignment: Assignment, student_id: str, release: nbformat.NotebookNode,
@@ -335,10 +355,12 @@ def _row(check: CheckResult, title: str, questions: Questions) -> dict:
     """One row of the table: the question, its points, and why points were lost (first the error above that cost
     them, if one did)."""
     row = {"grade_id": check.grade_id, "title": title, "href": _href(questions.anchors.get(check.grade_id)),
-           "kind": "", "message": None, "hint": None, "cause": None, "cause_href": None}
+           "kind": "", "message": None, "hint": None, "cause": None, "cause_href": None, "reasons": check.reasons}
     if check.points is None:
         return row | {"points": "先生が採点します", "verdict": ""}
     row["points"] = f"{_points(check.points)} / {_points(check.max_points)}"
+    if check.extra_credit:
+        row["points"] += messages.FEEDBACK_EXTRA_POINTS.format(points=_points(check.extra_credit))
     if check.manual:  # the instructor's points and comment, whatever they are: no hint of ours beside them
         return row | {"verdict": "先生が採点しました", "message": f"先生のコメント：{scrub(check.comment)}" if check.comment else None}
     if check.passed:

@@ -14,7 +14,9 @@ score, and a draft is never in it.  Beside it, in ``manual/<assignment>.json`` (
   was when it was graded, so that a notebook graded again automatically keeps its manual grade and an answer whose
   text has changed since is flagged;
 - the **published notes**: the items (text and points as they were published), adjustment and comment that the
-  student's feedback page shows under the answer.
+  student's feedback page shows under the answer;
+- the reasons of the instructor's **overrides** and **extra credit** (``override``, ``extra_credit``: grade_id →
+  student → points and reason), written by ``autograder/tools/overrides.py`` under the same lock.
 
 An answer is *published* when the gradebook holds exactly its mark's points and comment (``gradebook_comment``: the
 items with their points, the adjustment, a blank line, the comment), so what waits to be published is read from the
@@ -258,7 +260,7 @@ def _parse(text: str | None) -> dict:
     ``published`` (grade_id → student → the note the student's page shows) and ``graded`` (grade_id → student →
     digest of the answer graded)."""
     record = json.loads(text) if text else {}
-    for key in ("rubric", "marks", "published", "graded"):
+    for key in ("rubric", "marks", "published", "graded", "override", "extra_credit"):  # the last two: overrides.py
         record.setdefault(key, {})
     for grade_id, applied in record.pop("applied", {}).items():  # a record of one item per answer (until 2026-12)
         marks = record["marks"].setdefault(grade_id, {})

@@ -246,6 +246,7 @@ def test_the_instructor_answers_with_a_change_that_is_republished_and_logged(por
     change = store.grade_changes(student_id="s001")[-1]
     assert (change.before_points, change.after_points, change.request_id, change.by) == (3.0, 4.5, first.id,
                                                                                            "instructor")
+    manual.set_grade(work, "s002", CELL, 4.0, "要点不足")  # the draft back to what was published
     assert teacher.post(f"/instructor/regrades/{AID}/{second.id}/answer",
                         data={"csrf_token": token, "changed": "0", "reply": "採点どおりです。"}).status_code == 303
     assert store.regrade_request(second.id).changed is False and _gradebook(course, "s002") == 4.0
@@ -338,3 +339,31 @@ def test_manual_publish_on_the_command_line_is_logged(portal):
     (change,) = store.grade_changes()
     assert (change.student_id, change.after_points, change.request_id) == ("s001", 2.5, None)
     assert change.by.startswith("command line")
+
+
+def test_answering_publishes_the_draft_made_while_reading_the_request(portal):
+    """When the instructor, reading a request, changes the answer's rubric mark on the question page (a draft) and
+    then answers with the current mark, does the student see that new grade with the reply, the request say it
+    changed, the journal record it with the request, and the list warn of the draft before answering?"""
+    course, store = portal["course"], portal["store"]
+    _grade_and_publish(portal, {"s001": "3"})
+    student, student_token = _client(portal, "s001")
+    _ask(student, student_token, "理由の二つ目も書いています")
+    teacher, token = _client(portal, "instructor")
+    headers = {"X-CSRFToken": token}
+    item = teacher.post(f"{PAGE}/rubric", json={"text": "理由を二つ挙げている", "points": "4"}, headers=headers)
+    item_id = item.get_json()["item"]["id"]
+    assert teacher.post(f"{PAGE}/grade", json={"student_id": "s001", "items": [item_id], "points": "",
+                                               "comment": "要点不足"}, headers=headers).status_code == 200  # 4 points
+    assert _gradebook(course, "s001") == 3.0  # a draft: the student still sees 3
+    (asked,) = store.regrade_requests()
+    page = teacher.get(f"/instructor/regrades/{AID}").get_data(as_text=True)
+    assert f'id="draft-{asked.id}"' in page and "未公開の下書きがあります" in page
+    assert teacher.post(f"/instructor/regrades/{AID}/{asked.id}/answer",
+                        data={"csrf_token": token, "changed": "0", "reply": "二つ目の理由を認めます。"}).status_code == 303
+    assert _gradebook(course, "s001") == 4.0 and store.regrade_request(asked.id).changed is True
+    change = store.grade_changes(student_id="s001")[-1]
+    assert (change.before_points, change.after_points, change.request_id) == (3.0, 4.0, asked.id)
+    page = student.get(f"/regrade/{AID}").get_data(as_text=True)
+    assert "公開された点数：4 / 5 点" in page and "点数を見直しました" in page and "二つ目の理由を認めます。" in page
+    assert manual.published_notes(course.assignment(AID), "s001")[CELL].items == (("理由を二つ挙げている", 4.0),)

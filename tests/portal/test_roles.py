@@ -34,6 +34,9 @@ ALLOWED = {  # endpoint → who may use it (besides them: a student 403, signed 
     "manual.manual_publish_question": {"instructor"}, "manual.manual_publish_assignment": {"instructor"},
     "regrades.instructor_regrades": {"instructor"}, "regrades.answer_regrade": {"instructor"},
     "regrades.reopen_regrade": {"instructor"}, "regrades.regrade_closing": {"instructor"},
+    "manual.manual_anonymous": {"instructor"},
+    "scores.score_changes": {"instructor"}, "scores.override_score": {"instructor"},
+    "scores.give_extra_credit": {"instructor"},
 }
 
 
@@ -103,7 +106,8 @@ def test_every_route_answers_only_the_roles_it_is_for(portal):
                                                      "filename": "portal.css", **objects}), method=method,
                                        data={"csrf_token": token, "closes": "2030-01-01T00:00", "reply": "x",
                                              "student_id": "s002", "assignment_id": AID, "due": "2030-01-01 00:00",
-                                             "changed": "1", "points": "0", "text": "x", "reason": "x"})
+                                             "changed": "1", "points": "0", "text": "x", "reason": "x",
+                                             "on": "1", "grade_id": "q6_accuracy"})
                 expected = 302 if who is None else 403
                 assert response.status_code == expected, (who, method, rule.rule, response.status_code)
                 page = response.get_data(as_text=True)
@@ -111,6 +115,7 @@ def test_every_route_answers_only_the_roles_it_is_for(portal):
     assert (portal["store"].regrade_request(objects["request_id"]), portal["store"].upload(objects["upload_id"])) \
         == before
     assert portal["store"].waiting() == [] and not (portal["course"].root / "extensions.csv").exists()
+    assert not portal["store"].anonymous(AID) and portal["store"].grade_changes() == []
 
 
 def test_every_post_without_the_csrf_token_is_refused(portal):
