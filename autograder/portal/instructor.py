@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 
 from autograder.course import extensions, messages
 from autograder.portal import class_page, readiness
@@ -47,7 +47,8 @@ def home():
                            waited=math.floor(waited / 60) if waited is not None else None,
                            warm_up_step=messages.WARM_UP_STEPS.get(line.phase) if line.phase else None,
                            extended=sorted(extensions.read_extensions(course).items()),
-                           open_requests=store.open_request_counts())
+                           open_requests=store.open_request_counts(),
+                           anonymous={a.id for a in readiness.offered(course) if store.anonymous(a.id)})
 
 
 @bp.post("/instructor/extensions")
@@ -153,8 +154,14 @@ def regrade_errors():
 @bp.get("/instructor/feedback/<assignment_id>/<student_id>")
 @signed_in(INSTRUCTOR, GRADER)
 def feedback(assignment_id, student_id):
-    """A student's feedback page as the student sees it (a sandboxed document)."""
+    """A student's feedback page as the student sees it (a sandboxed document).  Not to a grader while the
+    assignment's written answers are graded anonymously: the page carries the student's answers beside their id."""
     assignment_or_404(assignment_id)
+    if g.user.role == GRADER and store.anonymous(assignment_id):
+        return render_template("message.html", title="匿名採点中です / anonymous grading",
+                               message="この課題は匿名で採点しているため、採点者は学生ごとのフィードバックを開けません。"
+                                       "採点は「記述の採点」のページからどうぞ / while this assignment is graded "
+                                       "anonymously, graders cannot open a named student's feedback page"), 403
     path = course.feedback_path(assignment_id, student_id)
     if not path.is_file():
         abort(404)

@@ -83,7 +83,9 @@ def test_masks_hide_ids_in_messages_and_turn_keys_back():
 
 def test_names_and_ids_are_hidden_on_the_grading_pages_for_the_grader_too(portal):
     """With the switch on, does the question page (the grader's and the instructor's) show 「解答 N」 and no id or
-    name anywhere in its HTML, the same number for a student on every view, and does the switch off show them again?"""
+    name anywhere in its HTML, the same number for a student on every view, is a student's feedback page (their
+    answers beside their id) refused to a grader and not linked on the grader's class page, and does the switch off
+    show them again?"""
     instructor, token = _client(portal, "instructor")
     before = instructor.get(PAGE).get_data(as_text=True)
     assert "s001" in before and "山田 花子" in before
@@ -100,7 +102,18 @@ def test_names_and_ids_are_hidden_on_the_grading_pages_for_the_grader_too(portal
         seen.append({s: f'id="answer-anon-{n}"' in page for s, n in numbers.items()})
         assert _labels(page)[0] == "解答 1"  # by number (then similar answers join their group's first)
     assert all(all(found.values()) for found in seen)
+    # the feedback page carries the answers beside the id: closed to a grader while anonymous, linked for no grader
+    feedback = portal["course"].feedback_path(AID, "s001")
+    feedback.parent.mkdir(parents=True, exist_ok=True)
+    feedback.write_text("<html><body>s001 の答え</body></html>", encoding="utf-8")
+    refused = grader.get(f"/instructor/feedback/{AID}/s001")
+    assert refused.status_code == 403 and "匿名" in refused.get_data(as_text=True)
+    assert "s001 の答え" not in refused.get_data(as_text=True)
+    assert f"/instructor/feedback/{AID}/s001" not in grader.get("/instructor").get_data(as_text=True)
+    assert instructor.get(f"/instructor/feedback/{AID}/s001").status_code == 200  # the instructor's own view
+    assert f"/instructor/feedback/{AID}/s001" in instructor.get("/instructor").get_data(as_text=True)
     assert _switch(instructor, token, False).status_code == 303
+    assert grader.get(f"/instructor/feedback/{AID}/s001").status_code == 200
     assert "s001" in grader.get(PAGE).get_data(as_text=True)
 
 
