@@ -100,7 +100,7 @@ def graded_course_without_running(folder: Path, answers: dict[str, str], *, name
         graded = course.autograded_dir(assignment_id, student_id)
         graded.mkdir(parents=True, exist_ok=True)
         nbformat.write(filled, graded / f"{assignment_id}.ipynb")
-        _save_autogrades(course, assignment_id, student_id, filled, None)
+        _save_autogrades(course.assignment(assignment_id), student_id, filled, None)
         SubmissionResult(student_id, Status.GRADED, "自動採点は満点 / all automatic checks passed").save(graded)
     course.record_names(names or {})  # as ``accounts`` and ``collect --roster`` put a roster's names
     return course

@@ -33,7 +33,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 from tqdm import tqdm
 
-from autograder.course import Course, NotReleased
+from autograder.course import Assignment, Course, NotReleased
 from autograder.course.cells import grade_id as grade_id_of
 from autograder.course.csv_cells import SpreadsheetSafeWriter
 from autograder.course.extensions import due_for, read_extensions
@@ -68,10 +68,11 @@ def _stopped_cells(notebook, ename: str = "CellTimeoutError") -> list[str]:
     return places
 
 
-def _save_autogrades(course: Course, assignment_id: str, student_id: str, notebook, timestamp: datetime | None) -> None:
+def _save_autogrades(assignment: Assignment, student_id: str, notebook, timestamp: datetime | None) -> None:
     """Score the autograded ``notebook`` into the gradebook, the way ``nbgrader autograde`` does after executing it."""
+    course, assignment_id = assignment.course, assignment.id
     # the student's extension on nbgrader's submission: its due date (and AssignLatePenalties's) includes it
-    extension = due_for(course, assignment_id, student_id) - course.config.assignment(assignment_id).due
+    extension = due_for(course, assignment_id, student_id) - assignment.config.due
     with course.gradebook() as gb:
         gb.update_or_create_student(student_id)
         extended = {"extension": extension if extension.total_seconds() > 0 else None}
@@ -85,18 +86,18 @@ def _save_autogrades(course: Course, assignment_id: str, student_id: str, notebo
         step(config=config).preprocess(notebook, resources)
 
 
-def record(course: Course, assignment_id: str, outcome: TaskOutcome, timestamp: datetime | None) -> SubmissionResult:
+def record(assignment: Assignment, outcome: TaskOutcome, timestamp: datetime | None) -> SubmissionResult:
     """Write one worker's outcome into the course: autograded notebook, gradebook scores, status record."""
-    student_id = outcome.student_id
-    folder = course.autograded_dir(assignment_id, student_id)
+    student_id, assignment_id = outcome.student_id, assignment.id
+    folder = assignment.autograded_dir(student_id)
     if folder.exists():
         shutil.rmtree(folder)  # what an earlier grading left must not mix with this one
     folder.mkdir(parents=True)
     if outcome.ok:
         (folder / f"{assignment_id}.ipynb").write_bytes(outcome.notebook)
         notebook = nbformat.reads(outcome.notebook.decode("utf-8"), as_version=4)
-        _save_autogrades(course, assignment_id, student_id, notebook, timestamp)
-        result = read_results(course.assignment(assignment_id), student_id)
+        _save_autogrades(assignment, student_id, notebook, timestamp)
+        result = read_results(assignment, student_id)
         lost = result.lost()
         result.message = f"減点 / lost: {', '.join(lost)}" if lost else "自動採点は満点 / all automatic checks passed"
         if kept := [c.grade_id for c in result.checks if c.overridden]:  # nbgrader keeps them: say so (overrides.py)
@@ -110,17 +111,16 @@ def record(course: Course, assignment_id: str, outcome: TaskOutcome, timestamp: 
         if outcome.note:
             result.message = f"{outcome.note}; {result.message}"
     else:
-        result = SubmissionResult(student_id, Status.ERROR, outcome.message,
-                                  max_score=course.assignment(assignment_id).total_points)
+        result = SubmissionResult(student_id, Status.ERROR, outcome.message, max_score=assignment.total_points)
         if outcome.log:
             (folder / "grading.log").write_text(outcome.log, encoding="utf-8")
     result.seconds = outcome.seconds
     return result
 
 
-def _log_timing(course: Course, assignment_id: str, rows: list[dict]) -> Path:
+def _log_timing(assignment: Assignment, rows: list[dict]) -> Path:
     """Append one line per graded submission to ``logs/grade-<assignment>.csv``; returns its path."""
-    path = course.log_path(f"grade-{assignment_id}.csv")
+    path = assignment.course.log_path(f"grade-{assignment.id}.csv")
     fields = ["finished_utc", "student_id", "status", "score", "max_score", "seconds", "host", "fingerprint"]
     new = not path.is_file()
     with path.open("a", newline="", encoding="utf-8") as f:
@@ -131,10 +131,11 @@ def _log_timing(course: Course, assignment_id: str, rows: list[dict]) -> Path:
     return path
 
 
-def check_released(course: Course, assignment_id: str) -> None:
+def check_released(assignment: Assignment) -> None:
     """Raise ``UnknownAssignment`` for an unknown assignment and ``NotReleased`` for one nbgrader has not generated."""
-    course.config.assignment(assignment_id)  # unknown assignment: UnknownAssignment naming the known ones
-    with course.gradebook() as gb:
+    assignment.config  # noqa: B018 -- an unknown assignment: UnknownAssignment naming the known ones
+    assignment_id = assignment.id
+    with assignment.course.gradebook() as gb:
         try:
             gb.find_assignment(assignment_id)
         except MissingEntry:
@@ -144,11 +145,11 @@ def check_released(course: Course, assignment_id: str) -> None:
             ) from None
 
 
-def record_due_date(course: Course, assignment_id: str) -> datetime:
+def record_due_date(assignment: Assignment) -> datetime:
     """Put course_config's due date into nbgrader's gradebook (its late-penalty plugins read it); returns it as naive UTC."""
-    due = course.config.assignment(assignment_id).due.astimezone(UTC).replace(tzinfo=None)
-    with course.gradebook() as gb:
-        gb.update_or_create_assignment(assignment_id, duedate=due)
+    due = assignment.config.due.astimezone(UTC).replace(tzinfo=None)
+    with assignment.course.gradebook() as gb:
+        gb.update_or_create_assignment(assignment.id, duedate=due)
     return due
 
 
@@ -194,29 +195,29 @@ class AssignmentGrading:
     writer makes it); ``screen`` looks at one submission without grading it, ``write`` records one outcome.
     """
 
-    def __init__(self, course: Course, assignment_id: str):
-        check_released(course, assignment_id)
-        self.course, self.assignment_id = course, assignment_id
-        self.due = record_due_date(course, assignment_id)
-        self.extensions = read_extensions(course)  # a student's own due time, if extended (course/extensions.py)
-        self.reject_late = course.config.late_policy == "reject"
-        self.bundle = make_bundle(course.assignment(assignment_id))
-        self.graded_ids = {cell.grade_id for cell in course.assignment(assignment_id).graded_cells}
-        self.release = release_shape(course.release_notebook(assignment_id))  # its cell limit, nbgrader's grade_ids
+    def __init__(self, assignment: Assignment):
+        check_released(assignment)
+        self.assignment, self.course, self.assignment_id = assignment, assignment.course, assignment.id
+        self.due = record_due_date(assignment)
+        self.extensions = read_extensions(self.course)  # a student's own due time, if extended (course/extensions.py)
+        self.reject_late = self.course.config.late_policy == "reject"
+        self.bundle = make_bundle(assignment)
+        self.graded_ids = {cell.grade_id for cell in assignment.graded_cells}
+        self.release = release_shape(assignment.release)  # its cell limit, nbgrader's grade_ids
 
     def screen(self, student_id: str, force: bool = False) -> Screened:
         """Step 1 of ``grade`` for one student: missing, unchanged, late or invalid here; else ``pending``."""
-        course, aid = self.course, self.assignment_id
-        path = course.submission_notebook(aid, student_id)
+        course, aid, work = self.course, self.assignment_id, self.assignment
+        path = work.submitted(student_id)
         if not path.is_file():
             return Screened(student_id, result=SubmissionResult(
                 student_id, Status.MISSING, f"{path.name} がありません / no {path.name} in the folder"), settled=True)
         data = path.read_bytes()
-        stamp_text, stamp, stamp_problem = course.assignment(aid).submission_time(student_id)
+        stamp_text, stamp, stamp_problem = work.submission_time(student_id)
         mark = fingerprint(self.bundle, data, stamp_text)
-        previous = load_status(course.autograded_dir(aid, student_id))
+        previous = load_status(work.autograded_dir(student_id))
         if not force and previous and previous.get("fingerprint") == mark and previous["status"] != Status.ERROR:
-            return Screened(student_id, result=saved_result(course.assignment(aid), student_id))
+            return Screened(student_id, result=saved_result(work, student_id))
         due = due_for(course, aid, student_id, self.extensions).astimezone(UTC).replace(tzinfo=None)
         if self.reject_late and stamp is not None and stamp > due:
             return Screened(student_id, result=SubmissionResult(student_id, Status.LATE, late_message(course, stamp, due)),
@@ -230,22 +231,22 @@ class AssignmentGrading:
         """Write a result ``screen`` decided without grading: its status record and its line of the grading log
         (appended to ``timing``, for the caller to log with the batch's; logged now without it)."""
         rows = [] if timing is None else timing
-        result = _settle(self.course, self.assignment_id, screened.result, screened.mark, rows)
+        result = _settle(self.assignment, screened.result, screened.mark, rows)
         if timing is None:
-            _log_timing(self.course, self.assignment_id, rows)
+            _log_timing(self.assignment, rows)
         return result
 
     def write(self, pending: Pending, outcome: TaskOutcome, timing: list[dict] | None = None) -> SubmissionResult:
         """Step 3 of ``grade`` for one outcome: the autograded notebook, the gradebook, the status record, and its
         line of the grading log (as for ``settle``)."""
         rows = [] if timing is None else timing
-        result = record(self.course, self.assignment_id, outcome, pending.stamp)
-        result = _settle(self.course, self.assignment_id, result, pending.mark, rows, host=outcome.host)
+        result = record(self.assignment, outcome, pending.stamp)
+        result = _settle(self.assignment, result, pending.mark, rows, host=outcome.host)
         if outcome.fault:  # ours, not the student's: loud, with where to read more
             log.warning(f"{pending.student_id}: {outcome.message} ({outcome.host}; "
                         f"autograded/{pending.student_id}/{self.assignment_id}/grading.log)")
         if timing is None:
-            _log_timing(self.course, self.assignment_id, rows)
+            _log_timing(self.assignment, rows)
         return result
 
 
@@ -260,7 +261,7 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
     Raises ``UnknownAssignment`` for an unknown assignment, ``NotReleased`` if it was never released, and
     ``canary.GradingEnvironmentError`` (before anything is written) when the grading environment fails the canary.
     """
-    grading = AssignmentGrading(course, assignment_id)
+    grading = AssignmentGrading(course.assignment(assignment_id))
     targets = students if students is not None else course.student_ids()
     results: dict[str, SubmissionResult] = {}
     timing: list[dict] = []
@@ -284,16 +285,16 @@ def grade(course: Course, assignment_id: str, students: list[str] | None = None,
     for screened in settled:
         results[screened.student_id] = grading.settle(screened, timing)
     if timing:
-        _log_timing(course, assignment_id, timing)
+        _log_timing(grading.assignment, timing)
     return [results[student_id] for student_id in targets]
 
 
-def _settle(course: Course, assignment_id: str, result: SubmissionResult, mark: str | None, timing: list[dict],
+def _settle(assignment: Assignment, result: SubmissionResult, mark: str | None, timing: list[dict],
             host: str | None = None) -> SubmissionResult:
     """Give a result that scored nothing its max score, save its status record and note its timing."""
     if result.status != Status.GRADED:  # nothing was scored, but the row still says what the work was worth
-        result.max_score = course.assignment(assignment_id).total_points
-    result.save(course.autograded_dir(assignment_id, result.student_id), fingerprint=mark, host=host)
+        result.max_score = assignment.total_points
+    result.save(assignment.autograded_dir(result.student_id), fingerprint=mark, host=host)
     timing.append({"finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
                    "student_id": result.student_id, "status": result.status, "score": result.score,
                    "max_score": result.max_score, "seconds": round(result.seconds, 1), "host": host or "",

@@ -250,7 +250,7 @@ class GradingQueue:
         try:
             self.course.file_submission(aid, student, Path(row["path"]).read_bytes(),
                                         row["received_utc"].replace(tzinfo=UTC))
-            grading = AssignmentGrading(self.course, aid)
+            grading = AssignmentGrading(self.course.assignment(aid))
             screened = grading.screen(student, force=bool(row["force"]))
             if screened.pending is None:  # missing, late, invalid, or unchanged since its last grading
                 result = grading.settle(screened) if screened.settled else screened.result

@@ -86,10 +86,10 @@ def test_grading_rejects_late_work_by_the_students_own_due_date(released_course,
     for student in ("s001", "s002"):
         course.file_submission(AID, student, release, due + timedelta(hours=2))
     set_extension(course, "s002", AID, due + timedelta(days=1))
-    grading = AssignmentGrading(course, AID)
+    grading = AssignmentGrading(course.assignment(AID))
     assert grading.screen("s001").result.status == "late"
     assert grading.screen("s002").pending is not None
-    _save_autogrades(course, AID, "s002", nbformat.reads(release.decode("utf-8"), as_version=4),
+    _save_autogrades(course.assignment(AID), "s002", nbformat.reads(release.decode("utf-8"), as_version=4),
                      (due + timedelta(hours=2)).astimezone(UTC).replace(tzinfo=None))
     with course.gradebook() as gb:
         submission = gb.find_submission(AID, "s002")

@@ -45,7 +45,7 @@ def built(tmp_path_factory):
     notebook = nbformat.read(path, as_version=4)
     _failing(notebook)
     nbformat.write(notebook, path)
-    _save_autogrades(course, AID, "s001", notebook, None)
+    _save_autogrades(course.assignment(AID), "s001", notebook, None)
     return course
 
 
@@ -160,12 +160,12 @@ def test_grading_again_keeps_the_override_and_says_so(course):
     overrides.extra_credit(work, "s001", CHECK, 1, "よくできました")
     notebook = nbformat.read(work.autograded("s001"), as_version=4)
     outcome = TaskOutcome("s001", True, nbformat.writes(notebook).encode("utf-8"), "", 1.0, "test:1")
-    result = record(course, AID, outcome, None)
+    result = record(course.assignment(AID), outcome, None)
     assert _grade(course, "s001", FAILING)[:2] == (0.0, 2.0)  # automatic 0 again, the override kept
     assert _grade(course, "s001", CHECK)[2] == 1.0
     assert result.check(FAILING).points == 2 and result.check(FAILING).overridden
     assert f"override kept: {FAILING}" in result.message and "先生の点数の上書きを保持" in result.message
-    untouched = record(course, AID, TaskOutcome("s002", True, nbformat.writes(
+    untouched = record(course.assignment(AID), TaskOutcome("s002", True, nbformat.writes(
         nbformat.read(work.autograded("s002"), as_version=4)).encode("utf-8"), "", 1.0, "test:1"), None)
     assert "override kept" not in untouched.message
 
