@@ -42,6 +42,7 @@ from autograder.tools.manual import (
     _writing,
     graded_students,
 )
+from autograder.tools.similarity import visible
 
 REASON_CHARS = 1_000
 """Longest reason (characters): a sentence or two that the student reads."""
@@ -101,7 +102,10 @@ def _checked(points: float | None, low: float, high: float, what: str) -> float 
 
 
 def _reason(reason: str) -> str:
-    text = (reason or "").strip()
+    """The reason as stored and shown: without characters that draw nothing (``similarity.visible``: zero-width
+    spaces, word joiners, direction overrides), so that a reason of them alone is none and none reorders the text the
+    student reads; then 1 … ``REASON_CHARS`` characters."""
+    text = visible(reason or "").strip()
     if not text:
         raise ManualGradeError("理由を書いてください（学生のフィードバックに出ます） / a reason is required (the student reads it)")
     if len(text) > REASON_CHARS:
