@@ -8,9 +8,10 @@ import re
 import pytest
 from helpers import ANSWER, OTHER, SAME_ANSWER, graded_course_without_running, portal_accounts, portal_copy
 
-from autograder.portal.anonymity import Masks
+from autograder.portal.anonymity import HIDDEN, Masks
 from autograder.portal.store import Store
 from autograder.tools import manual
+from autograder.tools.manual import ManualGradeError
 
 AID, CELL = "kadai5", "q8_false_negative"
 NAMES = {"s001": "山田 花子", "s002": "佐藤 太郎", "s003": "鈴木 一郎"}
@@ -71,12 +72,15 @@ def test_the_store_numbers_each_student_once_in_a_random_order():
 
 
 def test_masks_hide_ids_in_messages_and_turn_keys_back():
-    """Does a message naming a student name their label instead (s0012 not read as s001 + 2), and does a key
-    name its student, an unknown key stay as sent?"""
+    """Does a message naming a student's id hide it (s0012 not read as s001 + 2) without giving their label (a
+    message may quote what a grader typed), does a key name its student, and is anything else — an unknown number,
+    a student's id — no key while the switch is on?"""
     masks = Masks(True, {"s001": 3, "s0012": 1})
-    assert masks.hide("s0012 と s001 の q8: 点数 9") == "解答 1 と 解答 3 の q8: 点数 9"
-    assert (masks.key("s001"), masks.student("anon-3"), masks.student("anon-9"), masks.who("s0012")) == \
-        ("anon-3", "s001", "anon-9", "解答 1")
+    assert masks.hide("s0012 と s001 の q8: 点数 9") == f"{HIDDEN} と {HIDDEN} の q8: 点数 9"
+    assert (masks.key("s001"), masks.student("anon-3"), masks.who("s0012")) == ("anon-3", "s001", "解答 1")
+    for key in ("anon-9", "s001", "anon-s001", "", "anon-03"):
+        with pytest.raises(ManualGradeError, match="この解答が見つかりません"):
+            masks.student(key)
     off = Masks(False, {}, {"s001": "山田"})
     assert (off.key("s001"), off.who("s001"), off.hide("s001")) == ("s001", "s001 山田", "s001")
 
@@ -143,6 +147,37 @@ def test_a_grader_saves_through_the_anonymous_keys(portal):
     wrong = grader.post(f"{PAGE}/grade", json={"student_id": key["s002"], "points": "9"}, headers=headers)
     assert wrong.status_code == 400 and "s002" not in wrong.get_json()["error"]
     assert f"解答 {numbers['s002']}" in wrong.get_json()["error"]
+
+
+def test_a_students_id_sent_as_the_key_grades_no_one(portal):
+    """Red team: while anonymous, can a grader post a student's id instead of ``anon-N`` (a form field edited, JSON
+    by hand) and read the label back from the reply, the redirect or the page, or grade that student?  Before, the
+    id was taken: the reply said 「解答 N を保存しました」 with key ``anon-N``, the whole id → label table in one post a
+    student (and an applied rubric item answered the same way)."""
+    instructor, token = _client(portal, "instructor")
+    _switch(instructor, token, True)
+    grader, grader_token = _client(portal, "ta1")
+    numbers = portal["store"].anonymous_numbers(AID, NAMES)
+    headers = {"X-CSRFToken": grader_token}
+    item = grader.post(f"{PAGE}/rubric", json={"text": "理由がある", "points": "2"}, headers=headers).get_json()["item"]
+    tries = [grader.post(f"{PAGE}/grade", json={"student_id": "s002", "points": "3"}, headers=headers),
+             grader.post(f"{PAGE}/apply", json={"item_id": item["id"], "student_ids": ["s003"]}, headers=headers),
+             grader.post(f"{PAGE}/grade", data={"student_id": "s001", "points": "4", "csrf_token": grader_token})]
+    for reply in tries[:2]:
+        body = str(reply.get_json())  # the JSON's text unescaped
+        assert reply.status_code == 400, body
+        assert not any(f"解答 {n}" in body or f"anon-{n}\"" in body for n in numbers.values()), body
+    assert tries[2].status_code == 303 and "anon-" + str(numbers["s001"]) not in tries[2].headers["Location"]
+    shown = grader.get(PAGE).get_data(as_text=True)
+    assert f"解答 {numbers['s001']} を保存しました" not in shown and "保存できませんでした" in shown
+    assert all(not a.graded for a in manual.answers(portal["course"].assignment(AID), CELL))
+    # text the grader types, quoted back in a reply or an error, does not become a label either
+    quoted = [grader.post(f"{PAGE}/rubric", json={"text": "s001 s002 s003", "points": "1"}, headers=headers),
+              grader.post(f"{PAGE}/rubric", json={"text": "x", "points": "s002"}, headers=headers),
+              grader.post(f"{PAGE}/apply", json={"item_id": "s003", "student_ids": [f"anon-{numbers['s001']}"]},
+                          headers=headers)]
+    for reply in quoted:
+        assert not any(f"解答 {n}" in str(reply.get_json()) for n in numbers.values()), reply.get_json()
 
 
 def test_only_the_instructor_turns_the_switch(portal):
