@@ -4,12 +4,14 @@ right student; a grader cannot turn the switch."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 from helpers import ANSWER, OTHER, SAME_ANSWER, graded_course_without_running, portal_accounts, portal_copy
 
 from autograder.portal.anonymity import HIDDEN, Masks
-from autograder.portal.store import Store
+from autograder.course.results import Status, saved_result
+from autograder.portal.store import Store, UploadState
 from autograder.tools import manual
 from autograder.tools.manual import ManualGradeError
 
@@ -178,6 +180,33 @@ def test_a_students_id_sent_as_the_key_grades_no_one(portal):
                           headers=headers)]
     for reply in quoted:
         assert not any(f"解答 {n}" in str(reply.get_json()) for n in numbers.values()), reply.get_json()
+
+
+def test_the_graders_class_page_gives_no_published_mark_to_match_an_answer_with(portal):
+    """Red team: the question page shows a grader each 「解答 N」's published points; the class page showed the same
+    grader each student's 「手動 4/5」 (and sorted by the total, and told pending from graded), so a mark seen on
+    one page named the student on the other.  While the assignment is anonymous, does the grader's class page show
+    the automatic part only, the same for every student whatever their published mark, and the instructor's page
+    still the marks?"""
+    course = portal["course"]
+    work = course.assignment(AID)
+    manual.set_grade(work, "s001", CELL, 1.0, "")
+    manual.set_grade(work, "s002", CELL, 4.0, "")
+    manual.publish(work, CELL)  # s003's answer still ungraded: pending
+    for student_id in NAMES:  # each student's upload graded, as the line records it
+        upload = portal["store"].add_upload(student_id, AID, datetime(2026, 12, 1), course.root / "x.ipynb")
+        portal["store"].mark(upload, state=UploadState.DONE, status=Status.GRADED,
+                             score=saved_result(work, student_id).score)
+    instructor, token = _client(portal, "instructor")
+    _switch(instructor, token, True)
+    grader, _ = _client(portal, "ta1")
+    page = grader.get("/instructor?sort=score").get_data(as_text=True)
+    rows = {s: re.search(rf'<tr[^>]*>(?:(?!</tr>).)*{s}(?:(?!</tr>).)*</tr>', page, re.S).group(0) for s in NAMES}
+    assert all("手動 1/5" not in r and "手動 4/5" not in r and "手動 未採点" not in r for r in rows.values()), rows
+    assert len({re.sub(r"s00\d|" + "|".join(NAMES.values()), "", r) for r in rows.values()}) == 1, rows
+    assert [page.index(s) for s in sorted(NAMES)] == sorted(page.index(s) for s in NAMES)  # by id, not by mark
+    mine = instructor.get("/instructor").get_data(as_text=True)
+    assert "手動 1/5" in mine and "手動 4/5" in mine
 
 
 def test_only_the_instructor_turns_the_switch(portal):
