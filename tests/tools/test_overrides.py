@@ -86,7 +86,14 @@ def test_an_override_is_nbgraders_manual_score_with_its_reason_everywhere(course
     assert (float(row["score"]), row[FAILING]) == (before + 1.5, "1.5")
     page = work.feedback("s001").read_text(encoding="utf-8")
     assert "先生がこの問の点数を 1.5 点にしました。理由：計算は合っていて、表示の桁だけが違いました" in page
-    assert overrides.override(work, "s001", FAILING, 1.5, "同じ") is None  # nothing to change, nothing journalled
+    same = "計算は合っていて、表示の桁だけが違いました"
+    assert overrides.override(work, "s001", FAILING, 1.5, same) is None  # nothing to change, nothing journalled
+    assert len(journal) == 1
+    # a reason mistyped, corrected with the same points (red team: before, 「変わっていません」 and the student kept
+    # reading the old reason)
+    fixed = overrides.override(work, "s001", FAILING, 1.5, "計算は合っていて、表示の桁数だけが違いました", journal=journal.extend)
+    assert (fixed.before, fixed.after, journal[-1]) == (1.5, 1.5, fixed)
+    assert "表示の桁数だけが違いました" in work.feedback("s001").read_text(encoding="utf-8")
     overrides.override(work, "s001", FAILING, None, "元に戻します", journal=journal.extend)
     assert journal[-1].before == 1.5 and journal[-1].after is None
     assert _grade(course, "s001", FAILING)[:2] == (0.0, None) and saved_result(work, "s001").score == before
