@@ -256,7 +256,7 @@ def _answer(assignment_id, request_id):
                 raise ManualGradeError(f"点数 {raw!r} が数ではありません / points {raw!r} is not a number") from None
             rubric = {i.id: i for i in manual.rubric(work, asked.grade_id)}
             mark = manual.mark_for(rubric, cell, points=points, items=current.items, comment=current.comment,
-                                   where=f"{asked.student_id} {asked.grade_id}")
+                                   where=f"{who(assignment_id, asked.student_id).who(asked.student_id)} {asked.grade_id}")
             manual.set_marks(work, [(asked.student_id, asked.grade_id, mark)])
         # the answer's mark as it is now (the points just typed, or a draft made on the question page) is what
         # the student sees with the reply: published, that answer alone, journalled with the request

@@ -237,6 +237,9 @@ def test_the_regrade_list_hides_names_while_the_switch_is_on(portal):
     page = instructor.get(f"/instructor/regrades/{AID}").get_data(as_text=True)
     assert f"解答 {number}" in page and "s001" not in page and "山田 花子" not in page
     request_id = store.regrade_requests(assignment_id=AID)[0].id
+    over = instructor.post(f"/instructor/regrades/{AID}/{request_id}/answer", follow_redirects=True,
+                           data={"reply": "x", "changed": "1", "points": "9", "csrf_token": instructor_token})
+    assert f"解答 {number} {CELL}" in over.get_data(as_text=True) and "s001" not in over.get_data(as_text=True)
     answered = instructor.post(f"/instructor/regrades/{AID}/{request_id}/answer",
                                data={"reply": "確認しました", "changed": "0", "csrf_token": instructor_token},
                                follow_redirects=True).get_data(as_text=True)
