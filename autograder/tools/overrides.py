@@ -98,7 +98,7 @@ def _checked(points: float | None, low: float, high: float, what: str) -> float 
     if not low <= points <= high:
         raise ManualGradeError(f"{what} {points:g} は {low:g}〜{high:g} 点の範囲にありません / "
                                f"{what} {points:g} outside {low:g}–{high:g}")
-    return float(points)
+    return float(points) + 0.0  # -0 typed is 0: no 「-0 点」 on the student's page
 
 
 def _reason(reason: str) -> str:

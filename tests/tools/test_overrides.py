@@ -165,6 +165,15 @@ def test_a_reason_of_markup_and_direction_characters_reaches_the_student_as_text
     assert "\u202e" not in page
 
 
+def test_minus_zero_is_zero(course):
+    """Is an override of -0 (a careless instructor's typing) stored and shown as 0, not 「-0 点」?"""
+    work = course.assignment(AID)
+    write_feedback(work, ["s001"])
+    change = overrides.override(work, "s001", CHECK, -0.0, "理由")
+    assert f"{change.after:g}" == "0" and f"{_grade(course, 's001', CHECK)[1]:g}" == "0"
+    assert "-0 点" not in work.feedback("s001").read_text(encoding="utf-8")
+
+
 def test_a_journal_that_fails_changes_nothing(course):
     """If the journal cannot be written, do the gradebook and the record stay as they were?"""
     work = course.assignment(AID)
