@@ -55,11 +55,12 @@ class Masks:
         return student_id
 
     def student(self, key: str) -> str:
-        """The student a form's ``key`` names.  Off: the key is the id (an unknown one refused later as no student).
-        On: only ``anon-N`` of a numbered student; anything else raises ``ManualGradeError`` naming nothing.  Were a
+        """The student a form's ``key`` names.  Off: the key is the id (an unknown one refused later as no student;
+        ``anon-N`` from a page loaded while the switch was on: reload).  On: only ``anon-N`` of a numbered student;
+        anything else raises ``ManualGradeError`` naming nothing.  Were a
         student's id taken as the key (``s002``), a grader could save through it and read the label in the reply
         (key ``anon-N``, 「解答 N を保存しました」) or see which answer changed: the id → label table, a post a student."""
-        if not self.on:
+        if not self.on and not key.startswith(KEY_PREFIX):
             return key
         wanted = key.removeprefix(KEY_PREFIX) if key.startswith(KEY_PREFIX) else None
         found = next((s for s, n in self.numbers.items() if str(n) == wanted), None)

@@ -84,6 +84,8 @@ def test_masks_hide_ids_in_messages_and_turn_keys_back():
         with pytest.raises(ManualGradeError, match="この解答が見つかりません"):
             masks.student(key)
     off = Masks(False, {}, {"s001": "山田"})
+    with pytest.raises(ManualGradeError, match="読み込み直して"):  # a page loaded while it was on, posted after
+        off.student("anon-3")
     assert (off.key("s001"), off.who("s001"), off.hide("s001")) == ("s001", "s001 山田", "s001")
 
 
