@@ -8,8 +8,9 @@ time the student's answer is shown and kept from then on, so 「解答 7」 is t
 page view and after the switch is turned off and on again.
 
 On those pages a student's id appears nowhere, also not in the HTML a grader could read: forms, anchors and the JSON
-replies carry ``key`` (``anon-7``), which the routes turn back into the student (``student``); a message that would
-name a student (an error of ``manual``) names their label instead (``hide``).
+replies carry ``key`` (``anon-7``), which the routes turn back into the student (``student``: nothing else is a
+key while the switch is on); our messages name a student by label (``who``), and any id left in a message (an error
+of ``manual``, or text the grader typed quoted back) is shown as 「（匿名の学生）」 (``hide``), never as a label.
 
 What it does not cover (docs say so): the class page and the students' feedback pages still name the students (they
 are about submissions, not grading); ``manual --export`` is the instructor's own file and keeps ids and names, as do
@@ -21,9 +22,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from autograder.portal.store import Store
+from autograder.tools.manual import ManualGradeError
 
 KEY_PREFIX = "anon-"
 """How a form names an anonymous answer (``anon-7``): not a label to read, an id for the page's own script."""
+
+
+HIDDEN = "（匿名の学生）"
+"""What a message shows where it would name a student's id while the switch is on (``Masks.hide``)."""
 
 
 def label(number: int) -> str:
@@ -49,11 +55,19 @@ class Masks:
         return student_id
 
     def student(self, key: str) -> str:
-        """The student a form's ``key`` names (an unknown key is returned as it is: refused later as no student)."""
-        if self.on and key.startswith(KEY_PREFIX):
-            wanted = key.removeprefix(KEY_PREFIX)
-            return next((s for s, n in self.numbers.items() if str(n) == wanted), key)
-        return key
+        """The student a form's ``key`` names.  Off: the key is the id (an unknown one refused later as no student;
+        ``anon-N`` from a page loaded while the switch was on: reload).  On: only ``anon-N`` of a numbered student;
+        anything else raises ``ManualGradeError`` naming nothing.  Were a
+        student's id taken as the key (``s002``), a grader could save through it and read the label in the reply
+        (key ``anon-N``, 「解答 N を保存しました」) or see which answer changed: the id → label table, a post a student."""
+        if not self.on and not key.startswith(KEY_PREFIX):
+            return key
+        wanted = key.removeprefix(KEY_PREFIX) if key.startswith(KEY_PREFIX) else None
+        found = next((s for s, n in self.numbers.items() if str(n) == wanted), None)
+        if found is None:
+            raise ManualGradeError("この解答が見つかりません。ページを読み込み直してください / "
+                                   "no such answer: reload the page")
+        return found
 
     def who(self, student_id: str) -> str:
         """The student as the page names them: 「解答 7」, or their id and name."""
@@ -66,11 +80,15 @@ class Masks:
         return (self.numbers.get(student_id, 0), student_id) if self.on else (0, student_id)
 
     def hide(self, text: str) -> str:
-        """``text`` with every student id it names replaced by that student's label (while the switch is on)."""
+        """``text`` with every student id it names replaced by ``HIDDEN`` (while the switch is on).
+
+        Not by the student's label: a message may quote what the grader typed (points 's002', an item named
+        's002'), and a label there would be the answer to "which 解答 is s002?".  Our own messages name a student
+        by ``who`` (the label) before this runs."""
         if not self.on:
             return text
         for student_id in sorted(self.numbers, key=len, reverse=True):  # s0012 before s001
-            text = text.replace(student_id, label(self.numbers[student_id]))
+            text = text.replace(student_id, HIDDEN)
         return text
 
 

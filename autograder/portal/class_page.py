@@ -5,7 +5,8 @@ Server-side, with a GET form: the portal's Content-Security-Policy runs no inlin
 (``?state=errors&sort=score&q=山田``) is a link the instructor can keep.  The rows read the portal's database once
 per assignment (``Store.latest_uploads``) and the gradebook once (``results.score_parts``), not once per student.
 A score reads 「自動 20/20・手動 未採点」: the automatic part and the written answers' part, as the gradebook holds them
-now (manual grading changes them after the upload was graded).
+now (manual grading changes them after the upload was graded).  A grader's page leaves the written answers' part out
+of an assignment graded anonymously (score, sort and state alike): its marks would name the 「解答 N」 graded.
 """
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ class ClassRow:
     feedback: bool
     """Whether their feedback page exists."""
 
+    manual_hidden: bool = False
+    """The written answers' part is not shown (a grader's page while the assignment is graded anonymously): its
+    published marks, beside the names, would tell which 「解答 N」 of the question pages is whose."""
+
     @property
     def state(self) -> str:
         """The filter's word for this row: ``none``, ``waiting``, ``errors``, ``manual`` (graded, written answers
@@ -67,15 +72,15 @@ class ClassRow:
             return "waiting"
         if self.upload["state"] == UploadState.FAILED or self.upload["status"] == Status.ERROR:
             return "errors"
-        if self.parts is not None and self.parts.manual_max and self.parts.manual is None:
-            return "manual"
+        if self.parts is not None and self.parts.manual_max and (self.parts.manual is None or self.manual_hidden):
+            return "manual"  # hidden: every graded row alike, so pending or not says nothing either
         return "graded"
 
     @property
     def score(self) -> float | None:
         """The points to sort by: the gradebook's now, else the upload's, else None."""
         if self.parts is not None:
-            return self.parts.total
+            return self.parts.automatic if self.manual_hidden else self.parts.total
         return self.upload["score"] if self.upload else None
 
     @property
@@ -89,6 +94,8 @@ class ClassRow:
         automatic = f"自動 {parts.automatic:g}/{parts.automatic_max:g}"
         if not parts.manual_max:
             return automatic
+        if self.manual_hidden:
+            return f"{automatic}・手動 （匿名採点中は表示しません）"
         if parts.manual is None:
             return f"{automatic}・手動 未採点"
         return (f"{automatic}・手動 {parts.manual:g}/{parts.manual_max:g}"
@@ -121,8 +128,9 @@ class ClassTable:
 
 
 def class_table(course: Course, store: Store, assignment: AssignmentConfig, students: list[User],
-                view: ClassView) -> ClassTable:
-    """The rows of ``assignment`` for ``students``, counted, then filtered and sorted as ``view`` asks."""
+                view: ClassView, *, hide_manual: bool = False) -> ClassTable:
+    """The rows of ``assignment`` for ``students``, counted, then filtered and sorted as ``view`` asks
+    (``hide_manual``: without the written answers' marks, ``ClassRow.manual_hidden``)."""
     latest = store.latest_uploads(assignment.id)
     model = course.assignment(assignment.id)
     # which cells are graded by hand is read from the source notebook; a portal given only the release shows the
@@ -133,7 +141,7 @@ def class_table(course: Course, store: Store, assignment: AssignmentConfig, stud
         upload = latest.get(student.user_id)
         graded = upload is not None and upload["state"] == UploadState.DONE and upload["status"] == Status.GRADED
         rows.append(ClassRow(student, upload, parts.get(student.user_id) if graded else None,
-                             course.feedback_path(assignment.id, student.user_id).is_file()))
+                             course.feedback_path(assignment.id, student.user_id).is_file(), hide_manual))
     states = [row.state for row in rows]
     summary = ClassSummary(len(rows), sum(s != "none" for s in states), sum(s in ("graded", "manual") for s in states),
                            states.count("errors"), states.count("waiting"), states.count("manual"))

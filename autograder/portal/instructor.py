@@ -37,7 +37,9 @@ bp = Blueprint("instructor", __name__)
 def home():
     """The class page: per assignment offered, its table of students (filtered and sorted as asked), the line."""
     students, view = store.students(), class_page.ClassView.from_query(request.args)
-    tables = [(class_page.class_table(course, store, a, students, view), report_built(a.id))
+    anonymous = {a.id for a in readiness.offered(course) if store.anonymous(a.id)}
+    tables = [(class_page.class_table(course, store, a, students, view,
+                                      hide_manual=g.user.role == GRADER and a.id in anonymous), report_built(a.id))
               for a in readiness.offered(course)]
     line = queue.view()
     oldest = min((row["received_utc"] for row in line.waiting if not row["force"]), default=None)  # a student's
@@ -48,7 +50,7 @@ def home():
                            warm_up_step=messages.WARM_UP_STEPS.get(line.phase) if line.phase else None,
                            extended=sorted(extensions.read_extensions(course).items()),
                            open_requests=store.open_request_counts(),
-                           anonymous={a.id for a in readiness.offered(course) if store.anonymous(a.id)})
+                           anonymous=anonymous)
 
 
 @bp.post("/instructor/extensions")

@@ -212,7 +212,7 @@ def refused(error: ManualGradeError | OperationalError, assignment_id: str, grad
     if isinstance(error, OperationalError) and not _busy(error):
         raise error
     message, status = (BUSY, 503) if isinstance(error, OperationalError) else (str(error), 400)
-    message = masks(assignment_id).hide(message)  # an error naming a student names their label
+    message = masks(assignment_id).hide(message)  # an id left in an error (or quoted from the grader) is hidden
     if wants_json():
         return jsonify(ok=False, error=message), status, {"Retry-After": "1"} if status == 503 else {}
     flash(f"保存できませんでした / not saved: {message}")

@@ -16,7 +16,9 @@ The rules (one place):
 - answering publishes that one answer's current mark (``manual.publish(students=...)``), journalled with the
   request's id: a draft the instructor made on the question page while looking at the request (items, comment) is
   what the student sees with the reply; answering with new points first makes them the draft (keeping its items).
-  The request records whether the student's grade changed.
+  The request records whether the student's grade changed.  The answer form carries the mark the page showed
+  (``mark_shown``): if the answer's mark changed since (a grader's draft, another tab), answering is refused and
+  the page shows the mark now, so that nothing the instructor has not seen is published with the reply.
 
 Routes: ``GET /regrade/<aid>`` and ``POST /regrade/<aid>/<grade_id>`` (the student);
 ``GET /instructor/regrades/<aid>``, ``POST /instructor/regrades/<aid>/<id>/answer``, ``.../<id>/reopen`` and
@@ -25,6 +27,8 @@ Routes: ``GET /regrade/<aid>`` and ``POST /regrade/<aid>/<grade_id>`` (the stude
 from __future__ import annotations
 
 import getpass
+import hashlib
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -157,6 +161,16 @@ def ask_regrade(assignment_id, grade_id):
 
 
 # ---- the instructor's side
+def mark_shown(answer: manual.Answer | None, rubric: dict[str, manual.RubricItem]) -> str:
+    """A short fingerprint of the mark the requests page shows for ``answer`` (points, items as written, adjustment,
+    comment): what answering would publish, as the instructor saw it."""
+    if answer is None:
+        return "none"
+    seen = [answer.points, [(i, rubric[i].text, rubric[i].points) if i in rubric else i for i in answer.items],
+            answer.adjustment, answer.comment]
+    return hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
 def instructor_view(assignment_id: str) -> dict:
     work = course.assignment(assignment_id)
     cells = {c.grade_id: c for c in manual.manual_cells(work)}
@@ -173,7 +187,7 @@ def instructor_view(assignment_id: str) -> dict:
         by_question.append({"cell": cell, "title": _title(cell.prompt), "open": waiting, "answered": answered,
                             "answers": answers, "rubric": items})  # not "items": Jinja reads q.items as dict.items
     named = anonymity.masks(store, assignment_id, {r.student_id for r in requests}, names)
-    return {"questions": by_question, "who": named.who, "anonymous": named.on,
+    return {"questions": by_question, "who": named.who, "anonymous": named.on, "mark_shown": mark_shown,
             "closing": store.regrade_closing(assignment_id)}
 
 
@@ -219,6 +233,15 @@ def _answer(assignment_id, request_id):
         flash(f"回答を 1〜{REPLY_CHARS} 文字で書いてください / write a reply of 1–{REPLY_CHARS} characters")
         return back
     work = course.assignment(assignment_id)
+    shown = request.form.get("shown")
+    if shown is not None:
+        rubric = {i.id: i for i in manual.rubric(work, asked.grade_id)}
+        current = next((a for a in manual.answers(work, asked.grade_id) if a.student_id == asked.student_id), None)
+        if shown != mark_shown(current, rubric):
+            flash(f"{who(assignment_id, asked.student_id).who(asked.student_id)} の採点が、このページを開いたあとで変わりました"
+                  "（別のタブか採点者の下書き）。いまの採点を確かめてから、もう一度回答してください。回答はまだ送られていません / "
+                  "the answer's mark changed since the page was loaded: check it and answer again (nothing was sent)")
+            return back
     try:
         if request.form.get("changed") == "1":
             cell = manual.manual_cell(work, asked.grade_id)
@@ -233,7 +256,7 @@ def _answer(assignment_id, request_id):
                 raise ManualGradeError(f"点数 {raw!r} が数ではありません / points {raw!r} is not a number") from None
             rubric = {i.id: i for i in manual.rubric(work, asked.grade_id)}
             mark = manual.mark_for(rubric, cell, points=points, items=current.items, comment=current.comment,
-                                   where=f"{asked.student_id} {asked.grade_id}")
+                                   where=f"{who(assignment_id, asked.student_id).who(asked.student_id)} {asked.grade_id}")
             manual.set_marks(work, [(asked.student_id, asked.grade_id, mark)])
         # the answer's mark as it is now (the points just typed, or a draft made on the question page) is what
         # the student sees with the reply: published, that answer alone, journalled with the request

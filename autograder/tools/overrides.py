@@ -42,6 +42,7 @@ from autograder.tools.manual import (
     _writing,
     graded_students,
 )
+from autograder.tools.similarity import visible
 
 REASON_CHARS = 1_000
 """Longest reason (characters): a sentence or two that the student reads."""
@@ -97,11 +98,14 @@ def _checked(points: float | None, low: float, high: float, what: str) -> float 
     if not low <= points <= high:
         raise ManualGradeError(f"{what} {points:g} は {low:g}〜{high:g} 点の範囲にありません / "
                                f"{what} {points:g} outside {low:g}–{high:g}")
-    return float(points)
+    return float(points) + 0.0  # -0 typed is 0: no 「-0 点」 on the student's page
 
 
 def _reason(reason: str) -> str:
-    text = (reason or "").strip()
+    """The reason as stored and shown: without characters that draw nothing (``similarity.visible``: zero-width
+    spaces, word joiners, direction overrides), so that a reason of them alone is none and none reorders the text the
+    student reads; then 1 … ``REASON_CHARS`` characters."""
+    text = visible(reason or "").strip()
     if not text:
         raise ManualGradeError("理由を書いてください（学生のフィードバックに出ます） / a reason is required (the student reads it)")
     if len(text) > REASON_CHARS:
@@ -112,7 +116,9 @@ def _reason(reason: str) -> str:
 def override(assignment: Assignment, student_id: str, grade_id: str, points: float | None, reason: str, *,
              journal: Callable[[list[ScoreChange]], None] | None = None) -> ScoreChange | None:
     """Set the automatic cell ``grade_id``'s score of ``student_id`` to ``points`` (None: back to the automatic
-    score), with ``reason``; returns the change, or None if it was so already.  Raises ``ManualGradeError``."""
+    score), with ``reason``; returns the change, or None if it was so already (the same points with the same reason:
+    a new reason for the same points is a change, journalled, and the student's page shows it).  Raises
+    ``ManualGradeError``."""
     cell = _cell(assignment, grade_id, automatic=True)
     points = _checked(points, 0.0, cell.points, "上書きの点数 / override")
     return _change(assignment, student_id, grade_id, OVERRIDE, points, _reason(reason), journal)
@@ -144,8 +150,9 @@ def _change(assignment: Assignment, student_id: str, grade_id: str, kind: str, p
             except MissingEntry:
                 raise ManualGradeError(f"{student_id} の {grade_id} は成績簿にありません / not in the gradebook") from None
             before = grade.manual_score if kind == OVERRIDE else grade.extra_credit
-            if before == points:
-                return None
+            said = record[kind].get(grade_id, {}).get(student_id, {}).get("reason")
+            if before == points and (points is None or said == reason):
+                return None  # the same points with a new reason is a change: the student reads the reason
             if kind == EXTRA_CREDIT and points is not None and grade.manual_score is None and grade.auto_score is None:
                 # nbgrader adds extra credit to a score only: on a written answer not yet published it would count
                 # nowhere (Grade.score is 0 without a score)

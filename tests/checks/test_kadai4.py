@@ -49,6 +49,33 @@ def test_what_fit_trained_on_decides_when_it_is_known():
             kadai4.check_free({"model": looks_memorised, "__assignment__": handed, fit_record.FITS: {"model": unknown}})
 
 
+def test_test_images_changed_a_little_or_a_part_of_them_are_still_test_images():
+    """Red team (issue 24's review of issue 22): are cheap disguises of training on the test set caught — a little
+    noise, a mirror, the rows reversed or scaled, a part of x_test appended before or after x_train — and does honest
+    work stay unflagged: x_train shuffled, as uint8 or float64, mirrored, shifted a pixel, with noise, augmented by its
+    own mirror?  (Before: ``x_test + noise`` and a flipped ``x_test`` fell back on the weak accuracy gap, and 6,000 test
+    images appended to x_train were judged trained on the training set, the fallback skipped.)"""
+    (x_train, _), (x_test, _) = fashion_mnist.fashion_mnist_raw()
+    rng = np.random.default_rng(0)
+    test, train = x_test[:2000] / 255, x_train[:12000] / 255  # fit samples 64 rows evenly: a part judges as the whole
+    wrong = {"noise": test + rng.normal(0, 0.02, test.shape), "mirrored": x_test[:, :, ::-1],
+             "reversed": x_test[::-1], "scaled": test * 1.0001, "a part appended": np.concatenate([x_train, x_test[:6000]]),
+             "a part first": np.concatenate([x_test[:6000], x_train]),
+             "mirrored and noisy": test[:, :, ::-1] + rng.normal(0, 0.01, test.shape)}
+    for name, x in wrong.items():
+        assert fashion_mnist.trained_on_test([_fit(x)]) is True, name
+    order = rng.permutation(len(x_train))
+    honest = {"shuffled": x_train[order], "uint8": x_train, "float64": train.astype("float64"),
+              "mirrored": x_train[:, :, ::-1], "augmented by its mirror": np.concatenate([x_train, x_train[:, :, ::-1]]),
+              "validated on the test set": np.concatenate([x_train, x_test])}
+    for name, x in honest.items():
+        split = 1 / 7 if name == "validated on the test set" else 0.0  # Keras keeps the last 10,000 (x_test) aside
+        assert fashion_mnist.trained_on_test([_fit(x, split)]) is False, name
+    for name, x in {"shifted a pixel": np.roll(x_train, 1, axis=2), "noise 0.05": train + rng.normal(0, 0.05, train.shape),
+                    "cropped": np.pad(x_train, ((0, 0), (1, 1), (1, 1)))[:, :28, :28]}.items():
+        assert fashion_mnist.trained_on_test([_fit(x)]) is not True, name  # unknown: the accuracy gap judges
+
+
 def _answers(x, *, on_train: float, on_test: float) -> np.ndarray:
     """Probabilities right with the given share: on the test images (told by their pixels) or on training images."""
     (x_train, y_train), (x_test, y_test) = fashion_mnist.fashion_mnist_raw()

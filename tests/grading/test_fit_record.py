@@ -96,3 +96,38 @@ def test_describe_reads_arrays_and_lists_but_never_iterates_data_sets():
     assert fit_record.describe([np.zeros((4, 3)), np.zeros((4, 2))]).sample is None
     assert fit_record.describe(np.zeros((4, 100, 100))).sample is None  # rows too long to sample: counted only
     assert fit_record.describe(np.zeros((4, 100, 100))).rows == 4
+
+
+def test_how_fit_is_called_does_not_change_what_is_recorded_nor_the_training(recording):
+    """Red team: is ``x`` found when given by keyword, beside ``sample_weight`` and ``class_weight``; is a hostile
+    ``x`` (its ``__array__`` raises) written down as unreadable while Keras answers the call as it would without us;
+    does a fit on a Python generator record its type without drawing a batch from it?"""
+    x_train, y_train, x_test, y_test = _data()
+    model = _model(recording)
+    model.fit(x=x_test, y=y_test, sample_weight=np.ones(len(x_test)), epochs=1, batch_size=500, verbose=0)
+    model.fit(y=y_train, x=x_train, class_weight={i: 1.0 for i in range(10)}, epochs=1, batch_size=500, verbose=0)
+    weighted, balanced = fit_record.recorded(model)
+    assert weighted.rows == 3000 and np.array_equal(weighted.sample[0], x_test[0])
+    assert np.array_equal(balanced.sample[-1], x_train[2999])
+    assert fashion_mnist.trained_on_test([weighted]) is True and fashion_mnist.trained_on_test([balanced]) is False
+
+    class Hostile:
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError("no")
+
+        def __len__(self):
+            return 3000
+
+    with pytest.raises(Exception) as raised:
+        model.fit(Hostile(), y_train, epochs=1, verbose=0)
+    assert "RuntimeError" in fit_record.recorded(model)[-1].data and not isinstance(raised.value, AssertionError)
+    drawn = []
+
+    def batches():
+        while True:
+            drawn.append(1)
+            yield x_train[:100], y_train[:100]
+
+    model.fit(batches(), steps_per_epoch=2, epochs=1, verbose=0)
+    assert fit_record.recorded(model)[-1].data == "generator" and fit_record.recorded(model)[-1].sample is None
+    assert len(drawn) <= 4  # Keras's own draws (2 steps, its look-ahead), none of ours

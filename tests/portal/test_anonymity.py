@@ -4,13 +4,16 @@ right student; a grader cannot turn the switch."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 from helpers import ANSWER, OTHER, SAME_ANSWER, graded_course_without_running, portal_accounts, portal_copy
 
-from autograder.portal.anonymity import Masks
-from autograder.portal.store import Store
+from autograder.portal.anonymity import HIDDEN, Masks
+from autograder.course.results import Status, saved_result
+from autograder.portal.store import Store, UploadState
 from autograder.tools import manual
+from autograder.tools.manual import ManualGradeError
 
 AID, CELL = "kadai5", "q8_false_negative"
 NAMES = {"s001": "山田 花子", "s002": "佐藤 太郎", "s003": "鈴木 一郎"}
@@ -71,13 +74,18 @@ def test_the_store_numbers_each_student_once_in_a_random_order():
 
 
 def test_masks_hide_ids_in_messages_and_turn_keys_back():
-    """Does a message naming a student name their label instead (s0012 not read as s001 + 2), and does a key
-    name its student, an unknown key stay as sent?"""
+    """Does a message naming a student's id hide it (s0012 not read as s001 + 2) without giving their label (a
+    message may quote what a grader typed), does a key name its student, and is anything else — an unknown number,
+    a student's id — no key while the switch is on?"""
     masks = Masks(True, {"s001": 3, "s0012": 1})
-    assert masks.hide("s0012 と s001 の q8: 点数 9") == "解答 1 と 解答 3 の q8: 点数 9"
-    assert (masks.key("s001"), masks.student("anon-3"), masks.student("anon-9"), masks.who("s0012")) == \
-        ("anon-3", "s001", "anon-9", "解答 1")
+    assert masks.hide("s0012 と s001 の q8: 点数 9") == f"{HIDDEN} と {HIDDEN} の q8: 点数 9"
+    assert (masks.key("s001"), masks.student("anon-3"), masks.who("s0012")) == ("anon-3", "s001", "解答 1")
+    for key in ("anon-9", "s001", "anon-s001", "", "anon-03"):
+        with pytest.raises(ManualGradeError, match="この解答が見つかりません"):
+            masks.student(key)
     off = Masks(False, {}, {"s001": "山田"})
+    with pytest.raises(ManualGradeError, match="読み込み直して"):  # a page loaded while it was on, posted after
+        off.student("anon-3")
     assert (off.key("s001"), off.who("s001"), off.hide("s001")) == ("s001", "s001 山田", "s001")
 
 
@@ -145,6 +153,64 @@ def test_a_grader_saves_through_the_anonymous_keys(portal):
     assert f"解答 {numbers['s002']}" in wrong.get_json()["error"]
 
 
+def test_a_students_id_sent_as_the_key_grades_no_one(portal):
+    """Red team: while anonymous, can a grader post a student's id instead of ``anon-N`` (a form field edited, JSON
+    by hand) and read the label back from the reply, the redirect or the page, or grade that student?  Before, the
+    id was taken: the reply said 「解答 N を保存しました」 with key ``anon-N``, the whole id → label table in one post a
+    student (and an applied rubric item answered the same way)."""
+    instructor, token = _client(portal, "instructor")
+    _switch(instructor, token, True)
+    grader, grader_token = _client(portal, "ta1")
+    numbers = portal["store"].anonymous_numbers(AID, NAMES)
+    headers = {"X-CSRFToken": grader_token}
+    item = grader.post(f"{PAGE}/rubric", json={"text": "理由がある", "points": "2"}, headers=headers).get_json()["item"]
+    tries = [grader.post(f"{PAGE}/grade", json={"student_id": "s002", "points": "3"}, headers=headers),
+             grader.post(f"{PAGE}/apply", json={"item_id": item["id"], "student_ids": ["s003"]}, headers=headers),
+             grader.post(f"{PAGE}/grade", data={"student_id": "s001", "points": "4", "csrf_token": grader_token})]
+    for reply in tries[:2]:
+        body = str(reply.get_json())  # the JSON's text unescaped
+        assert reply.status_code == 400, body
+        assert not any(f"解答 {n}" in body or f"anon-{n}\"" in body for n in numbers.values()), body
+    assert tries[2].status_code == 303 and "anon-" + str(numbers["s001"]) not in tries[2].headers["Location"]
+    shown = grader.get(PAGE).get_data(as_text=True)
+    assert f"解答 {numbers['s001']} を保存しました" not in shown and "保存できませんでした" in shown
+    assert all(not a.graded for a in manual.answers(portal["course"].assignment(AID), CELL))
+    # text the grader types, quoted back in a reply or an error, does not become a label either
+    quoted = [grader.post(f"{PAGE}/rubric", json={"text": "s001 s002 s003", "points": "1"}, headers=headers),
+              grader.post(f"{PAGE}/rubric", json={"text": "x", "points": "s002"}, headers=headers),
+              grader.post(f"{PAGE}/apply", json={"item_id": "s003", "student_ids": [f"anon-{numbers['s001']}"]},
+                          headers=headers)]
+    for reply in quoted:
+        assert not any(f"解答 {n}" in str(reply.get_json()) for n in numbers.values()), reply.get_json()
+
+
+def test_the_graders_class_page_gives_no_published_mark_to_match_an_answer_with(portal):
+    """Red team: the question page shows a grader each 「解答 N」's published points; the class page showed the same
+    grader each student's 「手動 4/5」 (and sorted by the total, and told pending from graded), so a mark seen on
+    one page named the student on the other.  While the assignment is anonymous, does the grader's class page show
+    the automatic part only, the same for every student whatever their published mark, and the instructor's page
+    still the marks?"""
+    course = portal["course"]
+    work = course.assignment(AID)
+    manual.set_grade(work, "s001", CELL, 1.0, "")
+    manual.set_grade(work, "s002", CELL, 4.0, "")
+    manual.publish(work, CELL)  # s003's answer still ungraded: pending
+    for student_id in NAMES:  # each student's upload graded, as the line records it
+        upload = portal["store"].add_upload(student_id, AID, datetime(2026, 12, 1), course.root / "x.ipynb")
+        portal["store"].mark(upload, state=UploadState.DONE, status=Status.GRADED,
+                             score=saved_result(work, student_id).score)
+    instructor, token = _client(portal, "instructor")
+    _switch(instructor, token, True)
+    grader, _ = _client(portal, "ta1")
+    page = grader.get("/instructor?sort=score").get_data(as_text=True)
+    rows = {s: re.search(rf'<tr[^>]*>(?:(?!</tr>).)*{s}(?:(?!</tr>).)*</tr>', page, re.S).group(0) for s in NAMES}
+    assert all("手動 1/5" not in r and "手動 4/5" not in r and "手動 未採点" not in r for r in rows.values()), rows
+    assert len({re.sub(r"s00\d|" + "|".join(NAMES.values()), "", r) for r in rows.values()}) == 1, rows
+    assert [page.index(s) for s in sorted(NAMES)] == sorted(page.index(s) for s in NAMES)  # by id, not by mark
+    mine = instructor.get("/instructor").get_data(as_text=True)
+    assert "手動 1/5" in mine and "手動 4/5" in mine
+
+
 def test_only_the_instructor_turns_the_switch(portal):
     """Is the switch refused to a grader and a student (nothing changed), and does it need the CSRF token?"""
     grader, token = _client(portal, "ta1")
@@ -173,6 +239,9 @@ def test_the_regrade_list_hides_names_while_the_switch_is_on(portal):
     page = instructor.get(f"/instructor/regrades/{AID}").get_data(as_text=True)
     assert f"解答 {number}" in page and "s001" not in page and "山田 花子" not in page
     request_id = store.regrade_requests(assignment_id=AID)[0].id
+    over = instructor.post(f"/instructor/regrades/{AID}/{request_id}/answer", follow_redirects=True,
+                           data={"reply": "x", "changed": "1", "points": "9", "csrf_token": instructor_token})
+    assert f"解答 {number} {CELL}" in over.get_data(as_text=True) and "s001" not in over.get_data(as_text=True)
     answered = instructor.post(f"/instructor/regrades/{AID}/{request_id}/answer",
                                data={"reply": "確認しました", "changed": "0", "csrf_token": instructor_token},
                                follow_redirects=True).get_data(as_text=True)

@@ -367,3 +367,32 @@ def test_answering_publishes_the_draft_made_while_reading_the_request(portal):
     page = student.get(f"/regrade/{AID}").get_data(as_text=True)
     assert "公開された点数：4 / 5 点" in page and "点数を見直しました" in page and "二つ目の理由を認めます。" in page
     assert manual.published_notes(course.assignment(AID), "s001")[CELL].items == (("理由を二つ挙げている", 4.0),)
+
+
+def test_answering_from_a_page_older_than_the_mark_publishes_nothing_unseen(portal):
+    """Red team: the instructor opens the requests page (the answer's mark 3); then a draft of 5 with another comment
+    is saved on the question page (a grader, another tab).  Does answering from the page as it was refuse, publishing
+    nothing and leaving the request open, say why, and does the reloaded page (showing the draft) answer it?  Before,
+    the draft nobody had seen on this page was published with the reply."""
+    course, store = portal["course"], portal["store"]
+    _grade_and_publish(portal, {"s001": "3"})
+    student, student_token = _client(portal, "s001")
+    _ask(student, student_token, "二つ目の理由も見てください")
+    teacher, token = _client(portal, "instructor")
+    (asked,) = store.regrade_requests()
+    stale = teacher.get(f"/instructor/regrades/{AID}").get_data(as_text=True)
+    shown = re.search(r'name="shown" value="([^"]+)"', stale).group(1)
+    other_tab, other_token = _client(portal, "instructor")
+    assert other_tab.post(f"{PAGE}/grade", json={"student_id": "s001", "points": "5", "comment": "満点にします（下書き）"},
+                          headers={"X-CSRFToken": other_token}).status_code == 200
+    refused = teacher.post(f"/instructor/regrades/{AID}/{asked.id}/answer", follow_redirects=True,
+                           data={"csrf_token": token, "changed": "0", "reply": "このままです", "shown": shown})
+    assert "このページを開いたあとで変わりました" in refused.get_data(as_text=True)
+    assert _gradebook(course, "s001") == 3.0 and store.regrade_request(asked.id).status == RequestStatus.OPEN
+    assert "満点にします" not in student.get(f"/regrade/{AID}").get_data(as_text=True)
+    fresh = teacher.get(f"/instructor/regrades/{AID}").get_data(as_text=True)
+    assert "満点にします（下書き）" in fresh
+    shown = re.search(r'name="shown" value="([^"]+)"', fresh).group(1)
+    assert teacher.post(f"/instructor/regrades/{AID}/{asked.id}/answer",
+                        data={"csrf_token": token, "changed": "0", "reply": "見直しました", "shown": shown}).status_code == 303
+    assert _gradebook(course, "s001") == 5.0 and store.regrade_request(asked.id).status == RequestStatus.ANSWERED

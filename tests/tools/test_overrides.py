@@ -86,7 +86,14 @@ def test_an_override_is_nbgraders_manual_score_with_its_reason_everywhere(course
     assert (float(row["score"]), row[FAILING]) == (before + 1.5, "1.5")
     page = work.feedback("s001").read_text(encoding="utf-8")
     assert "先生がこの問の点数を 1.5 点にしました。理由：計算は合っていて、表示の桁だけが違いました" in page
-    assert overrides.override(work, "s001", FAILING, 1.5, "同じ") is None  # nothing to change, nothing journalled
+    same = "計算は合っていて、表示の桁だけが違いました"
+    assert overrides.override(work, "s001", FAILING, 1.5, same) is None  # nothing to change, nothing journalled
+    assert len(journal) == 1
+    # a reason mistyped, corrected with the same points (red team: before, 「変わっていません」 and the student kept
+    # reading the old reason)
+    fixed = overrides.override(work, "s001", FAILING, 1.5, "計算は合っていて、表示の桁数だけが違いました", journal=journal.extend)
+    assert (fixed.before, fixed.after, journal[-1]) == (1.5, 1.5, fixed)
+    assert "表示の桁数だけが違いました" in work.feedback("s001").read_text(encoding="utf-8")
     overrides.override(work, "s001", FAILING, None, "元に戻します", journal=journal.extend)
     assert journal[-1].before == 1.5 and journal[-1].after is None
     assert _grade(course, "s001", FAILING)[:2] == (0.0, None) and saved_result(work, "s001").score == before
@@ -125,6 +132,12 @@ def test_extra_credit_adds_to_the_total_and_a_failed_check_stays_failed(course, 
     lambda w: overrides.override(w, "s001", CELL, 3, "理由"),  # a written answer: through the rubric
     lambda w: overrides.override(w, "s001", "no_such_cell", 1, "理由"),
     lambda w: overrides.override(w, "s001", CHECK, 1, "  "),  # no reason
+    lambda w: overrides.override(w, "s001", CHECK, 1, "\u200b\u2060\ufeff\u202e \u200d"),  # draws nothing
+    lambda w: overrides.extra_credit(w, "s001", CHECK, 1, "\u200b" * 5),
+    lambda w: overrides.override(w, "s001", CHECK, float("inf"), "理由"),
+    lambda w: overrides.override(w, "s001", CHECK, 1e309, "理由"),
+    lambda w: overrides.override(w, "s001", CHECK, 1, "長" * 10_000_000),  # 10 M characters
+    lambda w: overrides.override(w, "s001", "q1_code", 1, "理由"),  # kadai4's cell, not kadai5's
     lambda w: overrides.override(w, "s001", CHECK, 1, "長" * (overrides.REASON_CHARS + 1)),
     lambda w: overrides.override(w, "s999", CHECK, 1, "理由"),  # no graded submission
     lambda w: overrides.extra_credit(w, "s001", CHECK, 2.5, "理由"),
@@ -137,6 +150,28 @@ def test_out_of_bounds_changes_are_refused_writing_nothing(course, call):
         call(work)
     assert _grade(course, "s001", CHECK)[1:3] == (None, None)
     assert not work.manual_record.is_file() or not json.loads(work.manual_record.read_text())["override"]
+
+
+def test_a_reason_of_markup_and_direction_characters_reaches_the_student_as_text(course):
+    """Is a reason with markup shown on the student's feedback page as text (no element made), and are characters
+    that draw nothing (a right-to-left override, zero-width spaces) taken out of the stored reason, so that none
+    reorders what the student reads?"""
+    work = course.assignment(AID)
+    write_feedback(work, ["s001"])
+    overrides.override(work, "s001", FAILING, 1, "<b id=injected>部分点</b>\u202e\u200b です")
+    assert overrides.score_notes(work, "s001")[FAILING].override_reason == "<b id=injected>部分点</b> です"
+    page = work.feedback("s001").read_text(encoding="utf-8")
+    assert "&lt;b id=injected&gt;部分点&lt;/b&gt; です" in page and "id=injected>" not in page
+    assert "\u202e" not in page
+
+
+def test_minus_zero_is_zero(course):
+    """Is an override of -0 (a careless instructor's typing) stored and shown as 0, not 「-0 点」?"""
+    work = course.assignment(AID)
+    write_feedback(work, ["s001"])
+    change = overrides.override(work, "s001", CHECK, -0.0, "理由")
+    assert f"{change.after:g}" == "0" and f"{_grade(course, 's001', CHECK)[1]:g}" == "0"
+    assert "-0 点" not in work.feedback("s001").read_text(encoding="utf-8")
 
 
 def test_a_journal_that_fails_changes_nothing(course):
