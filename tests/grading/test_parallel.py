@@ -158,7 +158,7 @@ def test_notebook_time_limit_keeps_points_of_checks_that_ran(fresh_course):
     course.file_submission("kadai4", "slow", nbformat.writes(notebook))
     (result,) = grade(course, "kadai4", ["slow"], workers=1)
 
-    assert result.status == Status.GRADED
+    assert result.status == Status.GRADED, result.message
     assert result.score == 2 and result.check("q1_model").passed
     assert "時間切れ" in result.message and "q2_code" in result.message
     assert result.seconds < 60 + 120  # interrupted, not left to sleep until the worker's hard limit
