@@ -273,6 +273,20 @@ def _read(assignment: Assignment) -> dict:
     return _parse(_record_text(assignment))
 
 
+def _record_and_commit(gb, assignment: Assignment, record: dict, previous: str | None,
+                       journal: Callable[[list], None] | None, changes: list) -> None:
+    """Write ``record``, journal ``changes`` and commit the gradebook's session; if the journal or the commit fails,
+    the record file is ``previous`` again (the caller rolls the session back): all three or none."""
+    _write(assignment, record)
+    try:
+        if journal is not None:
+            journal(changes)
+        gb.db.commit()
+    except BaseException:
+        _replace(assignment, previous)
+        raise
+
+
 def _write(assignment: Assignment, record: dict) -> None:
     _replace(assignment, json.dumps(record, ensure_ascii=False, indent=1))
 
@@ -672,18 +686,7 @@ def publish(assignment: Assignment, grade_id: str | None = None, *, students: It
                                                    answer.points, before_comment,
                                                    gradebook_comment(answer.mark, _rubric_of(record, cell.grade_id))))
                 gb.db.flush()  # a busy database or a missing row fails here, with nothing written anywhere
-                _write(assignment, record)
-                if journal is not None:
-                    try:
-                        journal(changes)
-                    except BaseException:
-                        _replace(assignment, previous)
-                        raise
-                try:
-                    gb.db.commit()
-                except BaseException:
-                    _replace(assignment, previous)
-                    raise
+                _record_and_commit(gb, assignment, record, previous, journal, changes)
             except BaseException:
                 gb.db.rollback()
                 raise

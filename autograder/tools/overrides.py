@@ -35,10 +35,9 @@ from autograder.tools.manual import (
     ManualGradeError,
     _late_penalties,
     _parse,
+    _record_and_commit,
     _record_text,
-    _replace,
     _rewrite_feedback,
-    _write,
     _writing,
     graded_students,
 )
@@ -171,14 +170,7 @@ def _change(assignment: Assignment, student_id: str, grade_id: str, kind: str, p
                     notes[student_id] = {"points": points, "reason": reason}
                 change = ScoreChange(student_id, grade_id, kind, before, points, reason)
                 gb.db.flush()  # a busy database fails here, with nothing written anywhere
-                _write(assignment, record)
-                try:
-                    if journal is not None:
-                        journal([change])
-                    gb.db.commit()
-                except BaseException:
-                    _replace(assignment, previous)
-                    raise
+                _record_and_commit(gb, assignment, record, previous, journal, [change])
             except BaseException:
                 gb.db.rollback()
                 raise
