@@ -6,6 +6,7 @@ tests that need no grading run.
 """
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -132,6 +133,25 @@ def portal_copy(built: tuple[Course, Path, dict[str, str]], tmp_path: Path, **ap
     shutil.copyfile(accounts, tmp_path / "portal.db")
     store = Store(f"sqlite:///{tmp_path / 'portal.db'}")
     return course, store, create_app(course, store=store, start_queue=False, **app_options)
+
+def portal_parts(built: tuple[Course, Path, dict[str, str]], tmp_path: Path, **app_options) -> dict:
+    """``portal_copy`` as a test module's ``portal`` fixture gives it: course, store, app and the passwords."""
+    course, store, app = portal_copy(built, tmp_path, **app_options)
+    return {"course": course, "store": store, "app": app, "passwords": built[2]}
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token of a portal page's first form."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def signed_in_client(portal: dict, user_id: str):
+    """A test client of ``portal["app"]`` signed in as ``user_id``, and a CSRF token of its session: (client, token)."""
+    client = portal["app"].test_client()
+    client.post("/signin", data={"user_id": user_id, "password": portal["passwords"][user_id],
+                                 "csrf_token": csrf_token(client.get("/").get_data(as_text=True))})
+    return client, csrf_token(client.get("/", follow_redirects=True).get_data(as_text=True))
+
 
 def serve_in_thread(app):
     """``app`` served by waitress on a free loopback port in a daemon thread: ``(server, port)``; ``server.close()``."""

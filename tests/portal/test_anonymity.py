@@ -7,7 +7,15 @@ import re
 from datetime import datetime
 
 import pytest
-from helpers import ANSWER, OTHER, SAME_ANSWER, graded_course_without_running, portal_accounts, portal_copy
+from helpers import (
+    ANSWER,
+    OTHER,
+    SAME_ANSWER,
+    graded_course_without_running,
+    portal_accounts,
+    portal_parts,
+    signed_in_client,
+)
 
 from autograder.portal.anonymity import HIDDEN, Masks
 from autograder.course.results import Status, saved_result
@@ -31,18 +39,7 @@ def built(tmp_path_factory):
 
 @pytest.fixture
 def portal(built, tmp_path):
-    course, store, app = portal_copy(built, tmp_path)
-    return {"course": course, "store": store, "passwords": built[2], "app": app}
-
-
-def _client(portal, user_id: str):
-    def token(page: str) -> str:
-        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-    client = portal["app"].test_client()
-    client.post("/signin", data={"user_id": user_id, "password": portal["passwords"][user_id],
-                                 "csrf_token": token(client.get("/").get_data(as_text=True))})
-    return client, token(client.get("/", follow_redirects=True).get_data(as_text=True))
+    return portal_parts(built, tmp_path)
 
 
 def _switch(client, token, on: bool):
@@ -94,12 +91,12 @@ def test_names_and_ids_are_hidden_on_the_grading_pages_for_the_grader_too(portal
     name anywhere in its HTML, the same number for a student on every view, is a student's feedback page (their
     answers beside their id) refused to a grader and not linked on the grader's class page, and does the switch off
     show them again?"""
-    instructor, token = _client(portal, "instructor")
+    instructor, token = signed_in_client(portal, "instructor")
     before = instructor.get(PAGE).get_data(as_text=True)
     assert "s001" in before and "山田 花子" in before
     assert _switch(instructor, token, True).status_code == 303
     assert "匿名採点中" in instructor.get(f"/instructor/manual/{AID}").get_data(as_text=True)
-    grader, _ = _client(portal, "ta1")
+    grader, _ = signed_in_client(portal, "ta1")
     seen = []
     for client in (grader, instructor, grader):
         page = client.get(PAGE).get_data(as_text=True)
@@ -128,9 +125,9 @@ def test_names_and_ids_are_hidden_on_the_grading_pages_for_the_grader_too(portal
 def test_a_grader_saves_through_the_anonymous_keys(portal):
     """Does a grade saved (JSON and plain form) and a rubric item applied with anonymous keys reach the right
     students, the replies name only labels, and an error about the student names the label, not the id?"""
-    instructor, token = _client(portal, "instructor")
+    instructor, token = signed_in_client(portal, "instructor")
     _switch(instructor, token, True)
-    grader, grader_token = _client(portal, "ta1")
+    grader, grader_token = signed_in_client(portal, "ta1")
     numbers = portal["store"].anonymous_numbers(AID, NAMES)
     key = {s: f"anon-{n}" for s, n in numbers.items()}
     headers = {"X-CSRFToken": grader_token}
@@ -158,9 +155,9 @@ def test_a_students_id_sent_as_the_key_grades_no_one(portal):
     by hand) and read the label back from the reply, the redirect or the page, or grade that student?  Before, the
     id was taken: the reply said 「解答 N を保存しました」 with key ``anon-N``, the whole id → label table in one post a
     student (and an applied rubric item answered the same way)."""
-    instructor, token = _client(portal, "instructor")
+    instructor, token = signed_in_client(portal, "instructor")
     _switch(instructor, token, True)
-    grader, grader_token = _client(portal, "ta1")
+    grader, grader_token = signed_in_client(portal, "ta1")
     numbers = portal["store"].anonymous_numbers(AID, NAMES)
     headers = {"X-CSRFToken": grader_token}
     item = grader.post(f"{PAGE}/rubric", json={"text": "理由がある", "points": "2"}, headers=headers).get_json()["item"]
@@ -199,9 +196,9 @@ def test_the_graders_class_page_gives_no_published_mark_to_match_an_answer_with(
         upload = portal["store"].add_upload(student_id, AID, datetime(2026, 12, 1), course.root / "x.ipynb")
         portal["store"].mark(upload, state=UploadState.DONE, status=Status.GRADED,
                              score=saved_result(work, student_id).score)
-    instructor, token = _client(portal, "instructor")
+    instructor, token = signed_in_client(portal, "instructor")
     _switch(instructor, token, True)
-    grader, _ = _client(portal, "ta1")
+    grader, _ = signed_in_client(portal, "ta1")
     page = grader.get("/instructor?sort=score").get_data(as_text=True)
     rows = {s: re.search(rf'<tr[^>]*>(?:(?!</tr>).)*{s}(?:(?!</tr>).)*</tr>', page, re.S).group(0) for s in NAMES}
     assert all("手動 1/5" not in r and "手動 4/5" not in r and "手動 未採点" not in r for r in rows.values()), rows
@@ -213,11 +210,11 @@ def test_the_graders_class_page_gives_no_published_mark_to_match_an_answer_with(
 
 def test_only_the_instructor_turns_the_switch(portal):
     """Is the switch refused to a grader and a student (nothing changed), and does it need the CSRF token?"""
-    grader, token = _client(portal, "ta1")
+    grader, token = signed_in_client(portal, "ta1")
     assert _switch(grader, token, True).status_code == 403
-    student, student_token = _client(portal, "s001")
+    student, student_token = signed_in_client(portal, "s001")
     assert _switch(student, student_token, True).status_code == 403
-    instructor, _ = _client(portal, "instructor")
+    instructor, _ = signed_in_client(portal, "instructor")
     assert instructor.post(f"/instructor/manual/{AID}/anonymous", data={"on": "1"}).status_code == 400
     assert not portal["store"].anonymous(AID)
     page = grader.get(f"/instructor/manual/{AID}").get_data(as_text=True)
@@ -231,9 +228,9 @@ def test_the_regrade_list_hides_names_while_the_switch_is_on(portal):
     work = course.assignment(AID)
     manual.set_grade(work, "s001", CELL, 3.0, "要点不足")
     manual.publish(work, CELL)
-    student, token = _client(portal, "s001")
+    student, token = signed_in_client(portal, "s001")
     assert student.post(f"/regrade/{AID}/{CELL}", data={"reason": "理由は書きました", "csrf_token": token}).status_code == 303
-    instructor, instructor_token = _client(portal, "instructor")
+    instructor, instructor_token = signed_in_client(portal, "instructor")
     _switch(instructor, instructor_token, True)
     number = store.anonymous_numbers(AID, ["s001"])["s001"]
     page = instructor.get(f"/instructor/regrades/{AID}").get_data(as_text=True)

@@ -3,10 +3,17 @@ class page; settings, publishing, regrade requests, automatic regrades, the repo
 from __future__ import annotations
 
 import csv
-import re
 
 import pytest
-from helpers import ANSWER, OTHER, ROOT, graded_course_without_running, portal_accounts, portal_copy
+from helpers import (
+    ANSWER,
+    OTHER,
+    ROOT,
+    graded_course_without_running,
+    portal_accounts,
+    portal_parts,
+    signed_in_client,
+)
 
 from autograder.cli import main
 from autograder.portal import private
@@ -28,24 +35,13 @@ def built(tmp_path_factory):
 
 @pytest.fixture
 def portal(built, tmp_path):
-    course, store, app = portal_copy(built, tmp_path)
-    return {"course": course, "store": store, "passwords": built[2], "app": app}
-
-
-def _client(portal, user_id: str):
-    def token(page: str) -> str:
-        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-    client = portal["app"].test_client()
-    client.post("/signin", data={"user_id": user_id, "password": portal["passwords"][user_id],
-                                 "csrf_token": token(client.get("/").get_data(as_text=True))})
-    return client, token(client.get("/", follow_redirects=True).get_data(as_text=True))
+    return portal_parts(built, tmp_path)
 
 
 def test_a_grader_grades_drafts_and_sees_the_class_page(portal):
     """Does a grader land on the class page (without the instructor's buttons), open the written answers and save
     a grade and a rubric item as drafts that reach no student?"""
-    client, token = _client(portal, "ta1")
+    client, token = signed_in_client(portal, "ta1")
     response = client.get("/")
     assert response.status_code == 302 and response.headers["Location"].endswith("/instructor")
     page = client.get("/instructor").get_data(as_text=True)
@@ -67,7 +63,7 @@ def test_a_grader_grades_drafts_and_sees_the_class_page(portal):
 def test_a_grader_is_refused_what_is_the_instructors(portal):
     """Are publishing, the regrade requests and their settings, automatic regrades, the report and the grades CSV
     a 403 for a grader (nothing changed), and the students' pages too?"""
-    client, token = _client(portal, "ta1")
+    client, token = signed_in_client(portal, "ta1")
     work = portal["course"].assignment(AID)
     manual.set_grade(work, "s001", CELL, 3.0, "下書き")
     refused = [("POST", f"{PAGE}/publish"), ("POST", f"/instructor/manual/{AID}/publish"),

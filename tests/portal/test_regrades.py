@@ -9,7 +9,15 @@ import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from helpers import ANSWER, OTHER, graded_course_without_running, portal_accounts, portal_copy
+from helpers import (
+    ANSWER,
+    OTHER,
+    csrf_token,
+    graded_course_without_running,
+    portal_accounts,
+    portal_copy,
+    signed_in_client,
+)
 from sqlalchemy.exc import DatabaseError
 
 from autograder.portal.regrades import REASON_CHARS
@@ -39,20 +47,9 @@ def portal(built, tmp_path):
     return {"course": course, "app": app, "store": store, "passwords": built[2], "now": now}
 
 
-def _token(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def _client(portal, user_id: str):
-    client = portal["app"].test_client()
-    client.post("/signin", data={"user_id": user_id, "password": portal["passwords"][user_id],
-                                 "csrf_token": _token(client.get("/").get_data(as_text=True))})
-    return client, _token(client.get("/", follow_redirects=True).get_data(as_text=True))
-
-
 def _grade_and_publish(portal, points: dict[str, str]) -> None:
     """The instructor grades 問8 of each student and publishes it through the portal (journalled at the clock)."""
-    client, token = _client(portal, "instructor")
+    client, token = signed_in_client(portal, "instructor")
     for student_id, value in points.items():
         reply = client.post(f"{PAGE}/grade", json={"student_id": student_id, "points": value, "comment": "要点不足"},
                             headers={"X-CSRFToken": token})
@@ -136,7 +133,7 @@ def test_publishing_logs_each_change_and_a_failing_log_publishes_nothing(portal)
 def test_a_student_asks_once_after_publishing_and_reads_the_answer(portal):
     """Before publishing, is there nothing to ask about; after it, does the student's page link to a form per
     published question, a request need the CSRF token, show its state in Japanese, and a second one be refused?"""
-    client, token = _client(portal, "s001")
+    client, token = signed_in_client(portal, "s001")
     assert f'id="regrade-{AID}"' not in client.get("/").get_data(as_text=True)
     assert "まだ先生が採点を公開した問題がありません" in client.get(f"/regrade/{AID}").get_data(as_text=True)
     assert _ask(client, token, "理由").status_code == 404  # nothing published to them
@@ -162,7 +159,7 @@ def test_a_student_asks_once_after_publishing_and_reads_the_answer(portal):
 def test_an_empty_or_huge_reason_is_refused_storing_nothing(portal, reason, message):
     """Is a blank reason, or one of 100 KB, refused with a Japanese message and nothing stored?"""
     _grade_and_publish(portal, {"s001": "3"})
-    client, token = _client(portal, "s001")
+    client, token = signed_in_client(portal, "s001")
     assert _ask(client, token, reason).status_code == 303
     assert message in client.get(f"/regrade/{AID}").get_data(as_text=True)
     assert portal["store"].regrade_requests() == []
@@ -173,17 +170,17 @@ def test_requests_close_at_the_instructors_date_or_seven_days_after_publishing(p
     sets a later date, and refused after that date?"""
     _grade_and_publish(portal, {"s001": "3", "s002": "4"})
     portal["now"][0] = START + timedelta(days=7, minutes=1)  # sessions expire too: signed in after the move
-    client, token = _client(portal, "s001")
+    client, token = signed_in_client(portal, "s001")
     _ask(client, token, "遅れました")
     assert "で締め切りました" in client.get(f"/regrade/{AID}").get_data(as_text=True)
     assert portal["store"].regrade_requests() == []
-    teacher, teacher_token = _client(portal, "instructor")
+    teacher, teacher_token = signed_in_client(portal, "instructor")
     teacher.post(f"/instructor/regrades/{AID}/closing", data={"closes": "2026-12-20T17:00", "csrf_token": teacher_token})
     assert portal["store"].regrade_closing(AID) == datetime(2026, 12, 20, 8, 0, tzinfo=UTC)
     assert "2026-12-20 17:00" in client.get(f"/regrade/{AID}").get_data(as_text=True)
     assert _ask(client, token, "お願いします").status_code == 303 and len(portal["store"].regrade_requests()) == 1
     portal["now"][0] = datetime(2026, 12, 20, 8, 1, tzinfo=UTC)
-    other, other_token = _client(portal, "s002")
+    other, other_token = signed_in_client(portal, "s002")
     _ask(other, other_token, "私も")
     assert "で締め切りました" in other.get(f"/regrade/{AID}").get_data(as_text=True)
     assert len(portal["store"].regrade_requests()) == 1
@@ -193,10 +190,10 @@ def test_a_student_never_sees_or_acts_on_another_students_request(portal):
     """Does s002's page show nothing of s001's request, and are the instructor's routes (answering, reopening,
     the list) closed to a student even with a real request id?"""
     _grade_and_publish(portal, {"s001": "3", "s002": "4"})
-    client, token = _client(portal, "s001")
+    client, token = signed_in_client(portal, "s001")
     _ask(client, token, "s001 だけの秘密の理由")
     (asked,) = portal["store"].regrade_requests()
-    other, other_token = _client(portal, "s002")
+    other, other_token = signed_in_client(portal, "s002")
     assert "秘密の理由" not in other.get(f"/regrade/{AID}").get_data(as_text=True)
     for path in (f"/instructor/regrades/{AID}/{asked.id}/answer", f"/instructor/regrades/{AID}/{asked.id}/reopen",
                  f"/instructor/regrades/{AID}/closing"):
@@ -211,9 +208,9 @@ def test_a_student_never_sees_or_acts_on_another_students_request(portal):
 def test_html_in_a_reason_is_shown_as_text(portal):
     """Is a reason with markup shown escaped to the student and to the instructor?"""
     _grade_and_publish(portal, {"s001": "3"})
-    client, token = _client(portal, "s001")
+    client, token = signed_in_client(portal, "s001")
     _ask(client, token, "<script>alert(1)</script><b>太字</b>")
-    teacher, _ = _client(portal, "instructor")
+    teacher, _ = signed_in_client(portal, "instructor")
     for page in (client.get(f"/regrade/{AID}").get_data(as_text=True),
                  teacher.get(f"/instructor/regrades/{AID}").get_data(as_text=True)):
         assert "<script>alert(1)" not in page and "<b>太字" not in page
@@ -230,9 +227,9 @@ def test_the_instructor_answers_with_a_change_that_is_republished_and_logged(por
     work = course.assignment(AID)
     manual.set_grade(work, "s002", CELL, 1.0, "下書き")  # another student's draft: answering s001 must not publish it
     for student_id in ("s001", "s002"):
-        client, token = _client(portal, student_id)
+        client, token = signed_in_client(portal, student_id)
         _ask(client, token, f"{student_id} の理由")
-    teacher, token = _client(portal, "instructor")
+    teacher, token = signed_in_client(portal, "instructor")
     assert "回答待ち / open: 2" in teacher.get("/instructor").get_data(as_text=True)
     page = teacher.get(f"/instructor/regrades/{AID}").get_data(as_text=True)
     assert "s001 の理由" in page and "偽陰性は 2 人" in page and "いまの採点 / current mark: 3 / 5" in page
@@ -252,7 +249,7 @@ def test_the_instructor_answers_with_a_change_that_is_republished_and_logged(por
     assert store.regrade_request(second.id).changed is False and _gradebook(course, "s002") == 4.0
     assert len(store.grade_changes(student_id="s002")) == 1
     assert "回答待ち / open: 0" in teacher.get("/instructor").get_data(as_text=True)
-    student, student_token = _client(portal, "s001")
+    student, student_token = signed_in_client(portal, "s001")
     page = student.get(f"/regrade/{AID}").get_data(as_text=True)
     assert "先生が回答しました" in page and "理由を認めます。" in page and "点数を見直しました" in page
     assert "公開された点数：4.5 / 5 点" in page
@@ -272,7 +269,7 @@ def test_one_request_answered_from_two_tabs_at_once_is_published_once(portal, mo
 
     course, store = portal["course"], portal["store"]
     _grade_and_publish(portal, {"s001": "3"})
-    client, token = _client(portal, "s001")
+    client, token = signed_in_client(portal, "s001")
     _ask(client, token, "理由を読んでください")
     (asked,) = store.regrade_requests()
     publish, calls = manual.publish, []
@@ -283,7 +280,7 @@ def test_one_request_answered_from_two_tabs_at_once_is_published_once(portal, mo
         return publish(*args, **kwargs)
 
     monkeypatch.setattr(manual, "publish", slow_publish)
-    tabs = [_client(portal, "instructor") for _ in range(2)]
+    tabs = [signed_in_client(portal, "instructor") for _ in range(2)]
     replies = {}
 
     def answer(tab: int, points: str) -> None:
@@ -307,10 +304,10 @@ def test_an_answer_with_points_out_of_range_changes_nothing(portal):
     """Are points above the question's maximum refused (message, request still open, grade and log unchanged), and
     a request id of another assignment a 404?"""
     _grade_and_publish(portal, {"s001": "3"})
-    client, token = _client(portal, "s001")
+    client, token = signed_in_client(portal, "s001")
     _ask(client, token, "理由")
     (asked,) = portal["store"].regrade_requests()
-    teacher, teacher_token = _client(portal, "instructor")
+    teacher, teacher_token = signed_in_client(portal, "instructor")
     teacher.post(f"/instructor/regrades/{AID}/{asked.id}/answer",
                  data={"csrf_token": teacher_token, "changed": "1", "points": "9", "reply": "どうぞ"})
     assert "保存できませんでした" in teacher.get(f"/instructor/regrades/{AID}").get_data(as_text=True)
@@ -347,9 +344,9 @@ def test_answering_publishes_the_draft_made_while_reading_the_request(portal):
     changed, the journal record it with the request, and the list warn of the draft before answering?"""
     course, store = portal["course"], portal["store"]
     _grade_and_publish(portal, {"s001": "3"})
-    student, student_token = _client(portal, "s001")
+    student, student_token = signed_in_client(portal, "s001")
     _ask(student, student_token, "理由の二つ目も書いています")
-    teacher, token = _client(portal, "instructor")
+    teacher, token = signed_in_client(portal, "instructor")
     headers = {"X-CSRFToken": token}
     item = teacher.post(f"{PAGE}/rubric", json={"text": "理由を二つ挙げている", "points": "4"}, headers=headers)
     item_id = item.get_json()["item"]["id"]
@@ -376,13 +373,13 @@ def test_answering_from_a_page_older_than_the_mark_publishes_nothing_unseen(port
     the draft nobody had seen on this page was published with the reply."""
     course, store = portal["course"], portal["store"]
     _grade_and_publish(portal, {"s001": "3"})
-    student, student_token = _client(portal, "s001")
+    student, student_token = signed_in_client(portal, "s001")
     _ask(student, student_token, "二つ目の理由も見てください")
-    teacher, token = _client(portal, "instructor")
+    teacher, token = signed_in_client(portal, "instructor")
     (asked,) = store.regrade_requests()
     stale = teacher.get(f"/instructor/regrades/{AID}").get_data(as_text=True)
     shown = re.search(r'name="shown" value="([^"]+)"', stale).group(1)
-    other_tab, other_token = _client(portal, "instructor")
+    other_tab, other_token = signed_in_client(portal, "instructor")
     assert other_tab.post(f"{PAGE}/grade", json={"student_id": "s001", "points": "5", "comment": "満点にします（下書き）"},
                           headers={"X-CSRFToken": other_token}).status_code == 200
     refused = teacher.post(f"/instructor/regrades/{AID}/{asked.id}/answer", follow_redirects=True,

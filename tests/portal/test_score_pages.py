@@ -2,11 +2,17 @@
 row, instructor only, CSRF, journalled with who and why, the student's feedback page shows the reason."""
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import pytest
-from helpers import ANSWER, OTHER, graded_course_without_running, portal_accounts, portal_copy
+from helpers import (
+    ANSWER,
+    OTHER,
+    graded_course_without_running,
+    portal_accounts,
+    portal_parts,
+    signed_in_client,
+)
 
 from autograder.course.results import saved_result
 from autograder.portal.store import ChangeKind, UploadState
@@ -26,18 +32,7 @@ def built(tmp_path_factory):
 
 @pytest.fixture
 def portal(built, tmp_path):
-    course, store, app = portal_copy(built, tmp_path)
-    return {"course": course, "store": store, "passwords": built[2], "app": app}
-
-
-def _client(portal, user_id: str):
-    def token(page: str) -> str:
-        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-    client = portal["app"].test_client()
-    client.post("/signin", data={"user_id": user_id, "password": portal["passwords"][user_id],
-                                 "csrf_token": token(client.get("/").get_data(as_text=True))})
-    return client, token(client.get("/", follow_redirects=True).get_data(as_text=True))
+    return portal_parts(built, tmp_path)
 
 
 def test_the_instructor_overrides_and_gives_extra_credit_with_a_reason(portal):
@@ -45,7 +40,7 @@ def test_the_instructor_overrides_and_gives_extra_credit_with_a_reason(portal):
     the journal (who, before, after, reason, kind), the page's list of changes and the student's feedback page?"""
     course, store = portal["course"], portal["store"]
     write_feedback(course.assignment(AID), ["s001"])
-    client, token = _client(portal, "instructor")
+    client, token = signed_in_client(portal, "instructor")
     before = saved_result(course.assignment(AID), "s001").score
     assert f'href="{PAGE}"' in client.get(f"/instructor/manual/{AID}/q8_false_negative").get_data(as_text=True)
     upload = store.add_upload("s001", AID, datetime.now(UTC), course.root / "upload.ipynb")  # graded in the portal
@@ -66,7 +61,7 @@ def test_the_instructor_overrides_and_gives_extra_credit_with_a_reason(portal):
         ("instructor", CHECK, ChangeKind.EXTRA_CREDIT, None, 0.5, "工夫がある")]
     page = client.get(PAGE).get_data(as_text=True)
     assert "途中まで正しい" in page and "上書き / override" in page
-    student, _ = _client(portal, "s001")
+    student, _ = signed_in_client(portal, "s001")
     feedback = student.get(f"/feedback/{AID}").get_data(as_text=True)
     assert "先生がこの問の点数を 1 点にしました。理由：途中まで正しい" in feedback
     assert "先生からこの問に 0.5 点の加点があります。理由：工夫がある" in feedback
@@ -75,7 +70,7 @@ def test_the_instructor_overrides_and_gives_extra_credit_with_a_reason(portal):
 def test_a_bad_override_is_refused_and_nothing_changes(portal):
     """Are points over the cell's, a written answer's cell and a missing reason refused with the message on the
     page, nothing journalled?"""
-    client, token = _client(portal, "instructor")
+    client, token = signed_in_client(portal, "instructor")
     for data in ({"grade_id": CHECK, "points": "3", "reason": "r"}, {"grade_id": "q8_false_negative", "points": "1",
                                                                        "reason": "r"},
                  {"grade_id": CHECK, "points": "1", "reason": ""}, {"grade_id": CHECK, "points": "x", "reason": "r"}):
@@ -89,15 +84,15 @@ def test_only_the_instructor_reaches_the_score_pages(portal):
     """Do a grader and a student get 403 on the page and both POSTs, an unknown student 404, a POST without the
     CSRF token 400, and does the grader's class page have no link to it?"""
     for user_id in ("ta1", "s001"):
-        client, token = _client(portal, user_id)
+        client, token = signed_in_client(portal, user_id)
         assert client.get(PAGE).status_code == 403
         for action in ("override", "extra-credit"):
             response = client.post(f"{PAGE}/{action}", data={"grade_id": CHECK, "points": "2", "reason": "r",
                                                              "csrf_token": token})
             assert response.status_code == 403, (user_id, action)
-    grader, _ = _client(portal, "ta1")
+    grader, _ = signed_in_client(portal, "ta1")
     assert "/instructor/scores/" not in grader.get("/instructor").get_data(as_text=True)
-    instructor, _ = _client(portal, "instructor")
+    instructor, _ = signed_in_client(portal, "instructor")
     assert instructor.get(f"/instructor/scores/{AID}/s999").status_code == 404
     assert instructor.post(f"{PAGE}/override", data={"grade_id": CHECK, "points": "2", "reason": "r"}).status_code == 400
     assert portal["store"].grade_changes() == []
