@@ -37,10 +37,11 @@ bp = Blueprint("instructor", __name__)
 def home():
     """The class page: per assignment offered, its table of students (filtered and sorted as asked), the line."""
     students, view = store.students(), class_page.ClassView.from_query(request.args)
-    anonymous = {a.id for a in readiness.offered(course) if store.anonymous(a.id)}
+    offered = readiness.offered(course)
+    anonymous = {a.id for a in offered if store.anonymous(a.id)}
     tables = [(class_page.class_table(course, store, a, students, view,
                                       hide_manual=g.user.role == GRADER and a.id in anonymous), report_built(a.id))
-              for a in readiness.offered(course)]
+              for a in offered]
     line = queue.view()
     oldest = min((row["received_utc"] for row in line.waiting if not row["force"]), default=None)  # a student's
     waited = (clock() - oldest.replace(tzinfo=UTC)).total_seconds() if oldest else None
